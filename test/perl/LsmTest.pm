@@ -1,0 +1,559 @@
+
+# Copyright (c) the lsm developers.  Released under the PostgreSQL license.
+
+=pod
+
+=head1 NAME
+
+LsmTest - helpers for the lsm extension's TAP tests
+
+=head1 SYNOPSIS
+
+  use strict;
+  use warnings;
+  use PostgreSQL::Test::Cluster;
+  use PostgreSQL::Test::Utils;
+  use Test::More;
+  use LsmTest;
+
+  my ($primary, $standby) = primary_and_standby('mytest');
+  $primary->safe_psql('postgres', 'CREATE TABLE t (a int) USING lsm');
+  compare_query($primary, $standby, 'SELECT count(*) FROM t', 'same count');
+
+  crash_and_restart($primary);
+  verify_after_recovery($primary, 'SELECT count(*) FROM t', '0', 'empty');
+
+  done_testing();
+
+=head1 DESCRIPTION
+
+Built on PostgreSQL::Test::Cluster and PostgreSQL::Test::Utils (shipped
+with postgresql-server-dev-15).  test/scripts/run_tests.sh runs every
+test/t/*.pl with this directory on PERL5LIB, as the postgres OS user.
+
+All nodes use Unix sockets only, C<wal_consistency_checking = 'generic'>
+(so that every generic WAL record carries full-page images which redo --
+crash recovery or a standby -- compares with the pages it rebuilt), and
+have C<CREATE EXTENSION lsm> done in the test database.
+
+Every function dies (croaks) on a setup error instead of returning a
+status, so that a broken setup never looks like a passing test.  The
+functions that make assertions report failures at the caller's line and
+honour the caller's C<$TODO>.
+
+=cut
+
+package LsmTest;
+
+use strict;
+use warnings;
+
+use Carp;
+use Exporter 'import';
+use IPC::Run;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+our @EXPORT = qw(
+  new_node
+  primary_and_standby
+  wait_for_replay
+  compare_query
+  crash_and_restart
+  verify_query
+  verify_after_recovery
+  check_server_log
+  server_log_problems
+  log_position
+  table_digest
+  has_am
+  start_session
+  start_workload
+  finish_workload
+);
+
+# Lines matched in server logs by check_server_log.  Signal 9 (SIGKILL) is
+# left out on purpose: tests kill backends deliberately.
+our @LOG_PROBLEMS = (
+	qr/PANIC:/,
+	qr/inconsistent page found/,
+	qr/TRAP:/,
+	qr/was terminated by signal (?:4|6|7|8|11)\b/,
+	qr/was terminated by exception/,
+);
+
+# Settings every node gets.  The Cluster.pm defaults for streaming nodes
+# (shared_buffers = 1MB, max_connections = 10) are too small for workloads.
+our %DEFAULT_CONF = (
+	shared_buffers            => '32MB',
+	max_connections           => '20',
+	max_prepared_transactions => '10',
+	wal_consistency_checking  => q('generic'),
+	lc_messages               => q('C'),
+);
+
+# _conf_lines(\%defaults_overrides, $extra) -> string for append_conf
+sub _conf_lines
+{
+	my ($opts) = @_;
+	my %conf = %DEFAULT_CONF;
+	if (defined $opts->{wal_consistency_checking})
+	{
+		if ($opts->{wal_consistency_checking} eq '')
+		{
+			delete $conf{wal_consistency_checking};
+		}
+		else
+		{
+			$conf{wal_consistency_checking} =
+			  "'$opts->{wal_consistency_checking}'";
+		}
+	}
+	$conf{shared_buffers} = $opts->{shared_buffers}
+	  if defined $opts->{shared_buffers};
+
+	my $text = join('', map { "$_ = $conf{$_}\n" } sort keys %conf);
+	$text .= _extra_text($opts->{extra_conf});
+	return $text;
+}
+
+# extra_conf may be a string or a reference to an array of lines.
+sub _extra_text
+{
+	my ($extra) = @_;
+	return '' unless defined $extra;
+	return join('', map { "$_\n" } @$extra) if ref $extra eq 'ARRAY';
+	return "$extra\n";
+}
+
+sub _db
+{
+	my ($opts) = @_;
+	return defined $opts->{db} ? $opts->{db} : 'postgres';
+}
+
+=pod
+
+=head1 FUNCTIONS
+
+=over
+
+=item new_node($name, %opts) => $node
+
+Initialize and start one node, then C<CREATE EXTENSION lsm> in the test
+database.  Options:
+
+=over
+
+=item allows_streaming => 0|1 (default 0: C<wal_level = minimal>, which
+exercises the "skip WAL for new relfilenodes" path; 1 gives C<replica>)
+
+=item db => name (default C<postgres>; created if it does not exist)
+
+=item extra_conf => string or [lines] appended to postgresql.conf
+
+=item wal_consistency_checking => value (default C<generic>; C<''> turns
+it off)
+
+=item shared_buffers => value (default 32MB)
+
+=item extension => 0 to skip C<CREATE EXTENSION lsm>
+
+=back
+
+=cut
+
+sub new_node
+{
+	my ($name, %opts) = @_;
+
+	croak 'LsmTest expects Unix-socket connections'
+	  if $PostgreSQL::Test::Cluster::use_tcp;
+
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init(allows_streaming => $opts{allows_streaming} ? 1 : 0);
+	$node->append_conf('postgresql.conf', _conf_lines(\%opts));
+	$node->start;
+
+	my $db = _db(\%opts);
+	if ($db ne 'postgres')
+	{
+		$node->safe_psql('postgres', qq(CREATE DATABASE "$db"));
+	}
+	$node->safe_psql($db, 'CREATE EXTENSION lsm')
+	  unless defined $opts{extension} && !$opts{extension};
+	return $node;
+}
+
+=pod
+
+=item primary_and_standby($name, %opts) => ($primary, $standby)
+
+Create a primary (C<allows_streaming =E<gt> 1>,
+C<wal_consistency_checking = 'generic'>, extension created) named
+C<${name}_primary>, take a base backup and start a streaming standby named
+C<${name}_standby> from it; wait until the standby has replayed
+everything.  Options as for new_node, plus:
+
+=over
+
+=item standby_conf => string or [lines] appended to the standby's
+postgresql.conf only (the primary's settings reach the standby through
+the backup)
+
+=back
+
+=cut
+
+sub primary_and_standby
+{
+	my ($name, %opts) = @_;
+
+	my $primary = new_node("${name}_primary", %opts, allows_streaming => 1);
+
+	my $backup = "${name}_backup";
+	$primary->backup($backup);
+
+	my $standby = PostgreSQL::Test::Cluster->new("${name}_standby");
+	$standby->init_from_backup($primary, $backup, has_streaming => 1);
+	$standby->append_conf('postgresql.conf',
+		_extra_text($opts{standby_conf}))
+	  if defined $opts{standby_conf};
+	$standby->start;
+
+	wait_for_replay($primary, $standby);
+	return ($primary, $standby);
+}
+
+=pod
+
+=item wait_for_replay($primary, $standby)
+
+Wait until C<$standby> has replayed all WAL that C<$primary> had inserted
+when the call was made (its current insert LSN).  Dies on timeout
+(C<$PostgreSQL::Test::Utils::timeout_default> seconds).
+
+To be sure the WAL up to that point actually gets flushed and streamed,
+it then commits one tiny transaction on the primary (an xid assignment
+and its commit record), which also guarantees that a record ends beyond
+the target even if the insert LSN points just past a page header.
+
+=cut
+
+sub wait_for_replay
+{
+	my ($primary, $standby) = @_;
+
+	my $target = $primary->safe_psql('postgres',
+		'SELECT pg_current_wal_insert_lsn()');
+	$primary->safe_psql('postgres', 'SELECT pg_current_xact_id()');
+
+	$standby->poll_query_until('postgres',
+		"SELECT pg_last_wal_replay_lsn() >= '$target'::pg_lsn")
+	  or croak sprintf('standby "%s" did not replay up to %s (now at %s)',
+		$standby->name, $target,
+		$standby->safe_psql('postgres', 'SELECT pg_last_wal_replay_lsn()'));
+	return;
+}
+
+=pod
+
+=item compare_query($primary, $standby, $sql, $test_name, %opts)
+
+Run C<$sql> on both nodes and check that the standby returns exactly what
+the primary returns (one C<is()> assertion).  Unless C<wait =E<gt> 0> is
+given it first calls wait_for_replay.  C<db =E<gt> name> picks the
+database (default C<postgres>).  Returns the primary's result.
+
+=cut
+
+sub compare_query
+{
+	my ($primary, $standby, $sql, $test_name, %opts) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+
+	wait_for_replay($primary, $standby)
+	  unless defined $opts{wait} && !$opts{wait};
+
+	my $db = _db(\%opts);
+	my $expected = $primary->safe_psql($db, $sql);
+	my $got = $standby->safe_psql($db, $sql);
+	is($got, $expected, $test_name);
+	return $expected;
+}
+
+=pod
+
+=item crash_and_restart($node)
+
+Simulate a crash: C<stop('immediate')> (the postmaster and every backend
+get SIGQUIT; nothing is flushed or checkpointed) and start again, which
+runs crash recovery.  Background sessions on the node are dead afterwards.
+
+=cut
+
+sub crash_and_restart
+{
+	my ($node) = @_;
+	$node->stop('immediate');
+	$node->start;
+	return;
+}
+
+=pod
+
+=item verify_query($node, $sql, $expected, $test_name, %opts)
+
+C<is()> the result of C<$sql> (psql unaligned, tuples only, so columns
+are separated by C<|> and rows by newlines) against C<$expected>.
+C<db =E<gt> name> picks the database.  Returns the result.
+
+=cut
+
+sub verify_query
+{
+	my ($node, $sql, $expected, $test_name, %opts) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my $got = $node->safe_psql(_db(\%opts), $sql);
+	is($got, $expected, $test_name);
+	return $got;
+}
+
+=pod
+
+=item verify_after_recovery($node, $sql, $expected, $test_name, %opts)
+
+verify_query, then check_server_log (two assertions): use it after
+crash_and_restart or on a standby.
+
+=cut
+
+sub verify_after_recovery
+{
+	my ($node, $sql, $expected, $test_name, %opts) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my $got = verify_query($node, $sql, $expected, $test_name, %opts);
+	check_server_log($node, "$test_name: server log", %opts);
+	return $got;
+}
+
+=pod
+
+=item server_log_problems($node, %opts) => list of lines
+
+The lines of the node's server log that match C<@LsmTest::LOG_PROBLEMS>
+(PANIC, C<inconsistent page found> from wal_consistency_checking,
+assertion failures C<TRAP:>, backends killed by SIGSEGV/SIGABRT/SIGBUS/
+SIGILL/SIGFPE).  Options: C<offset =E<gt> bytes> to skip the start of the
+log (see log_position), C<allow =E<gt> qr/.../> for lines to ignore,
+C<patterns =E<gt> [qr/.../]> to add patterns.
+
+=cut
+
+sub server_log_problems
+{
+	my ($node, %opts) = @_;
+
+	my @patterns = (@LOG_PROBLEMS, @{ $opts{patterns} || [] });
+	my $offset = $opts{offset} || 0;
+	my $log = -f $node->logfile ? slurp_file($node->logfile, $offset) : '';
+
+	my @bad;
+	foreach my $line (split /\n/, $log)
+	{
+		next if defined $opts{allow} && $line =~ $opts{allow};
+		push @bad, $line if grep { $line =~ $_ } @patterns;
+	}
+	return @bad;
+}
+
+=pod
+
+=item check_server_log($node, $test_name, %opts)
+
+One assertion: server_log_problems (same options) finds nothing.  The
+offending lines are shown with diag().
+
+=cut
+
+sub check_server_log
+{
+	my ($node, $test_name, %opts) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+
+	my @bad = server_log_problems($node, %opts);
+	ok(!@bad, $test_name)
+	  or diag(join("\n", 'problems in ' . $node->logfile . ':',
+			@bad[ 0 .. ($#bad > 19 ? 19 : $#bad) ]));
+	return !@bad;
+}
+
+=pod
+
+=item log_position($node) => bytes
+
+Current size of the node's server log, to pass as C<offset> to
+check_server_log.
+
+=cut
+
+sub log_position
+{
+	my ($node) = @_;
+	return -s $node->logfile || 0;
+}
+
+=pod
+
+=item table_digest($node, $table, %opts) => "count:md5"
+
+A digest of a table's visible contents, independent of physical order:
+the row count and the md5 of all rows' text forms sorted.  Compare it
+across nodes or before and after a crash.  C<db =E<gt> name>,
+C<where =E<gt> 'sql condition'>.
+
+=cut
+
+sub table_digest
+{
+	my ($node, $table, %opts) = @_;
+	my $where = defined $opts{where} ? "WHERE $opts{where}" : '';
+	return $node->safe_psql(_db(\%opts),
+		    "SELECT count(*) || ':' || coalesce(md5(string_agg(r::text, E'\\n' "
+		  . "ORDER BY r::text)), '') FROM $table r $where");
+}
+
+=pod
+
+=item has_am($node, $amname, %opts) => bool
+
+Whether access method C<$amname> exists in the database (e.g. to skip a
+test until an AM has been built: C<plan skip_all =E<gt> ...>).
+
+=cut
+
+sub has_am
+{
+	my ($node, $amname, %opts) = @_;
+	return $node->safe_psql(_db(\%opts),
+		"SELECT count(*) FROM pg_am WHERE amname = '$amname'") eq '1';
+}
+
+=pod
+
+=item start_session($node, %opts) => PostgreSQL::Test::BackgroundPsql
+
+A psql session kept open in the background (e.g. to hold a transaction
+open across a crash).  Use C<< $s->query_safe($sql) >>, C<< $s->query($sql) >>
+and C<< $s->quit >>.  Options: C<db>, C<on_error_stop> (default 1).
+
+=cut
+
+sub start_session
+{
+	my ($node, %opts) = @_;
+	my %params;
+	$params{on_error_stop} = $opts{on_error_stop}
+	  if defined $opts{on_error_stop};
+	return $node->background_psql(_db(\%opts), %params);
+}
+
+=pod
+
+=item start_workload($node, %opts) => $workload
+
+Start pgbench in the background with custom SQL scripts and return at
+once.  Options:
+
+=over
+
+=item script => SQL text, or scripts => [SQL text, ...] (pgbench script
+syntax: C<\set id random(1, 1000)> and C<:id> work)
+
+=item clients => N (default 2), jobs => N (default 1)
+
+=item seconds => N (default 5) or transactions => N per client
+
+=item db => name, extra_args => [ ... ]
+
+=back
+
+Errors in the workload (e.g. because the server crashed) do not die here;
+look at finish_workload's result.
+
+=cut
+
+sub start_workload
+{
+	my ($node, %opts) = @_;
+
+	my @scripts =
+	  defined $opts{scripts} ? @{ $opts{scripts} }
+	  : defined $opts{script} ? ($opts{script})
+	  :   croak 'start_workload needs script or scripts';
+
+	my $dir = PostgreSQL::Test::Utils::tempdir('workload');
+	my @files;
+	foreach my $i (0 .. $#scripts)
+	{
+		my $f = "$dir/script_$i.sql";
+		PostgreSQL::Test::Utils::append_to_file($f, $scripts[$i]);
+		push @files, '-f', $f;
+	}
+
+	my @cmd = (
+		$node->installed_command('pgbench'),
+		'-n',
+		'-h' => $node->host,
+		'-p' => $node->port,
+		'-c' => $opts{clients} || 2,
+		'-j' => $opts{jobs} || 1,
+		defined $opts{transactions}
+		? ('-t' => $opts{transactions})
+		: ('-T' => $opts{seconds} || 5),
+		@files,
+		@{ $opts{extra_args} || [] },
+		_db(\%opts));
+
+	my %w = (cmd => \@cmd, stdout => '', stderr => '');
+	$w{harness} = IPC::Run::start(\@cmd, '<', \undef, '>', \$w{stdout},
+		'2>', \$w{stderr});
+	return \%w;
+}
+
+=pod
+
+=item finish_workload($workload, %opts) => { rc, stdout, stderr, transactions }
+
+Wait for a workload from start_workload to end (C<kill =E<gt> 1> kills it
+first).  C<transactions> is pgbench's "number of transactions actually
+processed", or undef.
+
+=cut
+
+sub finish_workload
+{
+	my ($w, %opts) = @_;
+
+	$w->{harness}->kill_kill if $opts{kill};
+	eval { $w->{harness}->finish; };
+	my @results = $w->{harness}->full_results;
+	my $rc = @results ? $results[0] : -1;
+	my ($tx) =
+	  $w->{stdout} =~ /number of transactions actually processed: (\d+)/;
+	return {
+		rc           => $rc,
+		stdout       => $w->{stdout},
+		stderr       => $w->{stderr},
+		transactions => $tx,
+	};
+}
+
+=pod
+
+=back
+
+=cut
+
+1;
