@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "common/lsm_common.h"
+#include "lsm/lsm.h"
 
 /*
  * lsm_init_hooks -- install all backend-local hooks (idempotent).
@@ -25,4 +26,5 @@ lsm_init_hooks(void)
 		return;
 	done = true;
 
+	lsm_install_executor_hooks();
 }

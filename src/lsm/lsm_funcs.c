@@ -1,0 +1,583 @@
+/*-------------------------------------------------------------------------
+ *
+ * lsm_funcs.c
+ *	  SQL functions of the lsm table access method: lsm_info(regclass) and
+ *	  lsm_check(regclass).
+ *
+ * lsm_check is an amcheck-style verifier.  It takes an ACCESS SHARE lock
+ * (see lsm_check for how it copes with concurrent changes), reads every
+ * page, and reports the first inconsistency as an ERROR naming the
+ * relation and the block:
+ *
+ *	- every page is an lsm page with a valid special area and type; the
+ *	  metapage is block 0 and only block 0;
+ *	- the map is a tree: every MAPDIR/MAP page is referenced once from the
+ *	  right place and covers the range it should; every mapped logical
+ *	  block is below next_lblock and maps to a distinct memtable page that
+ *	  says it holds that logical block; every memtable page is mapped; the
+ *	  metapage's count of memtable pages is right;
+ *	- every version on a memtable page lies within the page's tuple area,
+ *	  has a sane header for the table's tuple descriptor, xids that are
+ *	  neither older than relfrozenxid (unless frozen) nor newer than the
+ *	  next xid, and a forward link that stays inside the logical blocks;
+ *	- free pages carry their magic.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/multixact.h"
+#include "access/relation.h"
+#include "access/transam.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/bitmapset.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "storage/procarray.h"
+#include "utils/builtins.h"
+#include "utils/rel.h"
+#include "utils/resowner.h"
+
+#include "lsm/lsm.h"
+#include "lsm/lsm_internal.h"
+
+PG_FUNCTION_INFO_V1(lsm_info);
+PG_FUNCTION_INFO_V1(lsm_check);
+
+/* Per-type page counts collected by a physical pass. */
+typedef struct LsmPageCounts
+{
+	int64		total;
+	int64		bytype[LSM_PAGE_MAX_TYPE + 1];
+	int64		uninitialized;
+} LsmPageCounts;
+
+/*
+ * lsm_info -- page counts, logical blocks and version counts of an lsm
+ * table.
+ */
+Datum
+lsm_info(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Relation	rel;
+	TupleDesc	tupdesc;
+	Datum		values[13];
+	bool		nulls[13];
+	BlockNumber nblocks;
+	LsmPageCounts counts;
+	int64		nversions = 0;
+	int64		nlive = 0;
+	int64		ndead = 0;
+	int64		nrecently_dead = 0;
+	int64		rowids_assigned = 0;
+	BlockNumber next_lblock = 0;
+	TransactionId OldestXmin;
+	Buffer		metabuf;
+	int			i = 0;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	rel = relation_open(relid, AccessShareLock);
+	lsm_check_is_lsm(rel);
+	memset(&counts, 0, sizeof(counts));
+	OldestXmin = GetOldestNonRemovableTransactionId(rel);
+
+	metabuf = lsm_read_metapage(rel, BUFFER_LOCK_SHARE);
+	if (BufferIsValid(metabuf))
+	{
+		next_lblock = LsmPageGetMeta(BufferGetPage(metabuf))->next_lblock;
+		UnlockReleaseBuffer(metabuf);
+	}
+
+	nblocks = lsm_physical_nblocks(rel);
+	for (BlockNumber blkno = 0; blkno < nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+		uint8		type;
+
+		CHECK_FOR_INTERRUPTS();
+		buf = ReadBuffer(rel, blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		counts.total++;
+		if (PageIsNew(page))
+		{
+			counts.uninitialized++;
+			UnlockReleaseBuffer(buf);
+			continue;
+		}
+		type = LsmPageGetOpaque(page)->lpo_type;
+		if (((PageHeader) page)->pd_special != BLCKSZ - LSM_SPECIAL_SIZE ||
+			LsmPageGetOpaque(page)->lpo_page_id != LSM_PAGE_ID ||
+			type == 0 || type > LSM_PAGE_MAX_TYPE)
+			LSM_CORRUPT(rel, blkno, ("Page is not an lsm page."));
+		counts.bytype[type]++;
+		if (type == LSM_PAGE_MEM)
+		{
+			OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+
+			rowids_assigned += maxoff;
+			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+			{
+				HeapTupleData tup;
+
+				if (!lsm_page_get_tuple(rel, buf, off, &tup))
+					continue;
+				nversions++;
+				switch (lsm_satisfies_vacuum(&tup, OldestXmin))
+				{
+					case HEAPTUPLE_DEAD:
+						ndead++;
+						break;
+					case HEAPTUPLE_RECENTLY_DEAD:
+						nrecently_dead++;
+						break;
+					default:
+						nlive++;
+						break;
+				}
+			}
+		}
+		UnlockReleaseBuffer(buf);
+	}
+	relation_close(rel, AccessShareLock);
+
+	memset(nulls, 0, sizeof(nulls));
+	values[i++] = Int32GetDatum(LSM_META_VERSION);
+	values[i++] = Int64GetDatum(counts.total);
+	values[i++] = Int64GetDatum(counts.bytype[LSM_PAGE_MEM]);
+	values[i++] = Int64GetDatum(counts.bytype[LSM_PAGE_MAP] +
+								counts.bytype[LSM_PAGE_MAPDIR]);
+	values[i++] = Int64GetDatum(counts.bytype[LSM_PAGE_FREE] +
+								counts.uninitialized);
+	values[i++] = Int32GetDatum(0); /* runs */
+	values[i++] = Int64GetDatum(next_lblock);
+	values[i++] = Int64GetDatum(rowids_assigned);
+	values[i++] = Float8GetDatum(100.0 * (double) next_lblock /
+								 (double) MaxBlockNumber);
+	values[i++] = Int64GetDatum(nversions);
+	values[i++] = Int64GetDatum(nlive);
+	values[i++] = Int64GetDatum(nrecently_dead);
+	values[i++] = Int64GetDatum(ndead);
+	Assert(i == lengthof(values));
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/* ----------------------------------------------------------------
+ * lsm_check
+ * ----------------------------------------------------------------
+ */
+typedef struct LsmCheckState
+{
+	Relation	rel;
+	BlockNumber nblocks;		/* physical */
+	BlockNumber next_lblock;
+	uint8	   *expected;		/* per physical block: type expected from
+								 * the map walk, 0 if not referenced */
+	uint32	   *expected_aux;	/* and the lpo_aux it must have */
+	int64		mem_pages;
+	FullTransactionId next_fxid;
+	TransactionId relfrozenxid;
+	MultiXactId relminmxid;
+} LsmCheckState;
+
+/* Note that blkno must be a page of the given type and aux. */
+static void
+lsm_check_expect(LsmCheckState *cs, BlockNumber from, BlockNumber blkno,
+				 uint8 type, uint32 aux)
+{
+	if (blkno == LSM_METAPAGE_BLKNO || blkno >= cs->nblocks)
+		LSM_CORRUPT(cs->rel, from,
+					("Points to block %u, which is not a valid page number (relation has %u blocks).",
+					 blkno, cs->nblocks));
+	if (cs->expected[blkno] != 0)
+		LSM_CORRUPT(cs->rel, from,
+					("Block %u is referenced twice by the map.", blkno));
+	cs->expected[blkno] = type;
+	cs->expected_aux[blkno] = aux;
+}
+
+/* Walk the map from the metapage, recording what each page must be. */
+static void
+lsm_check_map(LsmCheckState *cs)
+{
+	Relation	rel = cs->rel;
+	Buffer		metabuf;
+	LsmMetaPage meta;
+	uint32		nmapdir;
+	BlockNumber *mapdir;
+	BlockNumber *arr = palloc(LSM_MAP_ENTRIES * sizeof(BlockNumber));
+
+	metabuf = lsm_read_metapage(rel, BUFFER_LOCK_SHARE);
+	if (!BufferIsValid(metabuf))
+		return;
+	meta = LsmPageGetMeta(BufferGetPage(metabuf));
+	cs->next_lblock = meta->next_lblock;
+	nmapdir = meta->nmapdir;
+	mapdir = palloc(sizeof(BlockNumber) * Max(nmapdir, 1));
+	memcpy(mapdir, meta->mapdir, sizeof(BlockNumber) * nmapdir);
+	for (int d = nmapdir; d < LSM_META_MAPDIR_SLOTS; d++)
+		if (meta->mapdir[d] != InvalidBlockNumber)
+			LSM_CORRUPT(rel, LSM_METAPAGE_BLKNO,
+						("Map directory slot %d is set beyond the %u slots in use.",
+						 d, nmapdir));
+	if (meta->next_lblock > MaxBlockNumber)
+		LSM_CORRUPT(rel, LSM_METAPAGE_BLKNO,
+					("next_lblock %u is out of range.", meta->next_lblock));
+	if (meta->insert_page != InvalidBlockNumber &&
+		meta->insert_page >= cs->nblocks)
+		LSM_CORRUPT(rel, LSM_METAPAGE_BLKNO,
+					("Insertion page %u is beyond the end of the relation.",
+					 meta->insert_page));
+	cs->mem_pages = meta->mem_pages;
+	for (int e = 0; e < LSM_META_DIRECT; e++)
+	{
+		if (meta->direct[e] == InvalidBlockNumber)
+			continue;
+		if ((BlockNumber) e >= cs->next_lblock)
+			LSM_CORRUPT(rel, LSM_METAPAGE_BLKNO,
+						("Logical block %d is mapped, but only %u were assigned.",
+						 e, cs->next_lblock));
+		lsm_check_expect(cs, LSM_METAPAGE_BLKNO, meta->direct[e],
+						 LSM_PAGE_MEM, (uint32) e);
+	}
+	UnlockReleaseBuffer(metabuf);
+
+	for (uint32 d = 0; d < nmapdir; d++)
+	{
+		BlockNumber dirblk = mapdir[d];
+		Buffer		buf;
+
+		if (dirblk == InvalidBlockNumber)
+			continue;
+		lsm_check_expect(cs, LSM_METAPAGE_BLKNO, dirblk, LSM_PAGE_MAPDIR, d);
+		buf = ReadBuffer(rel, dirblk);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		lsm_verify_page(rel, buf, LSM_PAGE_MAPDIR);
+		if (LsmPageGetOpaque(BufferGetPage(buf))->lpo_aux != d)
+			LSM_CORRUPT(rel, dirblk,
+						("Map directory page says it is slot %u, but slot %u points to it.",
+						 LsmPageGetOpaque(BufferGetPage(buf))->lpo_aux, d));
+		memcpy(arr, LsmPageGetMapArray(BufferGetPage(buf)),
+			   LSM_MAP_ENTRIES * sizeof(BlockNumber));
+		UnlockReleaseBuffer(buf);
+
+		for (int l = 0; l < LSM_MAP_ENTRIES; l++)
+		{
+			uint64		leafno = (uint64) d * LSM_MAP_ENTRIES + l;
+			uint64		first = LSM_META_DIRECT + leafno * LSM_MAP_ENTRIES;
+			BlockNumber leafblk = arr[l];
+			BlockNumber *entries;
+			Buffer		lbuf;
+
+			if (leafblk == InvalidBlockNumber)
+				continue;
+			if (first >= cs->next_lblock)
+				LSM_CORRUPT(rel, dirblk,
+							("Map page for logical blocks from %llu exists, but only %u logical blocks were assigned.",
+							 (unsigned long long) first, cs->next_lblock));
+			lsm_check_expect(cs, dirblk, leafblk, LSM_PAGE_MAP, (uint32) first);
+			lbuf = ReadBuffer(rel, leafblk);
+			LockBuffer(lbuf, BUFFER_LOCK_SHARE);
+			lsm_verify_page(rel, lbuf, LSM_PAGE_MAP);
+			if (LsmPageGetOpaque(BufferGetPage(lbuf))->lpo_aux != first)
+				LSM_CORRUPT(rel, leafblk,
+							("Map page covers logical blocks from %u, expected %llu.",
+							 LsmPageGetOpaque(BufferGetPage(lbuf))->lpo_aux,
+							 (unsigned long long) first));
+			entries = LsmPageGetMapArray(BufferGetPage(lbuf));
+			for (int e = 0; e < LSM_MAP_ENTRIES; e++)
+			{
+				uint64		lblock = first + e;
+
+				if (entries[e] == InvalidBlockNumber)
+					continue;
+				if (lblock >= cs->next_lblock)
+					LSM_CORRUPT(rel, leafblk,
+								("Logical block %llu is mapped, but only %u were assigned.",
+								 (unsigned long long) lblock, cs->next_lblock));
+				lsm_check_expect(cs, leafblk, entries[e], LSM_PAGE_MEM,
+								 (uint32) lblock);
+			}
+			UnlockReleaseBuffer(lbuf);
+		}
+	}
+	pfree(mapdir);
+	pfree(arr);
+}
+
+/* Is xid (not frozen) within [relfrozenxid, next xid)? */
+static bool
+lsm_check_xid_in_range(LsmCheckState *cs, TransactionId xid)
+{
+	if (!TransactionIdIsNormal(xid))
+		return true;
+	if (TransactionIdIsNormal(cs->relfrozenxid) &&
+		TransactionIdPrecedes(xid, cs->relfrozenxid))
+		return false;
+	return TransactionIdPrecedes(xid, XidFromFullTransactionId(cs->next_fxid));
+}
+
+/* Check the versions of one memtable page (locked). */
+static void
+lsm_check_mem_page(LsmCheckState *cs, Buffer buf)
+{
+	Relation	rel = cs->rel;
+	Page		page = BufferGetPage(buf);
+	BlockNumber blkno = BufferGetBlockNumber(buf);
+	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+	int			natts = RelationGetNumberOfAttributes(rel);
+	Size		used = 0;
+
+	/* the page is locked: every xid on it is older than the next one now */
+	cs->next_fxid = ReadNextFullTransactionId();
+
+	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+	{
+		HeapTupleData tup;
+		HeapTupleHeader h;
+		uint16		infomask;
+		int			hoff_expected;
+
+		if (!lsm_page_get_tuple(rel, buf, off, &tup))
+			continue;
+		h = tup.t_data;
+		infomask = h->t_infomask;
+		used += MAXALIGN(tup.t_len);
+
+		if (HeapTupleHeaderGetNatts(h) > natts)
+			LSM_CORRUPT(rel, blkno,
+						("Version at offset %u has %d attributes, the table has %d.",
+						 off, HeapTupleHeaderGetNatts(h), natts));
+		hoff_expected = SizeofHeapTupleHeader;
+		if (infomask & HEAP_HASNULL)
+			hoff_expected += BITMAPLEN(HeapTupleHeaderGetNatts(h));
+		if (h->t_hoff != MAXALIGN(hoff_expected))
+			LSM_CORRUPT(rel, blkno,
+						("Version at offset %u has header size %u, expected %u.",
+						 off, h->t_hoff, (unsigned) MAXALIGN(hoff_expected)));
+		if ((infomask & HEAP_MOVED) != 0)
+			LSM_CORRUPT(rel, blkno,
+						("Version at offset %u has HEAP_MOVED bits.", off));
+
+		if (!HeapTupleHeaderXminFrozen(h) &&
+			!lsm_check_xid_in_range(cs, HeapTupleHeaderGetRawXmin(h)))
+			LSM_CORRUPT(rel, blkno,
+						("Version at offset %u has xmin %u outside [%u, %u).",
+						 off, HeapTupleHeaderGetRawXmin(h), cs->relfrozenxid,
+						 XidFromFullTransactionId(cs->next_fxid)));
+		if (!(infomask & HEAP_XMAX_INVALID))
+		{
+			TransactionId xmax = HeapTupleHeaderGetRawXmax(h);
+
+			if (infomask & HEAP_XMAX_IS_MULTI)
+			{
+				if (MultiXactIdIsValid(cs->relminmxid) &&
+					MultiXactIdPrecedes(xmax, cs->relminmxid))
+					LSM_CORRUPT(rel, blkno,
+								("Version at offset %u has multixact %u older than relminmxid %u.",
+								 off, xmax, cs->relminmxid));
+			}
+			else if (!lsm_check_xid_in_range(cs, xmax))
+				LSM_CORRUPT(rel, blkno,
+							("Version at offset %u has xmax %u outside [%u, %u).",
+							 off, xmax, cs->relfrozenxid,
+							 XidFromFullTransactionId(cs->next_fxid)));
+		}
+
+		/* forward link */
+		if (!HeapTupleHeaderIsSpeculative(h) &&
+			!HeapTupleHeaderIndicatesMovedPartitions(h) &&
+			!ItemPointerEquals(&tup.t_self, &h->t_ctid))
+		{
+			if (!ItemPointerIsValid(&h->t_ctid) ||
+				ItemPointerGetBlockNumber(&h->t_ctid) >= cs->next_lblock ||
+				ItemPointerGetOffsetNumber(&h->t_ctid) > LSM_MAX_TUPLES_PER_PAGE)
+				LSM_CORRUPT(rel, blkno,
+							("Version at offset %u links to (%u,%u), outside the table.",
+							 off, ItemPointerGetBlockNumberNoCheck(&h->t_ctid),
+							 ItemPointerGetOffsetNumberNoCheck(&h->t_ctid)));
+		}
+	}
+	if (used > (Size) (((PageHeader) page)->pd_special - ((PageHeader) page)->pd_upper))
+		LSM_CORRUPT(rel, blkno,
+					("Versions occupy %zu bytes, more than the %u bytes of the tuple area.",
+					 used, (unsigned) (((PageHeader) page)->pd_special -
+									   ((PageHeader) page)->pd_upper)));
+}
+
+/*
+ * One pass of lsm_check over rel; ERROR on the first inconsistency.
+ */
+static void
+lsm_check_once(Relation rel)
+{
+	LsmCheckState cs;
+	int64		mem_seen = 0;
+
+	memset(&cs, 0, sizeof(cs));
+	cs.rel = rel;
+	cs.nblocks = lsm_physical_nblocks(cs.rel);
+	cs.next_fxid = ReadNextFullTransactionId();
+	cs.relfrozenxid = cs.rel->rd_rel->relfrozenxid;
+	cs.relminmxid = cs.rel->rd_rel->relminmxid;
+	cs.expected = palloc0(Max(cs.nblocks, 1));
+	cs.expected_aux = palloc0(sizeof(uint32) * Max(cs.nblocks, 1));
+
+	if (cs.nblocks > 0)
+		lsm_check_map(&cs);
+
+	for (BlockNumber blkno = 1; blkno < cs.nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+		LsmPageOpaque opaque;
+
+		CHECK_FOR_INTERRUPTS();
+		buf = ReadBuffer(cs.rel, blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		if (PageIsNew(page))
+		{
+			if (cs.expected[blkno] != 0)
+				LSM_CORRUPT(cs.rel, blkno,
+							("The map references this uninitialized page as a %s page.",
+							 lsm_page_type_name(cs.expected[blkno])));
+			UnlockReleaseBuffer(buf);
+			continue;
+		}
+		opaque = LsmPageGetOpaque(page);
+		if (((PageHeader) page)->pd_special != BLCKSZ - LSM_SPECIAL_SIZE ||
+			opaque->lpo_page_id != LSM_PAGE_ID)
+			LSM_CORRUPT(cs.rel, blkno, ("Page is not an lsm page."));
+		switch (opaque->lpo_type)
+		{
+			case LSM_PAGE_META:
+				LSM_CORRUPT(cs.rel, blkno, ("A second metapage."));
+				break;
+			case LSM_PAGE_MAPDIR:
+			case LSM_PAGE_MAP:
+			case LSM_PAGE_MEM:
+				if (cs.expected[blkno] != opaque->lpo_type)
+					LSM_CORRUPT(cs.rel, blkno,
+								("A %s page that the map does not reference as such.",
+								 lsm_page_type_name(opaque->lpo_type)));
+				if (opaque->lpo_type == LSM_PAGE_MEM)
+				{
+					lsm_verify_mem_page(cs.rel, buf, cs.expected_aux[blkno]);
+					lsm_check_mem_page(&cs, buf);
+					mem_seen++;
+				}
+				else
+					lsm_verify_page(cs.rel, buf, opaque->lpo_type);
+				break;
+			case LSM_PAGE_FREE:
+				if (cs.expected[blkno] != 0)
+					LSM_CORRUPT(cs.rel, blkno,
+								("A free page that the map references as a %s page.",
+								 lsm_page_type_name(cs.expected[blkno])));
+				if (LsmPageGetFree(page)->magic != LSM_FREE_MAGIC)
+					LSM_CORRUPT(cs.rel, blkno, ("Free page has a bad magic number."));
+				break;
+			default:
+				LSM_CORRUPT(cs.rel, blkno,
+							("Unexpected page type \"%s\" (%u).",
+							 lsm_page_type_name(opaque->lpo_type),
+							 (unsigned) opaque->lpo_type));
+		}
+		UnlockReleaseBuffer(buf);
+	}
+
+	if (mem_seen != cs.mem_pages)
+		LSM_CORRUPT(cs.rel, LSM_METAPAGE_BLKNO,
+					("Metapage counts %lld memtable pages, found %lld.",
+					 (long long) cs.mem_pages, (long long) mem_seen));
+
+	pfree(cs.expected);
+	pfree(cs.expected_aux);
+}
+
+/* What the metapage says about the map's shape (see lsm_check). */
+static void
+lsm_check_map_state(Relation rel, uint64 *state)
+{
+	Buffer		buf = lsm_read_metapage(rel, BUFFER_LOCK_SHARE);
+
+	memset(state, 0, 3 * sizeof(uint64));
+	state[0] = lsm_physical_nblocks(rel);
+	if (BufferIsValid(buf))
+	{
+		LsmMetaPage meta = LsmPageGetMeta(BufferGetPage(buf));
+
+		state[1] = meta->next_lblock;
+		state[2] = ((uint64) meta->mem_pages << 32) | (uint32) meta->pages_freed;
+		UnlockReleaseBuffer(buf);
+	}
+}
+
+/*
+ * lsm_check -- verify an lsm table; ERROR on the first inconsistency.
+ *
+ * Like amcheck, this takes only an AccessShareLock, so it runs alongside
+ * writers and on a hot standby.  The pages are read one at a time, so a
+ * concurrent allocation or freeing of pages can make the map and the pages
+ * disagree for a moment; a failed pass is therefore repeated (a few times)
+ * if the metapage shows such a change since the pass began, and reported
+ * only if the inconsistency stays.
+ */
+Datum
+lsm_check(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Relation	rel = relation_open(relid, AccessShareLock);
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+
+	lsm_check_is_lsm(rel);
+	for (int attempt = 1;; attempt++)
+	{
+		uint64		before[3];
+		uint64		after[3];
+
+		lsm_check_map_state(rel, before);
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(oldcxt);
+		PG_TRY();
+		{
+			lsm_check_once(rel);
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(oldcxt);
+			CurrentResourceOwner = oldowner;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(oldcxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(oldcxt);
+			CurrentResourceOwner = oldowner;
+
+			lsm_check_map_state(rel, after);
+			if (attempt >= 5 || edata->sqlerrcode != ERRCODE_DATA_CORRUPTED ||
+				memcmp(before, after, sizeof(before)) == 0)
+				ReThrowError(edata);
+			FreeErrorData(edata);
+			continue;			/* the table changed under us: again */
+		}
+		PG_END_TRY();
+		break;
+	}
+	relation_close(rel, AccessShareLock);
+	PG_RETURN_VOID();
+}

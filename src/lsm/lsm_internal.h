@@ -1,0 +1,353 @@
+/*-------------------------------------------------------------------------
+ *
+ * lsm_internal.h
+ *	  Internal declarations of the lsm table access method.
+ *
+ * Audience: the .c files under src/lsm/.  The SQL-visible surface is in
+ * lsm.h; the on-disk layout in lsm_page.h.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef LSM_INTERNAL_H
+#define LSM_INTERNAL_H
+
+#include "access/generic_xlog.h"
+#include "access/heapam.h"
+#include "access/multixact.h"
+#include "access/relscan.h"
+#include "access/tableam.h"
+#include "storage/buf.h"
+#include "storage/lmgr.h"
+#include "storage/bufmgr.h"
+#include "utils/relcache.h"
+#include "utils/snapshot.h"
+
+#include "lsm/lsm_page.h"
+
+/*
+ * Report a corrupted page of an lsm table: always an ERROR naming the
+ * relation and the block, never a crash.  "detail" is a parenthesised
+ * errdetail argument list.
+ */
+#define LSM_CORRUPT(rel, blkno, detail) \
+	ereport(ERROR, \
+			(errcode(ERRCODE_DATA_CORRUPTED), \
+			 errmsg("lsm table \"%s\" is corrupted at block %u", \
+					RelationGetRelationName(rel), (unsigned) (blkno)), \
+			 errdetail detail))
+
+/* ----------------------------------------------------------------
+ * lsm_meta.c: metapage, map and page allocation
+ * ----------------------------------------------------------------
+ */
+extern void lsm_init_page(Page page, uint8 type, uint32 aux);
+extern void lsm_init_metapage(Page page);
+extern void lsm_verify_page(Relation rel, Buffer buf, uint8 type);
+extern void lsm_verify_mem_page(Relation rel, Buffer buf, BlockNumber lblock);
+extern BlockNumber lsm_physical_nblocks(Relation rel);
+extern void lsm_ensure_metapage(Relation rel);
+extern Buffer lsm_read_metapage(Relation rel, int lockmode);
+extern BlockNumber lsm_get_nlblocks(Relation rel);
+extern BlockNumber lsm_map_lookup(Relation rel, BlockNumber lblock);
+extern int	lsm_map_read_unit(Relation rel, BlockNumber lblock,
+							  BlockNumber *entries, BlockNumber *first);
+extern Buffer lsm_new_mem_page(Relation rel, BufferAccessStrategy strategy);
+extern bool lsm_free_mem_page(Relation rel, BlockNumber lblock,
+							  BlockNumber blkno);
+extern void lsm_invalidate_cache(Relation rel);
+extern const char *lsm_page_type_name(uint8 type);
+
+/* ----------------------------------------------------------------
+ * lsm_memtable.c: memtable pages
+ * ----------------------------------------------------------------
+ */
+extern bool lsm_page_has_room(Page page, Size len, Size reserve);
+extern Size lsm_fillfactor_reserve(Relation rel);
+extern HeapTupleHeader lsm_page_add_tuple(Page page, HeapTuple tuple);
+extern Buffer lsm_get_insert_buffer(Relation rel, Size len,
+									BulkInsertState bistate);
+extern Buffer lsm_read_mem_page(Relation rel, BlockNumber lblock,
+								BufferAccessStrategy strategy);
+extern Buffer lsm_read_mem_page_locked(Relation rel, BlockNumber lblock,
+									   BufferAccessStrategy strategy,
+									   int lockmode);
+extern Buffer lsm_read_mem_page_hint(Relation rel, BlockNumber lblock,
+									 BlockNumber blkno,
+									 BufferAccessStrategy strategy,
+									 int lockmode);
+extern bool lsm_page_get_tuple(Relation rel, Buffer buf, OffsetNumber off,
+							   HeapTuple tuple);
+extern bool lsm_fetch_tuple(Relation rel, ItemPointer tid, Buffer *buf,
+							HeapTuple tuple);
+extern void lsm_check_tuple_size(Relation rel, HeapTuple tuple);
+
+/* ----------------------------------------------------------------
+ * lsm_visibility.c: MVCC rules (heap's, without unlogged hint bits)
+ * ----------------------------------------------------------------
+ */
+extern bool lsm_tuple_satisfies(HeapTuple htup, Snapshot snapshot);
+extern TM_Result lsm_satisfies_update(HeapTuple htup, CommandId curcid);
+extern HTSV_Result lsm_satisfies_vacuum_horizon(HeapTuple htup,
+												TransactionId *dead_after);
+extern HTSV_Result lsm_satisfies_vacuum(HeapTuple htup,
+										TransactionId OldestXmin);
+extern bool lsm_tuple_is_surely_dead(HeapTuple htup, GlobalVisState *vistest);
+extern bool lsm_xmax_is_invalid(HeapTupleHeader tup);
+extern void lsm_serializable_conflict_out(bool visible, Relation rel,
+										  HeapTuple tuple, Snapshot snapshot);
+
+/* ----------------------------------------------------------------
+ * lsm_tuplock.c: row locks, MultiXacts, update chains
+ * ----------------------------------------------------------------
+ */
+extern void lsm_compute_new_xmax(TransactionId xmax, uint16 old_infomask,
+								 uint16 old_infomask2,
+								 TransactionId add_to_xmax,
+								 LockTupleMode mode, bool is_update,
+								 TransactionId *result_xmax,
+								 uint16 *result_infomask,
+								 uint16 *result_infomask2);
+extern void lsm_multixact_hint_bits(MultiXactId multi, uint16 *new_infomask,
+									uint16 *new_infomask2);
+extern bool lsm_multixact_conflicts(MultiXactId multi, uint16 infomask,
+									LockTupleMode lockmode,
+									bool *current_is_member);
+extern bool lsm_multixact_wait(MultiXactId multi, MultiXactStatus status,
+							   uint16 infomask, bool nowait, Relation rel,
+							   ItemPointer ctid, XLTW_Oper oper,
+							   int *remaining);
+extern bool lsm_acquire_tuplock(Relation rel, ItemPointer tid,
+								LockTupleMode mode, LockWaitPolicy policy,
+								bool *have_tuple_lock);
+extern void lsm_release_tuplock(Relation rel, ItemPointer tid,
+								LockTupleMode mode);
+extern bool lsm_xmax_infomask_changed(uint16 new_infomask,
+									  uint16 old_infomask);
+extern MultiXactStatus lsm_mxact_status_for_lock(LockTupleMode mode,
+												 bool is_update);
+extern TM_Result lsm_lock_tuple(Relation rel, HeapTuple tuple, CommandId cid,
+								LockTupleMode mode, LockWaitPolicy policy,
+								bool follow_updates, Buffer *buffer,
+								TM_FailureData *tmfd);
+extern TM_Result lsm_tuple_lock(Relation rel, ItemPointer tid,
+								Snapshot snapshot, TupleTableSlot *slot,
+								CommandId cid, LockTupleMode mode,
+								LockWaitPolicy wait_policy, uint8 flags,
+								TM_FailureData *tmfd);
+
+/* ----------------------------------------------------------------
+ * lsm_modify.c: insert, delete, update
+ * ----------------------------------------------------------------
+ */
+extern void lsm_tuple_insert(Relation rel, TupleTableSlot *slot,
+							 CommandId cid, int options,
+							 BulkInsertState bistate);
+extern void lsm_tuple_insert_speculative(Relation rel, TupleTableSlot *slot,
+										 CommandId cid, int options,
+										 BulkInsertState bistate,
+										 uint32 specToken);
+extern void lsm_tuple_complete_speculative(Relation rel,
+										   TupleTableSlot *slot,
+										   uint32 specToken, bool succeeded);
+extern void lsm_multi_insert(Relation rel, TupleTableSlot **slots,
+							 int ntuples, CommandId cid, int options,
+							 BulkInsertState bistate);
+extern TM_Result lsm_tuple_delete(Relation rel, ItemPointer tid,
+								  CommandId cid, Snapshot snapshot,
+								  Snapshot crosscheck, bool wait,
+								  TM_FailureData *tmfd, bool changingPart);
+extern TM_Result lsm_tuple_update(Relation rel, ItemPointer otid,
+								  TupleTableSlot *slot, CommandId cid,
+								  Snapshot snapshot, Snapshot crosscheck,
+								  bool wait, TM_FailureData *tmfd,
+								  LockTupleMode *lockmode,
+								  bool *update_indexes);
+extern void lsm_check_publication(Relation rel);
+extern void lsm_fill_tmfd(TM_Result result, HeapTuple tuple,
+						  TM_FailureData *tmfd);
+extern HeapTuple lsm_prepare_insert(Relation rel, HeapTuple tup,
+									TransactionId xid, CommandId cid,
+									int options);
+
+/* ----------------------------------------------------------------
+ * lsm_scan.c: sequential, TID-range, bitmap, sample and analyze scans
+ * ----------------------------------------------------------------
+ */
+/*
+ * Scan descriptor of lsm tables (sequential, TID-range, bitmap, sample and
+ * ANALYZE scans).  Index builds look at rs_cbuf/rs_ctup directly.
+ */
+typedef struct LsmScanDescData
+{
+	TableScanDescData rs_base;	/* AM-independent part; must be first */
+
+	BlockNumber rs_nblocks;		/* logical blocks when the scan started */
+	BlockNumber rs_startblock;	/* first logical block to scan */
+	BlockNumber rs_numblocks;	/* blocks to scan, or InvalidBlockNumber */
+	BufferAccessStrategy rs_strategy;
+
+	/* position */
+	bool		rs_inited;
+	BlockNumber rs_cblock;		/* current logical block */
+	Buffer		rs_cbuf;		/* its memtable page, pinned, or Invalid */
+	HeapTupleData rs_ctup;		/* current version */
+	int			rs_cindex;		/* index into rs_vistuples */
+	int			rs_ntuples;
+	OffsetNumber rs_vistuples[MaxHeapTuplesPerPage];
+
+	/* private copy of part of the map: where memtable pages are (hints) */
+	BlockNumber rs_map_first;	/* first logical block covered */
+	int			rs_map_count;	/* entries, 0 if that part has no pages */
+	BlockNumber rs_map_span;	/* logical blocks the copy covers */
+	bool		rs_map_valid;	/* is the copy loaded? */
+	BlockNumber *rs_map;		/* the entries */
+
+	/* parallel scans */
+	ParallelBlockTableScanWorkerData *rs_parallelworkerdata;
+
+	/* TABLESAMPLE: next block when the method has no NextSampleBlock */
+	BlockNumber rs_sample_next;
+
+	/* ANALYZE: physical block being sampled */
+	OffsetNumber rs_analyze_off;
+} LsmScanDescData;
+
+typedef LsmScanDescData *LsmScanDesc;
+
+extern TableScanDesc lsm_scan_begin(Relation rel, Snapshot snapshot,
+									int nkeys, struct ScanKeyData *key,
+									ParallelTableScanDesc pscan,
+									uint32 flags);
+extern void lsm_scan_end(TableScanDesc scan);
+extern void lsm_scan_rescan(TableScanDesc scan, struct ScanKeyData *key,
+							bool set_params, bool allow_strat,
+							bool allow_sync, bool allow_pagemode);
+extern bool lsm_scan_getnextslot(TableScanDesc scan, ScanDirection direction,
+								 TupleTableSlot *slot);
+extern void lsm_scan_set_tidrange(TableScanDesc scan, ItemPointer mintid,
+								  ItemPointer maxtid);
+extern bool lsm_scan_getnextslot_tidrange(TableScanDesc scan,
+										  ScanDirection direction,
+										  TupleTableSlot *slot);
+extern Size lsm_parallelscan_estimate(Relation rel);
+extern Size lsm_parallelscan_initialize(Relation rel,
+										ParallelTableScanDesc pscan);
+extern void lsm_parallelscan_reinitialize(Relation rel,
+										  ParallelTableScanDesc pscan);
+extern bool lsm_scan_bitmap_next_block(TableScanDesc scan,
+									   struct TBMIterateResult *tbmres);
+extern bool lsm_scan_bitmap_next_tuple(TableScanDesc scan,
+									   struct TBMIterateResult *tbmres,
+									   TupleTableSlot *slot);
+extern bool lsm_scan_sample_next_block(TableScanDesc scan,
+									   struct SampleScanState *scanstate);
+extern bool lsm_scan_sample_next_tuple(TableScanDesc scan,
+									   struct SampleScanState *scanstate,
+									   TupleTableSlot *slot);
+extern bool lsm_scan_analyze_next_block(TableScanDesc scan,
+										BlockNumber blockno,
+										BufferAccessStrategy bstrategy);
+extern bool lsm_scan_analyze_next_tuple(TableScanDesc scan,
+										TransactionId OldestXmin,
+										double *liverows, double *deadrows,
+										TupleTableSlot *slot);
+extern bool lsm_tuple_tid_valid(TableScanDesc scan, ItemPointer tid);
+extern void lsm_tuple_get_latest_tid(TableScanDesc scan, ItemPointer tid);
+extern BlockNumber lsm_scan_get_lblocks_done(TableScanDesc scan);
+extern void lsm_scan_set_range(TableScanDesc scan, BlockNumber start,
+							   BlockNumber nblocks);
+extern BlockNumber lsm_scan_nlblocks(TableScanDesc scan);
+
+/* ----------------------------------------------------------------
+ * lsm_index.c: index support
+ * ----------------------------------------------------------------
+ */
+extern struct IndexFetchTableData *lsm_index_fetch_begin(Relation rel);
+extern void lsm_index_fetch_reset(struct IndexFetchTableData *scan);
+extern void lsm_index_fetch_end(struct IndexFetchTableData *scan);
+extern bool lsm_index_fetch_tuple(struct IndexFetchTableData *scan,
+								  ItemPointer tid, Snapshot snapshot,
+								  TupleTableSlot *slot, bool *call_again,
+								  bool *all_dead);
+extern bool lsm_fetch_row_version(Relation rel, ItemPointer tid,
+								  Snapshot snapshot, TupleTableSlot *slot);
+extern bool lsm_tuple_satisfies_snapshot(Relation rel, TupleTableSlot *slot,
+										 Snapshot snapshot);
+extern TransactionId lsm_index_delete_tuples(Relation rel,
+											 TM_IndexDeleteOp *delstate);
+extern double lsm_index_build_range_scan(Relation table_rel,
+										 Relation index_rel,
+										 struct IndexInfo *index_info,
+										 bool allow_sync, bool anyvisible,
+										 bool progress,
+										 BlockNumber start_blockno,
+										 BlockNumber numblocks,
+										 IndexBuildCallback callback,
+										 void *callback_state,
+										 TableScanDesc scan);
+extern void lsm_index_validate_scan(Relation table_rel, Relation index_rel,
+									struct IndexInfo *index_info,
+									Snapshot snapshot,
+									struct ValidateIndexState *state);
+
+/* ----------------------------------------------------------------
+ * lsm_ddl.c: storage-level DDL
+ * ----------------------------------------------------------------
+ */
+extern void lsm_relation_set_new_filenode(Relation rel,
+										  const RelFileNode *newrnode,
+										  char persistence,
+										  TransactionId *freezeXid,
+										  MultiXactId *minmulti);
+extern void lsm_relation_nontransactional_truncate(Relation rel);
+extern void lsm_relation_copy_data(Relation rel, const RelFileNode *newrnode);
+extern void lsm_relation_copy_for_cluster(Relation OldTable,
+										  Relation NewTable,
+										  Relation OldIndex, bool use_sort,
+										  TransactionId OldestXmin,
+										  TransactionId *xid_cutoff,
+										  MultiXactId *multi_cutoff,
+										  double *num_tuples,
+										  double *tups_vacuumed,
+										  double *tups_recently_dead);
+
+/* ----------------------------------------------------------------
+ * lsm_vacuum.c
+ * ----------------------------------------------------------------
+ */
+extern void lsm_relation_vacuum(Relation rel, struct VacuumParams *params,
+								BufferAccessStrategy bstrategy);
+extern void lsm_log_conflict_horizon(Relation rel,
+									 TransactionId latestRemovedXid);
+
+/* ----------------------------------------------------------------
+ * lsm_handler.c
+ * ----------------------------------------------------------------
+ */
+extern bool lsm_is_lsm_relation(Relation rel);
+extern bool lsm_analyze_is_sampling(Relation rel);
+extern Oid	lsm_table_am_oid(void);
+
+/* ----------------------------------------------------------------
+ * lsm_vm.c: visibility map over logical blocks
+ * ----------------------------------------------------------------
+ */
+extern Buffer lsm_vm_pin(Relation rel, BlockNumber lblock, bool extend);
+extern BlockNumber lsm_vm_block_of(BlockNumber lblock);
+extern Buffer lsm_vm_clear_prepare(Relation rel, Buffer buf);
+extern void lsm_vm_clear_in_record(GenericXLogState *state, Page pagecopy,
+								   Buffer vmbuf);
+extern void lsm_vm_set_in_record(GenericXLogState *state, Page pagecopy,
+								 Buffer vmbuf);
+extern void lsm_vm_set_freed_in_record(GenericXLogState *state,
+									   BlockNumber lblock, Buffer vmbuf);
+extern void lsm_vm_release(Buffer vmbuf);
+extern bool lsm_vm_is_set(Relation rel, BlockNumber lblock, Buffer *vmbuf);
+
+/* Bulk page writer used by CLUSTER (lsm_ddl.c) and multi_insert. */
+typedef struct LsmBulkWriter LsmBulkWriter;
+extern LsmBulkWriter *lsm_bulk_writer_begin(Relation rel);
+extern HeapTupleHeader lsm_bulk_writer_add(LsmBulkWriter *bw, HeapTuple tuple);
+extern void lsm_bulk_writer_end(LsmBulkWriter *bw);
+
+#endif							/* LSM_INTERNAL_H */

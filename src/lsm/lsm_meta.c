@@ -1,0 +1,917 @@
+/*-------------------------------------------------------------------------
+ *
+ * lsm_meta.c
+ *	  Metapage, logical-block map and page allocation of lsm tables.
+ *
+ * An lsm relation starts empty (zero blocks, like a heap).  The metapage is
+ * created by the first writer.  Every memtable page is assigned the next
+ * logical block number from the metapage and entered in the map, so that a
+ * TID's block number can be translated to the physical page holding it.
+ * The map is an array in the metapage for the first LSM_META_DIRECT logical
+ * blocks and a radix tree of map pages (meta.mapdir[] -> MAPDIR page -> MAP
+ * page) for the rest; see lsm_page.h.
+ *
+ * Locking order: metapage, then MAPDIR page, then MAP page, then the
+ * memtable page.  Allocation holds the metapage exclusively throughout, so
+ * allocations are serialized; readers take one page lock at a time and
+ * verify each page they reach (type and covered range), so a reader that
+ * follows a pointer that has gone stale sees a mismatch, never wrong data.
+ * Nobody takes the metapage lock while holding a memtable page lock.
+ *
+ * WAL: each step below is one generic WAL record of at most three pages
+ * that leaves the map valid on its own:
+ *	 1. new MAPDIR page: {metapage, new page (full image)}
+ *	 2. new MAP page: {MAPDIR page, new page (full image)}
+ *	 3. new memtable page: {metapage, MAP page, new page (full image)}, or
+ *		{metapage, new page} for a logical block of the direct map
+ * A crash between steps leaves an empty map page, which is valid and is
+ * used by the next allocation.  Pages obtained by extending the relation
+ * but never initialized (a crash before the record) are all-zero; they are
+ * referenced by nothing and are reused.
+ *
+ * Freed pages carry the next full xid at the time they were freed and are
+ * handed out again only when no snapshot of that time can remain
+ * (GlobalVisCheckRemovableFullXid), as nbtree does with deleted pages.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/generic_xlog.h"
+#include "access/transam.h"
+#include "access/xlog.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/indexfsm.h"
+#include "storage/lmgr.h"
+#include "storage/smgr.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "lsm/lsm_internal.h"
+
+/*
+ * Backend-local cache of map-page locations, kept in rd_amcache (freed by
+ * every relcache flush).  Entries are hints: each page reached through the
+ * cache is verified before use.
+ */
+#define LSM_LEAF_CACHE_SIZE 64
+
+typedef struct LsmRelCache
+{
+	RelFileNode node;			/* storage the entries belong to */
+	uint32		leafno[LSM_LEAF_CACHE_SIZE];	/* lblock / LSM_MAP_ENTRIES */
+	BlockNumber leafblk[LSM_LEAF_CACHE_SIZE];	/* its MAP page */
+} LsmRelCache;
+
+static LsmRelCache *
+lsm_get_cache(Relation rel)
+{
+	LsmRelCache *cache = (LsmRelCache *) rel->rd_amcache;
+
+	if (cache == NULL ||
+		!RelFileNodeEquals(cache->node, rel->rd_node))
+	{
+		if (cache == NULL)
+			cache = MemoryContextAlloc(CacheMemoryContext,
+									   sizeof(LsmRelCache));
+		cache->node = rel->rd_node;
+		for (int i = 0; i < LSM_LEAF_CACHE_SIZE; i++)
+		{
+			cache->leafno[i] = PG_UINT32_MAX;
+			cache->leafblk[i] = InvalidBlockNumber;
+		}
+		rel->rd_amcache = cache;
+	}
+	return cache;
+}
+
+/*
+ * lsm_physical_nblocks -- number of physical blocks of the main fork.
+ *
+ * Not RelationGetNumberOfBlocks(): for a table that asks the table AM's
+ * relation_size callback, which reports the logical size (see
+ * lsm_relation_size).
+ */
+BlockNumber
+lsm_physical_nblocks(Relation rel)
+{
+	return smgrnblocks(RelationGetSmgr(rel), MAIN_FORKNUM);
+}
+
+/*
+ * lsm_invalidate_cache -- forget cached map locations (after truncation).
+ */
+void
+lsm_invalidate_cache(Relation rel)
+{
+	if (rel->rd_amcache)
+		pfree(rel->rd_amcache);
+	rel->rd_amcache = NULL;
+}
+
+/*
+ * lsm_page_type_name -- printable name of a page type, for messages.
+ */
+const char *
+lsm_page_type_name(uint8 type)
+{
+	switch (type)
+	{
+		case LSM_PAGE_META:
+			return "meta";
+		case LSM_PAGE_MAPDIR:
+			return "map directory";
+		case LSM_PAGE_MAP:
+			return "map";
+		case LSM_PAGE_MEM:
+			return "memtable";
+		case LSM_PAGE_FREE:
+			return "free";
+		case LSM_PAGE_MANIFEST:
+			return "manifest";
+		case LSM_PAGE_RUN_DATA:
+			return "run data";
+		case LSM_PAGE_RUN_INDEX:
+			return "run index";
+		case LSM_PAGE_RUN_BLOOM:
+			return "run bloom";
+		case LSM_PAGE_STAMP:
+			return "stamp";
+	}
+	return "unknown";
+}
+
+/*
+ * lsm_init_page -- format an empty page of the given type.
+ */
+void
+lsm_init_page(Page page, uint8 type, uint32 aux)
+{
+	LsmPageOpaque opaque;
+
+	PageInit(page, BLCKSZ, LSM_SPECIAL_SIZE);
+	opaque = LsmPageGetOpaque(page);
+	opaque->lpo_aux = aux;
+	opaque->lpo_type = type;
+	opaque->lpo_flags = 0;
+	opaque->lpo_page_id = LSM_PAGE_ID;
+}
+
+/*
+ * lsm_init_metapage -- format block 0 of a new lsm relation.
+ */
+void
+lsm_init_metapage(Page page)
+{
+	LsmMetaPage meta;
+
+	lsm_init_page(page, LSM_PAGE_META, 0);
+	meta = LsmPageGetMeta(page);
+	memset(meta, 0, LSM_META_SIZE);
+	meta->magic = LSM_META_MAGIC;
+	meta->version = LSM_META_VERSION;
+	meta->next_lblock = 0;
+	meta->insert_page = InvalidBlockNumber;
+	meta->mem_pages = 0;
+	meta->mem_base_lblock = 0;
+	meta->manifest = InvalidBlockNumber;
+	meta->nmapdir = 0;
+	for (int i = 0; i < LSM_META_DIRECT; i++)
+		meta->direct[i] = InvalidBlockNumber;
+	for (int i = 0; i < LSM_META_MAPDIR_SLOTS; i++)
+		meta->mapdir[i] = InvalidBlockNumber;
+	StaticAssertStmt(LSM_META_SIZE <= LSM_PAGE_CONTENT_SIZE,
+					 "lsm metapage contents do not fit on a page");
+	((PageHeader) page)->pd_lower = (char *) meta + LSM_META_SIZE - (char *) page;
+}
+
+/* Format an empty MAPDIR or MAP page: every entry Invalid. */
+static void
+lsm_init_map_page(Page page, uint8 type, uint32 aux)
+{
+	BlockNumber *arr;
+
+	lsm_init_page(page, type, aux);
+	arr = LsmPageGetMapArray(page);
+	memset(arr, 0xFF, LSM_MAP_ENTRIES * sizeof(BlockNumber));
+	StaticAssertStmt(InvalidBlockNumber == 0xFFFFFFFF,
+					 "map pages assume InvalidBlockNumber is all ones");
+	((PageHeader) page)->pd_lower =
+		(char *) (arr + LSM_MAP_ENTRIES) - (char *) page;
+}
+
+/*
+ * lsm_verify_page -- check that a page is an lsm page of the given type.
+ *
+ * Called with at least a share lock on buf.  Any mismatch is reported as
+ * corruption of the relation at that block.
+ */
+void
+lsm_verify_page(Relation rel, Buffer buf, uint8 type)
+{
+	Page		page = BufferGetPage(buf);
+	PageHeader	phdr = (PageHeader) page;
+	LsmPageOpaque opaque;
+
+	if (PageIsNew(page))
+		LSM_CORRUPT(rel, BufferGetBlockNumber(buf),
+					("Expected a %s page, found an uninitialized page.",
+					 lsm_page_type_name(type)));
+	if (phdr->pd_special != BLCKSZ - LSM_SPECIAL_SIZE)
+		LSM_CORRUPT(rel, BufferGetBlockNumber(buf),
+					("Special space at %u, expected %u.",
+					 (unsigned) phdr->pd_special,
+					 (unsigned) (BLCKSZ - LSM_SPECIAL_SIZE)));
+	opaque = LsmPageGetOpaque(page);
+	if (opaque->lpo_page_id != LSM_PAGE_ID)
+		LSM_CORRUPT(rel, BufferGetBlockNumber(buf),
+					("Page id 0x%04X, expected 0x%04X.",
+					 (unsigned) opaque->lpo_page_id, (unsigned) LSM_PAGE_ID));
+	if (opaque->lpo_type != type)
+		LSM_CORRUPT(rel, BufferGetBlockNumber(buf),
+					("Page type \"%s\" (%u), expected \"%s\".",
+					 lsm_page_type_name(opaque->lpo_type),
+					 (unsigned) opaque->lpo_type,
+					 lsm_page_type_name(type)));
+	if (phdr->pd_lower < SizeOfPageHeaderData || phdr->pd_lower > phdr->pd_upper ||
+		phdr->pd_upper > phdr->pd_special)
+		LSM_CORRUPT(rel, BufferGetBlockNumber(buf),
+					("Bad page bounds: lower %u, upper %u, special %u.",
+					 (unsigned) phdr->pd_lower, (unsigned) phdr->pd_upper,
+					 (unsigned) phdr->pd_special));
+
+	if (type == LSM_PAGE_META)
+	{
+		LsmMetaPage meta = LsmPageGetMeta(page);
+
+		if (meta->magic != LSM_META_MAGIC)
+			LSM_CORRUPT(rel, BufferGetBlockNumber(buf),
+						("Metapage magic 0x%08X, expected 0x%08X.",
+						 meta->magic, LSM_META_MAGIC));
+		if (meta->version != LSM_META_VERSION)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("lsm table \"%s\" has on-disk format version %u, but this library supports version %u",
+							RelationGetRelationName(rel), meta->version,
+							LSM_META_VERSION),
+					 errhint("Rewrite the table with VACUUM FULL using a matching version of the extension.")));
+		if (phdr->pd_lower < (char *) meta + LSM_META_SIZE - (char *) page ||
+			meta->nmapdir > LSM_META_MAPDIR_SLOTS)
+			LSM_CORRUPT(rel, BufferGetBlockNumber(buf),
+						("Metapage too short or map directory count %u out of range.",
+						 meta->nmapdir));
+	}
+	else if (type == LSM_PAGE_MAP || type == LSM_PAGE_MAPDIR)
+	{
+		if (phdr->pd_lower != SizeOfPageHeaderData +
+			LSM_MAP_ENTRIES * sizeof(BlockNumber))
+			LSM_CORRUPT(rel, BufferGetBlockNumber(buf),
+						("Map page lower bound %u, expected %u.",
+						 (unsigned) phdr->pd_lower,
+						 (unsigned) (SizeOfPageHeaderData +
+									 LSM_MAP_ENTRIES * sizeof(BlockNumber))));
+	}
+}
+
+/*
+ * lsm_verify_mem_page -- check that buf is the memtable page of lblock.
+ *
+ * A mismatch is corruption only when the caller reached the page through
+ * an up-to-date map entry; see lsm_read_mem_page for stale entries.
+ */
+void
+lsm_verify_mem_page(Relation rel, Buffer buf, BlockNumber lblock)
+{
+	Page		page = BufferGetPage(buf);
+
+	lsm_verify_page(rel, buf, LSM_PAGE_MEM);
+	if (LsmPageGetOpaque(page)->lpo_aux != lblock)
+		LSM_CORRUPT(rel, BufferGetBlockNumber(buf),
+					("Memtable page holds logical block %u, expected %u.",
+					 LsmPageGetOpaque(page)->lpo_aux, lblock));
+	if (PageGetMaxOffsetNumber(page) > LSM_MAX_TUPLES_PER_PAGE)
+		LSM_CORRUPT(rel, BufferGetBlockNumber(buf),
+					("Memtable page has %u line pointers, at most %d allowed.",
+					 (unsigned) PageGetMaxOffsetNumber(page),
+					 LSM_MAX_TUPLES_PER_PAGE));
+}
+
+/*
+ * lsm_ensure_metapage -- create block 0 if the relation has no blocks yet.
+ *
+ * The relation extension lock makes concurrent first writers agree on who
+ * creates it.
+ */
+void
+lsm_ensure_metapage(Relation rel)
+{
+	Buffer		buf;
+	GenericXLogState *state;
+	Page		page;
+
+	if (lsm_physical_nblocks(rel) > 0)
+		return;
+
+	LockRelationForExtension(rel, ExclusiveLock);
+	if (lsm_physical_nblocks(rel) == 0)
+	{
+		buf = ReadBufferExtended(rel, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
+		if (BufferGetBlockNumber(buf) != LSM_METAPAGE_BLKNO)
+			elog(ERROR, "lsm metapage of \"%s\" created at block %u",
+				 RelationGetRelationName(rel), BufferGetBlockNumber(buf));
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		state = GenericXLogStart(rel);
+		page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
+		lsm_init_metapage(page);
+		GenericXLogFinish(state);
+		UnlockReleaseBuffer(buf);
+	}
+	UnlockRelationForExtension(rel, ExclusiveLock);
+}
+
+/*
+ * lsm_read_metapage -- pin and lock the metapage, verified.
+ *
+ * Returns InvalidBuffer if the relation has no blocks (an empty table), or
+ * if a crash left block 0 all zeroes and the caller only reads.
+ */
+Buffer
+lsm_read_metapage(Relation rel, int lockmode)
+{
+	Buffer		buf;
+
+	if (lsm_physical_nblocks(rel) == 0)
+		return InvalidBuffer;
+	buf = ReadBuffer(rel, LSM_METAPAGE_BLKNO);
+	LockBuffer(buf, lockmode);
+	if (PageIsNew(BufferGetPage(buf)))
+	{
+		/*
+		 * All zeroes: the relation was extended for the metapage, but the
+		 * record initializing it never reached disk before a crash.  Every
+		 * later record was lost too (WAL is written in order), so nothing
+		 * can be mapped: the relation is empty.  A writer initializes the
+		 * page now; a reader (or a standby) sees an empty relation.
+		 */
+		if (lockmode != BUFFER_LOCK_EXCLUSIVE || RecoveryInProgress())
+		{
+			UnlockReleaseBuffer(buf);
+			return InvalidBuffer;
+		}
+		else
+		{
+			GenericXLogState *state = GenericXLogStart(rel);
+
+			lsm_init_metapage(GenericXLogRegisterBuffer(state, buf,
+														GENERIC_XLOG_FULL_IMAGE));
+			GenericXLogFinish(state);
+		}
+	}
+	lsm_verify_page(rel, buf, LSM_PAGE_META);
+	return buf;
+}
+
+/*
+ * lsm_get_nlblocks -- number of logical blocks ever assigned.
+ *
+ * Every TID of the relation has a block number below this.  Scans read it
+ * once at start: logical blocks assigned later hold only versions created
+ * after the scan's snapshot.
+ */
+BlockNumber
+lsm_get_nlblocks(Relation rel)
+{
+	Buffer		buf = lsm_read_metapage(rel, BUFFER_LOCK_SHARE);
+	BlockNumber result;
+
+	if (!BufferIsValid(buf))
+		return 0;
+	result = LsmPageGetMeta(BufferGetPage(buf))->next_lblock;
+	UnlockReleaseBuffer(buf);
+	return result;
+}
+
+/*
+ * Read one entry of a MAPDIR or MAP page, verifying the page first.
+ */
+static BlockNumber
+lsm_read_map_entry(Relation rel, BlockNumber blkno, uint8 type,
+				   uint32 expect_aux, int index)
+{
+	Buffer		buf;
+	Page		page;
+	BlockNumber result;
+
+	buf = ReadBuffer(rel, blkno);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	lsm_verify_page(rel, buf, type);
+	if (LsmPageGetOpaque(page)->lpo_aux != expect_aux)
+	{
+		UnlockReleaseBuffer(buf);
+		return InvalidBlockNumber - 1;	/* signals a stale pointer */
+	}
+	result = LsmPageGetMapArray(page)[index];
+	UnlockReleaseBuffer(buf);
+	return result;
+}
+
+/*
+ * Position of a logical block in the map: in the metapage's direct array,
+ * or in MAP page number leafno (entry index), which MAPDIR page dirslot
+ * (entry leafidx) points to.
+ */
+typedef struct LsmMapPos
+{
+	bool		direct;
+	uint32		index;			/* in meta->direct[] or the MAP page */
+	uint32		leafno;			/* radix: which MAP page */
+	uint32		dirslot;		/* radix: which MAPDIR page */
+	uint32		leafidx;		/* radix: entry in the MAPDIR page */
+} LsmMapPos;
+
+static void
+lsm_map_pos(BlockNumber lblock, LsmMapPos *pos)
+{
+	memset(pos, 0, sizeof(*pos));
+	if (lblock < LSM_META_DIRECT)
+	{
+		pos->direct = true;
+		pos->index = lblock;
+		return;
+	}
+	lblock -= LSM_META_DIRECT;
+	pos->leafno = lblock / LSM_MAP_ENTRIES;
+	pos->index = lblock % LSM_MAP_ENTRIES;
+	pos->dirslot = pos->leafno / LSM_MAP_ENTRIES;
+	pos->leafidx = pos->leafno % LSM_MAP_ENTRIES;
+}
+
+/* The first logical block covered by MAP page number leafno. */
+static inline BlockNumber
+lsm_leaf_first_lblock(uint32 leafno)
+{
+	return LSM_META_DIRECT + leafno * LSM_MAP_ENTRIES;
+}
+
+/*
+ * Find MAP page number leafno by walking down from the metapage.  Returns
+ * InvalidBlockNumber if it does not exist.
+ */
+static BlockNumber
+lsm_find_leaf(Relation rel, LsmMapPos *pos)
+{
+	Buffer		metabuf;
+	BlockNumber dirblk = InvalidBlockNumber;
+	BlockNumber leafblk;
+
+	metabuf = lsm_read_metapage(rel, BUFFER_LOCK_SHARE);
+	if (!BufferIsValid(metabuf))
+		return InvalidBlockNumber;
+	{
+		LsmMetaPage meta = LsmPageGetMeta(BufferGetPage(metabuf));
+
+		if (pos->dirslot < meta->nmapdir)
+			dirblk = meta->mapdir[pos->dirslot];
+	}
+	UnlockReleaseBuffer(metabuf);
+	if (dirblk == InvalidBlockNumber)
+		return InvalidBlockNumber;
+
+	leafblk = lsm_read_map_entry(rel, dirblk, LSM_PAGE_MAPDIR, pos->dirslot,
+								 pos->leafidx);
+	if (leafblk == InvalidBlockNumber - 1)
+		LSM_CORRUPT(rel, dirblk,
+					("Map directory page does not cover directory slot %u.",
+					 pos->dirslot));
+	return leafblk;
+}
+
+/*
+ * lsm_map_lookup -- physical block of the memtable page of a logical block.
+ *
+ * Returns InvalidBlockNumber if no memtable page holds that logical block
+ * (never assigned, freed by VACUUM, or beyond the end).
+ */
+BlockNumber
+lsm_map_lookup(Relation rel, BlockNumber lblock)
+{
+	LsmRelCache *cache;
+	LsmMapPos	pos;
+	int			slot;
+	BlockNumber leafblk;
+	BlockNumber result;
+
+	if (lblock >= MaxBlockNumber)
+		return InvalidBlockNumber;
+	lsm_map_pos(lblock, &pos);
+
+	if (pos.direct)
+	{
+		Buffer		metabuf = lsm_read_metapage(rel, BUFFER_LOCK_SHARE);
+		LsmMetaPage meta;
+
+		if (!BufferIsValid(metabuf))
+			return InvalidBlockNumber;
+		meta = LsmPageGetMeta(BufferGetPage(metabuf));
+		result = lblock < meta->next_lblock ? meta->direct[pos.index] :
+			InvalidBlockNumber;
+		UnlockReleaseBuffer(metabuf);
+		return result;
+	}
+
+	cache = lsm_get_cache(rel);
+	slot = pos.leafno % LSM_LEAF_CACHE_SIZE;
+	if (cache->leafno[slot] == pos.leafno)
+	{
+		result = lsm_read_map_entry(rel, cache->leafblk[slot], LSM_PAGE_MAP,
+									lsm_leaf_first_lblock(pos.leafno),
+									pos.index);
+		if (result != InvalidBlockNumber - 1)
+			return result;
+		cache->leafno[slot] = PG_UINT32_MAX;	/* stale; look it up */
+	}
+
+	leafblk = lsm_find_leaf(rel, &pos);
+	if (leafblk == InvalidBlockNumber)
+		return InvalidBlockNumber;
+	result = lsm_read_map_entry(rel, leafblk, LSM_PAGE_MAP,
+								lsm_leaf_first_lblock(pos.leafno), pos.index);
+	if (result == InvalidBlockNumber - 1)
+		LSM_CORRUPT(rel, leafblk,
+					("Map page does not cover logical block %u.", lblock));
+	cache->leafno[slot] = pos.leafno;
+	cache->leafblk[slot] = leafblk;
+	return result;
+}
+
+/*
+ * lsm_map_read_unit -- copy the part of the map that covers lblock: the
+ * metapage's direct array or one MAP page.  Sets *first to the first
+ * logical block it covers and returns the number of entries (0 if that
+ * MAP page does not exist: no logical block in its range has a page).
+ *
+ * Scans use the copy as hints: every page reached through it is verified
+ * (lsm_read_mem_page_hint).  entries must have room for
+ * Max(LSM_META_DIRECT, LSM_MAP_ENTRIES) entries.
+ */
+int
+lsm_map_read_unit(Relation rel, BlockNumber lblock, BlockNumber *entries,
+				  BlockNumber *first)
+{
+	LsmMapPos	pos;
+	BlockNumber leafblk;
+	Buffer		buf;
+	Page		page;
+
+	lsm_map_pos(lblock, &pos);
+	if (pos.direct)
+	{
+		*first = 0;
+		buf = lsm_read_metapage(rel, BUFFER_LOCK_SHARE);
+		if (!BufferIsValid(buf))
+			return 0;
+		memcpy(entries, LsmPageGetMeta(BufferGetPage(buf))->direct,
+			   LSM_META_DIRECT * sizeof(BlockNumber));
+		UnlockReleaseBuffer(buf);
+		return LSM_META_DIRECT;
+	}
+
+	*first = lsm_leaf_first_lblock(pos.leafno);
+	leafblk = lsm_find_leaf(rel, &pos);
+	if (leafblk == InvalidBlockNumber)
+		return 0;
+	buf = ReadBuffer(rel, leafblk);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	lsm_verify_page(rel, buf, LSM_PAGE_MAP);
+	page = BufferGetPage(buf);
+	if (LsmPageGetOpaque(page)->lpo_aux != *first)
+		LSM_CORRUPT(rel, leafblk,
+					("Map page covers logical blocks from %u, expected %u.",
+					 LsmPageGetOpaque(page)->lpo_aux, *first));
+	memcpy(entries, LsmPageGetMapArray(page),
+		   LSM_MAP_ENTRIES * sizeof(BlockNumber));
+	UnlockReleaseBuffer(buf);
+	return LSM_MAP_ENTRIES;
+}
+
+/*
+ * Get a page for new contents: a reusable free page from the FSM, or a new
+ * block at the end.  Returned pinned and exclusively locked; the caller
+ * formats it (as a full-image generic WAL page).
+ *
+ * Caller holds the metapage exclusively, which serializes allocations.
+ */
+static Buffer
+lsm_alloc_page(Relation rel)
+{
+	Buffer		buf = InvalidBuffer;
+	BlockNumber nblocks = lsm_physical_nblocks(rel);
+	BlockNumber notyet[16];
+	int			nnotyet = 0;
+
+	while (nnotyet < (int) lengthof(notyet))
+	{
+		BlockNumber blkno = GetFreeIndexPage(rel);
+		Page		page;
+
+		if (blkno == InvalidBlockNumber)
+			break;
+		if (blkno == LSM_METAPAGE_BLKNO || blkno >= nblocks)
+			continue;			/* bogus FSM entry; now marked used */
+		buf = ReadBuffer(rel, blkno);
+		if (ConditionalLockBuffer(buf))
+		{
+			page = BufferGetPage(buf);
+			if (PageIsNew(page))
+				break;			/* orphaned by a crash; safe to use */
+			if (((PageHeader) page)->pd_special == BLCKSZ - LSM_SPECIAL_SIZE &&
+				LsmPageGetOpaque(page)->lpo_page_id == LSM_PAGE_ID &&
+				LsmPageGetOpaque(page)->lpo_type == LSM_PAGE_FREE &&
+				LsmPageGetFree(page)->magic == LSM_FREE_MAGIC)
+			{
+				if (GlobalVisCheckRemovableFullXid(rel,
+												   LsmPageGetFree(page)->freed_xid))
+					break;		/* reusable */
+				/* free, but a snapshot may still follow a pointer to it */
+				notyet[nnotyet++] = blkno;
+			}
+			/* any other page is in use: a stale FSM entry, forget it */
+			LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+		}
+		ReleaseBuffer(buf);
+		buf = InvalidBuffer;
+	}
+
+	/* give back the free pages that cannot be reused yet */
+	for (int i = 0; i < nnotyet; i++)
+		RecordFreeIndexPage(rel, notyet[i]);
+
+	if (BufferIsValid(buf))
+		return buf;
+
+	LockRelationForExtension(rel, ExclusiveLock);
+	buf = ReadBufferExtended(rel, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	UnlockRelationForExtension(rel, ExclusiveLock);
+	return buf;
+}
+
+/*
+ * lsm_new_mem_page -- assign the next logical block to a new memtable page.
+ *
+ * Returns the new page pinned and exclusively locked, already formatted and
+ * WAL-logged, with the map and metapage updated.
+ */
+Buffer
+lsm_new_mem_page(Relation rel, BufferAccessStrategy strategy)
+{
+	Buffer		metabuf;
+	Buffer		leafbuf = InvalidBuffer;
+	Buffer		newbuf;
+	LsmMetaPage meta;
+	BlockNumber lblock;
+	LsmMapPos	pos;
+	GenericXLogState *state;
+	Page		page;
+
+	lsm_ensure_metapage(rel);
+	metabuf = lsm_read_metapage(rel, BUFFER_LOCK_EXCLUSIVE);
+	meta = LsmPageGetMeta(BufferGetPage(metabuf));
+	lblock = meta->next_lblock;
+	if (lblock >= MaxBlockNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("lsm table \"%s\" has used up its row identifiers",
+						RelationGetRelationName(rel)),
+				 errhint("Rewrite the table with VACUUM FULL or CLUSTER to renumber its rows.")));
+	lsm_map_pos(lblock, &pos);
+
+	if (!pos.direct)
+	{
+		Buffer		dirbuf;
+		BlockNumber dirblk;
+		BlockNumber leafblk;
+
+		/* Step 1: the MAPDIR page covering this logical block. */
+		dirblk = pos.dirslot < meta->nmapdir ? meta->mapdir[pos.dirslot] :
+			InvalidBlockNumber;
+		if (dirblk == InvalidBlockNumber)
+		{
+			dirbuf = lsm_alloc_page(rel);
+			state = GenericXLogStart(rel);
+			meta = LsmPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
+			page = GenericXLogRegisterBuffer(state, dirbuf,
+											 GENERIC_XLOG_FULL_IMAGE);
+			lsm_init_map_page(page, LSM_PAGE_MAPDIR, pos.dirslot);
+			meta->mapdir[pos.dirslot] = BufferGetBlockNumber(dirbuf);
+			if (meta->nmapdir <= pos.dirslot)
+				meta->nmapdir = pos.dirslot + 1;
+			GenericXLogFinish(state);
+			meta = LsmPageGetMeta(BufferGetPage(metabuf));
+		}
+		else
+		{
+			dirbuf = ReadBuffer(rel, dirblk);
+			LockBuffer(dirbuf, BUFFER_LOCK_EXCLUSIVE);
+			lsm_verify_page(rel, dirbuf, LSM_PAGE_MAPDIR);
+			if (LsmPageGetOpaque(BufferGetPage(dirbuf))->lpo_aux != pos.dirslot)
+				LSM_CORRUPT(rel, dirblk,
+							("Map directory page does not cover directory slot %u.",
+							 pos.dirslot));
+		}
+
+		/* Step 2: the MAP page covering this logical block. */
+		leafblk = LsmPageGetMapArray(BufferGetPage(dirbuf))[pos.leafidx];
+		if (leafblk == InvalidBlockNumber)
+		{
+			leafbuf = lsm_alloc_page(rel);
+			state = GenericXLogStart(rel);
+			page = GenericXLogRegisterBuffer(state, dirbuf, 0);
+			LsmPageGetMapArray(page)[pos.leafidx] = BufferGetBlockNumber(leafbuf);
+			page = GenericXLogRegisterBuffer(state, leafbuf,
+											 GENERIC_XLOG_FULL_IMAGE);
+			lsm_init_map_page(page, LSM_PAGE_MAP,
+							  lsm_leaf_first_lblock(pos.leafno));
+			GenericXLogFinish(state);
+		}
+		else
+		{
+			leafbuf = ReadBuffer(rel, leafblk);
+			LockBuffer(leafbuf, BUFFER_LOCK_EXCLUSIVE);
+			lsm_verify_page(rel, leafbuf, LSM_PAGE_MAP);
+			if (LsmPageGetOpaque(BufferGetPage(leafbuf))->lpo_aux !=
+				lsm_leaf_first_lblock(pos.leafno))
+				LSM_CORRUPT(rel, leafblk,
+							("Map page does not cover logical block %u.", lblock));
+		}
+		UnlockReleaseBuffer(dirbuf);
+	}
+
+	/* Step 3: the memtable page itself, entered in the map. */
+	newbuf = lsm_alloc_page(rel);
+	state = GenericXLogStart(rel);
+	meta = LsmPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
+	if (pos.direct)
+	{
+		if (meta->direct[pos.index] != InvalidBlockNumber)
+			LSM_CORRUPT(rel, LSM_METAPAGE_BLKNO,
+						("Map entry of unassigned logical block %u is in use.",
+						 lblock));
+		meta->direct[pos.index] = BufferGetBlockNumber(newbuf);
+	}
+	else
+	{
+		page = GenericXLogRegisterBuffer(state, leafbuf, 0);
+		if (LsmPageGetMapArray(page)[pos.index] != InvalidBlockNumber)
+			LSM_CORRUPT(rel, BufferGetBlockNumber(leafbuf),
+						("Map entry of unassigned logical block %u is in use.",
+						 lblock));
+		LsmPageGetMapArray(page)[pos.index] = BufferGetBlockNumber(newbuf);
+	}
+	page = GenericXLogRegisterBuffer(state, newbuf, GENERIC_XLOG_FULL_IMAGE);
+	lsm_init_page(page, LSM_PAGE_MEM, lblock);
+	meta->next_lblock = lblock + 1;
+	meta->insert_page = BufferGetBlockNumber(newbuf);
+	meta->mem_pages++;
+	GenericXLogFinish(state);
+
+	if (BufferIsValid(leafbuf))
+	{
+		LsmRelCache *cache = lsm_get_cache(rel);
+		int			slot = pos.leafno % LSM_LEAF_CACHE_SIZE;
+
+		cache->leafno[slot] = pos.leafno;
+		cache->leafblk[slot] = BufferGetBlockNumber(leafbuf);
+		UnlockReleaseBuffer(leafbuf);
+	}
+	UnlockReleaseBuffer(metabuf);
+	return newbuf;
+}
+
+/*
+ * lsm_free_mem_page -- unmap a memtable page none of whose versions remain
+ * and turn it into a free page.  Returns whether it did.
+ *
+ * The caller has checked, without holding any lock now, that the page is
+ * empty; it is checked again here under the exclusive lock.  The newest
+ * memtable page (the metapage's insertion hint) is kept.  One generic WAL
+ * record covers {metapage, MAP page (unless direct), freed page, visibility
+ * map page}: the freed logical block becomes all-visible (see
+ * lsm_vm_set_freed_in_record).  Lock order: metapage, MAP page, memtable
+ * page, visibility map page.
+ */
+bool
+lsm_free_mem_page(Relation rel, BlockNumber lblock, BlockNumber blkno)
+{
+	Buffer		metabuf;
+	Buffer		leafbuf = InvalidBuffer;
+	Buffer		buf;
+	LsmMetaPage meta;
+	LsmMapPos	pos;
+	GenericXLogState *state;
+	Page		page;
+	LsmFreePageData *fp;
+	BlockNumber mapped;
+	Buffer		vmbuf;
+
+	/* the visibility map page, pinned (and extended) before any lock */
+	vmbuf = lsm_vm_pin(rel, lblock, true);
+
+	lsm_map_pos(lblock, &pos);
+	metabuf = lsm_read_metapage(rel, BUFFER_LOCK_EXCLUSIVE);
+	meta = LsmPageGetMeta(BufferGetPage(metabuf));
+	if (meta->insert_page == blkno || lblock >= meta->next_lblock)
+	{
+		UnlockReleaseBuffer(metabuf);
+		ReleaseBuffer(vmbuf);
+		return false;
+	}
+	if (pos.direct)
+		mapped = meta->direct[pos.index];
+	else
+	{
+		BlockNumber dirblk = pos.dirslot < meta->nmapdir ?
+			meta->mapdir[pos.dirslot] : InvalidBlockNumber;
+		BlockNumber leafblk;
+
+		if (dirblk == InvalidBlockNumber)
+		{
+			UnlockReleaseBuffer(metabuf);
+			ReleaseBuffer(vmbuf);
+			return false;
+		}
+		leafblk = lsm_read_map_entry(rel, dirblk, LSM_PAGE_MAPDIR,
+									 pos.dirslot, pos.leafidx);
+		if (leafblk == InvalidBlockNumber || leafblk == InvalidBlockNumber - 1)
+		{
+			UnlockReleaseBuffer(metabuf);
+			ReleaseBuffer(vmbuf);
+			return false;
+		}
+		leafbuf = ReadBuffer(rel, leafblk);
+		LockBuffer(leafbuf, BUFFER_LOCK_EXCLUSIVE);
+		lsm_verify_page(rel, leafbuf, LSM_PAGE_MAP);
+		mapped = LsmPageGetMapArray(BufferGetPage(leafbuf))[pos.index];
+	}
+	if (mapped != blkno)
+	{
+		if (BufferIsValid(leafbuf))
+			UnlockReleaseBuffer(leafbuf);
+		UnlockReleaseBuffer(metabuf);
+		ReleaseBuffer(vmbuf);
+		return false;
+	}
+
+	buf = ReadBuffer(rel, blkno);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	lsm_verify_mem_page(rel, buf, lblock);
+	page = BufferGetPage(buf);
+	for (OffsetNumber off = FirstOffsetNumber;
+		 off <= PageGetMaxOffsetNumber(page); off++)
+	{
+		if (ItemIdIsUsed(PageGetItemId(page, off)))
+		{
+			/* someone added a version since the caller looked */
+			UnlockReleaseBuffer(buf);
+			if (BufferIsValid(leafbuf))
+				UnlockReleaseBuffer(leafbuf);
+			UnlockReleaseBuffer(metabuf);
+			ReleaseBuffer(vmbuf);
+			return false;
+		}
+	}
+
+	LockBuffer(vmbuf, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(rel);
+	meta = LsmPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
+	meta->mem_pages--;
+	meta->pages_freed++;
+	if (pos.direct)
+		meta->direct[pos.index] = InvalidBlockNumber;
+	else
+	{
+		page = GenericXLogRegisterBuffer(state, leafbuf, 0);
+		LsmPageGetMapArray(page)[pos.index] = InvalidBlockNumber;
+	}
+	page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
+	lsm_init_page(page, LSM_PAGE_FREE, 0);
+	fp = LsmPageGetFree(page);
+	fp->magic = LSM_FREE_MAGIC;
+	fp->prev_type = LSM_PAGE_MEM;
+	fp->freed_xid = ReadNextFullTransactionId();
+	((PageHeader) page)->pd_lower += sizeof(LsmFreePageData);
+	lsm_vm_set_freed_in_record(state, lblock, vmbuf);
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(vmbuf);
+
+	UnlockReleaseBuffer(buf);
+	if (BufferIsValid(leafbuf))
+		UnlockReleaseBuffer(leafbuf);
+	UnlockReleaseBuffer(metabuf);
+
+	RecordFreeIndexPage(rel, blkno);
+	return true;
+}

@@ -1,0 +1,961 @@
+/*-------------------------------------------------------------------------
+ *
+ * lsm_scan.c
+ *	  Sequential (also parallel and TID-range), bitmap, sample and ANALYZE
+ *	  scans of lsm tables, and the TID helpers of table scans.
+ *
+ * Scans walk logical blocks in order, so versions come out in TID order
+ * (CREATE INDEX CONCURRENTLY's validation depends on that).  The number of
+ * logical blocks is read from the metapage when the scan starts; logical
+ * blocks assigned later hold only versions created after the scan's
+ * snapshot.  The scan keeps a private copy of the map page covering its
+ * current position; each page reached through it is verified, so an entry
+ * that went stale (VACUUM freed the page) just means "nothing there".
+ *
+ * Like heap, a page is read "page at a time": under a share lock the
+ * visible versions are determined and their offsets remembered; the page
+ * stays pinned while they are returned.  The pinned page may still change
+ * (new versions appended, xmax of existing ones set), but the bytes of a
+ * version's data never move.
+ *
+ * ANALYZE samples physical blocks (lsm_relation_size reports the physical
+ * size while ANALYZE picks its sample): a memtable page contributes its
+ * versions, other pages none.
+ * TABLESAMPLE works on logical blocks of up to 291 offsets each.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/relscan.h"
+#include "access/tsmapi.h"
+#include "access/valid.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "nodes/execnodes.h"
+#include "nodes/tidbitmap.h"
+#include "pgstat.h"
+#include "storage/bufmgr.h"
+#include "storage/predicate.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "lsm/lsm_internal.h"
+
+
+/*
+ * Where the map says the memtable page of lblock is (a hint).
+ */
+static BlockNumber
+lsm_scan_map_hint(LsmScanDesc scan, BlockNumber lblock)
+{
+	if (!scan->rs_map_valid || lblock < scan->rs_map_first ||
+		lblock - scan->rs_map_first >= scan->rs_map_span)
+	{
+		scan->rs_map_count = lsm_map_read_unit(scan->rs_base.rs_rd, lblock,
+											   scan->rs_map,
+											   &scan->rs_map_first);
+		scan->rs_map_span = lblock < LSM_META_DIRECT ? LSM_META_DIRECT :
+			LSM_MAP_ENTRIES;
+		scan->rs_map_valid = true;
+	}
+	/* no map page here means no memtable page in its whole range */
+	if (lblock - scan->rs_map_first >= (BlockNumber) scan->rs_map_count)
+		return InvalidBlockNumber;
+	return scan->rs_map[lblock - scan->rs_map_first];
+}
+
+/*
+ * Read logical block lblock: pin its page and remember the offsets of the
+ * versions visible to the scan's snapshot (all of them, for lossy bitmap
+ * pages, restricted to offsets[] if given).  Returns false if the logical
+ * block has no memtable page.
+ */
+static bool
+lsm_scan_getpage(LsmScanDesc scan, BlockNumber lblock,
+				 OffsetNumber *offsets, int noffsets, bool predlock_tids)
+{
+	Relation	rel = scan->rs_base.rs_rd;
+	Snapshot	snapshot = scan->rs_base.rs_snapshot;
+	Buffer		buf;
+	Page		page;
+	OffsetNumber maxoff;
+	int			ntup = 0;
+	bool		all_visible;
+
+	if (BufferIsValid(scan->rs_cbuf))
+	{
+		ReleaseBuffer(scan->rs_cbuf);
+		scan->rs_cbuf = InvalidBuffer;
+	}
+	scan->rs_cblock = lblock;
+	scan->rs_ntuples = 0;
+	scan->rs_cindex = 0;
+
+	CHECK_FOR_INTERRUPTS();
+
+	buf = lsm_read_mem_page_hint(rel, lblock, lsm_scan_map_hint(scan, lblock),
+								 scan->rs_strategy, BUFFER_LOCK_SHARE);
+	if (!BufferIsValid(buf))
+		return false;
+
+	page = BufferGetPage(buf);
+	maxoff = PageGetMaxOffsetNumber(page);
+	/* as heap: an all-visible page needs no checks (not on a standby) */
+	all_visible = PageIsAllVisible(page) && IsMVCCSnapshot(snapshot) &&
+		!snapshot->takenDuringRecovery;
+	for (int i = 0;; i++)
+	{
+		OffsetNumber off;
+		HeapTupleData tup;
+		bool		valid;
+
+		if (offsets)
+		{
+			if (i >= noffsets)
+				break;
+			off = offsets[i];
+		}
+		else
+		{
+			if (i >= maxoff)
+				break;
+			off = FirstOffsetNumber + i;
+		}
+		if (!lsm_page_get_tuple(rel, buf, off, &tup))
+			continue;
+		valid = all_visible || lsm_tuple_satisfies(&tup, snapshot);
+		lsm_serializable_conflict_out(valid, rel, &tup, snapshot);
+		if (!valid)
+			continue;
+		if (predlock_tids)
+			PredicateLockTID(rel, &tup.t_self, snapshot,
+							 HeapTupleHeaderGetXmin(tup.t_data));
+		scan->rs_vistuples[ntup++] = off;
+	}
+	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+	scan->rs_cbuf = buf;
+	scan->rs_ntuples = ntup;
+	return true;
+}
+
+/* Set up the scan's block range and strategy from the relation's state. */
+static void
+lsm_scan_init(LsmScanDesc scan, bool keep_startblock)
+{
+	Relation	rel = scan->rs_base.rs_rd;
+
+	if (scan->rs_base.rs_parallel != NULL)
+		scan->rs_nblocks =
+			((ParallelBlockTableScanDesc) scan->rs_base.rs_parallel)->phs_nblocks;
+	else
+		scan->rs_nblocks = lsm_get_nlblocks(rel);
+
+	if (scan->rs_strategy == NULL &&
+		(scan->rs_base.rs_flags & SO_ALLOW_STRAT) &&
+		!RelationUsesLocalBuffers(rel) &&
+		scan->rs_nblocks > (BlockNumber) (NBuffers / 4))
+		scan->rs_strategy = GetAccessStrategy(BAS_BULKREAD);
+
+	if (!keep_startblock)
+	{
+		scan->rs_startblock = 0;
+		scan->rs_numblocks = InvalidBlockNumber;
+	}
+	scan->rs_inited = false;
+	scan->rs_ctup.t_data = NULL;
+	ItemPointerSetInvalid(&scan->rs_ctup.t_self);
+	if (BufferIsValid(scan->rs_cbuf))
+		ReleaseBuffer(scan->rs_cbuf);
+	scan->rs_cbuf = InvalidBuffer;
+	scan->rs_cblock = InvalidBlockNumber;
+	scan->rs_ntuples = 0;
+	scan->rs_cindex = 0;
+	scan->rs_sample_next = 0;
+
+	/* SSI: a sequential or sample scan reads the whole relation */
+	if (scan->rs_base.rs_flags & (SO_TYPE_SEQSCAN | SO_TYPE_SAMPLESCAN))
+		PredicateLockRelation(rel, scan->rs_base.rs_snapshot);
+
+	if (scan->rs_base.rs_flags & SO_TYPE_SEQSCAN)
+		pgstat_count_heap_scan(rel);
+}
+
+/*
+ * lsm_scan_begin -- table AM callback scan_begin.
+ */
+TableScanDesc
+lsm_scan_begin(Relation rel, Snapshot snapshot, int nkeys,
+			   struct ScanKeyData *key, ParallelTableScanDesc pscan,
+			   uint32 flags)
+{
+	LsmScanDesc scan;
+
+	RelationIncrementReferenceCount(rel);
+
+	scan = palloc0(sizeof(LsmScanDescData));
+	scan->rs_base.rs_rd = rel;
+	scan->rs_base.rs_snapshot = snapshot;
+	scan->rs_base.rs_nkeys = nkeys;
+	scan->rs_base.rs_flags = flags;
+	scan->rs_base.rs_parallel = pscan;
+	scan->rs_strategy = NULL;
+	scan->rs_cbuf = InvalidBuffer;
+	scan->rs_map_valid = false;
+	/* allocated here: the scan's memory, not a per-tuple context */
+	scan->rs_map = palloc(Max(LSM_MAP_ENTRIES, LSM_META_DIRECT) *
+						  sizeof(BlockNumber));
+	scan->rs_ctup.t_tableOid = RelationGetRelid(rel);
+	if (pscan != NULL)
+		scan->rs_parallelworkerdata = palloc(sizeof(ParallelBlockTableScanWorkerData));
+
+	if (nkeys > 0)
+	{
+		scan->rs_base.rs_key = palloc(sizeof(ScanKeyData) * nkeys);
+		memcpy(scan->rs_base.rs_key, key, sizeof(ScanKeyData) * nkeys);
+	}
+
+	lsm_scan_init(scan, false);
+	return (TableScanDesc) scan;
+}
+
+/*
+ * lsm_scan_rescan -- table AM callback scan_rescan.
+ */
+void
+lsm_scan_rescan(TableScanDesc sscan, struct ScanKeyData *key, bool set_params,
+				bool allow_strat, bool allow_sync, bool allow_pagemode)
+{
+	LsmScanDesc scan = (LsmScanDesc) sscan;
+
+	if (set_params)
+	{
+		if (allow_strat)
+			scan->rs_base.rs_flags |= SO_ALLOW_STRAT;
+		else
+			scan->rs_base.rs_flags &= ~SO_ALLOW_STRAT;
+		if (allow_sync)
+			scan->rs_base.rs_flags |= SO_ALLOW_SYNC;
+		else
+			scan->rs_base.rs_flags &= ~SO_ALLOW_SYNC;
+		if (allow_pagemode)
+			scan->rs_base.rs_flags |= SO_ALLOW_PAGEMODE;
+		else
+			scan->rs_base.rs_flags &= ~SO_ALLOW_PAGEMODE;
+	}
+	if (key != NULL && scan->rs_base.rs_nkeys > 0)
+		memcpy(scan->rs_base.rs_key, key,
+			   sizeof(ScanKeyData) * scan->rs_base.rs_nkeys);
+
+	lsm_scan_init(scan, true);
+}
+
+/*
+ * lsm_scan_end -- table AM callback scan_end.
+ */
+void
+lsm_scan_end(TableScanDesc sscan)
+{
+	LsmScanDesc scan = (LsmScanDesc) sscan;
+
+	if (BufferIsValid(scan->rs_cbuf))
+		ReleaseBuffer(scan->rs_cbuf);
+	RelationDecrementReferenceCount(scan->rs_base.rs_rd);
+	if (scan->rs_base.rs_key)
+		pfree(scan->rs_base.rs_key);
+	if (scan->rs_strategy != NULL)
+		FreeAccessStrategy(scan->rs_strategy);
+	if (scan->rs_parallelworkerdata != NULL)
+		pfree(scan->rs_parallelworkerdata);
+	pfree(scan->rs_map);
+	if (scan->rs_base.rs_flags & SO_TEMP_SNAPSHOT)
+		UnregisterSnapshot(scan->rs_base.rs_snapshot);
+	pfree(scan);
+}
+
+/*
+ * lsm_scan_set_range -- restrict the scan to logical blocks
+ * [start, start + nblocks) (used by index builds and TID range scans).
+ */
+void
+lsm_scan_set_range(TableScanDesc sscan, BlockNumber start, BlockNumber nblocks)
+{
+	LsmScanDesc scan = (LsmScanDesc) sscan;
+
+	Assert(!scan->rs_inited);
+	scan->rs_startblock = start;
+	scan->rs_numblocks = nblocks;
+}
+
+/*
+ * lsm_scan_nlblocks -- logical blocks the scan covers (from block 0).
+ */
+BlockNumber
+lsm_scan_nlblocks(TableScanDesc sscan)
+{
+	return ((LsmScanDesc) sscan)->rs_nblocks;
+}
+
+/*
+ * lsm_scan_get_lblocks_done -- progress of a forward serial or parallel
+ * scan, in logical blocks (for index build progress reporting).
+ */
+BlockNumber
+lsm_scan_get_lblocks_done(TableScanDesc sscan)
+{
+	LsmScanDesc scan = (LsmScanDesc) sscan;
+
+	if (scan->rs_base.rs_parallel != NULL)
+	{
+		ParallelBlockTableScanDesc bpscan =
+			(ParallelBlockTableScanDesc) scan->rs_base.rs_parallel;
+
+		if (!scan->rs_inited)
+			return 0;
+		return Min(scan->rs_cblock + 1, bpscan->phs_nblocks);
+	}
+	if (!scan->rs_inited || scan->rs_cblock == InvalidBlockNumber)
+		return 0;
+	return scan->rs_cblock - scan->rs_startblock + 1;
+}
+
+/* Last logical block (exclusive) of the scan's range. */
+static BlockNumber
+lsm_scan_endblock(LsmScanDesc scan)
+{
+	BlockNumber end = scan->rs_nblocks;
+
+	if (scan->rs_numblocks != InvalidBlockNumber &&
+		scan->rs_startblock + scan->rs_numblocks < end &&
+		scan->rs_startblock + scan->rs_numblocks >= scan->rs_startblock)
+		end = scan->rs_startblock + scan->rs_numblocks;
+	return end;
+}
+
+/*
+ * Advance to the next logical block in the given direction that has a
+ * memtable page; returns false at the end.
+ */
+static bool
+lsm_scan_next_block(LsmScanDesc scan, ScanDirection dir)
+{
+	ParallelBlockTableScanDesc pbscan =
+		(ParallelBlockTableScanDesc) scan->rs_base.rs_parallel;
+	BlockNumber end = lsm_scan_endblock(scan);
+
+	for (;;)
+	{
+		BlockNumber lblock;
+
+		if (pbscan != NULL)
+		{
+			/* parallel: forward only; blocks are handed out in chunks */
+			if (!scan->rs_inited)
+			{
+				table_block_parallelscan_startblock_init(scan->rs_base.rs_rd,
+														 scan->rs_parallelworkerdata,
+														 pbscan);
+				scan->rs_inited = true;
+			}
+			lblock = table_block_parallelscan_nextpage(scan->rs_base.rs_rd,
+													   scan->rs_parallelworkerdata,
+													   pbscan);
+			if (lblock == InvalidBlockNumber || lblock >= end)
+				break;
+		}
+		else if (ScanDirectionIsForward(dir))
+		{
+			if (!scan->rs_inited)
+			{
+				lblock = scan->rs_startblock;
+				scan->rs_inited = true;
+			}
+			else if (scan->rs_cblock == InvalidBlockNumber)
+				break;			/* ran off the end before */
+			else
+				lblock = scan->rs_cblock + 1;
+			if (lblock >= end)
+				break;
+		}
+		else
+		{
+			if (!scan->rs_inited)
+			{
+				if (end <= scan->rs_startblock)
+					break;
+				lblock = end - 1;
+				scan->rs_inited = true;
+			}
+			else if (scan->rs_cblock == InvalidBlockNumber ||
+					 scan->rs_cblock <= scan->rs_startblock)
+				break;
+			else
+				lblock = scan->rs_cblock - 1;
+		}
+
+		if (lsm_scan_getpage(scan, lblock, NULL, 0, false) &&
+			scan->rs_ntuples > 0)
+		{
+			scan->rs_cindex = ScanDirectionIsForward(dir) || pbscan ?
+				0 : scan->rs_ntuples - 1;
+			return true;
+		}
+	}
+
+	/* end of scan */
+	if (BufferIsValid(scan->rs_cbuf))
+		ReleaseBuffer(scan->rs_cbuf);
+	scan->rs_cbuf = InvalidBuffer;
+	scan->rs_cblock = InvalidBlockNumber;
+	scan->rs_ntuples = 0;
+	scan->rs_ctup.t_data = NULL;
+	scan->rs_inited = false;
+	return false;
+}
+
+/* Point rs_ctup at rs_vistuples[rs_cindex] of the current page. */
+static void
+lsm_scan_set_current(LsmScanDesc scan)
+{
+	if (!lsm_page_get_tuple(scan->rs_base.rs_rd, scan->rs_cbuf,
+							scan->rs_vistuples[scan->rs_cindex],
+							&scan->rs_ctup))
+		elog(ERROR, "visible version vanished from lsm page");
+}
+
+/*
+ * Return the next visible version in the given direction, or false.
+ */
+static bool
+lsm_scan_next(LsmScanDesc scan, ScanDirection dir)
+{
+	if (ScanDirectionIsNoMovement(dir))
+		return scan->rs_ctup.t_data != NULL && BufferIsValid(scan->rs_cbuf);
+
+	if (scan->rs_inited && scan->rs_ntuples > 0 && BufferIsValid(scan->rs_cbuf))
+	{
+		if (ScanDirectionIsForward(dir) || scan->rs_base.rs_parallel)
+		{
+			if (scan->rs_cindex + 1 < scan->rs_ntuples)
+			{
+				scan->rs_cindex++;
+				lsm_scan_set_current(scan);
+				return true;
+			}
+		}
+		else if (scan->rs_cindex > 0)
+		{
+			scan->rs_cindex--;
+			lsm_scan_set_current(scan);
+			return true;
+		}
+	}
+	if (!lsm_scan_next_block(scan, dir))
+		return false;
+	lsm_scan_set_current(scan);
+	return true;
+}
+
+/* Do the scan keys (if any) accept the current version? */
+static bool
+lsm_scan_keys_match(LsmScanDesc scan)
+{
+	bool		result = true;
+
+	if (scan->rs_base.rs_nkeys > 0)
+		HeapKeyTest(&scan->rs_ctup, RelationGetDescr(scan->rs_base.rs_rd),
+					scan->rs_base.rs_nkeys, scan->rs_base.rs_key, result);
+	return result;
+}
+
+/*
+ * lsm_scan_getnextslot -- table AM callback scan_getnextslot.
+ */
+bool
+lsm_scan_getnextslot(TableScanDesc sscan, ScanDirection direction,
+					 TupleTableSlot *slot)
+{
+	LsmScanDesc scan = (LsmScanDesc) sscan;
+
+	while (lsm_scan_next(scan, direction))
+	{
+		if (!lsm_scan_keys_match(scan))
+		{
+			if (ScanDirectionIsNoMovement(direction))
+				break;
+			continue;
+		}
+		pgstat_count_heap_getnext(scan->rs_base.rs_rd);
+		ExecStoreBufferHeapTuple(&scan->rs_ctup, slot, scan->rs_cbuf);
+		return true;
+	}
+	ExecClearTuple(slot);
+	return false;
+}
+
+/*
+ * lsm_scan_set_tidrange -- table AM callback scan_set_tidrange.
+ *
+ * Any TIDs are accepted (beyond the end, min > max, offsets above 291):
+ * the range is clamped to the table and the scan returns nothing if empty.
+ */
+void
+lsm_scan_set_tidrange(TableScanDesc sscan, ItemPointer mintid,
+					  ItemPointer maxtid)
+{
+	LsmScanDesc scan = (LsmScanDesc) sscan;
+	ItemPointerData lowest;
+	ItemPointerData highest;
+
+	ItemPointerSet(&lowest, 0, FirstOffsetNumber);
+	ItemPointerSet(&highest, MaxBlockNumber, MaxOffsetNumber);
+	if (ItemPointerCompare(mintid, &lowest) < 0)
+		mintid = &lowest;
+	if (ItemPointerCompare(maxtid, &highest) > 0)
+		maxtid = &highest;
+
+	scan->rs_base.rs_mintid = *mintid;
+	scan->rs_base.rs_maxtid = *maxtid;
+
+	if (ItemPointerCompare(maxtid, mintid) < 0 ||
+		ItemPointerGetBlockNumberNoCheck(mintid) >= scan->rs_nblocks)
+	{
+		/* nothing to scan */
+		scan->rs_startblock = 0;
+		scan->rs_numblocks = 0;
+		return;
+	}
+	scan->rs_startblock = ItemPointerGetBlockNumberNoCheck(mintid);
+	scan->rs_numblocks = Min(ItemPointerGetBlockNumberNoCheck(maxtid),
+							 scan->rs_nblocks - 1) - scan->rs_startblock + 1;
+}
+
+/*
+ * lsm_scan_getnextslot_tidrange -- table AM callback
+ * scan_getnextslot_tidrange.
+ */
+bool
+lsm_scan_getnextslot_tidrange(TableScanDesc sscan, ScanDirection direction,
+							  TupleTableSlot *slot)
+{
+	LsmScanDesc scan = (LsmScanDesc) sscan;
+
+	if (scan->rs_numblocks == 0)
+	{
+		ExecClearTuple(slot);
+		return false;
+	}
+	while (lsm_scan_next(scan, direction))
+	{
+		if (ItemPointerCompare(&scan->rs_ctup.t_self, &sscan->rs_mintid) < 0)
+		{
+			if (ScanDirectionIsBackward(direction))
+				break;			/* below the range: done */
+			continue;
+		}
+		if (ItemPointerCompare(&scan->rs_ctup.t_self, &sscan->rs_maxtid) > 0)
+		{
+			if (ScanDirectionIsForward(direction))
+				break;			/* above the range: done */
+			continue;
+		}
+		pgstat_count_heap_getnext(scan->rs_base.rs_rd);
+		ExecStoreBufferHeapTuple(&scan->rs_ctup, slot, scan->rs_cbuf);
+		return true;
+	}
+	ExecClearTuple(slot);
+	return false;
+}
+
+/* ----------------------------------------------------------------
+ * Parallel sequential scans: the block-based helpers of tableam.c, over
+ * logical blocks.
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * lsm_parallelscan_estimate -- shared memory for a parallel scan.
+ */
+Size
+lsm_parallelscan_estimate(Relation rel)
+{
+	return sizeof(ParallelBlockTableScanDescData);
+}
+
+/*
+ * lsm_parallelscan_initialize -- set up the shared state: the number of
+ * logical blocks, handed out in chunks by table_block_parallelscan_nextpage.
+ * Synchronized scans do not apply (they work on physical blocks).
+ */
+Size
+lsm_parallelscan_initialize(Relation rel, ParallelTableScanDesc pscan)
+{
+	ParallelBlockTableScanDesc bpscan = (ParallelBlockTableScanDesc) pscan;
+
+	table_block_parallelscan_initialize(rel, pscan);
+	bpscan->phs_nblocks = lsm_get_nlblocks(rel);
+	bpscan->base.phs_syncscan = false;
+	return sizeof(ParallelBlockTableScanDescData);
+}
+
+/*
+ * lsm_parallelscan_reinitialize -- reset for a rescan.
+ */
+void
+lsm_parallelscan_reinitialize(Relation rel, ParallelTableScanDesc pscan)
+{
+	table_block_parallelscan_reinitialize(rel, pscan);
+}
+
+/* ----------------------------------------------------------------
+ * Bitmap heap scans
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * lsm_scan_bitmap_next_block -- table AM callback scan_bitmap_next_block:
+ * read the logical block and keep the visible versions among the offsets
+ * the bitmap names (all of them for a lossy page).
+ */
+bool
+lsm_scan_bitmap_next_block(TableScanDesc sscan, struct TBMIterateResult *tbmres)
+{
+	LsmScanDesc scan = (LsmScanDesc) sscan;
+	OffsetNumber offsets[MaxHeapTuplesPerPage];
+	int			noffsets = 0;
+
+	scan->rs_ntuples = 0;
+	scan->rs_cindex = 0;
+	if (tbmres->blockno >= scan->rs_nblocks)
+		return false;			/* beyond what the snapshot can see */
+
+	if (tbmres->ntuples >= 0)
+	{
+		for (int i = 0; i < tbmres->ntuples; i++)
+			if (tbmres->offsets[i] <= LSM_MAX_TUPLES_PER_PAGE)
+				offsets[noffsets++] = tbmres->offsets[i];
+		if (!lsm_scan_getpage(scan, tbmres->blockno, offsets, noffsets, true))
+			return false;
+	}
+	else if (!lsm_scan_getpage(scan, tbmres->blockno, NULL, 0, true))
+		return false;
+	return scan->rs_ntuples > 0;
+}
+
+/*
+ * lsm_scan_bitmap_next_tuple -- table AM callback scan_bitmap_next_tuple.
+ */
+bool
+lsm_scan_bitmap_next_tuple(TableScanDesc sscan, struct TBMIterateResult *tbmres,
+						   TupleTableSlot *slot)
+{
+	LsmScanDesc scan = (LsmScanDesc) sscan;
+
+	if (scan->rs_cindex >= scan->rs_ntuples || !BufferIsValid(scan->rs_cbuf))
+		return false;
+	lsm_scan_set_current(scan);
+	scan->rs_cindex++;
+	pgstat_count_heap_fetch(scan->rs_base.rs_rd);
+	ExecStoreBufferHeapTuple(&scan->rs_ctup, slot, scan->rs_cbuf);
+	return true;
+}
+
+/* ----------------------------------------------------------------
+ * TABLESAMPLE
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * lsm_scan_sample_next_block -- table AM callback scan_sample_next_block,
+ * over logical blocks.
+ */
+bool
+lsm_scan_sample_next_block(TableScanDesc sscan, struct SampleScanState *scanstate)
+{
+	LsmScanDesc scan = (LsmScanDesc) sscan;
+	TsmRoutine *tsm = scanstate->tsmroutine;
+	BlockNumber blockno;
+
+	if (scan->rs_nblocks == 0)
+		return false;
+
+	if (tsm->NextSampleBlock)
+		blockno = tsm->NextSampleBlock(scanstate, scan->rs_nblocks);
+	else
+	{
+		/* every block in order */
+		if (scan->rs_sample_next >= scan->rs_nblocks)
+			blockno = InvalidBlockNumber;
+		else
+			blockno = scan->rs_sample_next++;
+	}
+
+	if (!BlockNumberIsValid(blockno))
+	{
+		if (BufferIsValid(scan->rs_cbuf))
+			ReleaseBuffer(scan->rs_cbuf);
+		scan->rs_cbuf = InvalidBuffer;
+		scan->rs_cblock = InvalidBlockNumber;
+		scan->rs_inited = false;
+		return false;
+	}
+
+	/* an absent logical block is a block without tuples */
+	(void) lsm_scan_getpage(scan, blockno, NULL, 0, false);
+	scan->rs_inited = true;
+	return true;
+}
+
+/*
+ * lsm_scan_sample_next_tuple -- table AM callback scan_sample_next_tuple.
+ */
+bool
+lsm_scan_sample_next_tuple(TableScanDesc sscan, struct SampleScanState *scanstate,
+						   TupleTableSlot *slot)
+{
+	LsmScanDesc scan = (LsmScanDesc) sscan;
+	TsmRoutine *tsm = scanstate->tsmroutine;
+	OffsetNumber maxoffset = 0;
+
+	if (BufferIsValid(scan->rs_cbuf))
+	{
+		LockBuffer(scan->rs_cbuf, BUFFER_LOCK_SHARE);
+		maxoffset = PageGetMaxOffsetNumber(BufferGetPage(scan->rs_cbuf));
+		LockBuffer(scan->rs_cbuf, BUFFER_LOCK_UNLOCK);
+	}
+
+	for (;;)
+	{
+		OffsetNumber tupoffset;
+		bool		found = false;
+
+		CHECK_FOR_INTERRUPTS();
+		tupoffset = tsm->NextSampleTuple(scanstate, scan->rs_cblock, maxoffset);
+		if (!OffsetNumberIsValid(tupoffset))
+			break;
+
+		/* visible versions were listed in order by lsm_scan_getpage */
+		for (int i = 0; i < scan->rs_ntuples; i++)
+		{
+			if (scan->rs_vistuples[i] == tupoffset)
+			{
+				scan->rs_cindex = i;
+				found = true;
+				break;
+			}
+			if (scan->rs_vistuples[i] > tupoffset)
+				break;
+		}
+		if (!found)
+			continue;
+		lsm_scan_set_current(scan);
+		pgstat_count_heap_getnext(scan->rs_base.rs_rd);
+		ExecStoreBufferHeapTuple(&scan->rs_ctup, slot, scan->rs_cbuf);
+		return true;
+	}
+
+	if (BufferIsValid(scan->rs_cbuf))
+		ReleaseBuffer(scan->rs_cbuf);
+	scan->rs_cbuf = InvalidBuffer;
+	ExecClearTuple(slot);
+	return false;
+}
+
+/* ----------------------------------------------------------------
+ * ANALYZE
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * lsm_scan_analyze_next_block -- table AM callback scan_analyze_next_block.
+ *
+ * blockno is a physical block chosen by acquire_sample_rows.  Memtable
+ * pages are sampled (kept share-locked until their last version is
+ * returned); other pages hold no rows and are skipped.
+ */
+bool
+lsm_scan_analyze_next_block(TableScanDesc sscan, BlockNumber blockno,
+							BufferAccessStrategy bstrategy)
+{
+	LsmScanDesc scan = (LsmScanDesc) sscan;
+	Buffer		buf;
+	Page		page;
+
+	if (BufferIsValid(scan->rs_cbuf))
+		ReleaseBuffer(scan->rs_cbuf);
+	scan->rs_cbuf = InvalidBuffer;
+
+	/*
+	 * blockno is physical if relation_size reported the physical size to
+	 * this ANALYZE (the usual case, see lsm_relation_size), logical if it
+	 * could not tell that ANALYZE was asking (track_activities off).
+	 */
+	if (!lsm_analyze_is_sampling(scan->rs_base.rs_rd))
+	{
+		buf = lsm_read_mem_page(scan->rs_base.rs_rd, blockno, bstrategy);
+		if (!BufferIsValid(buf))
+			return false;
+	}
+	else
+	{
+		if (blockno >= lsm_physical_nblocks(scan->rs_base.rs_rd))
+			return false;
+		buf = ReadBufferExtended(scan->rs_base.rs_rd, MAIN_FORKNUM, blockno,
+								 RBM_NORMAL, bstrategy);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+	}
+	page = BufferGetPage(buf);
+	if (PageIsNew(page) ||
+		((PageHeader) page)->pd_special != BLCKSZ - LSM_SPECIAL_SIZE ||
+		LsmPageGetOpaque(page)->lpo_page_id != LSM_PAGE_ID ||
+		LsmPageGetOpaque(page)->lpo_type != LSM_PAGE_MEM)
+	{
+		UnlockReleaseBuffer(buf);
+		return false;
+	}
+	lsm_verify_mem_page(scan->rs_base.rs_rd, buf,
+						LsmPageGetOpaque(page)->lpo_aux);
+	scan->rs_cbuf = buf;
+	scan->rs_cblock = LsmPageGetOpaque(page)->lpo_aux;
+	scan->rs_analyze_off = FirstOffsetNumber;
+	return true;
+}
+
+/*
+ * lsm_scan_analyze_next_tuple -- table AM callback scan_analyze_next_tuple:
+ * return the next version to sample and count live and dead ones the way
+ * heap does (in-progress changes of other transactions count as if they
+ * had not happened; our own as if committed).
+ */
+bool
+lsm_scan_analyze_next_tuple(TableScanDesc sscan, TransactionId OldestXmin,
+							double *liverows, double *deadrows,
+							TupleTableSlot *slot)
+{
+	LsmScanDesc scan = (LsmScanDesc) sscan;
+	Relation	rel = scan->rs_base.rs_rd;
+	Page		page;
+	OffsetNumber maxoff;
+
+	if (!BufferIsValid(scan->rs_cbuf))
+		return false;
+	page = BufferGetPage(scan->rs_cbuf);
+	maxoff = PageGetMaxOffsetNumber(page);
+
+	for (; scan->rs_analyze_off <= maxoff; scan->rs_analyze_off++)
+	{
+		HeapTuple	tuple = &scan->rs_ctup;
+		bool		sample_it = false;
+
+		if (!lsm_page_get_tuple(rel, scan->rs_cbuf, scan->rs_analyze_off,
+								tuple))
+			continue;
+
+		switch (lsm_satisfies_vacuum(tuple, OldestXmin))
+		{
+			case HEAPTUPLE_LIVE:
+				sample_it = true;
+				*liverows += 1;
+				break;
+			case HEAPTUPLE_DEAD:
+			case HEAPTUPLE_RECENTLY_DEAD:
+				*deadrows += 1;
+				break;
+			case HEAPTUPLE_INSERT_IN_PROGRESS:
+				if (TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tuple->t_data)))
+				{
+					sample_it = true;
+					*liverows += 1;
+				}
+				break;
+			case HEAPTUPLE_DELETE_IN_PROGRESS:
+				if (TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetUpdateXid(tuple->t_data)))
+					*deadrows += 1;
+				else
+				{
+					sample_it = true;
+					*liverows += 1;
+				}
+				break;
+		}
+
+		if (sample_it)
+		{
+			ExecStoreBufferHeapTuple(tuple, slot, scan->rs_cbuf);
+			scan->rs_analyze_off++;
+			/* the buffer stays locked until the page is done */
+			return true;
+		}
+	}
+
+	UnlockReleaseBuffer(scan->rs_cbuf);
+	scan->rs_cbuf = InvalidBuffer;
+	ExecClearTuple(slot);
+	return false;
+}
+
+/* ----------------------------------------------------------------
+ * TID helpers
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * lsm_tuple_tid_valid -- could tid name a version this scan can see?
+ */
+bool
+lsm_tuple_tid_valid(TableScanDesc sscan, ItemPointer tid)
+{
+	LsmScanDesc scan = (LsmScanDesc) sscan;
+
+	/* as heap: any offset; fetching one beyond 291 just finds nothing */
+	return ItemPointerIsValid(tid) &&
+		ItemPointerGetBlockNumber(tid) < scan->rs_nblocks;
+}
+
+/*
+ * lsm_tuple_get_latest_tid -- follow the update chain from *tid to the
+ * newest version visible to the scan's snapshot.
+ */
+void
+lsm_tuple_get_latest_tid(TableScanDesc sscan, ItemPointer tid)
+{
+	Relation	rel = sscan->rs_rd;
+	Snapshot	snapshot = sscan->rs_snapshot;
+	ItemPointerData ctid = *tid;
+	TransactionId priorXmax = InvalidTransactionId;
+
+	for (;;)
+	{
+		Buffer		buf;
+		HeapTupleData tp;
+		bool		valid;
+
+		if (!lsm_fetch_tuple(rel, &ctid, &buf, &tp))
+			break;
+		/* the chain is broken if xmin is not the updater */
+		if (TransactionIdIsValid(priorXmax) &&
+			!TransactionIdEquals(priorXmax, HeapTupleHeaderGetXmin(tp.t_data)))
+		{
+			UnlockReleaseBuffer(buf);
+			break;
+		}
+		valid = lsm_tuple_satisfies(&tp, snapshot);
+		lsm_serializable_conflict_out(valid, rel, &tp, snapshot);
+		if (valid)
+			*tid = ctid;
+
+		if ((tp.t_data->t_infomask & HEAP_XMAX_INVALID) ||
+			HeapTupleHeaderIsOnlyLocked(tp.t_data) ||
+			HeapTupleHeaderIndicatesMovedPartitions(tp.t_data) ||
+			ItemPointerEquals(&tp.t_self, &tp.t_data->t_ctid))
+		{
+			UnlockReleaseBuffer(buf);
+			break;
+		}
+		ctid = tp.t_data->t_ctid;
+		priorXmax = HeapTupleHeaderGetUpdateXid(tp.t_data);
+		UnlockReleaseBuffer(buf);
+	}
+}

@@ -1,0 +1,895 @@
+/*-------------------------------------------------------------------------
+ *
+ * lsm_vacuum.c
+ *	  VACUUM of lsm tables (the relation_vacuum callback) and the recovery
+ *	  conflict marker written before versions are removed.
+ *
+ * VACUUM reads every page of the relation in physical order:
+ *
+ *	- versions dead to every snapshot (by the usual OldestXmin horizon) are
+ *	  removed: their line pointers become LP_UNUSED.  The offset is never
+ *	  handed out again (TIDs are not reused), so no index entry can ever
+ *	  lead to a different row, and indexes may be cleaned before or after
+ *	  the table; we clean them afterwards, in batches bounded by
+ *	  maintenance_work_mem, with the TIDs in ascending order;
+ *	- remaining versions are frozen as heap VACUUM would freeze them
+ *	  (heap_prepare_freeze_tuple decides, on the same tuple header);
+ *	- a memtable page whose versions are all gone is freed (unmapped and
+ *	  given to the free space map for reuse);
+ *	- free pages are entered in the free space map again, so pages lost
+ *	  from it (the FSM is not crash-safe) are found again.
+ *
+ * Every page is scanned, so every VACUUM can advance relfrozenxid and
+ * relminmxid to the oldest xid and MultiXact that remain.
+ *
+ * Hot standby: generic WAL records carry no recovery-conflict information,
+ * so before removing versions we log the removal horizon separately
+ * (lsm_log_conflict_horizon), which cancels standby queries that might
+ * still need the versions, exactly as heap's pruning records do.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/generic_xlog.h"
+#include "access/genam.h"
+#include "access/heapam_xlog.h"
+#include "access/multixact.h"
+#include "access/nbtxlog.h"
+#include "access/transam.h"
+#include "access/xact.h"
+#include "access/xloginsert.h"
+#include "catalog/storage.h"
+#include "commands/dbcommands.h"
+#include "commands/progress.h"
+#include "commands/vacuum.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/autovacuum.h"
+#include "utils/lsyscache.h"
+#include "storage/bufmgr.h"
+#include "storage/freespace.h"
+#include "storage/indexfsm.h"
+#include "storage/lmgr.h"
+#include "utils/memutils.h"
+#include "utils/pg_rusage.h"
+#include "utils/rel.h"
+#include "utils/inval.h"
+#include "utils/timestamp.h"
+
+#include "lsm/lsm_internal.h"
+
+/*
+ * lsm_log_conflict_horizon -- write a WAL record that makes a hot standby
+ * cancel queries whose snapshots could still see versions removed with
+ * this horizon (the newest xid that deleted or inserted them).
+ *
+ * Generic WAL has no way to express this.  The record used is nbtree's
+ * XLOG_BTREE_REUSE_PAGE, whose redo does nothing but resolve recovery
+ * conflicts for the given relation and horizon (it touches no page), so it
+ * needs no extension code on the standby.
+ */
+void
+lsm_log_conflict_horizon(Relation rel, TransactionId latestRemovedXid)
+{
+	xl_btree_reuse_page xlrec;
+	FullTransactionId next;
+	uint32		epoch;
+
+	if (!RelationNeedsWAL(rel) || !XLogStandbyInfoActive() ||
+		!TransactionIdIsNormal(latestRemovedXid))
+		return;
+
+	/* the xid is recent enough that its epoch is the next xid's or one less */
+	next = ReadNextFullTransactionId();
+	epoch = EpochFromFullTransactionId(next);
+	if (latestRemovedXid > XidFromFullTransactionId(next))
+		epoch--;
+
+	xlrec.node = rel->rd_node;
+	xlrec.block = InvalidBlockNumber;
+	xlrec.latestRemovedFullXid =
+		FullTransactionIdFromEpochAndXid(epoch, latestRemovedXid);
+	XLogBeginInsert();
+	XLogRegisterData((char *) &xlrec, SizeOfBtreeReusePage);
+	(void) XLogInsert(RM_BTREE_ID, XLOG_BTREE_REUSE_PAGE);
+}
+
+/* State of one VACUUM of an lsm table. */
+typedef struct LsmVacState
+{
+	Relation	rel;
+	Relation   *indrels;
+	int			nindexes;
+	IndexBulkDeleteResult **indstats;
+	ParallelVacuumState *pvs;	/* parallel index vacuuming, or NULL */
+	BufferAccessStrategy bstrategy;
+	bool		do_index_cleanup;
+	int			elevel;
+
+	TransactionId OldestXmin;
+	MultiXactId OldestMxact;
+	TransactionId FreezeLimit;
+	MultiXactId MultiXactCutoff;
+	TransactionId NewRelfrozenXid;
+	MultiXactId NewRelminMxid;
+	double		old_live_tuples;	/* reltuples before this VACUUM */
+
+	VacDeadItems *dead_items;	/* LP_DEAD TIDs whose index entries go next */
+
+	/* counters */
+	BlockNumber scanned_pages;
+	BlockNumber freed_pages;
+	BlockNumber truncated_pages;
+	BlockNumber notallvisible_pages;	/* memtable pages left not all-visible */
+	Buffer		vmbuf;			/* visibility map page kept pinned */
+	double		removed_versions;
+	double		remaining_versions; /* versions of any state left behind */
+	double		live_versions;
+	double		recently_dead_versions;
+	double		frozen_versions;
+	double		lpdead_left;	/* LP_DEAD items left for a later VACUUM */
+	int			index_passes;
+} LsmVacState;
+
+/* qsort comparator of TIDs */
+static int
+lsm_vacuum_cmp_tid(const void *a, const void *b)
+{
+	return ItemPointerCompare((ItemPointer) a, (ItemPointer) b);
+}
+
+/*
+ * Second pass over one memtable page: the index entries of the LP_DEAD items
+ * offs[0..n-1] of logical block lblock are gone, so the items become
+ * LP_UNUSED.  The page is set all-visible if that is now true of it, and
+ * freed if nothing is left on it.
+ *
+ * The page cannot have been freed or moved since the first pass saw its
+ * LP_DEAD items: only VACUUM frees pages, and a page with LP_DEAD items is
+ * never freed.  Versions may have been appended to it meanwhile; they are
+ * newer than OldestXmin and keep the page from being all-visible.
+ */
+static void
+lsm_vacuum_page_unused(LsmVacState *vs, BlockNumber lblock,
+					   OffsetNumber *offs, int n)
+{
+	Relation	rel = vs->rel;
+	Buffer		buf;
+	Page		page;
+	BlockNumber blkno;
+	OffsetNumber maxoff;
+	OffsetNumber unused[MaxHeapTuplesPerPage];
+	int			nunused = 0;
+	int			k = 0;
+	int			nused = 0;
+	bool		all_visible = true;
+	TransactionId visibility_cutoff_xid = InvalidTransactionId;
+	Buffer		vmlock = InvalidBuffer;
+	GenericXLogState *state;
+	Page		copy;
+
+	buf = lsm_read_mem_page_locked(rel, lblock, vs->bstrategy,
+								   BUFFER_LOCK_EXCLUSIVE);
+	if (!BufferIsValid(buf))
+		elog(ERROR, "memtable page of logical block %u of \"%s\" disappeared during VACUUM",
+			 lblock, RelationGetRelationName(rel));
+	page = BufferGetPage(buf);
+	blkno = BufferGetBlockNumber(buf);
+	maxoff = PageGetMaxOffsetNumber(page);
+
+	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+	{
+		ItemId		itemid = PageGetItemId(page, off);
+		HeapTupleData tup;
+
+		while (k < n && offs[k] < off)
+			k++;
+		if (ItemIdIsDead(itemid))
+		{
+			if (k < n && offs[k] == off)
+				unused[nunused++] = off;
+			else
+			{
+				/* found by a later batch of this VACUUM */
+				nused++;
+				all_visible = false;
+			}
+			continue;
+		}
+		if (!lsm_page_get_tuple(rel, buf, off, &tup))
+			continue;
+		nused++;
+		if (!all_visible)
+			continue;
+		if (lsm_satisfies_vacuum(&tup, vs->OldestXmin) != HEAPTUPLE_LIVE)
+			all_visible = false;
+		else if (!HeapTupleHeaderXminFrozen(tup.t_data))
+		{
+			TransactionId xmin = HeapTupleHeaderGetXmin(tup.t_data);
+
+			if (!TransactionIdPrecedes(xmin, vs->OldestXmin))
+				all_visible = false;
+			else if (!TransactionIdIsValid(visibility_cutoff_xid) ||
+					 TransactionIdFollows(xmin, visibility_cutoff_xid))
+				visibility_cutoff_xid = xmin;
+		}
+	}
+	if (nunused == 0)
+	{
+		UnlockReleaseBuffer(buf);
+		return;
+	}
+
+	all_visible = all_visible && nused > 0;
+	if (all_visible)
+	{
+		lsm_log_conflict_horizon(rel, visibility_cutoff_xid);
+		vmlock = lsm_vm_pin(rel, lblock, true);
+		LockBuffer(vmlock, BUFFER_LOCK_EXCLUSIVE);
+	}
+	state = GenericXLogStart(rel);
+	copy = GenericXLogRegisterBuffer(state, buf, 0);
+	for (int i = 0; i < nunused; i++)
+		ItemIdSetUnused(PageGetItemId(copy, unused[i]));
+	if (all_visible)
+		lsm_vm_set_in_record(state, copy, vmlock);
+	GenericXLogFinish(state);
+	lsm_vm_release(vmlock);
+	UnlockReleaseBuffer(buf);
+
+	if (all_visible)
+		vs->notallvisible_pages--;
+	else if (nused == 0 && lsm_free_mem_page(rel, lblock, blkno))
+	{
+		vs->freed_pages++;
+		vs->notallvisible_pages--;
+	}
+}
+
+/*
+ * Delete the collected TIDs from every index, then make their LP_DEAD items
+ * LP_UNUSED (heap's two passes: a TID may be forgotten by the table only
+ * once no index entry leads to it any more, because until then an
+ * index-only scan must not find its page all-visible).
+ */
+static void
+lsm_vacuum_indexes(LsmVacState *vs)
+{
+	VacDeadItems *dead_items = vs->dead_items;
+	int			i;
+
+	if (dead_items->num_items == 0)
+		return;
+	Assert(vs->do_index_cleanup);
+
+	/*
+	 * The index AMs look TIDs up by binary search.  Pages are scanned in
+	 * physical order, which is not logical block order once pages have been
+	 * reused, so sort.
+	 */
+	qsort(dead_items->items, dead_items->num_items, sizeof(ItemPointerData),
+		  lsm_vacuum_cmp_tid);
+
+	pgstat_progress_update_param(PROGRESS_VACUUM_PHASE,
+								 PROGRESS_VACUUM_PHASE_VACUUM_INDEX);
+	if (vs->pvs != NULL)
+		parallel_vacuum_bulkdel_all_indexes(vs->pvs,
+											(long) vs->old_live_tuples,
+											vs->index_passes);
+	else
+	{
+		for (i = 0; i < vs->nindexes; i++)
+		{
+			IndexVacuumInfo ivinfo;
+
+			ivinfo.index = vs->indrels[i];
+			ivinfo.analyze_only = false;
+			ivinfo.report_progress = false;
+			ivinfo.estimated_count = true;
+			ivinfo.message_level = vs->elevel;
+			ivinfo.num_heap_tuples = vs->old_live_tuples;
+			ivinfo.strategy = vs->bstrategy;
+			vs->indstats[i] = vac_bulkdel_one_index(&ivinfo,
+													vs->indstats[i],
+													dead_items);
+		}
+	}
+	vs->index_passes++;
+	pgstat_progress_update_param(PROGRESS_VACUUM_NUM_INDEX_VACUUMS,
+								 vs->index_passes);
+
+	/* second pass over the table, one logical block at a time */
+	pgstat_progress_update_param(PROGRESS_VACUUM_PHASE,
+								 PROGRESS_VACUUM_PHASE_VACUUM_HEAP);
+	i = 0;
+	while (i < dead_items->num_items)
+	{
+		BlockNumber lblock = ItemPointerGetBlockNumber(&dead_items->items[i]);
+		OffsetNumber offs[MaxHeapTuplesPerPage];
+		int			n = 0;
+
+		vacuum_delay_point();
+		while (i < dead_items->num_items &&
+			   ItemPointerGetBlockNumber(&dead_items->items[i]) == lblock)
+		{
+			if (n < MaxHeapTuplesPerPage)
+				offs[n++] = ItemPointerGetOffsetNumber(&dead_items->items[i]);
+			i++;
+		}
+		lsm_vacuum_page_unused(vs, lblock, offs, n);
+	}
+	dead_items->num_items = 0;
+	pgstat_progress_update_param(PROGRESS_VACUUM_PHASE,
+								 PROGRESS_VACUUM_PHASE_SCAN_HEAP);
+}
+
+/* Remember an LP_DEAD TID for index cleanup; clean indexes when full. */
+static void
+lsm_vacuum_record_dead(LsmVacState *vs, ItemPointer tid)
+{
+	if (vs->dead_items->num_items >= vs->dead_items->max_items)
+		lsm_vacuum_indexes(vs);
+	vs->dead_items->items[vs->dead_items->num_items++] = *tid;
+}
+
+/*
+ * First pass over one memtable page (pinned, not locked): remove dead
+ * versions, freeze old ones, set the visibility map bit.
+ *
+ * Without indexes a dead version's line pointer becomes LP_UNUSED at once.
+ * With indexes it becomes LP_DEAD: the version is gone, but its TID stays
+ * reserved and the page stays not all-visible until the index entries are
+ * deleted and lsm_vacuum_page_unused runs.  LP_DEAD items left by an earlier
+ * VACUUM (INDEX_CLEANUP off, or interrupted) are collected again.
+ *
+ * Returns true if the page is left without any item (it can be freed).
+ */
+static bool
+lsm_vacuum_page(LsmVacState *vs, Buffer buf)
+{
+	Relation	rel = vs->rel;
+	Page		page;
+	OffsetNumber maxoff;
+	OffsetNumber dead[MaxHeapTuplesPerPage];
+	int			ndead = 0;
+	OffsetNumber olddead[MaxHeapTuplesPerPage];
+	int			nolddead = 0;
+	OffsetNumber frozen[MaxHeapTuplesPerPage];
+	xl_heap_freeze_tuple frz[MaxHeapTuplesPerPage];
+	int			nfrozen = 0;
+	int			nremaining = 0;
+	TransactionId latestRemovedXid = InvalidTransactionId;
+	BlockNumber lblock;
+	bool		all_visible = true;
+	bool		leaves_lpdead;
+	bool		will_be_all_visible;
+	TransactionId visibility_cutoff_xid = InvalidTransactionId;
+	bool		vm_set;
+	bool		set_vm = false;
+	bool		clear_vm = false;
+	Buffer		vmlock = InvalidBuffer;
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	page = BufferGetPage(buf);
+	lblock = LsmPageGetOpaque(page)->lpo_aux;
+	lsm_verify_mem_page(rel, buf, lblock);
+	maxoff = PageGetMaxOffsetNumber(page);
+
+	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+	{
+		HeapTupleData tup;
+		bool		totally_frozen;
+
+		if (ItemIdIsDead(PageGetItemId(page, off)))
+		{
+			olddead[nolddead++] = off;
+			continue;
+		}
+		if (!lsm_page_get_tuple(rel, buf, off, &tup))
+			continue;
+
+		switch (lsm_satisfies_vacuum(&tup, vs->OldestXmin))
+		{
+			case HEAPTUPLE_DEAD:
+				HeapTupleHeaderAdvanceLatestRemovedXid(tup.t_data,
+													   &latestRemovedXid);
+				dead[ndead++] = off;
+				continue;
+			case HEAPTUPLE_LIVE:
+				vs->live_versions += 1;
+				/* visible to all only if inserted before every snapshot */
+				if (!HeapTupleHeaderXminFrozen(tup.t_data))
+				{
+					TransactionId xmin = HeapTupleHeaderGetXmin(tup.t_data);
+
+					if (!TransactionIdPrecedes(xmin, vs->OldestXmin))
+						all_visible = false;
+					else if (!TransactionIdIsValid(visibility_cutoff_xid) ||
+							 TransactionIdFollows(xmin, visibility_cutoff_xid))
+						visibility_cutoff_xid = xmin;
+				}
+				break;
+			case HEAPTUPLE_RECENTLY_DEAD:
+				vs->recently_dead_versions += 1;
+				all_visible = false;
+				break;
+			case HEAPTUPLE_INSERT_IN_PROGRESS:
+				/* counted as live only if ours, as heap does */
+				if (TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup.t_data)))
+					vs->live_versions += 1;
+				all_visible = false;
+				break;
+			case HEAPTUPLE_DELETE_IN_PROGRESS:
+				vs->live_versions += 1;
+				all_visible = false;
+				break;
+		}
+		nremaining++;
+
+		/* freezing: heap's rules on the same header */
+		if (heap_prepare_freeze_tuple(tup.t_data,
+									  rel->rd_rel->relfrozenxid,
+									  rel->rd_rel->relminmxid,
+									  vs->FreezeLimit, vs->MultiXactCutoff,
+									  &frz[nfrozen], &totally_frozen,
+									  &vs->NewRelfrozenXid,
+									  &vs->NewRelminMxid))
+			frozen[nfrozen++] = off;
+	}
+
+	/* with indexes, removed versions stay LP_DEAD until their entries go */
+	leaves_lpdead = vs->nindexes > 0 && (ndead > 0 || nolddead > 0);
+	will_be_all_visible = all_visible && !leaves_lpdead && nremaining > 0;
+
+	/*
+	 * The visibility map: set the bit of a page whose versions everybody
+	 * sees; repair a bit or page flag that contradicts the page (heap warns
+	 * about the same cases).  A version dead to everybody cannot be on an
+	 * all-visible page: its deletion (or insertion) cleared the bit.
+	 */
+	vm_set = lsm_vm_is_set(rel, lblock, &vs->vmbuf);
+	if (will_be_all_visible && (!PageIsAllVisible(page) || !vm_set))
+		set_vm = true;
+	else if ((!all_visible || ndead > 0 || nolddead > 0) &&
+			 (PageIsAllVisible(page) || vm_set))
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("memtable page of logical block %u of \"%s\" is marked all-visible but holds versions not visible to everybody",
+						lblock, RelationGetRelationName(rel))));
+		clear_vm = true;
+	}
+	if (set_vm || (clear_vm && vm_set))
+	{
+		vmlock = lsm_vm_pin(rel, lblock, set_vm);
+		LockBuffer(vmlock, BUFFER_LOCK_EXCLUSIVE);
+	}
+
+	if (ndead > 0 || nfrozen > 0 || set_vm || clear_vm)
+	{
+		GenericXLogState *state;
+		Page		copy;
+
+		/*
+		 * Standby queries that could still see what is removed, frozen or
+		 * made all-visible here are cancelled first.  Freezing uses the
+		 * same horizon as heap's freeze records (FreezeLimit).
+		 */
+		if (ndead > 0)
+			lsm_log_conflict_horizon(rel, latestRemovedXid);
+		if (nfrozen > 0)
+		{
+			TransactionId horizon = vs->FreezeLimit;
+
+			TransactionIdRetreat(horizon);
+			lsm_log_conflict_horizon(rel, horizon);
+		}
+		if (set_vm)
+			lsm_log_conflict_horizon(rel, visibility_cutoff_xid);
+
+		state = GenericXLogStart(rel);
+		copy = GenericXLogRegisterBuffer(state, buf, 0);
+		if (set_vm)
+			lsm_vm_set_in_record(state, copy, vmlock);
+		else if (clear_vm)
+		{
+			PageSetAllVisible(copy);	/* so that the next call clears both */
+			lsm_vm_clear_in_record(state, copy, vmlock);
+		}
+		for (int i = 0; i < nfrozen; i++)
+		{
+			ItemId		itemid = PageGetItemId(copy, frozen[i]);
+
+			heap_execute_freeze_tuple((HeapTupleHeader) PageGetItem(copy, itemid),
+									  &frz[i]);
+		}
+		for (int i = 0; i < ndead; i++)
+		{
+			if (vs->nindexes > 0)
+				ItemIdSetDead(PageGetItemId(copy, dead[i]));
+			else
+				ItemIdSetUnused(PageGetItemId(copy, dead[i]));
+		}
+		GenericXLogFinish(state);
+	}
+	lsm_vm_release(vmlock);
+	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+
+	vs->frozen_versions += nfrozen;
+	vs->removed_versions += ndead;
+	vs->remaining_versions += nremaining;
+	if ((nremaining > 0 || leaves_lpdead) && !will_be_all_visible)
+		vs->notallvisible_pages++;
+
+	/* TIDs whose index entries are to be deleted */
+	if (leaves_lpdead && vs->do_index_cleanup)
+	{
+		ItemPointerData tid;
+
+		for (int i = 0; i < nolddead; i++)
+		{
+			ItemPointerSet(&tid, lblock, olddead[i]);
+			lsm_vacuum_record_dead(vs, &tid);
+		}
+		for (int i = 0; i < ndead; i++)
+		{
+			ItemPointerSet(&tid, lblock, dead[i]);
+			lsm_vacuum_record_dead(vs, &tid);
+		}
+	}
+	else if (leaves_lpdead)
+		vs->lpdead_left += ndead + nolddead;
+
+	return nremaining == 0 && !leaves_lpdead && maxoff > 0;
+}
+
+/*
+ * Does any memtable page hold a version?  (Under AccessExclusiveLock, to
+ * re-check what the scan saw before truncating.)
+ */
+static bool
+lsm_vacuum_table_is_empty(Relation rel, BlockNumber nblocks)
+{
+	for (BlockNumber blkno = LSM_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	{
+		Buffer		buf = ReadBuffer(rel, blkno);
+		Page		page = BufferGetPage(buf);
+		bool		used = false;
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		if (!PageIsNew(page) &&
+			LsmPageGetOpaque(page)->lpo_type == LSM_PAGE_MEM)
+		{
+			for (OffsetNumber off = FirstOffsetNumber;
+				 off <= PageGetMaxOffsetNumber(page); off++)
+				if (ItemIdIsUsed(PageGetItemId(page, off)))
+				{
+					used = true;
+					break;
+				}
+		}
+		UnlockReleaseBuffer(buf);
+		if (used)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Give back disk space: trailing free pages are cut off; a table left
+ * without any version is truncated to zero blocks, like a new table (its
+ * row ids start over, which is safe because no index entry can lead to a
+ * TID any more: an item stays LP_DEAD until its index entries are deleted,
+ * and a table with LP_DEAD items is not truncated).  As for heap, this needs an AccessExclusiveLock, taken only if
+ * it is free right now; it is kept until the end of the VACUUM's
+ * transaction, and other backends are told to drop their cached map
+ * locations.
+ */
+static void
+lsm_vacuum_truncate(LsmVacState *vs)
+{
+	Relation	rel = vs->rel;
+	BlockNumber nblocks = lsm_physical_nblocks(rel);
+	BlockNumber new_nblocks;
+
+	if (nblocks == 0)
+		return;
+	if (!ConditionalLockRelation(rel, AccessExclusiveLock))
+		return;
+
+	nblocks = lsm_physical_nblocks(rel);
+	if (vs->remaining_versions == 0 && vs->lpdead_left == 0 &&
+		lsm_vacuum_table_is_empty(rel, nblocks))
+		new_nblocks = 0;
+	else
+	{
+		/* trailing free (or never initialized) pages */
+		new_nblocks = nblocks;
+		while (new_nblocks > LSM_METAPAGE_BLKNO + 1)
+		{
+			Buffer		buf = ReadBufferExtended(rel, MAIN_FORKNUM,
+												 new_nblocks - 1, RBM_NORMAL,
+												 vs->bstrategy);
+			Page		page = BufferGetPage(buf);
+			bool		isfree;
+
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			isfree = PageIsNew(page) ||
+				LsmPageGetOpaque(page)->lpo_type == LSM_PAGE_FREE;
+			UnlockReleaseBuffer(buf);
+			if (!isfree)
+				break;
+			new_nblocks--;
+		}
+	}
+
+	if (new_nblocks < nblocks)
+	{
+		pgstat_progress_update_param(PROGRESS_VACUUM_PHASE,
+									 PROGRESS_VACUUM_PHASE_TRUNCATE);
+		RelationTruncate(rel, new_nblocks);
+		vs->truncated_pages = nblocks - new_nblocks;
+		lsm_invalidate_cache(rel);
+		CacheInvalidateRelcache(rel);
+	}
+}
+
+/*
+ * lsm_relation_vacuum -- table AM callback relation_vacuum (plain VACUUM
+ * and autovacuum; VACUUM FULL goes through CLUSTER).
+ */
+void
+lsm_relation_vacuum(Relation rel, VacuumParams *params,
+					BufferAccessStrategy bstrategy)
+{
+	LsmVacState vs;
+	BlockNumber nblocks;
+	BlockNumber nlblocks;
+	BlockNumber relpages;
+	BlockNumber relallvisible;
+	int			max_items;
+	bool		frozenxid_updated;
+	bool		minmulti_updated;
+	PGRUsage	ru0;
+	TimestampTz starttime = 0;
+	bool		verbose = (params->options & VACOPT_VERBOSE) != 0;
+	bool		instrument = verbose ||
+		(IsAutoVacuumWorkerProcess() && params->log_min_duration >= 0);
+
+	memset(&vs, 0, sizeof(vs));
+	vs.rel = rel;
+	vs.bstrategy = bstrategy;
+	vs.elevel = verbose ? INFO : DEBUG2;
+	vs.old_live_tuples = Max(rel->rd_rel->reltuples, 0);
+
+	if (instrument)
+	{
+		pg_rusage_init(&ru0);
+		starttime = GetCurrentTimestamp();
+	}
+
+	pgstat_progress_start_command(PROGRESS_COMMAND_VACUUM,
+								  RelationGetRelid(rel));
+
+	(void) vacuum_set_xid_limits(rel,
+								 params->freeze_min_age,
+								 params->freeze_table_age,
+								 params->multixact_freeze_min_age,
+								 params->multixact_freeze_table_age,
+								 &vs.OldestXmin, &vs.OldestMxact,
+								 &vs.FreezeLimit, &vs.MultiXactCutoff);
+	/* everything left is at least this new (every page is scanned) */
+	vs.NewRelfrozenXid = vs.OldestXmin;
+	vs.NewRelminMxid = vs.OldestMxact;
+
+	vac_open_indexes(rel, RowExclusiveLock, &vs.nindexes, &vs.indrels);
+	vs.indstats = palloc0(sizeof(IndexBulkDeleteResult *) * Max(vs.nindexes, 1));
+	vs.do_index_cleanup = vs.nindexes > 0 &&
+		params->index_cleanup != VACOPTVALUE_DISABLED;
+
+	/* room for dead TIDs, serial or in shared memory for parallel workers */
+	max_items = (int) Min((Size) maintenance_work_mem * 1024 / sizeof(ItemPointerData),
+						  (Size) MaxAllocSize / sizeof(ItemPointerData) - 64);
+	if (!vs.do_index_cleanup)
+		max_items = MaxHeapTuplesPerPage;	/* not used */
+	else
+	{
+		/* as heap: no more than the table can hold */
+		double		maxtuples = (double) MaxHeapTuplesPerPage *
+			Max(lsm_physical_nblocks(rel), 1);
+
+		if ((double) max_items > maxtuples)
+			max_items = (int) maxtuples;
+	}
+	max_items = Max(max_items, MaxHeapTuplesPerPage);
+	if (params->nworkers >= 0 && vs.nindexes > 1 && vs.do_index_cleanup)
+	{
+		/* as heap: parallel workers cannot read temporary tables */
+		if (RelationUsesLocalBuffers(rel))
+		{
+			if (params->nworkers > 0)
+				ereport(WARNING,
+						(errmsg("disabling parallel option of vacuum on \"%s\" --- cannot vacuum temporary tables in parallel",
+								RelationGetRelationName(rel))));
+		}
+		else
+			vs.pvs = parallel_vacuum_init(rel, vs.indrels, vs.nindexes,
+										  params->nworkers, max_items,
+										  vs.elevel, bstrategy);
+	}
+	if (vs.pvs != NULL)
+		vs.dead_items = parallel_vacuum_get_dead_items(vs.pvs);
+	else
+	{
+		vs.dead_items = palloc(vac_max_items_to_alloc_size(max_items));
+		vs.dead_items->max_items = max_items;
+		vs.dead_items->num_items = 0;
+	}
+
+	if (verbose)
+		ereport(INFO,
+				(errmsg("vacuuming \"%s.%s.%s\"",
+						get_database_name(MyDatabaseId),
+						get_namespace_name(RelationGetNamespace(rel)),
+						RelationGetRelationName(rel))));
+
+	nlblocks = lsm_get_nlblocks(rel);
+	nblocks = lsm_physical_nblocks(rel);
+	pgstat_progress_update_param(PROGRESS_VACUUM_PHASE,
+								 PROGRESS_VACUUM_PHASE_SCAN_HEAP);
+	pgstat_progress_update_param(PROGRESS_VACUUM_TOTAL_HEAP_BLKS, nblocks);
+
+	for (BlockNumber blkno = LSM_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+		uint8		type;
+
+		vacuum_delay_point();
+		buf = ReadBufferExtended(rel, MAIN_FORKNUM, blkno, RBM_NORMAL,
+								 bstrategy);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		if (PageIsNew(page))
+		{
+			/* extended but never initialized (a crash): reusable */
+			UnlockReleaseBuffer(buf);
+			RecordFreeIndexPage(rel, blkno);
+			continue;
+		}
+		if (((PageHeader) page)->pd_special != BLCKSZ - LSM_SPECIAL_SIZE ||
+			LsmPageGetOpaque(page)->lpo_page_id != LSM_PAGE_ID)
+			LSM_CORRUPT(rel, blkno, ("Page is not an lsm page."));
+		type = LsmPageGetOpaque(page)->lpo_type;
+		LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+
+		if (type == LSM_PAGE_FREE)
+			RecordFreeIndexPage(rel, blkno);
+		else if (type == LSM_PAGE_MEM)
+		{
+			vs.scanned_pages++;
+			if (lsm_vacuum_page(&vs, buf))
+			{
+				BlockNumber lblock;
+
+				LockBuffer(buf, BUFFER_LOCK_SHARE);
+				lblock = LsmPageGetOpaque(BufferGetPage(buf))->lpo_aux;
+				LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+				ReleaseBuffer(buf);
+				buf = InvalidBuffer;
+				if (lsm_free_mem_page(rel, lblock, blkno))
+					vs.freed_pages++;
+			}
+		}
+		if (BufferIsValid(buf))
+			ReleaseBuffer(buf);
+		pgstat_progress_update_param(PROGRESS_VACUUM_HEAP_BLKS_SCANNED, blkno + 1);
+	}
+
+	if (BufferIsValid(vs.vmbuf))
+		ReleaseBuffer(vs.vmbuf);	/* before any truncation */
+	vs.vmbuf = InvalidBuffer;
+
+	/* index entries of the remaining LP_DEAD items, then the items */
+	lsm_vacuum_indexes(&vs);
+	IndexFreeSpaceMapVacuum(rel);
+
+	/* index cleanup (statistics, page recycling, BRIN summarization) */
+	if (vs.do_index_cleanup)
+	{
+		pgstat_progress_update_param(PROGRESS_VACUUM_PHASE,
+									 PROGRESS_VACUUM_PHASE_INDEX_CLEANUP);
+		if (vs.pvs != NULL)
+			parallel_vacuum_cleanup_all_indexes(vs.pvs, (long) vs.live_versions,
+												vs.index_passes, false);
+		else
+		{
+			for (int i = 0; i < vs.nindexes; i++)
+			{
+				IndexVacuumInfo ivinfo;
+
+				ivinfo.index = vs.indrels[i];
+				ivinfo.analyze_only = false;
+				ivinfo.report_progress = false;
+				ivinfo.estimated_count = false;
+				ivinfo.message_level = vs.elevel;
+				ivinfo.num_heap_tuples = vs.live_versions;
+				ivinfo.strategy = bstrategy;
+				vs.indstats[i] = vac_cleanup_one_index(&ivinfo, vs.indstats[i]);
+			}
+		}
+	}
+	if (vs.pvs != NULL)
+	{
+		parallel_vacuum_end(vs.pvs, vs.indstats);
+		vs.pvs = NULL;
+	}
+
+	/* index statistics */
+	for (int i = 0; i < vs.nindexes; i++)
+	{
+		IndexBulkDeleteResult *istat = vs.indstats[i];
+
+		if (istat == NULL || istat->estimated_count)
+			continue;
+		vac_update_relstats(vs.indrels[i], istat->num_pages,
+							istat->num_index_tuples, 0, false,
+							InvalidTransactionId, InvalidMultiXactId,
+							NULL, NULL, false);
+	}
+
+	if (params->truncate != VACOPTVALUE_DISABLED)
+		lsm_vacuum_truncate(&vs);
+
+	pgstat_progress_update_param(PROGRESS_VACUUM_PHASE,
+								 PROGRESS_VACUUM_PHASE_FINAL_CLEANUP);
+
+	/*
+	 * Table statistics and the new freeze horizons.  relpages is the
+	 * table's size as RelationGetNumberOfBlocks reports it (logical
+	 * blocks, see lsm_relation_size), the same measure ANALYZE stores.
+	 * relallvisible counts the logical blocks that existed when the scan
+	 * began and were not left with a page that is not all-visible: a block
+	 * whose page was freed has nothing to hide from index-only scans.
+	 */
+	relpages = RelationGetNumberOfBlocks(rel);
+	relallvisible = Min(relpages, nlblocks > vs.notallvisible_pages ?
+						nlblocks - vs.notallvisible_pages : 0);
+	vac_update_relstats(rel, relpages,
+						vs.live_versions, relallvisible, vs.nindexes > 0,
+						vs.NewRelfrozenXid, vs.NewRelminMxid,
+						&frozenxid_updated, &minmulti_updated, false);
+
+	pgstat_report_vacuum(RelationGetRelid(rel), rel->rd_rel->relisshared,
+						 Max(vs.live_versions, 0),
+						 vs.recently_dead_versions);
+	pgstat_progress_end_command();
+
+	if (instrument)
+	{
+		if (verbose ||
+			TimestampDifferenceExceeds(starttime, GetCurrentTimestamp(),
+									   params->log_min_duration))
+			ereport(verbose ? INFO : LOG,
+					(errmsg("finished vacuuming \"%s.%s.%s\": index scans: %d",
+							get_database_name(MyDatabaseId),
+							get_namespace_name(RelationGetNamespace(rel)),
+							RelationGetRelationName(rel), vs.index_passes),
+					 errdetail("memtable pages: %u scanned, %u freed, %u truncated; versions: %.0f removed, %.0f live, %.0f recently dead, %.0f frozen; new relfrozenxid: %u%s, new relminmxid: %u%s; %s",
+							   vs.scanned_pages, vs.freed_pages,
+							   vs.truncated_pages,
+							   vs.removed_versions, vs.live_versions,
+							   vs.recently_dead_versions, vs.frozen_versions,
+							   vs.NewRelfrozenXid,
+							   frozenxid_updated ? " (advanced)" : "",
+							   vs.NewRelminMxid,
+							   minmulti_updated ? " (advanced)" : "",
+							   pg_rusage_show(&ru0))));
+	}
+
+	for (int i = 0; i < vs.nindexes; i++)
+		if (vs.indstats[i])
+			pfree(vs.indstats[i]);
+	vac_close_indexes(vs.nindexes, vs.indrels, NoLock);
+}

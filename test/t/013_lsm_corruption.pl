@@ -1,0 +1,225 @@
+
+# Copyright (c) the lsm developers.  Released under the PostgreSQL license.
+#
+# 013_lsm_corruption.pl -- a corrupted lsm table is reported, not crashed on.
+#
+# Known rows are written, the server is stopped cleanly, bytes of one page
+# of the table's file are overwritten, and the server is started again:
+#
+#   * the special area of a memtable page (page id and type),
+#   * a line pointer of a memtable page (pointing past the page),
+#   * a tuple header of a memtable page (header size),
+#   * the metapage's magic number,
+#   * the map in the metapage (a logical block mapped to the memtable page
+#     of another logical block, or to a block past the end of the file).
+#
+# Each time lsm_check() must fail with an ERROR naming the relation and the
+# block, a SELECT must fail with an ERROR (not crash the server: the
+# postmaster keeps running, the log has no PANIC or crashed backend), other
+# tables must be unaffected, and after the original file is put back
+# lsm_check() is clean again.
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use LsmTest;
+
+use constant BLCKSZ => 8192;
+
+my $node = new_node('lsm_corrupt', extra_conf => ['autovacuum = off']);
+
+$node->safe_psql(
+	'postgres', q{
+	CREATE TABLE victim (id int PRIMARY KEY, v text) USING lsm;
+	INSERT INTO victim SELECT g, 'row ' || g FROM generate_series(1, 2000) g;
+	CREATE TABLE bystander (id int PRIMARY KEY, v text) USING lsm;
+	INSERT INTO bystander SELECT g, 'bystander ' || g FROM generate_series(1, 1000) g;
+	CREATE TABLE plain (id int PRIMARY KEY, v text);
+	INSERT INTO plain SELECT g, 'plain ' || g FROM generate_series(1, 1000) g;
+});
+verify_query($node, q{SELECT memtable_pages >= 3 FROM lsm_info('victim')},
+	't', 'the victim has several memtable pages');
+
+my $file = $node->data_dir . '/'
+  . $node->safe_psql('postgres', q{SELECT pg_relation_filepath('victim')});
+my $bystander_digest = table_digest($node, 'bystander');
+my $plain_digest = table_digest($node, 'plain');
+
+$node->stop;
+my $original = slurp_file($file);
+is(length($original) % BLCKSZ, 0, 'the file is a whole number of pages');
+
+# read/write one page of the (stopped) server's file
+sub read_page
+{
+	my ($blkno) = @_;
+	return substr(slurp_file($file), $blkno * BLCKSZ, BLCKSZ);
+}
+
+sub write_bytes
+{
+	my ($offset, $bytes) = @_;
+	open(my $fh, '+<', $file) or die "open $file: $!";
+	binmode $fh;
+	sysseek($fh, $offset, 0) or die "seek: $!";
+	syswrite($fh, $bytes) == length($bytes) or die "write: $!";
+	close($fh) or die "close: $!";
+	return;
+}
+
+sub restore_file
+{
+	open(my $fh, '>', $file) or die "open $file: $!";
+	binmode $fh;
+	print $fh $original;
+	close($fh) or die "close: $!";
+	return;
+}
+
+# special area: lpo_aux (uint32), lpo_type (uint8), lpo_flags (uint8),
+# lpo_page_id (uint16)
+sub page_type
+{
+	my ($page) = @_;
+	my ($aux, $type, $flags, $id) =
+	  unpack('L C C S', substr($page, BLCKSZ - 8, 8));
+	return $id == 0xFF91 ? $type : -1;
+}
+
+is(page_type(read_page(0)), 1, 'block 0 is the metapage');
+is(page_type(read_page(1)), 4, 'block 1 is a memtable page');
+is(page_type(read_page(2)), 4, 'block 2 is a memtable page');
+
+# Offset within block $blkno of the tuple at line pointer $off.
+sub tuple_offset
+{
+	my ($blkno, $off) = @_;
+	my $lp = unpack('L', substr(read_page($blkno), 24 + 4 * ($off - 1), 4));
+	return $lp & 0x7FFF;
+}
+
+# Start the server on the corrupted file and check everything; then stop it
+# and put the original file back.
+sub check_corruption
+{
+	my ($what, $blkno, %opts) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+
+	my $log_offset = log_position($node);
+	$node->start;
+	my $started = $node->safe_psql('postgres',
+		'SELECT pg_postmaster_start_time()');
+
+	my ($ret, $out, $err) =
+	  $node->psql('postgres', q{SELECT lsm_check('victim')});
+	isnt($ret, 0, "$what: lsm_check fails");
+	like(
+		$err,
+		qr/ERROR:  lsm table "victim" is corrupted at block $blkno\b/,
+		"$what: lsm_check names the relation and block");
+
+	my %scans = (
+		'a sequential scan' => '',
+		'an index scan' =>
+		  'SET enable_seqscan = off; SET enable_bitmapscan = off; SET enable_indexonlyscan = off;',
+		'a bitmap scan' =>
+		  'SET enable_seqscan = off; SET enable_indexscan = off; SET enable_indexonlyscan = off;');
+	foreach my $scan (sort keys %scans)
+	{
+		($ret, $out, $err) = $node->psql('postgres',
+			"$scans{$scan} SELECT count(*), sum(length(v)) FROM victim WHERE id > 0");
+		isnt($ret, 0, "$what: $scan fails");
+		like($err, $opts{error} || qr/ERROR:  .*"victim"/,
+			"$what: ... with an ERROR naming the relation");
+		unlike($err, qr/server closed the connection|terminated abnormally/,
+			"$what: ... and the backend did not crash");
+	}
+
+	if ($opts{writes})
+	{
+		# writes to the table run into the corruption too, without a crash
+		($ret, $out, $err) = $node->psql('postgres',
+			q{UPDATE victim SET v = v || '!'});
+		isnt($ret, 0, "$what: an UPDATE of every row fails");
+		($ret, $out, $err) = $node->psql('postgres', q{VACUUM victim});
+		isnt($ret, 0, "$what: VACUUM fails");
+		like($err, qr/ERROR:  lsm table "victim" is corrupted at block $blkno\b/,
+			"$what: ... naming the relation and block");
+	}
+
+	is($node->safe_psql('postgres', 'SELECT pg_postmaster_start_time()'),
+		$started, "$what: the server kept running");
+	is(table_digest($node, 'bystander'), $bystander_digest,
+		"$what: another lsm table is unaffected");
+	is(table_digest($node, 'plain'), $plain_digest,
+		"$what: a heap table is unaffected");
+	($ret, $out, $err) =
+	  $node->psql('postgres', q{SELECT lsm_check('bystander')});
+	is($ret, 0, "$what: lsm_check of another lsm table is clean")
+	  or diag($err);
+	check_server_log($node, "$what: no PANIC or crashed backend in the log",
+		offset => $log_offset);
+
+	$node->stop;
+	restore_file();
+	return;
+}
+
+# --- the special area of block 1 -----------------------------------------------------
+
+write_bytes(1 * BLCKSZ + BLCKSZ - 8, "\xAB" x 8);
+check_corruption('special area of block 1', 1);
+
+# --- a line pointer of block 2 pointing past the end of the page ------------------------
+
+# lp_off = 8180, lp_flags = LP_NORMAL, lp_len = 200
+write_bytes(2 * BLCKSZ + 24 + 4 * 4, pack('L', 8180 | (1 << 15) | (200 << 17)));
+check_corruption('line pointer of block 2', 2);
+
+# --- a tuple header of block 1 (t_hoff) ---------------------------------------------------
+
+my $toff = tuple_offset(1, 3);
+ok($toff > 24 && $toff < BLCKSZ - 8, 'found a tuple on block 1');
+write_bytes(1 * BLCKSZ + $toff + 22, pack('C', 250));
+check_corruption('tuple header on block 1', 1);
+
+# --- the metapage magic -----------------------------------------------------------------
+
+write_bytes(24, pack('L', 0xDEADBEEF));
+check_corruption('metapage magic', 0, writes => 1);
+
+# --- the map: logical block 1 mapped to the page of logical block 2 --------------------------
+
+# LsmMetaPageData: direct[] starts 92 bytes into the page contents
+use constant DIRECT => 24 + 92;
+my @direct = unpack('L4', substr(read_page(0), DIRECT, 16));
+is("@direct[0..2]", '1 2 3', 'logical blocks 0, 1, 2 are on blocks 1, 2, 3');
+write_bytes(DIRECT + 4, pack('L', 3));
+check_corruption('map entry of logical block 1', '(?:0|2|3)');
+
+# --- the map: logical block 1 mapped past the end of the file ------------------------------
+
+write_bytes(DIRECT + 4, pack('L', 100000));
+check_corruption('map entry past the end of the file', '(?:0|100000)',
+	error => qr/ERROR:  .*(?:"victim"|block 100000)/);
+
+# --- a line pointer shorter than a tuple header --------------------------------------------
+
+# lp_off unchanged, lp_flags = LP_NORMAL, lp_len = 10
+my $lp3 = unpack('L', substr(read_page(3), 24, 4));
+write_bytes(3 * BLCKSZ + 24, pack('L', ($lp3 & 0x7FFF) | (1 << 15) | (10 << 17)));
+check_corruption('short line pointer on block 3', 3);
+
+# --- the original file is clean again ------------------------------------------------------
+
+$node->start;
+verify_query($node, q{SELECT lsm_check('victim')}, '',
+	'lsm_check is clean with the original file');
+verify_query($node, q{SELECT count(*), sum(id) FROM victim}, '2000|2001000',
+	'every row is back');
+check_server_log($node, 'no PANIC or crashed backend in the whole run');
+
+done_testing();
