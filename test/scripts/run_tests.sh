@@ -369,6 +369,11 @@ run_tap() {
 		"LSM_TEST_SRCDIR=$SRC"
 		"PG_TEST_TIMEOUT_DEFAULT=${PG_TEST_TIMEOUT_DEFAULT:-180}"
 	)
+	# knobs of individual TAP scripts (e.g. LSM_PGBENCH_SECONDS) pass through
+	local v
+	for v in $(compgen -e | grep -E '^LSM_(PGBENCH|TAP)_' || true); do
+		env+=("$v=${!v}")
+	done
 	local start=$SECONDS
 	cd "$SRC/test"
 	for t in "${scripts[@]}"; do
