@@ -205,7 +205,7 @@ DELETE FROM dml_big WHERE id % 7 = 0;
 SELECT count(*), sum(id), sum(v) FROM dml_big;
 SELECT count(*), sum(id::bigint * v) FROM dml_big WHERE id BETWEEN 50000 AND 50999;
 VACUUM dml_big;
-SELECT format_version, runs, live_versions,
+SELECT format_version, live_versions,
        versions = live_versions + recently_dead_versions + dead_versions
          AS counts_add_up
   FROM lsm_info('dml_big');

@@ -35,7 +35,11 @@ CREATE FUNCTION lsm_info(rel regclass,
 	OUT versions bigint,
 	OUT live_versions bigint,
 	OUT recently_dead_versions bigint,
-	OUT dead_versions bigint)
+	OUT dead_versions bigint,
+	OUT run_pages bigint,
+	OUT run_entries bigint,
+	OUT bytes_flushed bigint,
+	OUT bytes_compacted bigint)
 RETURNS record
 AS 'MODULE_PATHNAME', 'lsm_info'
 LANGUAGE C STRICT PARALLEL RESTRICTED;
@@ -47,7 +51,37 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'lsm_check'
 LANGUAGE C STRICT PARALLEL RESTRICTED;
 
+-- The runs of an lsm table, newest first.
+CREATE FUNCTION lsm_runs(rel regclass,
+	OUT run_id bigint,
+	OUT level integer,
+	OUT min_tid tid,
+	OUT max_tid tid,
+	OUT pages bigint,
+	OUT data_pages bigint,
+	OUT versions bigint,
+	OUT tombstones bigint,
+	OUT raw_bytes bigint,
+	OUT compressed_bytes bigint,
+	OUT bloom_bits bigint,
+	OUT bloom_hashes integer,
+	OUT oldest_xid xid,
+	OUT root_block bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'lsm_runs'
+LANGUAGE C STRICT PARALLEL RESTRICTED;
+
+-- Flush the memtable into a run and merge runs (all into one with full).
+CREATE FUNCTION lsm_compact(rel regclass, full boolean DEFAULT false,
+	OUT flushed_pages integer,
+	OUT merged_runs integer,
+	OUT runs integer)
+RETURNS record
+AS 'MODULE_PATHNAME', 'lsm_compact'
+LANGUAGE C STRICT PARALLEL UNSAFE;
+
 REVOKE ALL ON FUNCTION lsm_info(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lsm_runs(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lsm_check(regclass) FROM PUBLIC;
 
 -- Logical decoding ignores generic WAL, so a publication would silently miss

@@ -20,4 +20,7 @@ extern void _PG_init(void);
 /* lsm_hooks.c */
 extern void lsm_init_hooks(void);
 
+/* src/lsm/lsm_flush.c: GUCs of the lsm table access method */
+extern void lsm_tam_init_gucs(void);
+
 #endif							/* LSM_COMMON_H */

@@ -28,6 +28,7 @@ PG_FUNCTION_INFO_V1(lsm_version);
 void
 _PG_init(void)
 {
+	lsm_tam_init_gucs();
 	lsm_init_hooks();
 }
 

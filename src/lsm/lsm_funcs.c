@@ -29,6 +29,8 @@
 #include "access/htup_details.h"
 #include "access/multixact.h"
 #include "access/relation.h"
+#include "access/tableam.h"
+#include "executor/tuptable.h"
 #include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
@@ -39,6 +41,7 @@
 #include "storage/lmgr.h"
 #include "storage/procarray.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
 
@@ -46,6 +49,7 @@
 #include "lsm/lsm_internal.h"
 
 PG_FUNCTION_INFO_V1(lsm_info);
+PG_FUNCTION_INFO_V1(lsm_runs);
 PG_FUNCTION_INFO_V1(lsm_check);
 
 /* Per-type page counts collected by a physical pass. */
@@ -66,8 +70,11 @@ lsm_info(PG_FUNCTION_ARGS)
 	Oid			relid = PG_GETARG_OID(0);
 	Relation	rel;
 	TupleDesc	tupdesc;
-	Datum		values[13];
-	bool		nulls[13];
+	Datum		values[17];
+	bool		nulls[17];
+	PGAlignedBlock mbuf;
+	LsmManifest manifest = (LsmManifest) mbuf.data;
+	int64		run_versions = 0;
 	BlockNumber nblocks;
 	LsmPageCounts counts;
 	int64		nversions = 0;
@@ -120,32 +127,39 @@ lsm_info(PG_FUNCTION_ARGS)
 			LSM_CORRUPT(rel, blkno, ("Page is not an lsm page."));
 		counts.bytype[type]++;
 		if (type == LSM_PAGE_MEM)
+			rowids_assigned += PageGetMaxOffsetNumber(page);
+		UnlockReleaseBuffer(buf);
+	}
+	lsm_manifest_read(rel, manifest);
+	for (uint32 r = 0; r < manifest->nruns; r++)
+		run_versions += manifest->runs[r].nentries;
+
+	/* every version, in the memtable or in the runs (newest copy only) */
+	{
+		TableScanDesc scan = table_beginscan(rel, SnapshotAny, 0, NULL);
+		TupleTableSlot *slot = table_slot_create(rel, NULL);
+
+		while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
 		{
-			OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+			HeapTuple	tup = ((BufferHeapTupleTableSlot *) slot)->base.tuple;
 
-			rowids_assigned += maxoff;
-			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+			CHECK_FOR_INTERRUPTS();
+			nversions++;
+			switch (lsm_satisfies_vacuum(tup, OldestXmin))
 			{
-				HeapTupleData tup;
-
-				if (!lsm_page_get_tuple(rel, buf, off, &tup))
-					continue;
-				nversions++;
-				switch (lsm_satisfies_vacuum(&tup, OldestXmin))
-				{
-					case HEAPTUPLE_DEAD:
-						ndead++;
-						break;
-					case HEAPTUPLE_RECENTLY_DEAD:
-						nrecently_dead++;
-						break;
-					default:
-						nlive++;
-						break;
-				}
+				case HEAPTUPLE_DEAD:
+					ndead++;
+					break;
+				case HEAPTUPLE_RECENTLY_DEAD:
+					nrecently_dead++;
+					break;
+				default:
+					nlive++;
+					break;
 			}
 		}
-		UnlockReleaseBuffer(buf);
+		ExecDropSingleTupleTableSlot(slot);
+		table_endscan(scan);
 	}
 	relation_close(rel, AccessShareLock);
 
@@ -157,7 +171,7 @@ lsm_info(PG_FUNCTION_ARGS)
 								counts.bytype[LSM_PAGE_MAPDIR]);
 	values[i++] = Int64GetDatum(counts.bytype[LSM_PAGE_FREE] +
 								counts.uninitialized);
-	values[i++] = Int32GetDatum(0); /* runs */
+	values[i++] = Int32GetDatum(manifest->nruns);
 	values[i++] = Int64GetDatum(next_lblock);
 	values[i++] = Int64GetDatum(rowids_assigned);
 	values[i++] = Float8GetDatum(100.0 * (double) next_lblock /
@@ -166,6 +180,13 @@ lsm_info(PG_FUNCTION_ARGS)
 	values[i++] = Int64GetDatum(nlive);
 	values[i++] = Int64GetDatum(nrecently_dead);
 	values[i++] = Int64GetDatum(ndead);
+	values[i++] = Int64GetDatum(counts.bytype[LSM_PAGE_RUN_DATA] +
+								counts.bytype[LSM_PAGE_RUN_INDEX] +
+								counts.bytype[LSM_PAGE_RUN_BLOOM] +
+								counts.bytype[LSM_PAGE_MANIFEST]);
+	values[i++] = Int64GetDatum(run_versions);
+	values[i++] = Int64GetDatum((int64) manifest->bytes_flushed);
+	values[i++] = Int64GetDatum((int64) manifest->bytes_compacted);
 	Assert(i == lengthof(values));
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
@@ -415,6 +436,129 @@ lsm_check_mem_page(LsmCheckState *cs, Buffer buf)
 }
 
 /*
+ * Verify the runs the manifest lists: every index, data and bloom page
+ * (lsm_run_open and lsm_run_decode verify format and checksums), entries in
+ * order and inside the run's TID range and the table's logical blocks,
+ * every entry found by the bloom filter, sane versions.  Their pages are
+ * noted as expected for the physical pass.
+ */
+static void
+lsm_check_runs(LsmCheckState *cs, BlockNumber manifest_blk)
+{
+	Relation	rel = cs->rel;
+	PGAlignedBlock mbuf;
+	LsmManifest m = (LsmManifest) mbuf.data;
+	MemoryContext mcxt = AllocSetContextCreate(CurrentMemoryContext,
+											   "lsm_check runs",
+											   ALLOCSET_DEFAULT_SIZES);
+	int			natts = RelationGetNumberOfAttributes(rel);
+
+	if (!lsm_manifest_read(rel, m))
+		return;
+	lsm_check_expect(cs, LSM_METAPAGE_BLKNO, manifest_blk, LSM_PAGE_MANIFEST, 0);
+	for (uint32 r = 0; r < m->nruns; r++)
+	{
+		LsmRun	   *run = lsm_run_open(rel, &m->runs[r], mcxt);
+		LsmRunChunk chunk;
+		ItemPointerData prev;
+		ItemPointerData lo,
+					hi;
+		uint64		nver = 0,
+					ntomb = 0;
+
+		for (uint32 q = 0; q < r; q++)
+			if (m->runs[q].run_id == m->runs[r].run_id)
+				LSM_CORRUPT(rel, manifest_blk, ("Run %u listed twice.", m->runs[r].run_id));
+		ItemPointerSetInvalid(&prev);
+		ItemPointerSet(&lo, m->runs[r].min_lblock, m->runs[r].min_off);
+		ItemPointerSet(&hi, m->runs[r].max_lblock, m->runs[r].max_off);
+		lsm_check_expect(cs, manifest_blk, m->runs[r].root, LSM_PAGE_RUN_INDEX,
+						 m->runs[r].run_id);
+		for (uint32 b = 0; b < run->nbloom; b++)
+			lsm_check_expect(cs, m->runs[r].root, run->bloom_pages[b],
+							 LSM_PAGE_RUN_BLOOM, m->runs[r].run_id);
+		lsm_run_chunk_init(&chunk, mcxt);
+		for (int p = 0; p < run->nfences; p++)
+		{
+			BlockNumber blkno = run->fences[p].blkno;
+
+			CHECK_FOR_INTERRUPTS();
+			lsm_check_expect(cs, m->runs[r].root, blkno, LSM_PAGE_RUN_DATA,
+							 m->runs[r].run_id);
+			lsm_run_decode(rel, run, p, &chunk);
+			if (chunk.entries[0].tid.ip_posid != run->fences[p].off ||
+				ItemPointerGetBlockNumber(&chunk.entries[0].tid) != run->fences[p].lblock)
+				LSM_CORRUPT(rel, blkno, ("Data page does not start at its fence."));
+			for (int i = 0; i < chunk.nentries; i++)
+			{
+				LsmRunEntry *e = &chunk.entries[i];
+
+				if ((ItemPointerIsValid(&prev) && ItemPointerCompare(&prev, &e->tid) >= 0) ||
+					ItemPointerCompare(&e->tid, &lo) < 0 ||
+					ItemPointerCompare(&e->tid, &hi) > 0 ||
+					ItemPointerGetBlockNumber(&e->tid) >= cs->next_lblock)
+					LSM_CORRUPT(rel, blkno,
+								("Entry (%u,%u) out of order or outside the run's range.",
+								 ItemPointerGetBlockNumber(&e->tid),
+								 ItemPointerGetOffsetNumber(&e->tid)));
+				prev = e->tid;
+				if (!lsm_run_may_contain(rel, run, &e->tid))
+					LSM_CORRUPT(rel, blkno,
+								("Bloom filter of run %u misses entry (%u,%u).",
+								 m->runs[r].run_id, ItemPointerGetBlockNumber(&e->tid),
+								 ItemPointerGetOffsetNumber(&e->tid)));
+				if (e->tup == NULL)
+				{
+					ntomb++;
+					continue;
+				}
+				nver++;
+				if (HeapTupleHeaderGetNatts(e->tup) > natts)
+					LSM_CORRUPT(rel, blkno,
+								("Run version (%u,%u) has %d attributes, the table has %d.",
+								 ItemPointerGetBlockNumber(&e->tid),
+								 ItemPointerGetOffsetNumber(&e->tid),
+								 HeapTupleHeaderGetNatts(e->tup), natts));
+				if (!HeapTupleHeaderXminFrozen(e->tup) &&
+					!lsm_check_xid_in_range(cs, HeapTupleHeaderGetRawXmin(e->tup)))
+					LSM_CORRUPT(rel, blkno,
+								("Run version (%u,%u) has xmin %u outside [%u, %u).",
+								 ItemPointerGetBlockNumber(&e->tid),
+								 ItemPointerGetOffsetNumber(&e->tid),
+								 HeapTupleHeaderGetRawXmin(e->tup), cs->relfrozenxid,
+								 XidFromFullTransactionId(cs->next_fxid)));
+			}
+		}
+		if (nver != run->nversions || ntomb != run->ntombstones ||
+			nver + ntomb != m->runs[r].nentries)
+			LSM_CORRUPT(rel, m->runs[r].root,
+						("Run %u counts %llu versions and %llu tombstones, found %llu and %llu.",
+						 m->runs[r].run_id, (unsigned long long) run->nversions,
+						 (unsigned long long) run->ntombstones,
+						 (unsigned long long) nver, (unsigned long long) ntomb));
+		/* the index pages after the root */
+		{
+			BlockNumber blkno = m->runs[r].root;
+
+			while (blkno != InvalidBlockNumber)
+			{
+				Buffer		buf = ReadBuffer(rel, blkno);
+				BlockNumber next;
+
+				LockBuffer(buf, BUFFER_LOCK_SHARE);
+				next = ((LsmRunIndexHeader *) PageGetContents(BufferGetPage(buf)))->next;
+				UnlockReleaseBuffer(buf);
+				if (next != InvalidBlockNumber)
+					lsm_check_expect(cs, blkno, next, LSM_PAGE_RUN_INDEX,
+									 m->runs[r].run_id);
+				blkno = next;
+			}
+		}
+	}
+	MemoryContextDelete(mcxt);
+}
+
+/*
  * One pass of lsm_check over rel; ERROR on the first inconsistency.
  */
 static void
@@ -433,7 +577,20 @@ lsm_check_once(Relation rel)
 	cs.expected_aux = palloc0(sizeof(uint32) * Max(cs.nblocks, 1));
 
 	if (cs.nblocks > 0)
+	{
+		Buffer		metabuf;
+		BlockNumber manifest = InvalidBlockNumber;
+
 		lsm_check_map(&cs);
+		metabuf = lsm_read_metapage(rel, BUFFER_LOCK_SHARE);
+		if (BufferIsValid(metabuf))
+		{
+			manifest = LsmPageGetMeta(BufferGetPage(metabuf))->manifest;
+			UnlockReleaseBuffer(metabuf);
+		}
+		if (manifest != InvalidBlockNumber)
+			lsm_check_runs(&cs, manifest);
+	}
 
 	for (BlockNumber blkno = 1; blkno < cs.nblocks; blkno++)
 	{
@@ -479,6 +636,22 @@ lsm_check_once(Relation rel)
 				else
 					lsm_verify_page(cs.rel, buf, opaque->lpo_type);
 				break;
+			case LSM_PAGE_MANIFEST:
+			case LSM_PAGE_RUN_DATA:
+			case LSM_PAGE_RUN_INDEX:
+			case LSM_PAGE_RUN_BLOOM:
+				/* run pages no run lists are orphans VACUUM reclaims */
+				if (cs.expected[blkno] != 0 &&
+					(cs.expected[blkno] != opaque->lpo_type ||
+					 cs.expected_aux[blkno] != opaque->lpo_aux))
+					LSM_CORRUPT(cs.rel, blkno,
+								("A %s page of run %u where a %s page of run %u is expected.",
+								 lsm_page_type_name(opaque->lpo_type), opaque->lpo_aux,
+								 lsm_page_type_name(cs.expected[blkno]),
+								 cs.expected_aux[blkno]));
+				if (opaque->lpo_type == LSM_PAGE_MANIFEST && cs.expected[blkno] == 0)
+					LSM_CORRUPT(cs.rel, blkno, ("A manifest page the metapage does not point to."));
+				break;
 			case LSM_PAGE_FREE:
 				if (cs.expected[blkno] != 0)
 					LSM_CORRUPT(cs.rel, blkno,
@@ -520,6 +693,13 @@ lsm_check_map_state(Relation rel, uint64 *state)
 		state[1] = meta->next_lblock;
 		state[2] = ((uint64) meta->mem_pages << 32) | (uint32) meta->pages_freed;
 		UnlockReleaseBuffer(buf);
+	}
+	{
+		PGAlignedBlock mbuf;
+		LsmManifest m = (LsmManifest) mbuf.data;
+
+		lsm_manifest_read(rel, m);
+		state[2] ^= m->generation << 16;
 	}
 }
 
@@ -580,4 +760,56 @@ lsm_check(PG_FUNCTION_ARGS)
 	}
 	relation_close(rel, AccessShareLock);
 	PG_RETURN_VOID();
+}
+
+/*
+ * lsm_runs -- one row per run of an lsm table, newest first.
+ */
+Datum
+lsm_runs(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Relation	rel;
+	PGAlignedBlock mbuf;
+	LsmManifest m = (LsmManifest) mbuf.data;
+
+	InitMaterializedSRF(fcinfo, 0);
+	rel = relation_open(relid, AccessShareLock);
+	lsm_check_is_lsm(rel);
+	lsm_manifest_read(rel, m);
+	for (uint32 r = 0; r < m->nruns; r++)
+	{
+		LsmManifestRun *d = &m->runs[r];
+		LsmRun	   *run = lsm_run_open(rel, d, CurrentMemoryContext);
+		Datum		values[14];
+		bool		nulls[14];
+		ItemPointer mintid = palloc(sizeof(ItemPointerData));
+		ItemPointer maxtid = palloc(sizeof(ItemPointerData));
+		int			i = 0;
+
+		ItemPointerSet(mintid, d->min_lblock, d->min_off);
+		ItemPointerSet(maxtid, d->max_lblock, d->max_off);
+		memset(nulls, 0, sizeof(nulls));
+		values[i++] = Int64GetDatum(d->run_id);
+		values[i++] = Int32GetDatum(d->level);
+		values[i++] = PointerGetDatum(mintid);
+		values[i++] = PointerGetDatum(maxtid);
+		values[i++] = Int64GetDatum(d->npages);
+		values[i++] = Int64GetDatum(run->ndata);
+		values[i++] = Int64GetDatum((int64) run->nversions);
+		values[i++] = Int64GetDatum((int64) run->ntombstones);
+		values[i++] = Int64GetDatum((int64) d->raw_bytes);
+		values[i++] = Int64GetDatum((int64) d->comp_bytes);
+		values[i++] = Int64GetDatum(run->bloom_nbits);
+		values[i++] = Int32GetDatum(run->bloom_nhash);
+		if (TransactionIdIsValid(d->oldest_xid))
+			values[i++] = TransactionIdGetDatum(d->oldest_xid);
+		else
+			nulls[i++] = true;
+		values[i++] = Int64GetDatum(d->root);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	relation_close(rel, AccessShareLock);
+	return (Datum) 0;
 }

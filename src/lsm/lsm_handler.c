@@ -173,7 +173,8 @@ lsm_relation_toast_am(Relation rel)
 /*
  * lsm_estimate_rel_size -- table AM callback relation_estimate_size.
  *
- * pages: the pages that hold versions (what a sequential scan reads);
+ * pages: the pages that hold versions (what a sequential scan reads:
+ * memtable pages and the pages of runs);
  * tuples: pg_class's density (reltuples per logical block, as VACUUM and
  * ANALYZE record it) applied to the current number of logical blocks, or,
  * never analyzed, the density the tuple width allows on a memtable page.
@@ -200,6 +201,16 @@ lsm_estimate_rel_size(Relation rel, int32 *attr_widths, BlockNumber *pages,
 		datapages = meta->mem_pages;
 		nlblocks = meta->next_lblock;
 		UnlockReleaseBuffer(metabuf);
+	}
+	if (nlblocks > 0)
+	{
+		PGAlignedBlock mbuf;
+		LsmManifest m = (LsmManifest) mbuf.data;
+
+		/* and the pages of the runs */
+		lsm_manifest_read(rel, m);
+		for (uint32 r = 0; r < m->nruns; r++)
+			datapages += m->runs[r].npages;
 	}
 
 	if (datapages < 10 && reltuples < 0 && !rel->rd_rel->relhassubclass)

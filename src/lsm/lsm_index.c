@@ -30,6 +30,7 @@
 #include "storage/predicate.h"
 #include "storage/procarray.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/tuplesort.h"
@@ -41,6 +42,9 @@ typedef struct LsmIndexFetchData
 	IndexFetchTableData xs_base;	/* AM-independent part; must be first */
 	Buffer		xs_cbuf;		/* pinned memtable page of the last fetch */
 	BlockNumber xs_cblock;		/* its logical block */
+	LsmRunSet  *xs_runs;		/* view of the runs, made when needed */
+	Buffer		xs_anchor;		/* pinned metapage: the buffer slots hold
+								 * for versions read from runs */
 } LsmIndexFetchData;
 
 /*
@@ -54,6 +58,8 @@ lsm_index_fetch_begin(Relation rel)
 	scan->xs_base.rel = rel;
 	scan->xs_cbuf = InvalidBuffer;
 	scan->xs_cblock = InvalidBlockNumber;
+	scan->xs_runs = NULL;
+	scan->xs_anchor = InvalidBuffer;
 	return &scan->xs_base;
 }
 
@@ -79,8 +85,58 @@ lsm_index_fetch_reset(IndexFetchTableData *sscan)
 void
 lsm_index_fetch_end(IndexFetchTableData *sscan)
 {
+	LsmIndexFetchData *scan = (LsmIndexFetchData *) sscan;
+
 	lsm_index_fetch_reset(sscan);
+	if (scan->xs_runs)
+		lsm_runset_free(scan->xs_runs);
+	if (BufferIsValid(scan->xs_anchor))
+		ReleaseBuffer(scan->xs_anchor);
 	pfree(sscan);
+}
+
+/*
+ * The part of an index fetch that reads a version from the runs: versions
+ * there are committed and have no xmax, so a version that is not visible
+ * is just too new, and a TID the runs do not hold (or hold a tombstone
+ * for) is dead to everybody.
+ */
+static bool
+lsm_index_fetch_from_runs(LsmIndexFetchData *scan, ItemPointer tid,
+						  Snapshot snapshot, TupleTableSlot *slot,
+						  bool *all_dead)
+{
+	Relation	rel = scan->xs_base.rel;
+	BufferHeapTupleTableSlot *bslot = (BufferHeapTupleTableSlot *) slot;
+	HeapTuple	tuple = &bslot->base.tupdata;
+	LsmRunEntry *e;
+	bool		visible;
+
+	if (scan->xs_runs == NULL)
+		scan->xs_runs = lsm_runset_create(rel, GetMemoryChunkContext(scan));
+	else
+		lsm_runset_refresh(rel, scan->xs_runs);
+	e = lsm_runset_lookup(rel, scan->xs_runs, tid);
+	if (e == NULL || e->tup == NULL)
+	{
+		if (all_dead)
+			*all_dead = true;
+		return false;
+	}
+	tuple->t_data = e->tup;
+	tuple->t_len = e->len;
+	tuple->t_self = *tid;
+	tuple->t_tableOid = RelationGetRelid(rel);
+	visible = lsm_tuple_satisfies(tuple, snapshot);
+	lsm_serializable_conflict_out(visible, rel, tuple, snapshot);
+	if (!visible)
+		return false;
+	PredicateLockTID(rel, tid, snapshot, HeapTupleHeaderGetXmin(tuple->t_data));
+	if (!BufferIsValid(scan->xs_anchor))
+		scan->xs_anchor = ReadBuffer(rel, LSM_METAPAGE_BLKNO);
+	slot->tts_tableOid = RelationGetRelid(rel);
+	ExecStoreBufferHeapTuple(tuple, slot, scan->xs_anchor);
+	return true;
 }
 
 /*
@@ -128,14 +184,24 @@ lsm_index_fetch_tuple(IndexFetchTableData *sscan, ItemPointer tid,
 	{
 		scan->xs_cbuf = lsm_read_mem_page(rel, lblock, NULL);
 		scan->xs_cblock = lblock;
-		if (!BufferIsValid(scan->xs_cbuf))
+	}
+	if (BufferIsValid(scan->xs_cbuf))
+	{
+		Page		page = BufferGetPage(scan->xs_cbuf);
+		OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+
+		if ((LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_OVERLAY) &&
+			(off > PageGetMaxOffsetNumber(page) ||
+			 !ItemIdIsUsed(PageGetItemId(page, off))))
 		{
-			/* removed by VACUUM: dead to everybody */
-			if (all_dead)
-				*all_dead = true;
-			return false;
+			/* an overlay page without this version: look in the runs */
+			LockBuffer(scan->xs_cbuf, BUFFER_LOCK_UNLOCK);
+			return lsm_index_fetch_from_runs(scan, tid, snapshot, slot,
+											 all_dead);
 		}
 	}
+	else
+		return lsm_index_fetch_from_runs(scan, tid, snapshot, slot, all_dead);
 
 	if (!lsm_page_get_tuple(rel, scan->xs_cbuf, ItemPointerGetOffsetNumber(tid),
 							tuple))
@@ -175,8 +241,27 @@ lsm_fetch_row_version(Relation rel, ItemPointer tid, Snapshot snapshot,
 	bool		visible;
 
 	Assert(TTS_IS_BUFFERTUPLE(slot));
-	if (!lsm_fetch_tuple(rel, tid, &buf, tuple))
-		return false;
+	switch (lsm_fetch_any(rel, tid, NULL, NULL, &buf, tuple))
+	{
+		case LSM_FETCH_NONE:
+			return false;
+		case LSM_FETCH_RUN:
+			visible = lsm_tuple_satisfies(tuple, snapshot);
+			lsm_serializable_conflict_out(visible, rel, tuple, snapshot);
+			if (visible)
+			{
+				PredicateLockTID(rel, tid, snapshot,
+								 HeapTupleHeaderGetXmin(tuple->t_data));
+				/* a copy: the run view goes away now */
+				ExecForceStoreHeapTuple(tuple, slot, false);
+				slot->tts_tableOid = RelationGetRelid(rel);
+				((BufferHeapTupleTableSlot *) slot)->base.tuple->t_tableOid =
+					slot->tts_tableOid;
+			}
+			return visible;
+		default:
+			break;
+	}
 	visible = lsm_tuple_satisfies(tuple, snapshot);
 	lsm_serializable_conflict_out(visible, rel, tuple, snapshot);
 	if (visible)
@@ -267,6 +352,26 @@ lsm_index_delete_tuples(Relation rel, TM_IndexDeleteOp *delstate)
 		}
 		checked = i + 1;
 
+		if (BufferIsValid(buf) &&
+			(LsmPageGetOpaque(BufferGetPage(buf))->lpo_flags & LSM_MEM_OVERLAY) &&
+			(ItemPointerGetOffsetNumber(tid) > PageGetMaxOffsetNumber(BufferGetPage(buf)) ||
+			 !ItemIdIsUsed(PageGetItemId(BufferGetPage(buf),
+										 ItemPointerGetOffsetNumber(tid)))))
+		{
+			/* the version is in the runs: committed, no xmax, live */
+			continue;
+		}
+		if (!BufferIsValid(buf) &&
+			ItemPointerGetOffsetNumber(tid) <= LSM_MAX_TUPLES_PER_PAGE &&
+			cblock < lsm_get_nlblocks(rel))
+		{
+			/* no memtable page: in the runs (live) unless removed */
+			LsmRunEntry *e;
+
+			e = lsm_runset_lookup(rel, lsm_runset_cached(rel), tid);
+			if (e != NULL && e->tup != NULL)
+				continue;
+		}
 		if (!BufferIsValid(buf) ||
 			!lsm_page_get_tuple(rel, buf, ItemPointerGetOffsetNumber(tid), &tup))
 		{

@@ -52,6 +52,14 @@ extern BlockNumber lsm_map_lookup(Relation rel, BlockNumber lblock);
 extern int	lsm_map_read_unit(Relation rel, BlockNumber lblock,
 							  BlockNumber *entries, BlockNumber *first);
 extern Buffer lsm_new_mem_page(Relation rel, BufferAccessStrategy strategy);
+extern Buffer lsm_get_new_page(Relation rel);
+extern Buffer lsm_get_overlay_page(Relation rel, BlockNumber lblock);
+extern void lsm_vm_set_run_blocks(Relation rel, const BlockNumber *notvisible,
+								  int nnot);
+extern bool lsm_free_flushed_page(Relation rel, BlockNumber lblock,
+								  BlockNumber blkno, XLogRecPtr lsn);
+extern BlockNumber lsm_free_run_page(Relation rel, BlockNumber blkno,
+									 uint32 run_id);
 extern bool lsm_free_mem_page(Relation rel, BlockNumber lblock,
 							  BlockNumber blkno);
 extern void lsm_invalidate_cache(Relation rel);
@@ -64,6 +72,8 @@ extern const char *lsm_page_type_name(uint8 type);
 extern bool lsm_page_has_room(Page page, Size len, Size reserve);
 extern Size lsm_fillfactor_reserve(Relation rel);
 extern HeapTupleHeader lsm_page_add_tuple(Page page, HeapTuple tuple);
+extern void lsm_page_put_tuple(Relation rel, Page page, OffsetNumber off,
+							   HeapTupleHeader tup, uint32 len);
 extern Buffer lsm_get_insert_buffer(Relation rel, Size len,
 									BulkInsertState bistate);
 extern Buffer lsm_read_mem_page(Relation rel, BlockNumber lblock,
@@ -80,6 +90,14 @@ extern bool lsm_page_get_tuple(Relation rel, Buffer buf, OffsetNumber off,
 extern bool lsm_fetch_tuple(Relation rel, ItemPointer tid, Buffer *buf,
 							HeapTuple tuple);
 extern void lsm_check_tuple_size(Relation rel, HeapTuple tuple);
+
+#define LSM_FETCH_NONE	0
+#define LSM_FETCH_MEM	1
+#define LSM_FETCH_RUN	2
+struct LsmRunSet;
+extern int	lsm_fetch_any(Relation rel, ItemPointer tid,
+						  struct LsmRunSet **rsp, MemoryContext mcxt,
+						  Buffer *buf, HeapTuple tuple);
 
 /* ----------------------------------------------------------------
  * lsm_visibility.c: MVCC rules (heap's, without unlogged hint bits)
@@ -194,6 +212,20 @@ typedef struct LsmScanDescData
 	int			rs_cindex;		/* index into rs_vistuples */
 	int			rs_ntuples;
 	OffsetNumber rs_vistuples[MaxHeapTuplesPerPage];
+	HeapTupleHeader rs_vistup[MaxHeapTuplesPerPage];	/* where they are */
+	uint32		rs_vislen[MaxHeapTuplesPerPage];
+	OffsetNumber rs_cmaxoff;	/* highest offset the block may have */
+
+	/*
+	 * Blocks whose versions are (partly) in runs: rs_cbuf is then a pin of
+	 * rs_anchor (the metapage) unless the block also has an overlay page,
+	 * and the versions are copied to rs_blockbuf.
+	 */
+	struct LsmRunSet *rs_runs;	/* view of the runs, made when needed */
+	Buffer		rs_anchor;
+	char	   *rs_blockbuf[2];	/* alternate between blocks */
+	Size		rs_blockbuf_cap[2];
+	int			rs_blockbuf_cur;
 
 	/* private copy of part of the map: where memtable pages are (hints) */
 	BlockNumber rs_map_first;	/* first logical block covered */
@@ -210,6 +242,11 @@ typedef struct LsmScanDescData
 
 	/* ANALYZE: physical block being sampled */
 	OffsetNumber rs_analyze_off;
+	int			rs_analyze_run;	/* >= 0: sampling a data page of this run */
+	int			rs_analyze_entry;
+	struct LsmRunChunk *rs_analyze_chunk;
+	BlockNumber rs_analyze_lblock;	/* block whose shadow[] is known */
+	bool		rs_analyze_shadow[MaxHeapTuplesPerPage + 1];
 } LsmScanDescData;
 
 typedef LsmScanDescData *LsmScanDesc;
@@ -341,8 +378,123 @@ extern void lsm_vm_set_in_record(GenericXLogState *state, Page pagecopy,
 								 Buffer vmbuf);
 extern void lsm_vm_set_freed_in_record(GenericXLogState *state,
 									   BlockNumber lblock, Buffer vmbuf);
+extern void lsm_vm_clear_block_in_record(GenericXLogState *state,
+										 BlockNumber lblock, Buffer vmbuf);
 extern void lsm_vm_release(Buffer vmbuf);
 extern bool lsm_vm_is_set(Relation rel, BlockNumber lblock, Buffer *vmbuf);
+
+/* ----------------------------------------------------------------
+ * lsm_run.c: runs
+ * ----------------------------------------------------------------
+ */
+extern PGDLLIMPORT int lsm_bloom_bits_per_key;
+
+/* an opened run: its manifest entry and fences (backend memory) */
+typedef struct LsmRun
+{
+	LsmManifestRun desc;
+	int			nfences;		/* = data pages */
+	LsmRunFence *fences;
+	uint32		ndata;
+	uint32		nbloom;
+	uint32		bloom_nbits;
+	uint32		bloom_nhash;
+	BlockNumber *bloom_pages;
+	uint64		nversions;
+	uint64		ntombstones;
+} LsmRun;
+
+/* one decoded entry: tup == NULL for a tombstone */
+typedef struct LsmRunEntry
+{
+	ItemPointerData tid;
+	HeapTupleHeader tup;
+	uint32		len;
+} LsmRunEntry;
+
+/* a decoded data page */
+typedef struct LsmRunChunk
+{
+	MemoryContext mcxt;
+	LsmRun	   *run;			/* which page this is, or NULL */
+	int			pageidx;
+	int			nentries;
+	int			max_entries;
+	LsmRunEntry *entries;
+	char	   *raw;
+	Size		raw_cap;
+	char	   *arena;
+	Size		arena_cap;
+} LsmRunChunk;
+
+typedef struct LsmRunWriter LsmRunWriter;
+
+extern LsmRunWriter *lsm_run_writer_begin(Relation rel, uint32 run_id,
+										  uint32 level,
+										  uint64 expected_entries);
+extern void lsm_run_writer_add(LsmRunWriter *w, ItemPointer tid,
+							   HeapTupleHeader tup, uint32 len, bool frozen);
+extern uint64 lsm_run_writer_count(LsmRunWriter *w);
+extern TransactionId lsm_run_writer_newest_frozen(LsmRunWriter *w);
+extern bool lsm_run_writer_finish(LsmRunWriter *w, LsmManifestRun *desc);
+extern LsmRun *lsm_run_open(Relation rel, const LsmManifestRun *desc,
+							MemoryContext mcxt);
+extern bool lsm_run_may_contain(Relation rel, LsmRun *run, ItemPointer tid);
+extern int	lsm_run_find_page(const LsmRun *run, BlockNumber lblock,
+							  OffsetNumber off);
+extern void lsm_run_decode(Relation rel, LsmRun *run, int pageidx,
+						   LsmRunChunk *chunk);
+extern void lsm_run_decode_buffer(Relation rel, Buffer buf,
+								  LsmRunChunk *chunk);
+extern int	lsm_run_parse(const char *raw, uint32 raw_len, uint32 nentries,
+						  LsmRunChunk *chunk);
+extern int	lsm_run_chunk_find(const LsmRunChunk *chunk, ItemPointer tid);
+extern LsmRunEntry *lsm_run_lookup(Relation rel, LsmRun *run, ItemPointer tid,
+								   LsmRunChunk *chunk, bool use_bloom);
+extern void lsm_run_chunk_init(LsmRunChunk *chunk, MemoryContext mcxt);
+extern void lsm_run_chunk_free(LsmRunChunk *chunk);
+
+/* ----------------------------------------------------------------
+ * lsm_manifest.c: the list of runs, and a reader's view of it
+ * ----------------------------------------------------------------
+ */
+
+/* the runs a reader uses, newest first, with one decode cache each */
+typedef struct LsmRunSet
+{
+	MemoryContext mcxt;
+	uint64		generation;
+	BlockNumber manifest_blk;	/* the manifest page, once there is one */
+	int			nruns;
+	LsmRun	  **runs;
+	LsmRunChunk *chunks;
+} LsmRunSet;
+
+extern bool lsm_manifest_read(Relation rel, LsmManifest copy);
+extern LsmRunSet *lsm_runset_create(Relation rel, MemoryContext parent);
+extern void lsm_runset_refresh(Relation rel, LsmRunSet *rs);
+extern void lsm_runset_free(LsmRunSet *rs);
+extern LsmRunSet *lsm_runset_cached(Relation rel);
+extern LsmRunEntry *lsm_runset_lookup(Relation rel, LsmRunSet *rs,
+									  ItemPointer tid);
+extern uint32 lsm_manifest_switch(Relation rel, const uint32 *remove,
+								  int nremove, LsmManifestRun *add, int nadd,
+								  uint64 flushed_bytes,
+								  uint64 compacted_bytes);
+extern uint32 lsm_manifest_next_run_id(Relation rel);
+
+/* ----------------------------------------------------------------
+ * lsm_flush.c: flush and compaction
+ * ----------------------------------------------------------------
+ */
+extern PGDLLIMPORT int lsm_memtable_flush_pages;
+extern PGDLLIMPORT int lsm_vacuum_flush_min_pages;
+extern int	lsm_flush(Relation rel, bool wait);
+extern void lsm_maybe_flush(Relation rel);
+extern int	lsm_compact_runs(Relation rel, bool full, bool wait);
+extern bool lsm_materialize(Relation rel, ItemPointer tid);
+extern Buffer lsm_read_version_page(Relation rel, ItemPointer tid,
+									int lockmode);
 
 /* Bulk page writer used by CLUSTER (lsm_ddl.c) and multi_insert. */
 typedef struct LsmBulkWriter LsmBulkWriter;

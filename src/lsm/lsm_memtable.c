@@ -44,7 +44,7 @@ lsm_page_has_room(Page page, Size len, Size reserve)
 
 	if (maxoff >= LSM_MAX_TUPLES_PER_PAGE)
 		return false;
-	if (LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_SEALED)
+	if (LsmPageGetOpaque(page)->lpo_flags & (LSM_MEM_SEALED | LSM_MEM_OVERLAY))
 		return false;
 	if ((Size) (phdr->pd_upper - phdr->pd_lower) < sizeof(ItemIdData))
 		return false;
@@ -99,6 +99,43 @@ lsm_page_add_tuple(Page page, HeapTuple tuple)
 	ItemPointerSet(&tuple->t_self, LsmPageGetOpaque(page)->lpo_aux, off);
 	item->t_ctid = tuple->t_self;
 	return item;
+}
+
+/*
+ * lsm_page_put_tuple -- put a copy of a version read from a run at its own
+ * offset of the (overlay) memtable page of its logical block.
+ *
+ * The caller holds the page exclusively (the copy registered with generic
+ * WAL) and has checked that the line pointer is unused.  Line pointers up
+ * to off are created unused as needed.  There is always room: every
+ * version of a logical block once fitted on one page, and a version is
+ * copied to a given overlay page at most once.
+ */
+void
+lsm_page_put_tuple(Relation rel, Page page, OffsetNumber off,
+				   HeapTupleHeader tup, uint32 len)
+{
+	PageHeader	phdr = (PageHeader) page;
+	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+	Size		alignedlen = MAXALIGN(len);
+	Size		lpneed = off > maxoff ? (off - maxoff) * sizeof(ItemIdData) : 0;
+	HeapTupleHeader item;
+
+	if ((Size) (phdr->pd_upper - phdr->pd_lower) < alignedlen + lpneed)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("no room for a row version on the memtable page of logical block %u of \"%s\"",
+						LsmPageGetOpaque(page)->lpo_aux,
+						RelationGetRelationName(rel)),
+				 errhint("VACUUM the table.")));
+	for (OffsetNumber o = maxoff + 1; o <= off; o++)
+		ItemIdSetUnused(PageGetItemId(page, o));
+	phdr->pd_lower += lpneed;
+	phdr->pd_upper -= alignedlen;
+	ItemIdSetNormal(PageGetItemId(page, off), phdr->pd_upper, len);
+	item = (HeapTupleHeader) ((char *) page + phdr->pd_upper);
+	memcpy(item, tup, len);
+	ItemPointerSet(&item->t_ctid, LsmPageGetOpaque(page)->lpo_aux, off);
 }
 
 /*
@@ -295,9 +332,13 @@ lsm_page_get_tuple(Relation rel, Buffer buf, OffsetNumber off,
 	itemid = PageGetItemId(page, off);
 	if (!ItemIdIsNormal(itemid))
 	{
-		/* LP_DEAD: removed by VACUUM, index entries not yet deleted */
+		/*
+		 * LP_DEAD: removed by VACUUM, index entries not yet deleted; a
+		 * tombstone (overlay pages): removed, hiding a copy in the runs.
+		 */
 		if (ItemIdIsUsed(itemid) &&
-			!(ItemIdIsDead(itemid) && !ItemIdHasStorage(itemid)))
+			!(ItemIdIsDead(itemid) && !ItemIdHasStorage(itemid)) &&
+			!LsmItemIdIsTombstone(itemid))
 			LSM_CORRUPT(rel, BufferGetBlockNumber(buf),
 						("Line pointer %u has flags %u.",
 						 (unsigned) off, (unsigned) ItemIdGetFlags(itemid)));
@@ -351,4 +392,69 @@ lsm_fetch_tuple(Relation rel, ItemPointer tid, Buffer *buf, HeapTuple tuple)
 		return false;
 	}
 	return true;
+}
+
+/*
+ * lsm_fetch_any -- find the version with the given TID, in the memtable or
+ * else in the runs.
+ *
+ * LSM_FETCH_MEM: *buf is its memtable page, pinned and share-locked, and
+ * tuple points into it.  LSM_FETCH_RUN: *buf is InvalidBuffer and tuple
+ * points into memory of *rsp (a view of the runs, created in mcxt if NULL
+ * and refreshed otherwise), valid until the next lookup through it; with
+ * rsp == NULL, into the backend's cached view (lsm_runset_cached), valid
+ * until the next lookup of anybody: copy it at once.
+ * LSM_FETCH_NONE: there is no version (never was, or removed).
+ *
+ * An ordinary memtable page holds everything of its logical block; only
+ * an unmapped block or an unused line pointer of an overlay page sends the
+ * lookup to the runs.
+ */
+int
+lsm_fetch_any(Relation rel, ItemPointer tid, LsmRunSet **rsp,
+			  MemoryContext mcxt, Buffer *buf, HeapTuple tuple)
+{
+	BlockNumber lblock = ItemPointerGetBlockNumber(tid);
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+	LsmRunEntry *e;
+
+	*buf = InvalidBuffer;
+	if (off < FirstOffsetNumber || off > LSM_MAX_TUPLES_PER_PAGE)
+		return LSM_FETCH_NONE;
+	*buf = lsm_read_mem_page(rel, lblock, NULL);
+	if (BufferIsValid(*buf))
+	{
+		Page		page = BufferGetPage(*buf);
+
+		if (!(LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_OVERLAY) ||
+			(off <= PageGetMaxOffsetNumber(page) &&
+			 ItemIdIsUsed(PageGetItemId(page, off))))
+		{
+			if (lsm_page_get_tuple(rel, *buf, off, tuple))
+				return LSM_FETCH_MEM;
+			UnlockReleaseBuffer(*buf);
+			*buf = InvalidBuffer;
+			return LSM_FETCH_NONE;
+		}
+		UnlockReleaseBuffer(*buf);
+		*buf = InvalidBuffer;
+	}
+
+	if (rsp == NULL)
+		e = lsm_runset_lookup(rel, lsm_runset_cached(rel), tid);
+	else
+	{
+		if (*rsp == NULL)
+			*rsp = lsm_runset_create(rel, mcxt);
+		else
+			lsm_runset_refresh(rel, *rsp);
+		e = lsm_runset_lookup(rel, *rsp, tid);
+	}
+	if (e == NULL || e->tup == NULL)
+		return LSM_FETCH_NONE;
+	tuple->t_data = e->tup;
+	tuple->t_len = e->len;
+	tuple->t_self = *tid;
+	tuple->t_tableOid = RelationGetRelid(rel);
+	return LSM_FETCH_RUN;
 }

@@ -63,6 +63,8 @@ typedef struct LsmRelCache
 	RelFileNode node;			/* storage the entries belong to */
 	uint32		leafno[LSM_LEAF_CACHE_SIZE];	/* lblock / LSM_MAP_ENTRIES */
 	BlockNumber leafblk[LSM_LEAF_CACHE_SIZE];	/* its MAP page */
+	bool		flush_wanted;	/* this backend should flush inline */
+	uint32		flush_next_at;	/* memtable pages at which to try again */
 } LsmRelCache;
 
 static LsmRelCache *
@@ -82,6 +84,8 @@ lsm_get_cache(Relation rel)
 			cache->leafno[i] = PG_UINT32_MAX;
 			cache->leafblk[i] = InvalidBlockNumber;
 		}
+		cache->flush_wanted = false;
+		cache->flush_next_at = 0;
 		rel->rd_amcache = cache;
 	}
 	return cache;
@@ -634,7 +638,18 @@ lsm_alloc_page(Relation rel)
 			{
 				if (GlobalVisCheckRemovableFullXid(rel,
 												   LsmPageGetFree(page)->freed_xid))
+				{
+					/*
+					 * A standby query may still read the page as it was (a
+					 * run, or a flushed memtable page, that its snapshot
+					 * can see); as nbtree does for deleted pages, its reuse
+					 * cancels such queries.
+					 */
+					if (LsmPageGetFree(page)->prev_type != LSM_PAGE_MEM)
+						lsm_log_conflict_horizon(rel,
+												 XidFromFullTransactionId(LsmPageGetFree(page)->freed_xid));
 					break;		/* reusable */
+				}
 				/* free, but a snapshot may still follow a pointer to it */
 				notyet[nnotyet++] = blkno;
 			}
@@ -660,13 +675,28 @@ lsm_alloc_page(Relation rel)
 }
 
 /*
+ * lsm_get_new_page -- a page for new contents without holding the
+ * metapage (run pages).  As lsm_alloc_page, returned pinned and locked.
+ *
+ * Holding the metapage is not needed for safety: a free page is taken only
+ * under its buffer lock after checking that it is still free, and the
+ * relation is extended under the extension lock.
+ */
+Buffer
+lsm_get_new_page(Relation rel)
+{
+	lsm_ensure_metapage(rel);
+	return lsm_alloc_page(rel);
+}
+
+/*
  * lsm_new_mem_page -- assign the next logical block to a new memtable page.
  *
  * Returns the new page pinned and exclusively locked, already formatted and
  * WAL-logged, with the map and metapage updated.
  */
-Buffer
-lsm_new_mem_page(Relation rel, BufferAccessStrategy strategy)
+static Buffer
+lsm_new_mem_page_internal(Relation rel, BlockNumber overlay_lblock)
 {
 	Buffer		metabuf;
 	Buffer		leafbuf = InvalidBuffer;
@@ -676,11 +706,24 @@ lsm_new_mem_page(Relation rel, BufferAccessStrategy strategy)
 	LsmMapPos	pos;
 	GenericXLogState *state;
 	Page		page;
+	Buffer		vmbuf = InvalidBuffer;
+
+	/*
+	 * An overlay page's block may be all-visible in the visibility map (its
+	 * page was flushed while all-visible); the versions about to be copied
+	 * here are going to change, so the bit is cleared with the creation.
+	 */
+	if (overlay_lblock != InvalidBlockNumber)
+		vmbuf = lsm_vm_pin(rel, overlay_lblock, false);
 
 	lsm_ensure_metapage(rel);
 	metabuf = lsm_read_metapage(rel, BUFFER_LOCK_EXCLUSIVE);
 	meta = LsmPageGetMeta(BufferGetPage(metabuf));
-	lblock = meta->next_lblock;
+	lblock = overlay_lblock != InvalidBlockNumber ? overlay_lblock :
+		meta->next_lblock;
+	if (overlay_lblock != InvalidBlockNumber && lblock >= meta->next_lblock)
+		elog(ERROR, "overlay page for unassigned logical block %u of \"%s\"",
+			 lblock, RelationGetRelationName(rel));
 	if (lblock >= MaxBlockNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -750,8 +793,32 @@ lsm_new_mem_page(Relation rel, BufferAccessStrategy strategy)
 		UnlockReleaseBuffer(dirbuf);
 	}
 
+	/* an overlay page may have been made meanwhile: use it */
+	if (overlay_lblock != InvalidBlockNumber)
+	{
+		BlockNumber cur = pos.direct ? meta->direct[pos.index] :
+		LsmPageGetMapArray(BufferGetPage(leafbuf))[pos.index];
+
+		if (cur != InvalidBlockNumber)
+		{
+			if (BufferIsValid(leafbuf))
+				UnlockReleaseBuffer(leafbuf);
+			UnlockReleaseBuffer(metabuf);
+			if (BufferIsValid(vmbuf))
+				ReleaseBuffer(vmbuf);
+			newbuf = lsm_read_mem_page_locked(rel, lblock, NULL,
+											  BUFFER_LOCK_EXCLUSIVE);
+			if (!BufferIsValid(newbuf))
+				elog(ERROR, "memtable page of logical block %u of \"%s\" vanished",
+					 lblock, RelationGetRelationName(rel));
+			return newbuf;
+		}
+	}
+
 	/* Step 3: the memtable page itself, entered in the map. */
 	newbuf = lsm_alloc_page(rel);
+	if (BufferIsValid(vmbuf))
+		LockBuffer(vmbuf, BUFFER_LOCK_EXCLUSIVE);
 	state = GenericXLogStart(rel);
 	meta = LsmPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
 	if (pos.direct)
@@ -773,10 +840,31 @@ lsm_new_mem_page(Relation rel, BufferAccessStrategy strategy)
 	}
 	page = GenericXLogRegisterBuffer(state, newbuf, GENERIC_XLOG_FULL_IMAGE);
 	lsm_init_page(page, LSM_PAGE_MEM, lblock);
-	meta->next_lblock = lblock + 1;
-	meta->insert_page = BufferGetBlockNumber(newbuf);
+	if (overlay_lblock != InvalidBlockNumber)
+	{
+		LsmPageGetOpaque(page)->lpo_flags |= LSM_MEM_OVERLAY | LSM_MEM_SEALED;
+		if (BufferIsValid(vmbuf))
+			lsm_vm_clear_block_in_record(state, lblock, vmbuf);
+	}
+	else
+	{
+		meta->next_lblock = lblock + 1;
+		meta->insert_page = BufferGetBlockNumber(newbuf);
+	}
 	meta->mem_pages++;
 	GenericXLogFinish(state);
+	if (BufferIsValid(vmbuf))
+		UnlockReleaseBuffer(vmbuf);
+
+	/* a memtable grown past the flush threshold: flush at the next insert */
+	if (overlay_lblock == InvalidBlockNumber && lsm_memtable_flush_pages > 0 &&
+		meta->mem_pages >= (uint32) lsm_memtable_flush_pages)
+	{
+		LsmRelCache *c = lsm_get_cache(rel);
+
+		if (meta->mem_pages >= c->flush_next_at)
+			c->flush_wanted = true;
+	}
 
 	if (BufferIsValid(leafbuf))
 	{
@@ -792,6 +880,31 @@ lsm_new_mem_page(Relation rel, BufferAccessStrategy strategy)
 }
 
 /*
+ * lsm_new_mem_page -- see above: a new logical block.
+ */
+Buffer
+lsm_new_mem_page(Relation rel, BufferAccessStrategy strategy)
+{
+	return lsm_new_mem_page_internal(rel, InvalidBlockNumber);
+}
+
+/*
+ * lsm_get_overlay_page -- the memtable page of logical block lblock (an
+ * existing one), exclusively locked; if the block has none (its versions
+ * are in runs), a new overlay page is made and mapped.
+ */
+Buffer
+lsm_get_overlay_page(Relation rel, BlockNumber lblock)
+{
+	Buffer		buf = lsm_read_mem_page_locked(rel, lblock, NULL,
+											   BUFFER_LOCK_EXCLUSIVE);
+
+	if (BufferIsValid(buf))
+		return buf;
+	return lsm_new_mem_page_internal(rel, lblock);
+}
+
+/*
  * lsm_free_mem_page -- unmap a memtable page none of whose versions remain
  * and turn it into a free page.  Returns whether it did.
  *
@@ -803,8 +916,9 @@ lsm_new_mem_page(Relation rel, BufferAccessStrategy strategy)
  * lsm_vm_set_freed_in_record).  Lock order: metapage, MAP page, memtable
  * page, visibility map page.
  */
-bool
-lsm_free_mem_page(Relation rel, BlockNumber lblock, BlockNumber blkno)
+static bool
+lsm_unmap_page(Relation rel, BlockNumber lblock, BlockNumber blkno,
+			   XLogRecPtr flushed_lsn)
 {
 	Buffer		metabuf;
 	Buffer		leafbuf = InvalidBuffer;
@@ -818,7 +932,8 @@ lsm_free_mem_page(Relation rel, BlockNumber lblock, BlockNumber blkno)
 	Buffer		vmbuf;
 
 	/* the visibility map page, pinned (and extended) before any lock */
-	vmbuf = lsm_vm_pin(rel, lblock, true);
+	vmbuf = flushed_lsn == InvalidXLogRecPtr ? lsm_vm_pin(rel, lblock, true) :
+		InvalidBuffer;
 
 	lsm_map_pos(lblock, &pos);
 	metabuf = lsm_read_metapage(rel, BUFFER_LOCK_EXCLUSIVE);
@@ -826,7 +941,8 @@ lsm_free_mem_page(Relation rel, BlockNumber lblock, BlockNumber blkno)
 	if (meta->insert_page == blkno || lblock >= meta->next_lblock)
 	{
 		UnlockReleaseBuffer(metabuf);
-		ReleaseBuffer(vmbuf);
+		if (BufferIsValid(vmbuf))
+			ReleaseBuffer(vmbuf);
 		return false;
 	}
 	if (pos.direct)
@@ -840,6 +956,7 @@ lsm_free_mem_page(Relation rel, BlockNumber lblock, BlockNumber blkno)
 		if (dirblk == InvalidBlockNumber)
 		{
 			UnlockReleaseBuffer(metabuf);
+			if (BufferIsValid(vmbuf))
 			ReleaseBuffer(vmbuf);
 			return false;
 		}
@@ -848,6 +965,7 @@ lsm_free_mem_page(Relation rel, BlockNumber lblock, BlockNumber blkno)
 		if (leafblk == InvalidBlockNumber || leafblk == InvalidBlockNumber - 1)
 		{
 			UnlockReleaseBuffer(metabuf);
+			if (BufferIsValid(vmbuf))
 			ReleaseBuffer(vmbuf);
 			return false;
 		}
@@ -861,7 +979,8 @@ lsm_free_mem_page(Relation rel, BlockNumber lblock, BlockNumber blkno)
 		if (BufferIsValid(leafbuf))
 			UnlockReleaseBuffer(leafbuf);
 		UnlockReleaseBuffer(metabuf);
-		ReleaseBuffer(vmbuf);
+		if (BufferIsValid(vmbuf))
+			ReleaseBuffer(vmbuf);
 		return false;
 	}
 
@@ -869,8 +988,21 @@ lsm_free_mem_page(Relation rel, BlockNumber lblock, BlockNumber blkno)
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	lsm_verify_mem_page(rel, buf, lblock);
 	page = BufferGetPage(buf);
-	for (OffsetNumber off = FirstOffsetNumber;
-		 off <= PageGetMaxOffsetNumber(page); off++)
+	if (flushed_lsn != InvalidXLogRecPtr)
+	{
+		/* flushed: its contents are in a run unless it changed since */
+		if (PageGetLSN(page) != flushed_lsn)
+		{
+			UnlockReleaseBuffer(buf);
+			if (BufferIsValid(leafbuf))
+				UnlockReleaseBuffer(leafbuf);
+			UnlockReleaseBuffer(metabuf);
+			return false;
+		}
+	}
+	else
+		for (OffsetNumber off = FirstOffsetNumber;
+			 off <= PageGetMaxOffsetNumber(page); off++)
 	{
 		if (ItemIdIsUsed(PageGetItemId(page, off)))
 		{
@@ -879,12 +1011,14 @@ lsm_free_mem_page(Relation rel, BlockNumber lblock, BlockNumber blkno)
 			if (BufferIsValid(leafbuf))
 				UnlockReleaseBuffer(leafbuf);
 			UnlockReleaseBuffer(metabuf);
+			if (BufferIsValid(vmbuf))
 			ReleaseBuffer(vmbuf);
 			return false;
 		}
 	}
 
-	LockBuffer(vmbuf, BUFFER_LOCK_EXCLUSIVE);
+	if (BufferIsValid(vmbuf))
+		LockBuffer(vmbuf, BUFFER_LOCK_EXCLUSIVE);
 	state = GenericXLogStart(rel);
 	meta = LsmPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
 	meta->mem_pages--;
@@ -900,12 +1034,15 @@ lsm_free_mem_page(Relation rel, BlockNumber lblock, BlockNumber blkno)
 	lsm_init_page(page, LSM_PAGE_FREE, 0);
 	fp = LsmPageGetFree(page);
 	fp->magic = LSM_FREE_MAGIC;
-	fp->prev_type = LSM_PAGE_MEM;
+	fp->prev_type = flushed_lsn != InvalidXLogRecPtr ? LSM_PAGE_RUN_DATA :
+		LSM_PAGE_MEM;
 	fp->freed_xid = ReadNextFullTransactionId();
 	((PageHeader) page)->pd_lower += sizeof(LsmFreePageData);
-	lsm_vm_set_freed_in_record(state, lblock, vmbuf);
+	if (BufferIsValid(vmbuf))
+		lsm_vm_set_freed_in_record(state, lblock, vmbuf);
 	GenericXLogFinish(state);
-	UnlockReleaseBuffer(vmbuf);
+	if (BufferIsValid(vmbuf))
+		UnlockReleaseBuffer(vmbuf);
 
 	UnlockReleaseBuffer(buf);
 	if (BufferIsValid(leafbuf))
@@ -914,4 +1051,205 @@ lsm_free_mem_page(Relation rel, BlockNumber lblock, BlockNumber blkno)
 
 	RecordFreeIndexPage(rel, blkno);
 	return true;
+}
+
+/* lsm_free_mem_page -- see lsm_unmap_page: an empty memtable page. */
+bool
+lsm_free_mem_page(Relation rel, BlockNumber lblock, BlockNumber blkno)
+{
+	return lsm_unmap_page(rel, lblock, blkno, InvalidXLogRecPtr);
+}
+
+/*
+ * lsm_free_flushed_page -- unmap and free a memtable page whose contents a
+ * published run holds, if its LSN is still the one it had when it was
+ * flushed.  Its visibility map bit is left as it was: the versions in the
+ * run are exactly as visible as they were on the page.  The free page is
+ * marked as having held run data, since a standby query may still read
+ * the block through the map (see lsm_alloc_page).
+ */
+bool
+lsm_free_flushed_page(Relation rel, BlockNumber lblock, BlockNumber blkno,
+					  XLogRecPtr lsn)
+{
+	return lsm_unmap_page(rel, lblock, blkno, lsn);
+}
+
+/*
+ * lsm_free_run_page -- turn a page of a run that is no longer listed into
+ * a free page.  Returns the next index page if it was an index page.
+ */
+BlockNumber
+lsm_free_run_page(Relation rel, BlockNumber blkno, uint32 run_id)
+{
+	Buffer		buf;
+	Page		page;
+	BlockNumber next = InvalidBlockNumber;
+	GenericXLogState *state;
+	LsmFreePageData *fp;
+	uint8		type;
+
+	if (blkno >= lsm_physical_nblocks(rel))
+		return InvalidBlockNumber;
+	buf = ReadBuffer(rel, blkno);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	page = BufferGetPage(buf);
+	if (PageIsNew(page) ||
+		((PageHeader) page)->pd_special != BLCKSZ - LSM_SPECIAL_SIZE ||
+		LsmPageGetOpaque(page)->lpo_page_id != LSM_PAGE_ID ||
+		LsmPageGetOpaque(page)->lpo_aux != run_id)
+	{
+		UnlockReleaseBuffer(buf);
+		return InvalidBlockNumber;
+	}
+	type = LsmPageGetOpaque(page)->lpo_type;
+	if (type != LSM_PAGE_RUN_DATA && type != LSM_PAGE_RUN_INDEX &&
+		type != LSM_PAGE_RUN_BLOOM)
+	{
+		UnlockReleaseBuffer(buf);
+		return InvalidBlockNumber;
+	}
+	if (type == LSM_PAGE_RUN_INDEX)
+		next = ((LsmRunIndexHeader *) PageGetContents(page))->next;
+
+	state = GenericXLogStart(rel);
+	page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
+	lsm_init_page(page, LSM_PAGE_FREE, 0);
+	fp = LsmPageGetFree(page);
+	fp->magic = LSM_FREE_MAGIC;
+	fp->prev_type = type;
+	fp->freed_xid = ReadNextFullTransactionId();
+	((PageHeader) page)->pd_lower += sizeof(LsmFreePageData);
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+	RecordFreeIndexPage(rel, blkno);
+	return next;
+}
+
+/*
+ * lsm_vm_set_run_blocks -- after a compaction that merged every run: set
+ * the visibility map bit of each logical block that has no memtable page
+ * and no version in the runs that some snapshot might not see (those are
+ * listed, sorted, in notvisible[]).  Such a block's versions are all in
+ * the one remaining run, frozen or older than every snapshot, so an
+ * index-only scan need not visit it.
+ *
+ * The metapage is held exclusively throughout, so no overlay page can be
+ * created meanwhile (creating one clears the bit, after the metapage, in
+ * the same lock order: metapage, map pages, visibility map page).  The
+ * caller has logged the recovery-conflict horizon.
+ */
+void
+lsm_vm_set_run_blocks(Relation rel, const BlockNumber *notvisible, int nnot)
+{
+	Buffer		metabuf;
+	LsmMetaPage meta;
+	BlockNumber nl;
+	int			si = 0;
+	Buffer		vmbuf = InvalidBuffer;
+	GenericXLogState *state = NULL;
+	BlockNumber leafno_cached = InvalidBlockNumber;
+	BlockNumber *leaf = palloc(LSM_MAP_ENTRIES * sizeof(BlockNumber));
+	bool		leaf_valid = false;
+
+	metabuf = lsm_read_metapage(rel, BUFFER_LOCK_EXCLUSIVE);
+	if (!BufferIsValid(metabuf))
+		return;
+	meta = LsmPageGetMeta(BufferGetPage(metabuf));
+	nl = meta->next_lblock;
+	for (BlockNumber lb = 0; lb < nl; lb++)
+	{
+		LsmMapPos	pos;
+		BlockNumber mapped;
+
+		while (si < nnot && notvisible[si] < lb)
+			si++;
+		if (si < nnot && notvisible[si] == lb)
+			continue;
+		lsm_map_pos(lb, &pos);
+		if (pos.direct)
+			mapped = meta->direct[pos.index];
+		else
+		{
+			if (leafno_cached != pos.leafno)
+			{
+				BlockNumber dirblk = pos.dirslot < meta->nmapdir ?
+				meta->mapdir[pos.dirslot] : InvalidBlockNumber;
+				BlockNumber leafblk = InvalidBlockNumber;
+
+				leaf_valid = false;
+				if (dirblk != InvalidBlockNumber)
+					leafblk = lsm_read_map_entry(rel, dirblk, LSM_PAGE_MAPDIR,
+												 pos.dirslot, pos.leafidx);
+				if (leafblk != InvalidBlockNumber && leafblk != InvalidBlockNumber - 1)
+				{
+					Buffer		lbuf = ReadBuffer(rel, leafblk);
+
+					LockBuffer(lbuf, BUFFER_LOCK_SHARE);
+					lsm_verify_page(rel, lbuf, LSM_PAGE_MAP);
+					memcpy(leaf, LsmPageGetMapArray(BufferGetPage(lbuf)),
+						   LSM_MAP_ENTRIES * sizeof(BlockNumber));
+					UnlockReleaseBuffer(lbuf);
+					leaf_valid = true;
+				}
+				leafno_cached = pos.leafno;
+			}
+			mapped = leaf_valid ? leaf[pos.index] : InvalidBlockNumber;
+		}
+		if (mapped != InvalidBlockNumber)
+			continue;
+
+		/* the block's map page, in a record of its own */
+		if (BufferIsValid(vmbuf) &&
+			BufferGetBlockNumber(vmbuf) != lsm_vm_block_of(lb))
+		{
+			GenericXLogFinish(state);
+			UnlockReleaseBuffer(vmbuf);
+			vmbuf = InvalidBuffer;
+		}
+		if (!BufferIsValid(vmbuf))
+		{
+			vmbuf = lsm_vm_pin(rel, lb, true);
+			LockBuffer(vmbuf, BUFFER_LOCK_EXCLUSIVE);
+			state = GenericXLogStart(rel);
+		}
+		lsm_vm_set_freed_in_record(state, lb, vmbuf);
+	}
+	if (BufferIsValid(vmbuf))
+	{
+		GenericXLogFinish(state);
+		UnlockReleaseBuffer(vmbuf);
+	}
+	UnlockReleaseBuffer(metabuf);
+	pfree(leaf);
+}
+
+/*
+ * lsm_maybe_flush -- at the start of an insertion, with no buffer locked:
+ * if this backend saw the memtable grow past lsm.memtable_flush_pages,
+ * flush it (if no other flush, compaction or VACUUM runs) and let the
+ * policy compact.  When little could be flushed (the versions are not
+ * committed yet, e.g. in a long COPY), the next try waits until the
+ * memtable has grown by another quarter of the threshold.
+ */
+void
+lsm_maybe_flush(Relation rel)
+{
+	LsmRelCache *c = (LsmRelCache *) rel->rd_amcache;
+	Buffer		metabuf;
+	uint32		mem_pages = 0;
+
+	if (c == NULL || !c->flush_wanted)
+		return;
+	c->flush_wanted = false;
+	if (lsm_flush(rel, false) > 0)
+		(void) lsm_compact_runs(rel, false, false);
+	metabuf = lsm_read_metapage(rel, BUFFER_LOCK_SHARE);
+	if (BufferIsValid(metabuf))
+	{
+		mem_pages = LsmPageGetMeta(BufferGetPage(metabuf))->mem_pages;
+		UnlockReleaseBuffer(metabuf);
+	}
+	c = lsm_get_cache(rel);
+	c->flush_next_at = mem_pages + Max(lsm_memtable_flush_pages / 4, 1);
 }

@@ -176,6 +176,7 @@ void
 lsm_tuple_insert(Relation rel, TupleTableSlot *slot, CommandId cid,
 				 int options, BulkInsertState bistate)
 {
+	lsm_maybe_flush(rel);
 	lsm_insert_slot(rel, slot, cid, options, bistate, 0);
 }
 
@@ -274,6 +275,7 @@ lsm_multi_insert(Relation rel, TupleTableSlot **slots, int ntuples,
 	Size		reserve = lsm_fillfactor_reserve(rel);
 
 	lsm_check_publication(rel);
+	lsm_maybe_flush(rel);
 
 	heaptuples = palloc(ntuples * sizeof(HeapTuple));
 	for (int i = 0; i < ntuples; i++)
@@ -530,8 +532,8 @@ lsm_tuple_delete(Relation rel, ItemPointer tid, CommandId cid,
 
 	for (;;)
 	{
-		buf = lsm_read_mem_page_locked(rel, ItemPointerGetBlockNumber(tid),
-									   NULL, BUFFER_LOCK_EXCLUSIVE);
+		/* a version that lives in a run is changed on a memtable page */
+		buf = lsm_read_version_page(rel, tid, BUFFER_LOCK_EXCLUSIVE);
 		if (!BufferIsValid(buf) ||
 			!lsm_page_get_tuple(rel, buf, ItemPointerGetOffsetNumber(tid), &tp))
 			elog(ERROR, "tuple (%u,%u) to delete not found in \"%s\"",
@@ -763,9 +765,8 @@ lsm_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot,
 	slot->tts_tableOid = RelationGetRelid(rel);
 	newtup->t_tableOid = slot->tts_tableOid;
 
-	/* The old version, to see which columns change. */
-	buf = lsm_read_mem_page_locked(rel, ItemPointerGetBlockNumber(otid),
-								   NULL, BUFFER_LOCK_SHARE);
+	/* The old version, to see which columns change (from a run: copied). */
+	buf = lsm_read_version_page(rel, otid, BUFFER_LOCK_SHARE);
 	if (!BufferIsValid(buf) ||
 		!lsm_page_get_tuple(rel, buf, ItemPointerGetOffsetNumber(otid), &oldtup))
 		elog(ERROR, "tuple (%u,%u) to update not found in \"%s\"",

@@ -15,9 +15,9 @@
  * zeroes the hole in between on both do and redo.
  *
  * Block 0 is the metapage.  The other pages are map-directory pages, map
- * pages, memtable pages and free pages; the run, fence, bloom and manifest
- * page types of compressed runs are reserved here so that adding runs does
- * not change the type numbering.
+ * pages, memtable pages, free pages, and the pages of compressed runs: the
+ * manifest, run data, run index and bloom filter pages (the STAMP type is
+ * reserved; stamps are stored as overlay memtable pages).
  *
  *-------------------------------------------------------------------------
  */
@@ -25,6 +25,7 @@
 #define LSM_PAGE_H
 
 #include "access/htup_details.h"
+#include "port/pg_crc32c.h"
 #include "storage/block.h"
 #include "storage/bufpage.h"
 #include "storage/itemptr.h"
@@ -57,7 +58,7 @@ typedef LsmPageOpaqueData *LsmPageOpaque;
 #define LSM_PAGE_MAP			3
 #define LSM_PAGE_MEM			4
 #define LSM_PAGE_FREE			5
-/* reserved for compressed runs (doc/lsm-design.md, "Runs") */
+/* compressed runs (doc/lsm-design.md, "Runs") */
 #define LSM_PAGE_MANIFEST		6
 #define LSM_PAGE_RUN_DATA		7
 #define LSM_PAGE_RUN_INDEX		8
@@ -67,6 +68,21 @@ typedef LsmPageOpaqueData *LsmPageOpaque;
 
 /* lpo_flags of memtable pages */
 #define LSM_MEM_SEALED			0x01	/* takes no more insertions */
+#define LSM_MEM_OVERLAY			0x02	/* runs hold (older) versions of this
+										 * logical block: an unused line
+										 * pointer means "look in the runs" */
+
+/*
+ * Line pointer of a tombstone on an overlay page: the version at this
+ * offset is removed and no index entry leads to it any more, but runs may
+ * still hold an older copy, which it hides.  (LP_REDIRECT is never used
+ * otherwise on lsm pages.)
+ */
+#define LsmItemIdIsTombstone(itemId) \
+	((itemId)->lp_flags == LP_REDIRECT && (itemId)->lp_off == 0)
+#define LsmItemIdSetTombstone(itemId) \
+	((itemId)->lp_flags = LP_REDIRECT, (itemId)->lp_off = 0, \
+	 (itemId)->lp_len = 0)
 
 #define LsmPageGetOpaque(page) \
 	((LsmPageOpaque) PageGetSpecialPointer(page))
@@ -215,6 +231,158 @@ typedef struct LsmFreePageData
 
 #define LsmPageGetFree(page) \
 	((LsmFreePageData *) PageGetContents(page))
+
+/* ----------------------------------------------------------------
+ * Runs
+ *
+ * A run is an immutable, TID-sorted set of entries (versions and
+ * tombstones) in pages of its own: LZ4-compressed data pages, a chain of
+ * index pages (the first one is the run's root: its header and the first
+ * fences) and bloom filter pages.  Every run page carries the run's id in
+ * lpo_aux.  See doc/lsm-design.md, "Runs".
+ * ----------------------------------------------------------------
+ */
+#define LSM_RUN_MAGIC			0x4C534D52	/* "LSMR" */
+
+/* the header of a data page, followed by the compressed bytes */
+typedef struct LsmRunDataHeader
+{
+	uint32		magic;			/* LSM_RUN_MAGIC */
+	uint32		run_id;
+	pg_crc32c	crc;			/* of the compressed bytes */
+	uint32		raw_len;		/* decompressed length */
+	uint32		comp_len;		/* compressed length */
+	uint32		nentries;
+	BlockNumber first_lblock;	/* TID of the first entry */
+	BlockNumber last_lblock;	/* TID of the last entry */
+	OffsetNumber first_off;
+	OffsetNumber last_off;
+} LsmRunDataHeader;
+
+#define LSM_RUN_DATA_SPACE \
+	((int) (LSM_PAGE_CONTENT_SIZE - MAXALIGN(sizeof(LsmRunDataHeader))))
+
+/* a fence: the first TID of a data page */
+typedef struct LsmRunFence
+{
+	BlockNumber blkno;			/* the data page */
+	BlockNumber lblock;			/* its first entry's TID */
+	OffsetNumber off;
+	uint16		unused;
+} LsmRunFence;
+
+/* the header of every index page; the root's carries the run's figures */
+typedef struct LsmRunIndexHeader
+{
+	uint32		magic;			/* LSM_RUN_MAGIC */
+	uint32		run_id;
+	BlockNumber next;			/* next index page, or Invalid */
+	uint32		nfences;		/* fences on this page */
+	/* the rest is meaningful on the root only */
+	uint32		level;
+	uint32		ndata;			/* data pages */
+	uint32		nindex;			/* index pages */
+	uint32		nbloom;			/* bloom pages */
+	BlockNumber bloom_first;	/* first bloom page, or Invalid */
+	uint32		bloom_nbits;	/* bits in the filter (0: none) */
+	uint32		bloom_nhash;	/* hash functions */
+	TransactionId oldest_xid;	/* oldest unfrozen xmin, or Invalid */
+	uint64		nversions;
+	uint64		ntombstones;
+	uint64		raw_bytes;		/* entries before compression */
+	uint64		comp_bytes;		/* after */
+	BlockNumber min_lblock;		/* TID range of the entries */
+	BlockNumber max_lblock;
+	OffsetNumber min_off;
+	OffsetNumber max_off;
+} LsmRunIndexHeader;
+
+#define LSM_RUN_FENCES_PER_PAGE \
+	((int) ((LSM_PAGE_CONTENT_SIZE - MAXALIGN(sizeof(LsmRunIndexHeader))) / \
+			sizeof(LsmRunFence)))
+
+#define LsmRunIndexGetFences(page) \
+	((LsmRunFence *) (PageGetContents(page) + \
+					  MAXALIGN(sizeof(LsmRunIndexHeader))))
+
+/* bloom pages: a header, then bits */
+typedef struct LsmRunBloomHeader
+{
+	uint32		magic;			/* LSM_RUN_MAGIC */
+	uint32		run_id;
+	uint32		seq;			/* number of this page in the filter */
+	uint32		unused;
+} LsmRunBloomHeader;
+
+#define LSM_RUN_BLOOM_BYTES \
+	((int) (LSM_PAGE_CONTENT_SIZE - MAXALIGN(sizeof(LsmRunBloomHeader))))
+#define LSM_RUN_BLOOM_BITS		(LSM_RUN_BLOOM_BYTES * 8)
+
+/*
+ * Entries, as stored (before compression) in a data page, in TID order:
+ *
+ *	uint8 flags (LSM_ENTRY_xxx)
+ *	[uint32 lblock]				unless SAME_BLOCK
+ *	uint8 offset delta			(from the previous entry of the block, or 0)
+ *	-- for versions only:
+ *	[uint32 xmin]				unless FROZEN
+ *	[uint16 infomask2, uint16 infomask bits, uint8 hoff]	unless SAME_SHAPE
+ *	varint length of the null bitmap + data
+ *	null bitmap and data (the tuple after its header, unaligned)
+ *
+ * A version read back is a heap tuple with xmin committed (or frozen), no
+ * xmax, cmin 0 and t_ctid pointing to itself: runs hold only versions that
+ * nobody is changing (see lsm_flush.c).
+ */
+#define LSM_ENTRY_TOMBSTONE		0x01
+#define LSM_ENTRY_SAME_BLOCK	0x02
+#define LSM_ENTRY_FROZEN		0x04
+#define LSM_ENTRY_SAME_SHAPE	0x08
+
+/* infomask bits kept in runs: those describing the tuple's layout */
+#define LSM_RUN_INFOMASK_KEEP	(HEAP_HASNULL | HEAP_HASVARWIDTH | HEAP_HASEXTERNAL)
+
+/* ----------------------------------------------------------------
+ * Manifest page: the list of runs, newest first.  Switched by one generic
+ * WAL record together with the metapage (run_generation).
+ * ----------------------------------------------------------------
+ */
+typedef struct LsmManifestRun
+{
+	uint32		run_id;
+	uint32		level;
+	BlockNumber root;			/* the run's first index page */
+	uint32		npages;			/* data + index + bloom pages */
+	BlockNumber min_lblock;
+	BlockNumber max_lblock;
+	OffsetNumber min_off;
+	OffsetNumber max_off;
+	TransactionId oldest_xid;	/* oldest unfrozen xmin, or Invalid */
+	uint64		nentries;
+	uint64		raw_bytes;
+	uint64		comp_bytes;
+} LsmManifestRun;
+
+typedef struct LsmManifestData
+{
+	uint32		magic;			/* LSM_RUN_MAGIC */
+	uint32		nruns;
+	uint32		next_run_id;	/* ids are never reused in a relfilenode */
+	uint32		unused;
+	uint64		generation;		/* bumped by every switch */
+	uint64		bytes_flushed;	/* raw bytes written by flushes, ever */
+	uint64		bytes_compacted;	/* raw bytes written by compactions */
+	LsmManifestRun runs[FLEXIBLE_ARRAY_MEMBER];
+} LsmManifestData;
+
+typedef LsmManifestData *LsmManifest;
+
+#define LSM_MAX_RUNS \
+	((int) ((LSM_PAGE_CONTENT_SIZE - offsetof(LsmManifestData, runs)) / \
+			sizeof(LsmManifestRun)))
+
+#define LsmPageGetManifest(page) \
+	((LsmManifest) PageGetContents(page))
 
 /* ----------------------------------------------------------------
  * TID <-> row id

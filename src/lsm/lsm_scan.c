@@ -39,6 +39,7 @@
 #include "pgstat.h"
 #include "storage/bufmgr.h"
 #include "storage/predicate.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
@@ -68,10 +69,112 @@ lsm_scan_map_hint(LsmScanDesc scan, BlockNumber lblock)
 }
 
 /*
- * Read logical block lblock: pin its page and remember the offsets of the
- * versions visible to the scan's snapshot (all of them, for lossy bitmap
- * pages, restricted to offsets[] if given).  Returns false if the logical
- * block has no memtable page.
+ * Versions of logical block lblock held by the runs at offsets not taken
+ * by its (overlay) memtable page: copied into the scan's block buffer,
+ * pointers in runtup[off] (NULL elsewhere).  Returns the highest offset.
+ */
+static OffsetNumber
+lsm_scan_collect_runs(LsmScanDesc scan, BlockNumber lblock, Page page,
+					  HeapTupleHeader *runtup, uint32 *runlen)
+{
+	Relation	rel = scan->rs_base.rs_rd;
+	LsmRunSet  *rs;
+	bool		taken[MaxHeapTuplesPerPage + 1];
+	OffsetNumber maxoff = 0;
+	int			which;
+	Size		used = 0;
+
+	memset(taken, 0, sizeof(taken));
+	if (page != NULL)
+	{
+		OffsetNumber pmax = PageGetMaxOffsetNumber(page);
+
+		for (OffsetNumber off = FirstOffsetNumber; off <= pmax; off++)
+			if (ItemIdIsUsed(PageGetItemId(page, off)))
+				taken[off] = true;
+	}
+
+	if (scan->rs_runs == NULL)
+		scan->rs_runs = lsm_runset_create(rel, GetMemoryChunkContext(scan));
+	else
+		lsm_runset_refresh(rel, scan->rs_runs);
+	rs = scan->rs_runs;
+
+	which = scan->rs_blockbuf_cur = 1 - scan->rs_blockbuf_cur;
+	for (int r = 0; r < rs->nruns; r++)
+	{
+		LsmRun	   *run = rs->runs[r];
+		LsmRunChunk *chunk = &rs->chunks[r];
+		int			pageidx;
+
+		if (lblock < run->desc.min_lblock || lblock > run->desc.max_lblock)
+			continue;
+		pageidx = lsm_run_find_page(run, lblock, FirstOffsetNumber);
+		if (pageidx < 0)
+			pageidx = 0;
+		for (; pageidx < run->nfences; pageidx++)
+		{
+			int			i;
+
+			if (run->fences[pageidx].lblock > lblock)
+				break;
+			if (chunk->run != run || chunk->pageidx != pageidx)
+				lsm_run_decode(rel, run, pageidx, chunk);
+			for (i = 0; i < chunk->nentries; i++)
+			{
+				LsmRunEntry *e = &chunk->entries[i];
+				OffsetNumber off;
+
+				if (ItemPointerGetBlockNumber(&e->tid) < lblock)
+					continue;
+				if (ItemPointerGetBlockNumber(&e->tid) > lblock)
+					break;
+				off = ItemPointerGetOffsetNumber(&e->tid);
+				if (taken[off])
+					continue;
+				taken[off] = true;
+				if (e->tup == NULL)
+					continue;	/* a tombstone hides older runs */
+				if (used + MAXALIGN(e->len) > scan->rs_blockbuf_cap[which])
+				{
+					/* grow; earlier copies of this block move along */
+					Size		newcap = Max(scan->rs_blockbuf_cap[which] * 2,
+											 used + MAXALIGN(e->len) + BLCKSZ);
+					char	   *nb = MemoryContextAlloc(GetMemoryChunkContext(scan),
+														newcap);
+					char	   *ob = scan->rs_blockbuf[which];
+
+					if (ob)
+					{
+						memcpy(nb, ob, used);
+						for (OffsetNumber o = 1; o <= MaxHeapTuplesPerPage; o++)
+							if (runtup[o])
+								runtup[o] = (HeapTupleHeader) (nb + ((char *) runtup[o] - ob));
+						pfree(ob);
+					}
+					scan->rs_blockbuf[which] = nb;
+					scan->rs_blockbuf_cap[which] = newcap;
+				}
+				runtup[off] = (HeapTupleHeader) (scan->rs_blockbuf[which] + used);
+				memcpy(runtup[off], e->tup, e->len);
+				runlen[off] = e->len;
+				used += MAXALIGN(e->len);
+				maxoff = Max(maxoff, off);
+			}
+			if (i < chunk->nentries)
+				break;			/* reached the next block */
+		}
+	}
+	return maxoff;
+}
+
+/*
+ * Read logical block lblock: pin its page and remember the versions
+ * visible to the scan's snapshot (all of them, for lossy bitmap pages,
+ * restricted to offsets[] if given).  Versions of blocks that live in runs
+ * (the whole block, or the offsets an overlay page does not hold) are
+ * read from there.  Returns false if the logical block has no versions
+ * anywhere.
  */
 static bool
 lsm_scan_getpage(LsmScanDesc scan, BlockNumber lblock,
@@ -80,10 +183,13 @@ lsm_scan_getpage(LsmScanDesc scan, BlockNumber lblock,
 	Relation	rel = scan->rs_base.rs_rd;
 	Snapshot	snapshot = scan->rs_base.rs_snapshot;
 	Buffer		buf;
-	Page		page;
-	OffsetNumber maxoff;
+	Page		page = NULL;
+	OffsetNumber maxoff = 0;
 	int			ntup = 0;
-	bool		all_visible;
+	bool		all_visible = false;
+	bool		use_runs;
+	HeapTupleHeader runtup[MaxHeapTuplesPerPage + 1];
+	uint32		runlen[MaxHeapTuplesPerPage + 1];
 
 	if (BufferIsValid(scan->rs_cbuf))
 	{
@@ -93,24 +199,49 @@ lsm_scan_getpage(LsmScanDesc scan, BlockNumber lblock,
 	scan->rs_cblock = lblock;
 	scan->rs_ntuples = 0;
 	scan->rs_cindex = 0;
+	scan->rs_cmaxoff = 0;
 
 	CHECK_FOR_INTERRUPTS();
 
 	buf = lsm_read_mem_page_hint(rel, lblock, lsm_scan_map_hint(scan, lblock),
 								 scan->rs_strategy, BUFFER_LOCK_SHARE);
-	if (!BufferIsValid(buf))
-		return false;
+	if (BufferIsValid(buf))
+	{
+		page = BufferGetPage(buf);
+		maxoff = PageGetMaxOffsetNumber(page);
+		use_runs = (LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_OVERLAY) != 0;
+		/* as heap: an all-visible page needs no checks (not on a standby) */
+		all_visible = PageIsAllVisible(page) && IsMVCCSnapshot(snapshot) &&
+			!snapshot->takenDuringRecovery;
+	}
+	else
+		use_runs = lblock < scan->rs_nblocks;
 
-	page = BufferGetPage(buf);
-	maxoff = PageGetMaxOffsetNumber(page);
-	/* as heap: an all-visible page needs no checks (not on a standby) */
-	all_visible = PageIsAllVisible(page) && IsMVCCSnapshot(snapshot) &&
-		!snapshot->takenDuringRecovery;
+	memset(runtup, 0, sizeof(runtup));
+	if (use_runs)
+	{
+		OffsetNumber rmax = lsm_scan_collect_runs(scan, lblock, page,
+												  runtup, runlen);
+
+		maxoff = Max(maxoff, rmax);
+	}
+	if (!BufferIsValid(buf))
+	{
+		if (maxoff == 0)
+			return false;
+		if (!BufferIsValid(scan->rs_anchor))
+			scan->rs_anchor = ReadBuffer(rel, LSM_METAPAGE_BLKNO);
+		IncrBufferRefCount(scan->rs_anchor);
+		buf = scan->rs_anchor;
+	}
+	scan->rs_cmaxoff = maxoff;
+
 	for (int i = 0;; i++)
 	{
 		OffsetNumber off;
 		HeapTupleData tup;
 		bool		valid;
+		bool		fromrun = false;
 
 		if (offsets)
 		{
@@ -124,18 +255,32 @@ lsm_scan_getpage(LsmScanDesc scan, BlockNumber lblock,
 				break;
 			off = FirstOffsetNumber + i;
 		}
-		if (!lsm_page_get_tuple(rel, buf, off, &tup))
+		if (off < FirstOffsetNumber || off > MaxHeapTuplesPerPage)
 			continue;
-		valid = all_visible || lsm_tuple_satisfies(&tup, snapshot);
+		if (runtup[off] != NULL)
+		{
+			tup.t_data = runtup[off];
+			tup.t_len = runlen[off];
+			tup.t_tableOid = RelationGetRelid(rel);
+			ItemPointerSet(&tup.t_self, lblock, off);
+			fromrun = true;
+		}
+		else if (page == NULL || !lsm_page_get_tuple(rel, buf, off, &tup))
+			continue;
+		valid = (all_visible && !fromrun) || lsm_tuple_satisfies(&tup, snapshot);
 		lsm_serializable_conflict_out(valid, rel, &tup, snapshot);
 		if (!valid)
 			continue;
 		if (predlock_tids)
 			PredicateLockTID(rel, &tup.t_self, snapshot,
 							 HeapTupleHeaderGetXmin(tup.t_data));
-		scan->rs_vistuples[ntup++] = off;
+		scan->rs_vistuples[ntup] = off;
+		scan->rs_vistup[ntup] = tup.t_data;
+		scan->rs_vislen[ntup] = tup.t_len;
+		ntup++;
 	}
-	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+	if (page != NULL)
+		LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 	scan->rs_cbuf = buf;
 	scan->rs_ntuples = ntup;
 	return true;
@@ -262,6 +407,15 @@ lsm_scan_end(TableScanDesc sscan)
 
 	if (BufferIsValid(scan->rs_cbuf))
 		ReleaseBuffer(scan->rs_cbuf);
+	if (BufferIsValid(scan->rs_anchor))
+		ReleaseBuffer(scan->rs_anchor);
+	if (scan->rs_runs)
+		lsm_runset_free(scan->rs_runs);
+	for (int i = 0; i < 2; i++)
+		if (scan->rs_blockbuf[i])
+			pfree(scan->rs_blockbuf[i]);
+	if (scan->rs_analyze_chunk)
+		lsm_run_chunk_free(scan->rs_analyze_chunk);
 	RelationDecrementReferenceCount(scan->rs_base.rs_rd);
 	if (scan->rs_base.rs_key)
 		pfree(scan->rs_base.rs_key);
@@ -415,14 +569,17 @@ lsm_scan_next_block(LsmScanDesc scan, ScanDirection dir)
 	return false;
 }
 
-/* Point rs_ctup at rs_vistuples[rs_cindex] of the current page. */
+/* Point rs_ctup at rs_vistuples[rs_cindex] of the current block. */
 static void
 lsm_scan_set_current(LsmScanDesc scan)
 {
-	if (!lsm_page_get_tuple(scan->rs_base.rs_rd, scan->rs_cbuf,
-							scan->rs_vistuples[scan->rs_cindex],
-							&scan->rs_ctup))
-		elog(ERROR, "visible version vanished from lsm page");
+	int			i = scan->rs_cindex;
+
+	scan->rs_ctup.t_data = scan->rs_vistup[i];
+	scan->rs_ctup.t_len = scan->rs_vislen[i];
+	scan->rs_ctup.t_tableOid = RelationGetRelid(scan->rs_base.rs_rd);
+	ItemPointerSet(&scan->rs_ctup.t_self, scan->rs_cblock,
+				   scan->rs_vistuples[i]);
 }
 
 /*
@@ -720,11 +877,7 @@ lsm_scan_sample_next_tuple(TableScanDesc sscan, struct SampleScanState *scanstat
 	OffsetNumber maxoffset = 0;
 
 	if (BufferIsValid(scan->rs_cbuf))
-	{
-		LockBuffer(scan->rs_cbuf, BUFFER_LOCK_SHARE);
-		maxoffset = PageGetMaxOffsetNumber(BufferGetPage(scan->rs_cbuf));
-		LockBuffer(scan->rs_cbuf, BUFFER_LOCK_UNLOCK);
-	}
+		maxoffset = scan->rs_cmaxoff;
 
 	for (;;)
 	{
@@ -769,6 +922,112 @@ lsm_scan_sample_next_tuple(TableScanDesc sscan, struct SampleScanState *scanstat
  */
 
 /*
+ * ANALYZE of a run data page (buf pinned and share-locked): decode it if
+ * its run is listed (an orphan page has nothing to sample).  Its versions
+ * are sampled unless something newer hides them (see below).
+ */
+static bool
+lsm_scan_analyze_run_page(LsmScanDesc scan, Buffer buf)
+{
+	Relation	rel = scan->rs_base.rs_rd;
+	uint32		run_id = LsmPageGetOpaque(BufferGetPage(buf))->lpo_aux;
+	LsmRunSet  *rs;
+
+	if (scan->rs_runs == NULL)
+		scan->rs_runs = lsm_runset_create(rel, GetMemoryChunkContext(scan));
+	rs = scan->rs_runs;
+	for (int r = 0; r < rs->nruns; r++)
+	{
+		if (rs->runs[r]->desc.run_id != run_id)
+			continue;
+		if (scan->rs_analyze_chunk == NULL)
+		{
+			scan->rs_analyze_chunk = MemoryContextAlloc(GetMemoryChunkContext(scan),
+														sizeof(LsmRunChunk));
+			lsm_run_chunk_init(scan->rs_analyze_chunk, GetMemoryChunkContext(scan));
+		}
+		IncrBufferRefCount(buf);	/* the pin stays as the slots' anchor */
+		lsm_run_decode_buffer(rel, buf, scan->rs_analyze_chunk);
+		scan->rs_cbuf = buf;
+		scan->rs_analyze_run = r;
+		scan->rs_analyze_entry = 0;
+		scan->rs_analyze_lblock = InvalidBlockNumber;
+		return true;
+	}
+	UnlockReleaseBuffer(buf);
+	return false;
+}
+
+/*
+ * Is the run entry at tid hidden by something newer: the memtable page of
+ * its block (an ordinary page holds everything of its block; an overlay
+ * page what it has a line pointer for) or a newer run?
+ */
+static bool
+lsm_scan_analyze_hidden(LsmScanDesc scan, int r, ItemPointer tid)
+{
+	Relation	rel = scan->rs_base.rs_rd;
+	BlockNumber lblock = ItemPointerGetBlockNumber(tid);
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+	LsmRunSet  *rs = scan->rs_runs;
+
+	if (lblock != scan->rs_analyze_lblock)
+	{
+		Buffer		buf = lsm_read_mem_page(rel, lblock, NULL);
+
+		memset(scan->rs_analyze_shadow, 0, sizeof(scan->rs_analyze_shadow));
+		if (BufferIsValid(buf))
+		{
+			Page		page = BufferGetPage(buf);
+			bool		overlay = (LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_OVERLAY) != 0;
+
+			for (OffsetNumber o = FirstOffsetNumber; o <= MaxHeapTuplesPerPage; o++)
+				scan->rs_analyze_shadow[o] = !overlay ||
+					(o <= PageGetMaxOffsetNumber(page) &&
+					 ItemIdIsUsed(PageGetItemId(page, o)));
+			UnlockReleaseBuffer(buf);
+		}
+		scan->rs_analyze_lblock = lblock;
+	}
+	if (scan->rs_analyze_shadow[off])
+		return true;
+	for (int q = 0; q < r; q++)
+		if (lsm_run_lookup(rel, rs->runs[q], tid, &rs->chunks[q], true) != NULL)
+			return true;
+	return false;
+}
+
+/* The next version of the run data page being sampled. */
+static bool
+lsm_scan_analyze_run_tuple(LsmScanDesc scan, double *liverows,
+						   TupleTableSlot *slot)
+{
+	LsmRunChunk *chunk = scan->rs_analyze_chunk;
+
+	while (scan->rs_analyze_entry < chunk->nentries)
+	{
+		LsmRunEntry *e = &chunk->entries[scan->rs_analyze_entry++];
+
+		if (e->tup == NULL ||
+			lsm_scan_analyze_hidden(scan, scan->rs_analyze_run, &e->tid))
+			continue;
+		/* committed, without xmax: live */
+		*liverows += 1;
+		scan->rs_ctup.t_data = e->tup;
+		scan->rs_ctup.t_len = e->len;
+		scan->rs_ctup.t_self = e->tid;
+		scan->rs_ctup.t_tableOid = RelationGetRelid(scan->rs_base.rs_rd);
+		ExecStoreBufferHeapTuple(&scan->rs_ctup, slot, scan->rs_cbuf);
+		return true;
+	}
+	ReleaseBuffer(scan->rs_cbuf);
+	scan->rs_cbuf = InvalidBuffer;
+	scan->rs_analyze_run = -1;
+	ExecClearTuple(slot);
+	return false;
+}
+
+/*
  * lsm_scan_analyze_next_block -- table AM callback scan_analyze_next_block.
  *
  * blockno is a physical block chosen by acquire_sample_rows.  Memtable
@@ -786,6 +1045,7 @@ lsm_scan_analyze_next_block(TableScanDesc sscan, BlockNumber blockno,
 	if (BufferIsValid(scan->rs_cbuf))
 		ReleaseBuffer(scan->rs_cbuf);
 	scan->rs_cbuf = InvalidBuffer;
+	scan->rs_analyze_run = -1;
 
 	/*
 	 * blockno is physical if relation_size reported the physical size to
@@ -807,6 +1067,11 @@ lsm_scan_analyze_next_block(TableScanDesc sscan, BlockNumber blockno,
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 	}
 	page = BufferGetPage(buf);
+	if (!PageIsNew(page) &&
+		((PageHeader) page)->pd_special == BLCKSZ - LSM_SPECIAL_SIZE &&
+		LsmPageGetOpaque(page)->lpo_page_id == LSM_PAGE_ID &&
+		LsmPageGetOpaque(page)->lpo_type == LSM_PAGE_RUN_DATA)
+		return lsm_scan_analyze_run_page(scan, buf);
 	if (PageIsNew(page) ||
 		((PageHeader) page)->pd_special != BLCKSZ - LSM_SPECIAL_SIZE ||
 		LsmPageGetOpaque(page)->lpo_page_id != LSM_PAGE_ID ||
@@ -841,6 +1106,8 @@ lsm_scan_analyze_next_tuple(TableScanDesc sscan, TransactionId OldestXmin,
 
 	if (!BufferIsValid(scan->rs_cbuf))
 		return false;
+	if (scan->rs_analyze_run >= 0)
+		return lsm_scan_analyze_run_tuple(scan, liverows, slot);
 	page = BufferGetPage(scan->rs_cbuf);
 	maxoff = PageGetMaxOffsetNumber(page);
 
@@ -925,20 +1192,25 @@ lsm_tuple_get_latest_tid(TableScanDesc sscan, ItemPointer tid)
 	Snapshot	snapshot = sscan->rs_snapshot;
 	ItemPointerData ctid = *tid;
 	TransactionId priorXmax = InvalidTransactionId;
+	LsmRunSet  *rs = NULL;
 
 	for (;;)
 	{
 		Buffer		buf;
 		HeapTupleData tp;
 		bool		valid;
+		bool		last;
+		int			found;
 
-		if (!lsm_fetch_tuple(rel, &ctid, &buf, &tp))
+		found = lsm_fetch_any(rel, &ctid, &rs, CurrentMemoryContext, &buf, &tp);
+		if (found == LSM_FETCH_NONE)
 			break;
 		/* the chain is broken if xmin is not the updater */
 		if (TransactionIdIsValid(priorXmax) &&
 			!TransactionIdEquals(priorXmax, HeapTupleHeaderGetXmin(tp.t_data)))
 		{
-			UnlockReleaseBuffer(buf);
+			if (BufferIsValid(buf))
+				UnlockReleaseBuffer(buf);
 			break;
 		}
 		valid = lsm_tuple_satisfies(&tp, snapshot);
@@ -946,16 +1218,20 @@ lsm_tuple_get_latest_tid(TableScanDesc sscan, ItemPointer tid)
 		if (valid)
 			*tid = ctid;
 
-		if ((tp.t_data->t_infomask & HEAP_XMAX_INVALID) ||
+		last = (tp.t_data->t_infomask & HEAP_XMAX_INVALID) ||
 			HeapTupleHeaderIsOnlyLocked(tp.t_data) ||
 			HeapTupleHeaderIndicatesMovedPartitions(tp.t_data) ||
-			ItemPointerEquals(&tp.t_self, &tp.t_data->t_ctid))
+			ItemPointerEquals(&tp.t_self, &tp.t_data->t_ctid);
+		if (!last)
 		{
-			UnlockReleaseBuffer(buf);
-			break;
+			ctid = tp.t_data->t_ctid;
+			priorXmax = HeapTupleHeaderGetUpdateXid(tp.t_data);
 		}
-		ctid = tp.t_data->t_ctid;
-		priorXmax = HeapTupleHeaderGetUpdateXid(tp.t_data);
-		UnlockReleaseBuffer(buf);
+		if (BufferIsValid(buf))
+			UnlockReleaseBuffer(buf);
+		if (last)
+			break;
 	}
+	if (rs)
+		lsm_runset_free(rs);
 }

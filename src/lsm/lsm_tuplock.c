@@ -626,8 +626,7 @@ lsm_lock_updated_chain(Relation rel, TransactionId priorXmax,
 
 		if (ItemPointerGetOffsetNumber(&tupid) > LSM_MAX_TUPLES_PER_PAGE)
 			return TM_Ok;
-		buf = lsm_read_mem_page_locked(rel, ItemPointerGetBlockNumber(&tupid),
-									   NULL, BUFFER_LOCK_EXCLUSIVE);
+		buf = lsm_read_version_page(rel, &tupid, BUFFER_LOCK_EXCLUSIVE);
 		if (!BufferIsValid(buf))
 			return TM_Ok;		/* version gone: nothing to lock */
 		if (!lsm_page_get_tuple(rel, buf, ItemPointerGetOffsetNumber(&tupid),
@@ -795,8 +794,7 @@ lsm_lock_tuple(Relation rel, HeapTuple tuple, CommandId cid,
 	*buffer = InvalidBuffer;
 	if (ItemPointerGetOffsetNumber(&tid) > LSM_MAX_TUPLES_PER_PAGE)
 		goto no_tuple;
-	*buffer = lsm_read_mem_page_locked(rel, ItemPointerGetBlockNumber(&tid),
-									   NULL, BUFFER_LOCK_EXCLUSIVE);
+	*buffer = lsm_read_version_page(rel, &tid, BUFFER_LOCK_EXCLUSIVE);
 	if (!BufferIsValid(*buffer))
 		goto no_tuple;
 	if (!lsm_page_get_tuple(rel, *buffer, ItemPointerGetOffsetNumber(&tid),
@@ -1151,6 +1149,7 @@ lsm_fetch_keep(Relation rel, Snapshot snapshot, HeapTuple tuple, Buffer *buf)
 {
 	bool		visible;
 
+	lsm_materialize(rel, &tuple->t_self);
 	if (!lsm_fetch_tuple(rel, &tuple->t_self, buf, tuple))
 	{
 		tuple->t_data = NULL;

@@ -95,6 +95,9 @@ lsm_log_conflict_horizon(Relation rel, TransactionId latestRemovedXid)
 	(void) XLogInsert(RM_BTREE_ID, XLOG_BTREE_REUSE_PAGE);
 }
 
+/* enough for any manifest (LSM_MAX_RUNS is computed from the page size) */
+#define LSM_MAX_RUNS_FIXED 256
+
 /* State of one VACUUM of an lsm table. */
 typedef struct LsmVacState
 {
@@ -130,6 +133,13 @@ typedef struct LsmVacState
 	double		frozen_versions;
 	double		lpdead_left;	/* LP_DEAD items left for a later VACUUM */
 	int			index_passes;
+
+	/* runs */
+	uint32		nruns_listed;
+	uint32		run_ids[LSM_MAX_RUNS_FIXED];
+	BlockNumber orphans_freed;
+	int			flushed_pages;
+	int			merged_runs;
 } LsmVacState;
 
 /* qsort comparator of TIDs */
@@ -168,6 +178,7 @@ lsm_vacuum_page_unused(LsmVacState *vs, BlockNumber lblock,
 	Buffer		vmlock = InvalidBuffer;
 	GenericXLogState *state;
 	Page		copy;
+	bool		overlay;
 
 	buf = lsm_read_mem_page_locked(rel, lblock, vs->bstrategy,
 								   BUFFER_LOCK_EXCLUSIVE);
@@ -177,6 +188,7 @@ lsm_vacuum_page_unused(LsmVacState *vs, BlockNumber lblock,
 	page = BufferGetPage(buf);
 	blkno = BufferGetBlockNumber(buf);
 	maxoff = PageGetMaxOffsetNumber(page);
+	overlay = (LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_OVERLAY) != 0;
 
 	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 	{
@@ -195,6 +207,11 @@ lsm_vacuum_page_unused(LsmVacState *vs, BlockNumber lblock,
 				nused++;
 				all_visible = false;
 			}
+			continue;
+		}
+		if (LsmItemIdIsTombstone(itemid))
+		{
+			nused++;
 			continue;
 		}
 		if (!lsm_page_get_tuple(rel, buf, off, &tup))
@@ -221,7 +238,8 @@ lsm_vacuum_page_unused(LsmVacState *vs, BlockNumber lblock,
 		return;
 	}
 
-	all_visible = all_visible && nused > 0;
+	/* an overlay page's block has versions in runs too: never all-visible */
+	all_visible = all_visible && nused > 0 && !overlay;
 	if (all_visible)
 	{
 		lsm_log_conflict_horizon(rel, visibility_cutoff_xid);
@@ -231,7 +249,13 @@ lsm_vacuum_page_unused(LsmVacState *vs, BlockNumber lblock,
 	state = GenericXLogStart(rel);
 	copy = GenericXLogRegisterBuffer(state, buf, 0);
 	for (int i = 0; i < nunused; i++)
-		ItemIdSetUnused(PageGetItemId(copy, unused[i]));
+	{
+		/* on an overlay page, a tombstone keeps hiding the runs' copy */
+		if (overlay)
+			LsmItemIdSetTombstone(PageGetItemId(copy, unused[i]));
+		else
+			ItemIdSetUnused(PageGetItemId(copy, unused[i]));
+	}
 	if (all_visible)
 		lsm_vm_set_in_record(state, copy, vmlock);
 	GenericXLogFinish(state);
@@ -364,6 +388,7 @@ lsm_vacuum_page(LsmVacState *vs, Buffer buf)
 	bool		all_visible = true;
 	bool		leaves_lpdead;
 	bool		will_be_all_visible;
+	bool		overlay;
 	TransactionId visibility_cutoff_xid = InvalidTransactionId;
 	bool		vm_set;
 	bool		set_vm = false;
@@ -375,6 +400,7 @@ lsm_vacuum_page(LsmVacState *vs, Buffer buf)
 	lblock = LsmPageGetOpaque(page)->lpo_aux;
 	lsm_verify_mem_page(rel, buf, lblock);
 	maxoff = PageGetMaxOffsetNumber(page);
+	overlay = (LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_OVERLAY) != 0;
 
 	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 	{
@@ -440,7 +466,8 @@ lsm_vacuum_page(LsmVacState *vs, Buffer buf)
 
 	/* with indexes, removed versions stay LP_DEAD until their entries go */
 	leaves_lpdead = vs->nindexes > 0 && (ndead > 0 || nolddead > 0);
-	will_be_all_visible = all_visible && !leaves_lpdead && nremaining > 0;
+	will_be_all_visible = all_visible && !leaves_lpdead && nremaining > 0 &&
+		!overlay;
 
 	/*
 	 * The visibility map: set the bit of a page whose versions everybody
@@ -508,6 +535,8 @@ lsm_vacuum_page(LsmVacState *vs, Buffer buf)
 		{
 			if (vs->nindexes > 0)
 				ItemIdSetDead(PageGetItemId(copy, dead[i]));
+			else if (overlay)
+				LsmItemIdSetTombstone(PageGetItemId(copy, dead[i]));
 			else
 				ItemIdSetUnused(PageGetItemId(copy, dead[i]));
 		}
@@ -576,6 +605,17 @@ lsm_vacuum_table_is_empty(Relation rel, BlockNumber nblocks)
 	return true;
 }
 
+/* Does the manifest list no run? */
+static bool
+lsm_vacuum_has_no_runs(Relation rel)
+{
+	PGAlignedBlock mbuf;
+	LsmManifest m = (LsmManifest) mbuf.data;
+
+	lsm_manifest_read(rel, m);
+	return m->nruns == 0;
+}
+
 /*
  * Give back disk space: trailing free pages are cut off; a table left
  * without any version is truncated to zero blocks, like a new table (its
@@ -600,6 +640,7 @@ lsm_vacuum_truncate(LsmVacState *vs)
 
 	nblocks = lsm_physical_nblocks(rel);
 	if (vs->remaining_versions == 0 && vs->lpdead_left == 0 &&
+		lsm_vacuum_has_no_runs(rel) &&
 		lsm_vacuum_table_is_empty(rel, nblocks))
 		new_nblocks = 0;
 	else
@@ -734,6 +775,22 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 						get_namespace_name(RelationGetNamespace(rel)),
 						RelationGetRelationName(rel))));
 
+	/*
+	 * The maintenance lock: no flush or compaction runs while we look for
+	 * run pages no run lists (orphans of a crash, or of a compaction that
+	 * was interrupted before it freed its inputs).
+	 */
+	LockPage(rel, LSM_METAPAGE_BLKNO, ExclusiveLock);
+	{
+		PGAlignedBlock mbuf;
+		LsmManifest m = (LsmManifest) mbuf.data;
+
+		lsm_manifest_read(rel, m);
+		vs.nruns_listed = m->nruns;
+		for (uint32 r = 0; r < m->nruns && r < lengthof(vs.run_ids); r++)
+			vs.run_ids[r] = m->runs[r].run_id;
+	}
+
 	nlblocks = lsm_get_nlblocks(rel);
 	nblocks = lsm_physical_nblocks(rel);
 	pgstat_progress_update_param(PROGRESS_VACUUM_PHASE,
@@ -766,6 +823,26 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 
 		if (type == LSM_PAGE_FREE)
 			RecordFreeIndexPage(rel, blkno);
+		else if (type == LSM_PAGE_RUN_DATA || type == LSM_PAGE_RUN_INDEX ||
+				 type == LSM_PAGE_RUN_BLOOM)
+		{
+			uint32		run_id;
+			bool		listed = false;
+
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			run_id = LsmPageGetOpaque(BufferGetPage(buf))->lpo_aux;
+			LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+			for (uint32 r = 0; r < vs.nruns_listed; r++)
+				if (vs.run_ids[r] == run_id)
+					listed = true;
+			if (!listed)
+			{
+				ReleaseBuffer(buf);
+				buf = InvalidBuffer;
+				(void) lsm_free_run_page(rel, blkno, run_id);
+				vs.orphans_freed++;
+			}
+		}
 		else if (type == LSM_PAGE_MEM)
 		{
 			vs.scanned_pages++;
@@ -839,8 +916,55 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 							NULL, NULL, false);
 	}
 
+	/*
+	 * Flush what the memtable holds that is fit for a run, and let the
+	 * compaction policy merge runs.  Runs holding xids older than the freeze
+	 * limit are all merged (which freezes them), so that relfrozenxid can
+	 * advance.
+	 */
+	pgstat_progress_update_param(PROGRESS_VACUUM_PHASE,
+								 PROGRESS_VACUUM_PHASE_FINAL_CLEANUP);
+	{
+		Buffer		metabuf = lsm_read_metapage(rel, BUFFER_LOCK_SHARE);
+		uint32		mem_pages = 0;
+
+		if (BufferIsValid(metabuf))
+		{
+			mem_pages = LsmPageGetMeta(BufferGetPage(metabuf))->mem_pages;
+			UnlockReleaseBuffer(metabuf);
+		}
+		if (mem_pages >= (uint32) lsm_vacuum_flush_min_pages)
+			vs.flushed_pages = lsm_flush(rel, true);
+	}
+	{
+		PGAlignedBlock mbuf;
+		LsmManifest m = (LsmManifest) mbuf.data;
+		bool		full = false;
+		double		run_live = 0;
+
+		lsm_manifest_read(rel, m);
+		for (uint32 r = 0; r < m->nruns; r++)
+			if (TransactionIdIsNormal(m->runs[r].oldest_xid) &&
+				TransactionIdPrecedes(m->runs[r].oldest_xid, vs.FreezeLimit))
+				full = true;
+		vs.merged_runs = lsm_compact_runs(rel, full, true);
+		lsm_manifest_read(rel, m);
+		for (uint32 r = 0; r < m->nruns; r++)
+		{
+			TransactionId x = m->runs[r].oldest_xid;
+
+			if (TransactionIdIsNormal(x) &&
+				TransactionIdPrecedes(x, vs.NewRelfrozenXid))
+				vs.NewRelfrozenXid = x;
+			run_live += m->runs[r].nentries;
+		}
+		/* runs hold committed versions without xmax: live (shadowing aside) */
+		vs.live_versions += run_live;
+	}
+
 	if (params->truncate != VACOPTVALUE_DISABLED)
 		lsm_vacuum_truncate(&vs);
+	UnlockPage(rel, LSM_METAPAGE_BLKNO, ExclusiveLock);
 
 	pgstat_progress_update_param(PROGRESS_VACUUM_PHASE,
 								 PROGRESS_VACUUM_PHASE_FINAL_CLEANUP);
@@ -876,9 +1000,10 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 							get_database_name(MyDatabaseId),
 							get_namespace_name(RelationGetNamespace(rel)),
 							RelationGetRelationName(rel), vs.index_passes),
-					 errdetail("memtable pages: %u scanned, %u freed, %u truncated; versions: %.0f removed, %.0f live, %.0f recently dead, %.0f frozen; new relfrozenxid: %u%s, new relminmxid: %u%s; %s",
+					 errdetail("memtable pages: %u scanned, %u freed, %u truncated, %d flushed; runs merged: %d; orphan run pages freed: %u; versions: %.0f removed, %.0f live, %.0f recently dead, %.0f frozen; new relfrozenxid: %u%s, new relminmxid: %u%s; %s",
 							   vs.scanned_pages, vs.freed_pages,
-							   vs.truncated_pages,
+							   vs.truncated_pages, vs.flushed_pages,
+							   vs.merged_runs, vs.orphans_freed,
 							   vs.removed_versions, vs.live_versions,
 							   vs.recently_dead_versions, vs.frozen_versions,
 							   vs.NewRelfrozenXid,

@@ -218,6 +218,18 @@ lsm_vm_set_freed_in_record(GenericXLogState *state, BlockNumber lblock,
 }
 
 /*
+ * lsm_vm_clear_block_in_record -- clear the bit of lblock (a block that
+ * gets a new overlay page) in the record being built; vmbuf pinned and
+ * locked exclusively by the caller.
+ */
+void
+lsm_vm_clear_block_in_record(GenericXLogState *state, BlockNumber lblock,
+							 Buffer vmbuf)
+{
+	lsm_vm_change(GenericXLogRegisterBuffer(state, vmbuf, 0), lblock, false);
+}
+
+/*
  * lsm_vm_is_set -- is the ALL_VISIBLE bit of lblock set?  (No lock: a
  * single byte is read, as visibilitymap_get_status does.)
  */

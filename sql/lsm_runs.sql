@@ -1,0 +1,135 @@
+--
+-- lsm_runs: compressed runs of lsm tables.
+--
+-- Flush (lsm_compact, VACUUM, inline by writers), compaction, reads of rows
+-- that live in runs through every kind of scan, changes to such rows (they
+-- are copied back to an overlay memtable page first), aborted transactions,
+-- TOAST, tombstones, freezing, and the introspection functions.
+--
+CREATE TABLE runs_t (id int PRIMARY KEY, grp int, payload text)
+  USING lsm WITH (autovacuum_enabled = off);
+INSERT INTO runs_t SELECT g, g % 10, 'payload ' || g FROM generate_series(1, 5000) g;
+SELECT count(*), sum(id), count(DISTINCT payload) FROM runs_t;
+SELECT flushed_pages > 0 AS flushed, merged_runs, runs FROM lsm_compact('runs_t');
+SELECT level, min_tid, versions, tombstones, compressed_bytes < raw_bytes AS compressed,
+       bloom_bits > 0 AS has_bloom, oldest_xid IS NULL AS all_frozen
+  FROM lsm_runs('runs_t');
+SELECT memtable_pages, runs, live_versions, run_entries FROM lsm_info('runs_t');
+SELECT lsm_check('runs_t');
+
+-- every kind of read finds the rows in the run
+SELECT count(*), sum(id), min(payload), max(payload) FROM runs_t;
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+EXPLAIN (COSTS OFF) SELECT * FROM runs_t WHERE id = 4242;
+SELECT * FROM runs_t WHERE id = 4242;
+SELECT count(*), sum(id) FROM runs_t WHERE id BETWEEN 100 AND 1999;
+SET enable_indexscan = off;
+SET enable_bitmapscan = on;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM runs_t WHERE id < 300;
+SELECT count(*) FROM runs_t WHERE id < 300;
+RESET enable_indexscan;
+RESET enable_bitmapscan;
+RESET enable_seqscan;
+SELECT id, payload FROM runs_t WHERE ctid = '(3,7)';
+SELECT count(*) FROM runs_t WHERE ctid BETWEEN '(2,1)' AND '(4,0)';
+SELECT count(*) > 0 AS sampled FROM runs_t TABLESAMPLE SYSTEM (50) REPEATABLE (1);
+
+-- index-only scans need no table fetches after a full compaction
+VACUUM runs_t;
+SELECT * FROM lsm_compact('runs_t', true);
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+  SELECT id FROM runs_t WHERE id < 50;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+
+-- changes to rows that live in the run
+UPDATE runs_t SET payload = 'updated' WHERE id IN (10, 20, 30);
+DELETE FROM runs_t WHERE id BETWEEN 40 AND 49;
+SELECT id, payload FROM runs_t WHERE id IN (10, 20, 30, 40, 50) ORDER BY id;
+SELECT count(*), sum(id) FROM runs_t;
+BEGIN;
+SELECT id FROM runs_t WHERE id = 60 FOR UPDATE;
+SELECT id FROM runs_t WHERE id = 61 FOR SHARE;
+COMMIT;
+-- changes that roll back leave the run's rows as they were
+BEGIN;
+DELETE FROM runs_t WHERE id BETWEEN 100 AND 199;
+UPDATE runs_t SET payload = 'never' WHERE id BETWEEN 200 AND 210;
+ROLLBACK;
+SELECT count(*), count(*) FILTER (WHERE payload = 'never') FROM runs_t;
+-- aborted insertions never reach a run
+BEGIN;
+INSERT INTO runs_t SELECT g, 0, 'aborted' FROM generate_series(10001, 10100) g;
+ROLLBACK;
+SELECT * FROM lsm_compact('runs_t');
+SELECT count(*) FILTER (WHERE payload = 'aborted') AS aborted,
+       count(*) FILTER (WHERE payload = 'updated') AS updated,
+       count(*) AS total FROM runs_t;
+SELECT lsm_check('runs_t');
+
+-- VACUUM turns removed run rows into tombstones, a full compaction drops them
+VACUUM runs_t;
+SELECT * FROM lsm_compact('runs_t');
+SELECT sum(tombstones) > 0 AS has_tombstones FROM lsm_runs('runs_t');
+SELECT * FROM lsm_compact('runs_t', true);
+SELECT level, versions, tombstones FROM lsm_runs('runs_t');
+SELECT count(*), sum(id) FROM runs_t;
+SET enable_seqscan = off;
+SELECT count(*) FROM runs_t WHERE id BETWEEN 40 AND 49;
+SELECT id, payload FROM runs_t WHERE id IN (10, 45, 60);
+RESET enable_seqscan;
+SELECT lsm_check('runs_t');
+
+-- ANALYZE counts the rows of runs
+ANALYZE runs_t;
+SELECT reltuples FROM pg_class WHERE relname = 'runs_t';
+
+-- duplicates are still refused for keys whose row is in a run
+INSERT INTO runs_t VALUES (4242, 0, 'dup');
+INSERT INTO runs_t VALUES (45, 0, 'back') RETURNING id, payload;
+
+-- VACUUM FULL and TRUNCATE of a table with runs
+VACUUM FULL runs_t;
+SELECT runs, live_versions FROM lsm_info('runs_t');
+SELECT count(*), sum(id) FROM runs_t;
+TRUNCATE runs_t;
+SELECT runs, live_versions FROM lsm_info('runs_t');
+DROP TABLE runs_t;
+
+-- TOAST values of rows in runs
+CREATE TABLE runs_toast (id int, big text) USING lsm;
+INSERT INTO runs_toast
+  SELECT g, (SELECT string_agg(md5(g::text || i::text), '') FROM generate_series(1, 80) i)
+    FROM generate_series(1, 1000) g;
+SELECT flushed_pages > 0 AS flushed, runs FROM lsm_compact('runs_toast');
+SELECT count(*), sum(length(big)), count(DISTINCT big) FROM runs_toast;
+UPDATE runs_toast SET big = 'short' WHERE id = 1;
+SELECT count(*), sum(length(big)) FROM runs_toast;
+SELECT lsm_check('runs_toast');
+DROP TABLE runs_toast;
+
+-- writers flush inline once the memtable passes lsm.memtable_flush_pages
+CREATE TABLE runs_inline (id int, pad text) USING lsm WITH (autovacuum_enabled = off);
+SET lsm.memtable_flush_pages = 32;
+INSERT INTO runs_inline SELECT g, repeat('i', 100) FROM generate_series(1, 5000) g;
+INSERT INTO runs_inline SELECT g, repeat('j', 100) FROM generate_series(5001, 10000) g;
+SELECT count(*) >= 1 AS has_runs FROM lsm_runs('runs_inline');
+SELECT count(*), sum(id) FROM runs_inline;
+RESET lsm.memtable_flush_pages;
+-- runs without a bloom filter
+SET lsm.bloom_bits_per_key = 0;
+SELECT * FROM lsm_compact('runs_inline', true);
+SELECT bloom_bits, bloom_hashes FROM lsm_runs('runs_inline');
+RESET lsm.bloom_bits_per_key;
+SELECT count(*), sum(id) FROM runs_inline WHERE id % 1000 = 0;
+SELECT lsm_check('runs_inline');
+DROP TABLE runs_inline;
+
+-- errors
+CREATE TABLE runs_heap (id int);
+SELECT * FROM lsm_compact('runs_heap');
+DROP TABLE runs_heap;
+SET lsm.bloom_bits_per_key = 100;

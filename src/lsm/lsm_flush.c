@@ -1,0 +1,715 @@
+/*-------------------------------------------------------------------------
+ *
+ * lsm_flush.c
+ *	  Flush (memtable pages -> a new run), compaction (runs -> one run) and
+ *	  materialization (a version in a run -> an overlay memtable page).
+ *
+ * Runs hold only versions that nobody can change any more through the
+ * run: xmin committed (stored frozen when it is older than every
+ * snapshot), no xmax.  Everything else about a version lives on memtable
+ * pages, where heap's MVCC and locking code works unchanged:
+ *
+ *	- Flush takes memtable pages all of whose versions are like that (or
+ *	  are tombstones), except the newest page that takes insertions, and
+ *	  writes them as one run of level 1 (lsm_run.c), in logical block order.
+ *	  The run is published by a manifest switch; only then are the flushed
+ *	  pages unmapped and freed, each in its own WAL record, and only if the
+ *	  page has not changed since it was read (same LSN).  A page that has
+ *	  changed meanwhile (a lock, a delete, an insertion) stays and becomes
+ *	  an overlay page: what it holds is newer than the run's copy.
+ *
+ *	- Materialization: before a version that lives only in a run is
+ *	  deleted, updated or locked, it is copied to the memtable page of its
+ *	  logical block at its own offset (the page is created as an overlay
+ *	  page if the block has none).  On an overlay page an unused line
+ *	  pointer means "the version is in the runs"; VACUUM leaves a tombstone
+ *	  line pointer where it removes a version, so that the run's older copy
+ *	  stays hidden until a compaction drops both.
+ *
+ *	- Compaction merges runs newest-first by TID: the newest entry of a TID
+ *	  wins; tombstones are kept unless the merge includes the oldest run
+ *	  (then nothing older can hide behind them); versions whose xmin has
+ *	  become older than every snapshot are frozen.  The merged run replaces
+ *	  its inputs in one manifest switch; the inputs' pages are then freed.
+ *
+ * Flush, compaction and VACUUM of one table are serialized by the
+ * maintenance lock, a heavyweight lock on the metapage's block number
+ * (LockPage; no other code takes page locks on lsm tables).  Writers that
+ * flush inline only try it (ConditionalLockPage).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/generic_xlog.h"
+#include "access/heapam.h"
+#include "access/multixact.h"
+#include "access/transam.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_class.h"
+#include "utils/acl.h"
+#include "catalog/pg_class.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/indexfsm.h"
+#include "storage/lmgr.h"
+#include "storage/procarray.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "common/lsm_common.h"
+#include "lsm/lsm_internal.h"
+
+/* GUC: memtable pages that make writers flush inline (0: never) */
+int			lsm_memtable_flush_pages = 4096;
+
+/* GUC: VACUUM flushes only a memtable of at least this many pages */
+int			lsm_vacuum_flush_min_pages = 128;
+
+/*
+ * lsm_tam_init_gucs -- define the GUCs of the table access method.
+ */
+void
+lsm_tam_init_gucs(void)
+{
+	DefineCustomIntVariable("lsm.memtable_flush_pages",
+							"Memtable pages of an lsm table at which writers flush them into a run.",
+							"0 disables flushing by writers; VACUUM and lsm_compact() still flush.",
+							&lsm_memtable_flush_pages,
+							4096, 0, INT_MAX / 2,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("lsm.vacuum_flush_min_pages",
+							"Memtable pages of an lsm table below which VACUUM does not flush them.",
+							NULL,
+							&lsm_vacuum_flush_min_pages,
+							128, 1, INT_MAX / 2,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("lsm.bloom_bits_per_key",
+							"Bits per entry of the bloom filter of new lsm runs.",
+							"0 builds runs without a bloom filter.",
+							&lsm_bloom_bits_per_key,
+							10, 0, 64,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	MarkGUCPrefixReserved("lsm");
+}
+
+/* Take the maintenance lock; false if busy and !wait. */
+static bool
+lsm_maint_lock(Relation rel, bool wait)
+{
+	if (wait)
+	{
+		LockPage(rel, LSM_METAPAGE_BLKNO, ExclusiveLock);
+		return true;
+	}
+	return ConditionalLockPage(rel, LSM_METAPAGE_BLKNO, ExclusiveLock);
+}
+
+static void
+lsm_maint_unlock(Relation rel)
+{
+	UnlockPage(rel, LSM_METAPAGE_BLKNO, ExclusiveLock);
+}
+
+/*
+ * Can this version go to a run?  Its xmin must be committed and it must
+ * have no xmax that matters (none, aborted, or only lockers that are gone).
+ * *frozen says whether it may be stored frozen (older than OldestXmin).
+ */
+static bool
+lsm_version_is_stable(HeapTupleHeader t, TransactionId OldestXmin,
+					  bool *frozen)
+{
+	TransactionId xmin;
+	TransactionId xmax;
+
+	if (HeapTupleHeaderIsSpeculative(t))
+		return false;
+	if (HeapTupleHeaderXminFrozen(t))
+		*frozen = true;
+	else
+	{
+		if (HeapTupleHeaderXminInvalid(t))
+			return false;
+		xmin = HeapTupleHeaderGetRawXmin(t);
+		if (TransactionIdIsCurrentTransactionId(xmin) ||
+			TransactionIdIsInProgress(xmin) ||
+			!TransactionIdDidCommit(xmin))
+			return false;
+		*frozen = TransactionIdPrecedes(xmin, OldestXmin);
+	}
+
+	if (t->t_infomask & HEAP_XMAX_INVALID)
+		return true;
+	xmax = HeapTupleHeaderGetRawXmax(t);
+	if (!TransactionIdIsValid(xmax))
+		return true;
+	if (t->t_infomask & HEAP_XMAX_IS_MULTI)
+	{
+		if (!HEAP_XMAX_IS_LOCKED_ONLY(t->t_infomask))
+		{
+			TransactionId upd = HeapTupleGetUpdateXid(t);
+
+			if (TransactionIdIsCurrentTransactionId(upd) ||
+				TransactionIdIsInProgress(upd) || TransactionIdDidCommit(upd))
+				return false;
+		}
+		/* lockers (and an aborted updater): all must be gone */
+		return !MultiXactIdIsRunning(xmax, false);
+	}
+	if (TransactionIdIsCurrentTransactionId(xmax) ||
+		TransactionIdIsInProgress(xmax))
+		return false;
+	if (HEAP_XMAX_IS_LOCKED_ONLY(t->t_infomask))
+		return true;
+	/* a deleter or updater: only if it aborted */
+	return !TransactionIdDidCommit(xmax);
+}
+
+/*
+ * Is every item of this memtable page (locked) fit for a run?  Counts the
+ * entries it would give.
+ */
+static bool
+lsm_page_is_flushable(Relation rel, Buffer buf, TransactionId OldestXmin,
+					  int *nentries)
+{
+	Page		page = BufferGetPage(buf);
+	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+
+	*nentries = 0;
+	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+	{
+		ItemId		itemid = PageGetItemId(page, off);
+		HeapTupleData tup;
+		bool		frozen;
+
+		if (LsmItemIdIsTombstone(itemid))
+		{
+			(*nentries)++;
+			continue;
+		}
+		if (ItemIdIsDead(itemid))
+			return false;		/* index entries still to delete */
+		if (!lsm_page_get_tuple(rel, buf, off, &tup))
+			continue;
+		if (!lsm_version_is_stable(tup.t_data, OldestXmin, &frozen))
+			return false;
+		(*nentries)++;
+	}
+	return true;
+}
+
+/* Write the items of a flushable memtable page (locked) to the run. */
+static void
+lsm_page_to_run(Relation rel, Buffer buf, LsmRunWriter *w,
+				TransactionId OldestXmin)
+{
+	Page		page = BufferGetPage(buf);
+	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+	BlockNumber lblock = LsmPageGetOpaque(page)->lpo_aux;
+
+	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+	{
+		ItemId		itemid = PageGetItemId(page, off);
+		HeapTupleData tup;
+		ItemPointerData tid;
+		bool		frozen = false;
+
+		ItemPointerSet(&tid, lblock, off);
+		if (LsmItemIdIsTombstone(itemid))
+		{
+			lsm_run_writer_add(w, &tid, NULL, 0, false);
+			continue;
+		}
+		if (!lsm_page_get_tuple(rel, buf, off, &tup))
+			continue;
+		(void) lsm_version_is_stable(tup.t_data, OldestXmin, &frozen);
+		lsm_run_writer_add(w, &tid, tup.t_data, tup.t_len, frozen);
+	}
+}
+
+/*
+ * After the run holding its contents is published: free a flushed page if
+ * it has not changed since (the logical block then lives in the runs), or
+ * make it an overlay page.
+ */
+static bool
+lsm_release_flushed_page(Relation rel, BlockNumber lblock, BlockNumber blkno,
+						 XLogRecPtr lsn)
+{
+	Buffer		buf;
+	Page		page;
+	bool		changed;
+
+	buf = lsm_read_mem_page_hint(rel, lblock, blkno, NULL,
+								 BUFFER_LOCK_EXCLUSIVE);
+	if (!BufferIsValid(buf))
+		return false;
+	page = BufferGetPage(buf);
+	changed = BufferGetBlockNumber(buf) != blkno || PageGetLSN(page) != lsn;
+	if (!changed)
+	{
+		UnlockReleaseBuffer(buf);
+		/* frees it only if it is still the block's page with that LSN */
+		if (lsm_free_flushed_page(rel, lblock, blkno, lsn))
+			return true;
+		buf = lsm_read_mem_page_hint(rel, lblock, blkno, NULL,
+									 BUFFER_LOCK_EXCLUSIVE);
+		if (!BufferIsValid(buf))
+			return false;
+		page = BufferGetPage(buf);
+	}
+	if (!(LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_OVERLAY))
+	{
+		GenericXLogState *state = GenericXLogStart(rel);
+		Page		copy = GenericXLogRegisterBuffer(state, buf, 0);
+
+		LsmPageGetOpaque(copy)->lpo_flags |= LSM_MEM_OVERLAY | LSM_MEM_SEALED;
+		GenericXLogFinish(state);
+	}
+	UnlockReleaseBuffer(buf);
+	return false;
+}
+
+typedef struct LsmFlushedPage
+{
+	BlockNumber lblock;
+	BlockNumber blkno;
+	XLogRecPtr	lsn;
+} LsmFlushedPage;
+
+/*
+ * lsm_flush -- write the flushable memtable pages as a new run.  Returns
+ * the number of pages flushed.  With !wait, gives up at once if another
+ * flush, compaction or VACUUM is running.
+ */
+int
+lsm_flush(Relation rel, bool wait)
+{
+	BlockNumber nlblocks;
+	BlockNumber insert_page = InvalidBlockNumber;
+	Buffer		metabuf;
+	TransactionId OldestXmin;
+	LsmFlushedPage *pages;
+	int			npages = 0;
+	int			maxpages = 64;
+	LsmRunWriter *w = NULL;
+	LsmManifestRun desc;
+	int			nfreed = 0;
+
+	if (!lsm_maint_lock(rel, wait))
+		return 0;
+
+	metabuf = lsm_read_metapage(rel, BUFFER_LOCK_SHARE);
+	if (!BufferIsValid(metabuf))
+	{
+		lsm_maint_unlock(rel);
+		return 0;
+	}
+	nlblocks = LsmPageGetMeta(BufferGetPage(metabuf))->next_lblock;
+	insert_page = LsmPageGetMeta(BufferGetPage(metabuf))->insert_page;
+	UnlockReleaseBuffer(metabuf);
+
+	OldestXmin = GetOldestNonRemovableTransactionId(rel);
+	pages = palloc(sizeof(LsmFlushedPage) * maxpages);
+
+	for (BlockNumber lblock = 0; lblock < nlblocks; lblock++)
+	{
+		BlockNumber blkno = lsm_map_lookup(rel, lblock);
+		Buffer		buf;
+		int			nentries;
+
+		CHECK_FOR_INTERRUPTS();
+		if (blkno == InvalidBlockNumber || blkno == insert_page)
+			continue;
+		buf = lsm_read_mem_page_hint(rel, lblock, blkno, NULL,
+									 BUFFER_LOCK_SHARE);
+		if (!BufferIsValid(buf))
+			continue;
+		if (BufferGetBlockNumber(buf) == insert_page ||
+			!lsm_page_is_flushable(rel, buf, OldestXmin, &nentries))
+		{
+			UnlockReleaseBuffer(buf);
+			continue;
+		}
+		if (w == NULL)
+			w = lsm_run_writer_begin(rel, lsm_manifest_next_run_id(rel), 1,
+									 (uint64) (nlblocks - lblock) *
+									 Max(nentries, 16));
+		lsm_page_to_run(rel, buf, w, OldestXmin);
+		if (npages >= maxpages)
+		{
+			maxpages *= 2;
+			pages = repalloc_huge(pages, sizeof(LsmFlushedPage) * maxpages);
+		}
+		pages[npages].lblock = lblock;
+		pages[npages].blkno = BufferGetBlockNumber(buf);
+		pages[npages].lsn = PageGetLSN(BufferGetPage(buf));
+		npages++;
+		UnlockReleaseBuffer(buf);
+	}
+
+	if (w != NULL && lsm_run_writer_finish(w, &desc))
+	{
+		/* freezing is seen by standbys once the run is listed */
+		lsm_log_conflict_horizon(rel, lsm_run_writer_newest_frozen(w));
+		lsm_manifest_switch(rel, NULL, 0, &desc, 1, desc.raw_bytes, 0);
+	}
+
+	/* the contents are in a published run (or there were none) */
+	for (int i = 0; i < npages; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (lsm_release_flushed_page(rel, pages[i].lblock, pages[i].blkno,
+									 pages[i].lsn))
+			nfreed++;
+	}
+	pfree(pages);
+	lsm_maint_unlock(rel);
+	return npages;
+}
+
+/*
+ * Free every page of a run that is no longer listed (index, data and bloom
+ * pages), as free pages stamped with the current xid.
+ */
+static void
+lsm_free_run_pages(Relation rel, LsmRun *run)
+{
+	for (int i = 0; i < run->nfences; i++)
+		lsm_free_run_page(rel, run->fences[i].blkno, run->desc.run_id);
+	for (uint32 i = 0; i < run->nbloom; i++)
+		lsm_free_run_page(rel, run->bloom_pages[i], run->desc.run_id);
+	/* the index pages: follow the chain before freeing each */
+	{
+		BlockNumber blkno = run->desc.root;
+
+		while (blkno != InvalidBlockNumber)
+			blkno = lsm_free_run_page(rel, blkno, run->desc.run_id);
+	}
+}
+
+/*
+ * lsm_compact_runs -- merge runs.  With full, all runs become one; else
+ * the policy decides (size ratio between levels).  Returns the number of
+ * runs merged.
+ */
+int
+lsm_compact_runs(Relation rel, bool full, bool wait)
+{
+	LsmRunSet  *rs;
+	int			first,
+				last;
+	TransactionId OldestXmin;
+	LsmRunWriter *w;
+	LsmManifestRun desc;
+	uint32	   *remove;
+	int			nin;
+	int		   *pos;
+	uint64		expected = 0;
+	bool		drop_tombstones;
+	BlockNumber *notvis;
+	int			nnotvis = 0;
+	int			maxnotvis = 1024;
+	bool		have;
+
+	if (!lsm_maint_lock(rel, wait))
+		return 0;
+	rs = lsm_runset_create(rel, CurrentMemoryContext);
+
+	/*
+	 * Which runs: all (full), or the newest runs while the next older one is
+	 * not much larger than their sum (size ratio 4), so that runs grow
+	 * geometrically toward the oldest, as in a tiered LSM tree.
+	 */
+	first = 0;
+	last = -1;
+	if (full)
+		last = rs->nruns - 1;
+	else if (rs->nruns > 1)
+	{
+		uint64		sum = 0;
+
+		for (int i = 0; i < rs->nruns; i++)
+		{
+			if (i > 0 && rs->runs[i]->desc.raw_bytes > sum * 4)
+				break;
+			sum += rs->runs[i]->desc.raw_bytes;
+			last = i;
+		}
+	}
+	nin = last - first + 1;
+	if (nin < 1 || (nin == 1 && (!full || rs->runs[0]->ntombstones == 0 ||
+								 rs->nruns > 1)))
+	{
+		/* a single run with only frozen versions: as after a merge */
+		if (full && rs->nruns == 1 && rs->runs[0]->ntombstones == 0 &&
+			!TransactionIdIsValid(rs->runs[0]->desc.oldest_xid))
+			lsm_vm_set_run_blocks(rel, NULL, 0);
+		lsm_runset_free(rs);
+		lsm_maint_unlock(rel);
+		return 0;
+	}
+	drop_tombstones = (last == rs->nruns - 1);
+	OldestXmin = GetOldestNonRemovableTransactionId(rel);
+
+	for (int i = first; i <= last; i++)
+		expected += rs->runs[i]->desc.nentries;
+	w = lsm_run_writer_begin(rel, lsm_manifest_next_run_id(rel),
+							 rs->runs[last]->desc.level + 1, expected);
+
+	/* merge: pos[i] = next page of run i; chunk i decoded when needed */
+	pos = palloc0(sizeof(int) * rs->nruns);
+	notvis = palloc(sizeof(BlockNumber) * maxnotvis);
+	{
+		int		   *ent = palloc0(sizeof(int) * rs->nruns);
+
+		for (int i = first; i <= last; i++)
+		{
+			pos[i] = 0;
+			lsm_run_decode(rel, rs->runs[i], 0, &rs->chunks[i]);
+			ent[i] = 0;
+		}
+		for (;;)
+		{
+			int			best = -1;
+			LsmRunEntry *e;
+
+			CHECK_FOR_INTERRUPTS();
+			/* the smallest TID; among equals the newest run (lowest i) */
+			for (int i = first; i <= last; i++)
+			{
+				if (ent[i] < 0)
+					continue;
+				if (best < 0 ||
+					ItemPointerCompare(&rs->chunks[i].entries[ent[i]].tid,
+									   &rs->chunks[best].entries[ent[best]].tid) < 0)
+					best = i;
+			}
+			if (best < 0)
+				break;
+			e = &rs->chunks[best].entries[ent[best]];
+			if (e->tup == NULL)
+			{
+				if (!drop_tombstones)
+					lsm_run_writer_add(w, &e->tid, NULL, 0, false);
+			}
+			else
+			{
+				bool		frozen = HeapTupleHeaderXminFrozen(e->tup) ||
+					TransactionIdPrecedes(HeapTupleHeaderGetRawXmin(e->tup),
+										  OldestXmin);
+
+				lsm_run_writer_add(w, &e->tid, e->tup, e->len, frozen);
+				if (!frozen && drop_tombstones &&
+					(nnotvis == 0 ||
+					 notvis[nnotvis - 1] != ItemPointerGetBlockNumber(&e->tid)))
+				{
+					if (nnotvis >= maxnotvis)
+					{
+						maxnotvis *= 2;
+						notvis = repalloc_huge(notvis, sizeof(BlockNumber) * maxnotvis);
+					}
+					notvis[nnotvis++] = ItemPointerGetBlockNumber(&e->tid);
+				}
+			}
+
+			/* advance every run that had this TID */
+			{
+				ItemPointerData tid = e->tid;
+
+				for (int i = first; i <= last; i++)
+				{
+					if (ent[i] < 0 ||
+						!ItemPointerEquals(&rs->chunks[i].entries[ent[i]].tid, &tid))
+						continue;
+					if (++ent[i] >= rs->chunks[i].nentries)
+					{
+						if (++pos[i] >= rs->runs[i]->nfences)
+							ent[i] = -1;
+						else
+						{
+							lsm_run_decode(rel, rs->runs[i], pos[i], &rs->chunks[i]);
+							ent[i] = 0;
+						}
+					}
+				}
+			}
+		}
+		pfree(ent);
+	}
+
+	have = lsm_run_writer_finish(w, &desc);
+	remove = palloc(sizeof(uint32) * nin);
+	for (int i = first; i <= last; i++)
+		remove[i - first] = rs->runs[i]->desc.run_id;
+	lsm_log_conflict_horizon(rel, lsm_run_writer_newest_frozen(w));
+	lsm_manifest_switch(rel, remove, nin, &desc, have ? 1 : 0, 0,
+						have ? desc.raw_bytes : 0);
+
+	/*
+	 * Everything the runs hold is in the new run now: blocks without a
+	 * memtable page whose versions are all frozen are all-visible.  (The
+	 * conflict horizon just logged covers it: those versions' xmins.)
+	 */
+	if (drop_tombstones)
+		lsm_vm_set_run_blocks(rel, notvis, nnotvis);
+
+	/* the inputs are no longer listed: free their pages */
+	for (int i = first; i <= last; i++)
+		lsm_free_run_pages(rel, rs->runs[i]);
+
+	lsm_runset_free(rs);
+	lsm_maint_unlock(rel);
+	return nin;
+}
+
+/*
+ * lsm_materialize -- make sure the version at tid, if it lives only in a
+ * run, has a copy on the memtable page of its logical block, so that it can
+ * be locked, deleted or updated there.  Returns true if a copy was made.
+ */
+bool
+lsm_materialize(Relation rel, ItemPointer tid)
+{
+	BlockNumber lblock = ItemPointerGetBlockNumber(tid);
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+	Buffer		buf;
+	Page		page;
+	LsmRunSet  *rs;
+	LsmRunEntry *e;
+	bool		done = false;
+
+	if (off < FirstOffsetNumber || off > LSM_MAX_TUPLES_PER_PAGE ||
+		lblock >= lsm_get_nlblocks(rel))
+		return false;
+
+	/* fast path: the block has an ordinary memtable page */
+	buf = lsm_read_mem_page_locked(rel, lblock, NULL, BUFFER_LOCK_SHARE);
+	if (BufferIsValid(buf))
+	{
+		page = BufferGetPage(buf);
+		if (!(LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_OVERLAY) ||
+			(off <= PageGetMaxOffsetNumber(page) &&
+			 ItemIdIsUsed(PageGetItemId(page, off))))
+		{
+			UnlockReleaseBuffer(buf);
+			return false;
+		}
+		UnlockReleaseBuffer(buf);
+	}
+
+	/* find the version in the runs */
+	rs = lsm_runset_cached(rel);
+	e = lsm_runset_lookup(rel, rs, tid);
+	if (e == NULL || e->tup == NULL)
+		return false;
+
+	/* the block's page, created as an overlay page if there is none */
+	buf = lsm_get_overlay_page(rel, lblock);
+	page = BufferGetPage(buf);
+	if (off > PageGetMaxOffsetNumber(page) ||
+		!ItemIdIsUsed(PageGetItemId(page, off)))
+	{
+		GenericXLogState *state = GenericXLogStart(rel);
+		Page		copy = GenericXLogRegisterBuffer(state, buf, 0);
+
+		lsm_page_put_tuple(rel, copy, off, e->tup, e->len);
+		GenericXLogFinish(state);
+		done = true;
+	}
+	UnlockReleaseBuffer(buf);
+	return done;
+}
+
+/*
+ * lsm_read_version_page -- the memtable page holding the version at tid,
+ * locked in lockmode, after materializing it from the runs if needed; or
+ * InvalidBuffer if the logical block has no page (no such version).
+ *
+ * A flush may take a freshly materialized copy back into a run before we
+ * lock its page; then we simply materialize again.
+ */
+Buffer
+lsm_read_version_page(Relation rel, ItemPointer tid, int lockmode)
+{
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+
+	for (int attempt = 0;; attempt++)
+	{
+		Buffer		buf;
+		Page		page;
+
+		lsm_materialize(rel, tid);
+		buf = lsm_read_mem_page_locked(rel, ItemPointerGetBlockNumber(tid),
+									   NULL, lockmode);
+		if (!BufferIsValid(buf) || attempt >= 10)
+			return buf;
+		page = BufferGetPage(buf);
+		if (!(LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_OVERLAY) ||
+			(off <= PageGetMaxOffsetNumber(page) &&
+			 ItemIdIsUsed(PageGetItemId(page, off))))
+			return buf;
+		UnlockReleaseBuffer(buf);
+	}
+}
+
+PG_FUNCTION_INFO_V1(lsm_compact);
+
+/*
+ * lsm_compact(rel regclass, full bool) -- flush the memtable and compact
+ * the runs now (all into one run with full).  Takes the lock VACUUM takes;
+ * only the table's owner may do it.
+ */
+Datum
+lsm_compact(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	bool		full = PG_GETARG_BOOL(1);
+	Relation	rel;
+	TupleDesc	tupdesc;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	int			flushed;
+	int			merged;
+	PGAlignedBlock mbuf;
+	LsmManifest m = (LsmManifest) mbuf.data;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	rel = table_open(relid, ShareUpdateExclusiveLock);
+	if (!lsm_is_lsm_relation(rel))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not an lsm table",
+						RelationGetRelationName(rel))));
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE,
+					   RelationGetRelationName(rel));
+	if (RELATION_IS_OTHER_TEMP(rel))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot compact temporary tables of other sessions")));
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("recovery is in progress"),
+				 errhint("lsm_compact() cannot run on a standby.")));
+
+	flushed = lsm_flush(rel, true);
+	merged = lsm_compact_runs(rel, full, true);
+	lsm_manifest_read(rel, m);
+	table_close(rel, NoLock);
+
+	values[0] = Int32GetDatum(flushed);
+	values[1] = Int32GetDatum(merged);
+	values[2] = Int32GetDatum(m->nruns);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}

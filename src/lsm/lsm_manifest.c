@@ -1,0 +1,346 @@
+/*-------------------------------------------------------------------------
+ *
+ * lsm_manifest.c
+ *	  The manifest of an lsm table (its list of runs) and readers' views of
+ *	  it.
+ *
+ * The manifest is one page, created with the first run and pointed to by
+ * the metapage.  It lists the runs newest first.  A flush or a compaction
+ * becomes visible in one generic WAL record that rewrites the manifest page
+ * (and, the first time, the metapage that points to it): a reader, a
+ * standby and crash recovery see either the old list or the new one.
+ *
+ * Readers take a copy of the list (a LsmRunSet) and open the runs in it.
+ * Pages of runs that a switch removes are freed only afterwards and reused
+ * only once no snapshot older than the switch can remain (free pages carry
+ * the xid current when they were freed), so a reader may go on using its
+ * copy for as long as its snapshot lives.  A reader that finds a logical
+ * block unmapped re-reads the list if it has changed (lsm_runset_refresh):
+ * a flush publishes its run before it unmaps the pages it flushed, so the
+ * new list holds whatever left the memtable.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/generic_xlog.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "lsm/lsm_internal.h"
+
+/* Verify the manifest page in buf (locked). */
+static void
+lsm_manifest_verify(Relation rel, Buffer buf)
+{
+	Page		page = BufferGetPage(buf);
+	LsmManifest m;
+
+	lsm_verify_page(rel, buf, LSM_PAGE_MANIFEST);
+	m = LsmPageGetManifest(page);
+	if (m->magic != LSM_RUN_MAGIC || m->nruns > (uint32) LSM_MAX_RUNS ||
+		((PageHeader) page)->pd_lower <
+		MAXALIGN(SizeOfPageHeaderData) + offsetof(LsmManifestData, runs) +
+		m->nruns * sizeof(LsmManifestRun))
+		LSM_CORRUPT(rel, BufferGetBlockNumber(buf),
+					("Manifest with magic 0x%08X and %u runs.", m->magic, m->nruns));
+}
+
+/* Block of the manifest, or InvalidBlockNumber if the table has no runs. */
+static BlockNumber
+lsm_manifest_blkno(Relation rel)
+{
+	Buffer		metabuf = lsm_read_metapage(rel, BUFFER_LOCK_SHARE);
+	BlockNumber result;
+
+	if (!BufferIsValid(metabuf))
+		return InvalidBlockNumber;
+	result = LsmPageGetMeta(BufferGetPage(metabuf))->manifest;
+	UnlockReleaseBuffer(metabuf);
+	return result;
+}
+
+/*
+ * lsm_manifest_read -- copy the manifest (a BLCKSZ buffer) into copy.
+ * Returns false, with copy describing no runs, if there is none.
+ */
+bool
+lsm_manifest_read(Relation rel, LsmManifest copy)
+{
+	BlockNumber blkno = lsm_manifest_blkno(rel);
+	Buffer		buf;
+	LsmManifest m;
+
+	memset(copy, 0, offsetof(LsmManifestData, runs));
+	if (blkno == InvalidBlockNumber)
+		return false;
+	buf = ReadBuffer(rel, blkno);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	lsm_manifest_verify(rel, buf);
+	m = LsmPageGetManifest(BufferGetPage(buf));
+	memcpy(copy, m, offsetof(LsmManifestData, runs) +
+		   m->nruns * sizeof(LsmManifestRun));
+	UnlockReleaseBuffer(buf);
+	return true;
+}
+
+/* Open the runs of the current manifest into rs (emptied first). */
+static void
+lsm_runset_load(Relation rel, LsmRunSet *rs)
+{
+	PGAlignedBlock mbuf;
+	LsmManifest m = (LsmManifest) mbuf.data;
+	MemoryContext old;
+
+	MemoryContextReset(rs->mcxt);
+	rs->nruns = 0;
+	rs->runs = NULL;
+	rs->chunks = NULL;
+	lsm_manifest_read(rel, m);
+	rs->generation = m->generation;
+	if (m->nruns == 0)
+		return;
+	old = MemoryContextSwitchTo(rs->mcxt);
+	rs->runs = palloc(sizeof(LsmRun *) * m->nruns);
+	rs->chunks = palloc(sizeof(LsmRunChunk) * m->nruns);
+	for (uint32 i = 0; i < m->nruns; i++)
+	{
+		rs->runs[i] = lsm_run_open(rel, &m->runs[i], rs->mcxt);
+		lsm_run_chunk_init(&rs->chunks[i], rs->mcxt);
+	}
+	rs->nruns = m->nruns;
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * lsm_runset_create -- a reader's view of the runs (memory in a child of
+ * parent).
+ */
+LsmRunSet *
+lsm_runset_create(Relation rel, MemoryContext parent)
+{
+	LsmRunSet  *rs = MemoryContextAllocZero(parent, sizeof(LsmRunSet));
+
+	rs->mcxt = AllocSetContextCreate(parent, "lsm runs",
+									 ALLOCSET_DEFAULT_SIZES);
+	rs->manifest_blk = InvalidBlockNumber;
+	lsm_runset_load(rel, rs);
+	return rs;
+}
+
+/*
+ * lsm_runset_refresh -- reload the view if the manifest has changed since
+ * it was taken.  Cheap when it has not (one shared buffer lock).
+ */
+void
+lsm_runset_refresh(Relation rel, LsmRunSet *rs)
+{
+	BlockNumber blkno;
+	Buffer		buf;
+	uint64		gen;
+
+	/* the manifest page never moves once it exists */
+	if (rs->manifest_blk == InvalidBlockNumber)
+		rs->manifest_blk = lsm_manifest_blkno(rel);
+	blkno = rs->manifest_blk;
+
+	if (blkno == InvalidBlockNumber)
+		return;
+	buf = ReadBuffer(rel, blkno);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	lsm_manifest_verify(rel, buf);
+	gen = LsmPageGetManifest(BufferGetPage(buf))->generation;
+	UnlockReleaseBuffer(buf);
+	if (gen != rs->generation)
+		lsm_runset_load(rel, rs);
+}
+
+/* Free a view. */
+void
+lsm_runset_free(LsmRunSet *rs)
+{
+	MemoryContextDelete(rs->mcxt);
+	pfree(rs);
+}
+
+/*
+ * lsm_runset_lookup -- the newest entry for tid in the view's runs (a
+ * version or a tombstone), or NULL if no run has one.  The entry stays
+ * valid until the next lookup in the same run.
+ */
+LsmRunEntry *
+lsm_runset_lookup(Relation rel, LsmRunSet *rs, ItemPointer tid)
+{
+	for (int i = 0; i < rs->nruns; i++)
+	{
+		LsmRunEntry *e;
+
+		/* the oldest run is asked without its bloom filter: see lsm_run_lookup */
+		e = lsm_run_lookup(rel, rs->runs[i], tid, &rs->chunks[i],
+						   i < rs->nruns - 1);
+
+		if (e != NULL)
+			return e;
+	}
+	return NULL;
+}
+
+/*
+ * lsm_manifest_next_run_id -- reserve a run id (it is recorded by the
+ * switch that publishes the run; an id reserved by a run that never gets
+ * published is simply skipped).
+ */
+uint32
+lsm_manifest_next_run_id(Relation rel)
+{
+	PGAlignedBlock mbuf;
+	LsmManifest m = (LsmManifest) mbuf.data;
+
+	/* callers hold the maintenance lock: no concurrent reservation */
+	lsm_manifest_read(rel, m);
+	return Max(m->next_run_id, 1);
+}
+
+/*
+ * lsm_manifest_switch -- remove the runs with the given ids and add new
+ * ones (newest first, in front), in one WAL record.  Returns the new
+ * number of runs.  The caller holds the maintenance lock.
+ *
+ * The metapage is locked first (lock order: metapage, manifest), also
+ * when only the manifest changes, so that the manifest is created only
+ * once.
+ */
+uint32
+lsm_manifest_switch(Relation rel, const uint32 *remove, int nremove,
+					LsmManifestRun *add, int nadd, uint64 flushed_bytes,
+					uint64 compacted_bytes)
+{
+	Buffer		metabuf;
+	Buffer		buf;
+	GenericXLogState *state;
+	LsmMetaPage meta;
+	LsmManifest m;
+	Page		page;
+	bool		created = false;
+	PGAlignedBlock old;
+	LsmManifest om = (LsmManifest) old.data;
+	uint32		n = 0;
+	uint32		maxid = 0;
+
+	lsm_ensure_metapage(rel);
+	metabuf = lsm_read_metapage(rel, BUFFER_LOCK_EXCLUSIVE);
+	meta = LsmPageGetMeta(BufferGetPage(metabuf));
+	if (meta->manifest == InvalidBlockNumber)
+	{
+		buf = lsm_get_new_page(rel);
+		created = true;
+	}
+	else
+	{
+		buf = ReadBuffer(rel, meta->manifest);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		lsm_manifest_verify(rel, buf);
+	}
+
+	/* the old list */
+	if (created)
+	{
+		memset(om, 0, offsetof(LsmManifestData, runs));
+		om->magic = LSM_RUN_MAGIC;
+		om->next_run_id = 1;
+	}
+	else
+		memcpy(om, LsmPageGetManifest(BufferGetPage(buf)), BLCKSZ -
+			   MAXALIGN(SizeOfPageHeaderData) - LSM_SPECIAL_SIZE);
+
+	if (om->nruns - nremove + nadd > (uint32) LSM_MAX_RUNS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("lsm table \"%s\" would have more than %d runs",
+						RelationGetRelationName(rel), LSM_MAX_RUNS),
+				 errhint("Run lsm_compact() on the table.")));
+
+	state = GenericXLogStart(rel);
+	if (created)
+	{
+		page = GenericXLogRegisterBuffer(state, metabuf, 0);
+		LsmPageGetMeta(page)->manifest = BufferGetBlockNumber(buf);
+		page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
+		lsm_init_page(page, LSM_PAGE_MANIFEST, 0);
+	}
+	else
+		page = GenericXLogRegisterBuffer(state, buf, 0);
+	m = LsmPageGetManifest(page);
+	memcpy(m, om, offsetof(LsmManifestData, runs));
+	for (int i = 0; i < nadd; i++)
+	{
+		m->runs[n++] = add[i];
+		maxid = Max(maxid, add[i].run_id);
+	}
+	for (uint32 i = 0; i < om->nruns; i++)
+	{
+		bool		removed = false;
+
+		for (int j = 0; j < nremove; j++)
+			if (om->runs[i].run_id == remove[j])
+				removed = true;
+		if (!removed)
+			m->runs[n++] = om->runs[i];
+	}
+	m->nruns = n;
+	m->generation = om->generation + 1;
+	m->next_run_id = Max(om->next_run_id, maxid + 1);
+	m->bytes_flushed = om->bytes_flushed + flushed_bytes;
+	m->bytes_compacted = om->bytes_compacted + compacted_bytes;
+	((PageHeader) page)->pd_lower = MAXALIGN(SizeOfPageHeaderData) +
+		offsetof(LsmManifestData, runs) + n * sizeof(LsmManifestRun);
+	GenericXLogFinish(state);
+
+	UnlockReleaseBuffer(buf);
+	UnlockReleaseBuffer(metabuf);
+	return n;
+}
+
+/*
+ * The backend's cached view of the runs of one relation, for callers that
+ * copy what they look up at once (materialization, row fetches by TID):
+ * opening the runs (reading their index pages) once per manifest
+ * generation instead of once per row.
+ */
+typedef struct LsmRunSetCacheEntry
+{
+	Oid			relid;
+	RelFileNode node;
+	LsmRunSet  *rs;
+} LsmRunSetCacheEntry;
+
+static LsmRunSetCacheEntry lsm_runset_cache = {InvalidOid};
+
+/*
+ * lsm_runset_cached -- the cached view of rel's runs, brought up to date.
+ * What a lookup through it returns is valid until the next lookup.
+ */
+LsmRunSet *
+lsm_runset_cached(Relation rel)
+{
+	LsmRunSetCacheEntry *c = &lsm_runset_cache;
+
+	if (c->rs != NULL &&
+		(c->relid != RelationGetRelid(rel) ||
+		 !RelFileNodeEquals(c->node, rel->rd_node)))
+	{
+		lsm_runset_free(c->rs);
+		c->rs = NULL;
+	}
+	if (c->rs == NULL)
+	{
+		c->rs = lsm_runset_create(rel, TopMemoryContext);
+		c->relid = RelationGetRelid(rel);
+		c->node = rel->rd_node;
+	}
+	else
+		lsm_runset_refresh(rel, c->rs);
+	return c->rs;
+}

@@ -1,0 +1,1128 @@
+/*-------------------------------------------------------------------------
+ *
+ * lsm_run.c
+ *	  Immutable compressed runs of lsm tables: writing and reading.
+ *
+ * A run holds entries (versions and tombstones) sorted by TID.  The
+ * writer packs entries in the compact format described in lsm_page.h,
+ * compresses them with LZ4 into data pages, and at the end writes the
+ * index pages (fences: the first TID of every data page; the first index
+ * page is the run's root and carries its figures) and the bloom filter
+ * pages.  Every page is new and logged as a full image; the run becomes
+ * visible only when a manifest switch lists it (lsm_manifest.c), so a
+ * crash in the middle leaves orphan pages, which VACUUM reclaims.
+ *
+ * The reader opens a run by loading its fences into backend memory (runs
+ * never change, so this is cached for as long as the run is listed),
+ * answers "might the run hold this TID?" with the TID range and the bloom
+ * filter, and decodes one data page at a time into a chunk of ordinary
+ * heap tuples (xmin committed or frozen, no xmax, t_ctid = own TID).
+ * Everything read from disk is verified: magic, run id, checksum of the
+ * compressed bytes, the decompressed length, and the bounds of every entry;
+ * a mismatch is an ERROR naming the relation and block.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <lz4.h>
+
+#include "access/generic_xlog.h"
+#include "access/htup_details.h"
+#include "access/transam.h"
+#include "common/hashfn.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "lsm/lsm_internal.h"
+
+/* bloom filter parameters (lsm.bloom_bits_per_key) */
+int			lsm_bloom_bits_per_key = 10;
+
+/* ----------------------------------------------------------------
+ * Writing
+ * ----------------------------------------------------------------
+ */
+
+struct LsmRunWriter
+{
+	Relation	rel;
+	uint32		run_id;
+	uint32		level;
+
+	/* the data page being filled */
+	char	   *raw;			/* entries, uncompressed */
+	int			raw_len;
+	int			raw_cap;
+	int			raw_target;		/* compress when the raw bytes reach this */
+	int		   *starts;			/* start of each entry in raw */
+	ItemPointerData *tids;		/* TID of each entry in raw */
+	int			nentries;		/* entries in raw */
+	int			max_entries;
+
+	/* encoding state (reset at every data page) */
+	BlockNumber prev_lblock;
+	OffsetNumber prev_off;
+	uint16		prev_infomask2;
+	uint16		prev_infomask;
+	uint8		prev_hoff;
+	bool		have_prev;
+
+	/* what has been written */
+	LsmRunFence *fences;
+	int			nfences;
+	int			max_fences;
+	uint8	   *bloom;
+	uint32		bloom_nbits;
+	uint32		bloom_nhash;
+
+	/* figures */
+	uint64		nversions;
+	uint64		ntombstones;
+	uint64		raw_bytes;
+	uint64		comp_bytes;
+	TransactionId oldest_xid;
+	TransactionId newest_frozen;	/* newest xmin frozen by this writer */
+	ItemPointerData min_tid;
+	ItemPointerData max_tid;
+	uint32		npages;
+};
+
+/* the two bloom hashes of a TID (double hashing gives the others) */
+static inline void
+lsm_bloom_hashes(BlockNumber lblock, OffsetNumber off, uint32 *h1, uint32 *h2)
+{
+	uint64		key = ((uint64) lblock << 16) | off;
+
+	*h1 = (uint32) hash_bytes_uint32_extended((uint32) key, (uint64) (key >> 32));
+	*h2 = (uint32) (hash_bytes_uint32_extended((uint32) key,
+											   (uint64) (key >> 32) + 0x9E3779B97F4A7C15) | 1);
+}
+
+/*
+ * lsm_run_writer_begin -- start a run of the given level that will hold
+ * about expected_entries entries (to size the bloom filter).
+ */
+LsmRunWriter *
+lsm_run_writer_begin(Relation rel, uint32 run_id, uint32 level,
+					 uint64 expected_entries)
+{
+	LsmRunWriter *w = palloc0(sizeof(LsmRunWriter));
+	uint64		nbits;
+
+	w->rel = rel;
+	w->run_id = run_id;
+	w->level = level;
+	w->raw_target = LSM_RUN_DATA_SPACE * 3;
+	w->raw_cap = LSM_RUN_DATA_SPACE * 16 + BLCKSZ;
+	w->raw = palloc(w->raw_cap);
+	w->max_entries = 4096;
+	w->starts = palloc(sizeof(int) * w->max_entries);
+	w->tids = palloc(sizeof(ItemPointerData) * w->max_entries);
+	w->max_fences = 64;
+	w->fences = palloc(sizeof(LsmRunFence) * w->max_fences);
+	w->oldest_xid = InvalidTransactionId;
+	ItemPointerSetInvalid(&w->min_tid);
+	ItemPointerSetInvalid(&w->max_tid);
+
+	/* the bloom filter: bits per key, whole pages, at least one */
+	if (lsm_bloom_bits_per_key > 0)
+	{
+		nbits = Max(expected_entries, 1) * (uint64) lsm_bloom_bits_per_key;
+		nbits = ((nbits + LSM_RUN_BLOOM_BITS - 1) / LSM_RUN_BLOOM_BITS) *
+			LSM_RUN_BLOOM_BITS;
+		nbits = Min(nbits, (uint64) LSM_RUN_BLOOM_BITS * 65536);
+		w->bloom_nbits = (uint32) nbits;
+		/* k = ln 2 * bits per key, at least 1 */
+		w->bloom_nhash = Max(1, (uint32) (lsm_bloom_bits_per_key * 0.69 + 0.5));
+		w->bloom = MemoryContextAllocHuge(CurrentMemoryContext, nbits / 8);
+		memset(w->bloom, 0, nbits / 8);
+	}
+	return w;
+}
+
+static void lsm_run_encode(LsmRunWriter *w, ItemPointer tid,
+						   HeapTupleHeader tup, uint32 len, bool frozen);
+
+/* Put a varint at p; returns bytes written. */
+static int
+lsm_put_varint(char *p, uint32 v)
+{
+	int			n = 0;
+
+	while (v >= 0x80)
+	{
+		p[n++] = (char) ((v & 0x7F) | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (char) v;
+	return n;
+}
+
+/* Write one page (a full image) with contents built by the caller. */
+static BlockNumber
+lsm_run_write_page(LsmRunWriter *w, uint8 type, const char *contents,
+				   Size len)
+{
+	Buffer		buf = lsm_get_new_page(w->rel);
+	GenericXLogState *state;
+	Page		page;
+
+	state = GenericXLogStart(w->rel);
+	page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
+	lsm_init_page(page, type, w->run_id);
+	Assert(len <= LSM_PAGE_CONTENT_SIZE);
+	memcpy(PageGetContents(page), contents, len);
+	((PageHeader) page)->pd_lower = MAXALIGN(SizeOfPageHeaderData) + len;
+	GenericXLogFinish(state);
+	w->npages++;
+	{
+		BlockNumber blkno = BufferGetBlockNumber(buf);
+
+		UnlockReleaseBuffer(buf);
+		return blkno;
+	}
+}
+
+/*
+ * Compress the first n entries of the raw buffer into a data page; false
+ * if they do not fit.
+ */
+static bool
+lsm_run_try_emit(LsmRunWriter *w, int n, char *pagebuf)
+{
+	LsmRunDataHeader *hdr = (LsmRunDataHeader *) pagebuf;
+	char	   *dst = pagebuf + MAXALIGN(sizeof(LsmRunDataHeader));
+	int			len = n < w->nentries ? w->starts[n] : w->raw_len;
+	int			clen;
+
+	clen = LZ4_compress_default(w->raw, dst, len, LSM_RUN_DATA_SPACE);
+	if (clen <= 0 || clen >= len)
+	{
+		/* incompressible: stored as is, if it fits */
+		if (len > LSM_RUN_DATA_SPACE)
+			return false;
+		memcpy(dst, w->raw, len);
+		clen = 0;
+	}
+	memset(hdr, 0, sizeof(LsmRunDataHeader));
+	hdr->magic = LSM_RUN_MAGIC;
+	hdr->run_id = w->run_id;
+	hdr->raw_len = len;
+	hdr->comp_len = clen;		/* 0: stored uncompressed */
+	hdr->nentries = n;
+	hdr->first_lblock = ItemPointerGetBlockNumber(&w->tids[0]);
+	hdr->first_off = ItemPointerGetOffsetNumber(&w->tids[0]);
+	hdr->last_lblock = ItemPointerGetBlockNumber(&w->tids[n - 1]);
+	hdr->last_off = ItemPointerGetOffsetNumber(&w->tids[n - 1]);
+	INIT_CRC32C(hdr->crc);
+	COMP_CRC32C(hdr->crc, dst, clen > 0 ? clen : len);
+	FIN_CRC32C(hdr->crc);
+	return true;
+}
+
+/*
+ * Turn entries of the raw buffer into one data page: as many as fit, the
+ * rest stays for the next page.
+ */
+static void
+lsm_run_emit(LsmRunWriter *w)
+{
+	PGAlignedBlock pagebuf;
+	int			n = w->nentries;
+	int			lo,
+				hi;
+	LsmRunDataHeader *hdr = (LsmRunDataHeader *) pagebuf.data;
+	BlockNumber blkno;
+	int			used;
+
+	if (w->nentries == 0)
+		return;
+	if (!lsm_run_try_emit(w, n, pagebuf.data))
+	{
+		/* binary search for the longest prefix that fits */
+		lo = 1;
+		hi = n - 1;
+		while (lo < hi)
+		{
+			int			mid = (lo + hi + 1) / 2;
+
+			if (lsm_run_try_emit(w, mid, pagebuf.data))
+				lo = mid;
+			else
+				hi = mid - 1;
+		}
+		n = lo;
+		if (!lsm_run_try_emit(w, n, pagebuf.data))
+			elog(ERROR, "lsm run entry of %d bytes does not fit a data page",
+				 w->nentries > 1 ? w->starts[1] : w->raw_len);
+	}
+
+	blkno = lsm_run_write_page(w, LSM_PAGE_RUN_DATA, pagebuf.data,
+							   MAXALIGN(sizeof(LsmRunDataHeader)) +
+							   (hdr->comp_len > 0 ? hdr->comp_len : hdr->raw_len));
+	used = hdr->raw_len;
+	w->raw_bytes += used;
+	w->comp_bytes += hdr->comp_len > 0 ? hdr->comp_len : hdr->raw_len;
+
+	/* adapt the raw target to the compression ratio seen */
+	if (hdr->comp_len > 0 && n == w->nentries)
+	{
+		double		ratio = (double) used / hdr->comp_len;
+		int			target = (int) (LSM_RUN_DATA_SPACE * ratio * 0.97);
+
+		w->raw_target = Max(LSM_RUN_DATA_SPACE, Min(target, LSM_RUN_DATA_SPACE * 16));
+	}
+	else if (n < w->nentries)
+		w->raw_target = Max(LSM_RUN_DATA_SPACE, w->raw_target * 9 / 10);
+
+	if (w->nfences >= w->max_fences)
+	{
+		w->max_fences *= 2;
+		w->fences = repalloc_huge(w->fences, sizeof(LsmRunFence) * w->max_fences);
+	}
+	w->fences[w->nfences].blkno = blkno;
+	w->fences[w->nfences].lblock = ItemPointerGetBlockNumber(&w->tids[0]);
+	w->fences[w->nfences].off = ItemPointerGetOffsetNumber(&w->tids[0]);
+	w->fences[w->nfences].unused = 0;
+	w->nfences++;
+
+	/* what did not fit is decoded and encoded afresh for the next page */
+	if (n < w->nentries)
+	{
+		LsmRunChunk rest;
+		int			total = w->nentries;
+
+		lsm_run_chunk_init(&rest, CurrentMemoryContext);
+		if (lsm_run_parse(w->raw, w->raw_len, total, &rest) != total)
+			elog(ERROR, "lsm run writer: cannot re-read its own entries");
+		w->raw_len = 0;
+		w->nentries = 0;
+		w->have_prev = false;
+		for (int i = n; i < total; i++)
+		{
+			LsmRunEntry *e = &rest.entries[i];
+
+			lsm_run_encode(w, &e->tid, e->tup, e->len,
+						   e->tup != NULL && HeapTupleHeaderXminFrozen(e->tup));
+		}
+		lsm_run_chunk_free(&rest);
+		return;
+	}
+	w->raw_len = 0;
+	w->nentries = 0;
+	w->have_prev = false;
+}
+
+/*
+ * Encode one entry into the raw buffer of the data page being filled,
+ * starting a new data page first if this one is full enough.
+ */
+static void
+lsm_run_encode(LsmRunWriter *w, ItemPointer tid, HeapTupleHeader tup,
+			   uint32 len, bool frozen)
+{
+	BlockNumber lblock = ItemPointerGetBlockNumber(tid);
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+	char		entry[BLCKSZ + 32];
+	int			n = 0;
+	uint8		flags = 0;
+	uint16		im2 = 0,
+				im = 0;
+	uint8		hoff = 0;
+
+	if (tup == NULL)
+		flags |= LSM_ENTRY_TOMBSTONE;
+	else
+	{
+		im2 = tup->t_infomask2;
+		im = tup->t_infomask & LSM_RUN_INFOMASK_KEEP;
+		hoff = tup->t_hoff;
+		if (len < hoff || len - hoff > BLCKSZ)
+			elog(ERROR, "lsm run writer: bad tuple length %u", len);
+		if (frozen)
+			flags |= LSM_ENTRY_FROZEN;
+		if (w->have_prev && w->prev_hoff != 0xFF && im2 == w->prev_infomask2 &&
+			im == w->prev_infomask && hoff == w->prev_hoff)
+			flags |= LSM_ENTRY_SAME_SHAPE;
+	}
+	if (w->have_prev && lblock == w->prev_lblock && off > w->prev_off &&
+		off - w->prev_off < 256)
+		flags |= LSM_ENTRY_SAME_BLOCK;
+
+	entry[n++] = (char) flags;
+	if (flags & LSM_ENTRY_SAME_BLOCK)
+		entry[n++] = (char) (off - w->prev_off);
+	else
+	{
+		memcpy(entry + n, &lblock, sizeof(uint32));
+		n += sizeof(uint32);
+		memcpy(entry + n, &off, sizeof(uint16));
+		n += sizeof(uint16);
+	}
+	if (tup != NULL)
+	{
+		uint32		bitmaplen = (tup->t_infomask & HEAP_HASNULL) ?
+		BITMAPLEN(HeapTupleHeaderGetNatts(tup)) : 0;
+		uint32		dlen = len - hoff;
+
+		if (!frozen)
+		{
+			TransactionId xmin = HeapTupleHeaderGetRawXmin(tup);
+
+			memcpy(entry + n, &xmin, sizeof(TransactionId));
+			n += sizeof(TransactionId);
+		}
+		if (!(flags & LSM_ENTRY_SAME_SHAPE))
+		{
+			memcpy(entry + n, &im2, sizeof(uint16));
+			n += sizeof(uint16);
+			memcpy(entry + n, &im, sizeof(uint16));
+			n += sizeof(uint16);
+			entry[n++] = (char) hoff;
+		}
+		/* null bitmap (if any) and data; the padding up to t_hoff is not kept */
+		n += lsm_put_varint(entry + n, bitmaplen + dlen);
+		memcpy(entry + n, (char *) tup->t_bits, bitmaplen);
+		n += bitmaplen;
+		memcpy(entry + n, (char *) tup + hoff, dlen);
+		n += dlen;
+	}
+
+	if (n > LSM_RUN_DATA_SPACE)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("row version of %u bytes is too large for an lsm run", len)));
+
+	/* a new data page when this one is full enough */
+	if (w->nentries > 0 &&
+		(w->raw_len + n > w->raw_target || w->nentries >= w->max_entries))
+	{
+		lsm_run_emit(w);
+		/* the entry may have leaned on its predecessor: encode it afresh */
+		lsm_run_encode(w, tid, tup, len, frozen);
+		return;
+	}
+
+	memcpy(w->raw + w->raw_len, entry, n);
+	w->starts[w->nentries] = w->raw_len;
+	w->tids[w->nentries] = *tid;
+	w->nentries++;
+	w->raw_len += n;
+
+	w->prev_lblock = lblock;
+	w->prev_off = off;
+	if (tup != NULL)
+	{
+		w->prev_infomask2 = im2;
+		w->prev_infomask = im;
+		w->prev_hoff = hoff;
+	}
+	else if (!w->have_prev)
+		w->prev_hoff = 0xFF;	/* no shape yet */
+	w->have_prev = true;
+}
+
+/*
+ * lsm_run_writer_add -- append an entry; entries come in ascending TID
+ * order.  tup == NULL makes a tombstone.  A version's xmin must be
+ * committed; it is stored frozen if "frozen".
+ */
+void
+lsm_run_writer_add(LsmRunWriter *w, ItemPointer tid, HeapTupleHeader tup,
+				   uint32 len, bool frozen)
+{
+	if (ItemPointerIsValid(&w->max_tid) &&
+		ItemPointerCompare(tid, &w->max_tid) <= 0)
+		elog(ERROR, "lsm run writer: entries out of order");
+
+	if (tup == NULL)
+		w->ntombstones++;
+	else
+	{
+		w->nversions++;
+		if (frozen && !HeapTupleHeaderXminFrozen(tup))
+		{
+			TransactionId xmin = HeapTupleHeaderGetRawXmin(tup);
+
+			if (!TransactionIdIsValid(w->newest_frozen) ||
+				TransactionIdFollows(xmin, w->newest_frozen))
+				w->newest_frozen = xmin;
+		}
+		if (!frozen)
+		{
+			TransactionId xmin = HeapTupleHeaderGetRawXmin(tup);
+
+			if (!TransactionIdIsValid(w->oldest_xid) ||
+				TransactionIdPrecedes(xmin, w->oldest_xid))
+				w->oldest_xid = xmin;
+		}
+	}
+	if (!ItemPointerIsValid(&w->min_tid))
+		w->min_tid = *tid;
+	w->max_tid = *tid;
+
+	if (w->bloom)
+	{
+		uint32		h1,
+					h2;
+
+		lsm_bloom_hashes(ItemPointerGetBlockNumber(tid),
+						 ItemPointerGetOffsetNumber(tid), &h1, &h2);
+		for (uint32 i = 0; i < w->bloom_nhash; i++)
+		{
+			uint32		bit = (h1 + i * h2) % w->bloom_nbits;
+
+			w->bloom[bit / 8] |= (uint8) (1 << (bit % 8));
+		}
+	}
+
+	lsm_run_encode(w, tid, tup, len, frozen);
+}
+
+/*
+ * The newest xmin this run stores frozen (its recovery-conflict horizon:
+ * a standby snapshot that still sees that xid as running must not read the
+ * run), or InvalidTransactionId.
+ */
+TransactionId
+lsm_run_writer_newest_frozen(LsmRunWriter *w)
+{
+	return w->newest_frozen;
+}
+
+/* Number of entries added so far. */
+uint64
+lsm_run_writer_count(LsmRunWriter *w)
+{
+	return w->nversions + w->ntombstones;
+}
+
+/*
+ * lsm_run_writer_finish -- write the last data page, the bloom filter and
+ * the index pages; describe the run in *desc (for the manifest).  Returns
+ * false (and writes nothing more) if the run is empty.
+ */
+bool
+lsm_run_writer_finish(LsmRunWriter *w, LsmManifestRun *desc)
+{
+	PGAlignedBlock pagebuf;
+	BlockNumber bloom_first = InvalidBlockNumber;
+	uint32		nbloom = 0;
+	int			nindex;
+	BlockNumber next = InvalidBlockNumber;
+	BlockNumber root = InvalidBlockNumber;
+
+	/* a data page may take only part of what is left: until all is out */
+	while (w->nentries > 0)
+		lsm_run_emit(w);
+	if (w->nfences == 0)
+		return false;
+
+	/* bloom pages, chained by consecutive "seq" numbers through the root */
+	if (w->bloom)
+	{
+		uint32		npages = w->bloom_nbits / LSM_RUN_BLOOM_BITS;
+		BlockNumber *blocks = palloc(sizeof(BlockNumber) * npages);
+
+		for (uint32 i = 0; i < npages; i++)
+		{
+			LsmRunBloomHeader *bh = (LsmRunBloomHeader *) pagebuf.data;
+
+			memset(pagebuf.data, 0, BLCKSZ);
+			bh->magic = LSM_RUN_MAGIC;
+			bh->run_id = w->run_id;
+			bh->seq = i;
+			memcpy(pagebuf.data + MAXALIGN(sizeof(LsmRunBloomHeader)),
+				   w->bloom + (Size) i * LSM_RUN_BLOOM_BYTES, LSM_RUN_BLOOM_BYTES);
+			blocks[i] = lsm_run_write_page(w, LSM_PAGE_RUN_BLOOM, pagebuf.data,
+										   MAXALIGN(sizeof(LsmRunBloomHeader)) +
+										   LSM_RUN_BLOOM_BYTES);
+		}
+		nbloom = npages;
+		bloom_first = blocks[0];
+		/* the fences of bloom pages go to the index too, after data */
+		for (uint32 i = 0; i < npages; i++)
+		{
+			if (w->nfences >= w->max_fences)
+			{
+				w->max_fences *= 2;
+				w->fences = repalloc_huge(w->fences,
+										  sizeof(LsmRunFence) * w->max_fences);
+			}
+			w->fences[w->nfences].blkno = blocks[i];
+			w->fences[w->nfences].lblock = InvalidBlockNumber;
+			w->fences[w->nfences].off = 0;
+			w->fences[w->nfences].unused = 1;	/* marks a bloom page */
+			w->nfences++;
+		}
+	}
+
+	/* index pages, written last to first so that each knows its next */
+	nindex = (w->nfences + LSM_RUN_FENCES_PER_PAGE - 1) / LSM_RUN_FENCES_PER_PAGE;
+	for (int p = nindex - 1; p >= 0; p--)
+	{
+		LsmRunIndexHeader *ih = (LsmRunIndexHeader *) pagebuf.data;
+		int			first = p * LSM_RUN_FENCES_PER_PAGE;
+		int			cnt = Min(LSM_RUN_FENCES_PER_PAGE, w->nfences - first);
+
+		memset(pagebuf.data, 0, BLCKSZ);
+		ih->magic = LSM_RUN_MAGIC;
+		ih->run_id = w->run_id;
+		ih->next = next;
+		ih->nfences = cnt;
+		if (p == 0)
+		{
+			ih->level = w->level;
+			ih->ndata = w->nfences - nbloom;
+			ih->nindex = nindex;
+			ih->nbloom = nbloom;
+			ih->bloom_first = bloom_first;
+			ih->bloom_nbits = w->bloom ? w->bloom_nbits : 0;
+			ih->bloom_nhash = w->bloom_nhash;
+			ih->oldest_xid = w->oldest_xid;
+			ih->nversions = w->nversions;
+			ih->ntombstones = w->ntombstones;
+			ih->raw_bytes = w->raw_bytes;
+			ih->comp_bytes = w->comp_bytes;
+			ih->min_lblock = ItemPointerGetBlockNumber(&w->min_tid);
+			ih->min_off = ItemPointerGetOffsetNumber(&w->min_tid);
+			ih->max_lblock = ItemPointerGetBlockNumber(&w->max_tid);
+			ih->max_off = ItemPointerGetOffsetNumber(&w->max_tid);
+		}
+		memcpy(pagebuf.data + MAXALIGN(sizeof(LsmRunIndexHeader)),
+			   &w->fences[first], sizeof(LsmRunFence) * cnt);
+		next = lsm_run_write_page(w, LSM_PAGE_RUN_INDEX, pagebuf.data,
+								  MAXALIGN(sizeof(LsmRunIndexHeader)) +
+								  sizeof(LsmRunFence) * cnt);
+		if (p == 0)
+			root = next;
+	}
+
+	memset(desc, 0, sizeof(LsmManifestRun));
+	desc->run_id = w->run_id;
+	desc->level = w->level;
+	desc->root = root;
+	desc->npages = w->npages;
+	desc->min_lblock = ItemPointerGetBlockNumber(&w->min_tid);
+	desc->min_off = ItemPointerGetOffsetNumber(&w->min_tid);
+	desc->max_lblock = ItemPointerGetBlockNumber(&w->max_tid);
+	desc->max_off = ItemPointerGetOffsetNumber(&w->max_tid);
+	desc->oldest_xid = w->oldest_xid;
+	desc->nentries = w->nversions + w->ntombstones;
+	desc->raw_bytes = w->raw_bytes;
+	desc->comp_bytes = w->comp_bytes;
+	return true;
+}
+
+/* ----------------------------------------------------------------
+ * Reading
+ * ----------------------------------------------------------------
+ */
+
+/* Read and verify a run page of the given type; returned pinned and locked. */
+static Buffer
+lsm_run_read_page(Relation rel, BlockNumber blkno, uint8 type, uint32 run_id)
+{
+	Buffer		buf;
+	Page		page;
+
+	if (blkno >= lsm_physical_nblocks(rel))
+		LSM_CORRUPT(rel, blkno, ("Run %u refers to block %u beyond the end of the relation.",
+								 run_id, blkno));
+	buf = ReadBuffer(rel, blkno);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	lsm_verify_page(rel, buf, type);
+	page = BufferGetPage(buf);
+	if (LsmPageGetOpaque(page)->lpo_aux != run_id ||
+		*(uint32 *) PageGetContents(page) != LSM_RUN_MAGIC)
+		LSM_CORRUPT(rel, blkno, ("Page of run %u expected, found run %u.",
+								 run_id, LsmPageGetOpaque(page)->lpo_aux));
+	return buf;
+}
+
+/*
+ * lsm_run_open -- load a run's root and fences (verified).  Allocated in
+ * mcxt.
+ */
+LsmRun *
+lsm_run_open(Relation rel, const LsmManifestRun *desc, MemoryContext mcxt)
+{
+	LsmRun	   *run = MemoryContextAllocZero(mcxt, sizeof(LsmRun));
+	BlockNumber blkno = desc->root;
+	int			total = 0;
+	int			cap = 16;
+	int			npages = 0;
+
+	run->desc = *desc;
+	run->fences = MemoryContextAlloc(mcxt, sizeof(LsmRunFence) * cap);
+	while (blkno != InvalidBlockNumber)
+	{
+		Buffer		buf = lsm_run_read_page(rel, blkno, LSM_PAGE_RUN_INDEX,
+											desc->run_id);
+		Page		page = BufferGetPage(buf);
+		LsmRunIndexHeader *ih = (LsmRunIndexHeader *) PageGetContents(page);
+
+		if (ih->nfences > (uint32) LSM_RUN_FENCES_PER_PAGE ||
+			((PageHeader) page)->pd_lower <
+			MAXALIGN(SizeOfPageHeaderData) + MAXALIGN(sizeof(LsmRunIndexHeader)) +
+			ih->nfences * sizeof(LsmRunFence) ||
+			++npages > 1 << 20)
+			LSM_CORRUPT(rel, blkno, ("Run index page with %u fences.", ih->nfences));
+		if (blkno == desc->root)
+		{
+			run->ndata = ih->ndata;
+			run->nbloom = ih->nbloom;
+			run->bloom_nbits = ih->bloom_nbits;
+			run->bloom_nhash = ih->bloom_nhash;
+			run->nversions = ih->nversions;
+			run->ntombstones = ih->ntombstones;
+			if (ih->bloom_nbits != (uint64) ih->nbloom * LSM_RUN_BLOOM_BITS ||
+				ih->bloom_nhash > 64)
+				LSM_CORRUPT(rel, blkno, ("Run %u has a bloom filter of %u bits on %u pages.",
+										 desc->run_id, ih->bloom_nbits, ih->nbloom));
+		}
+		while (total + (int) ih->nfences > cap)
+		{
+			cap *= 2;
+			run->fences = repalloc_huge(run->fences, sizeof(LsmRunFence) * cap);
+		}
+		memcpy(&run->fences[total], LsmRunIndexGetFences(page),
+			   sizeof(LsmRunFence) * ih->nfences);
+		total += ih->nfences;
+		blkno = ih->next;
+		UnlockReleaseBuffer(buf);
+	}
+	if (total != (int) (run->ndata + run->nbloom) || run->ndata == 0)
+		LSM_CORRUPT(rel, desc->root, ("Run %u lists %d pages, expected %u data and %u bloom pages.",
+									  desc->run_id, total, run->ndata, run->nbloom));
+	run->nfences = run->ndata;
+	run->bloom_pages = MemoryContextAlloc(mcxt, sizeof(BlockNumber) * Max(run->nbloom, 1));
+	for (uint32 i = 0; i < run->nbloom; i++)
+	{
+		if (run->fences[run->ndata + i].unused != 1)
+			LSM_CORRUPT(rel, desc->root, ("Run %u: bloom page %u not marked.",
+										  desc->run_id, i));
+		run->bloom_pages[i] = run->fences[run->ndata + i].blkno;
+	}
+	for (int i = 1; i < run->nfences; i++)
+	{
+		ItemPointerData a,
+					b;
+
+		ItemPointerSet(&a, run->fences[i - 1].lblock, run->fences[i - 1].off);
+		ItemPointerSet(&b, run->fences[i].lblock, run->fences[i].off);
+		if (ItemPointerCompare(&a, &b) >= 0)
+			LSM_CORRUPT(rel, desc->root, ("Run %u: fences out of order at %d.",
+										  desc->run_id, i));
+	}
+	return run;
+}
+
+/* Is tid within the run's TID range? */
+static inline bool
+lsm_run_covers(const LsmRun *run, BlockNumber lblock, OffsetNumber off)
+{
+	const LsmManifestRun *d = &run->desc;
+
+	if (lblock < d->min_lblock || (lblock == d->min_lblock && off < d->min_off))
+		return false;
+	if (lblock > d->max_lblock || (lblock == d->max_lblock && off > d->max_off))
+		return false;
+	return true;
+}
+
+/*
+ * lsm_run_may_contain -- false if the run surely holds no entry for tid
+ * (TID range, then bloom filter).
+ */
+bool
+lsm_run_may_contain(Relation rel, LsmRun *run, ItemPointer tid)
+{
+	BlockNumber lblock = ItemPointerGetBlockNumber(tid);
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+	uint32		h1,
+				h2;
+
+	if (!lsm_run_covers(run, lblock, off))
+		return false;
+	if (run->bloom_nbits == 0)
+		return true;
+	lsm_bloom_hashes(lblock, off, &h1, &h2);
+	for (uint32 i = 0; i < run->bloom_nhash; i++)
+	{
+		uint32		bit = (h1 + i * h2) % run->bloom_nbits;
+		uint32		pageno = bit / LSM_RUN_BLOOM_BITS;
+		uint32		inpage = bit % LSM_RUN_BLOOM_BITS;
+		Buffer		buf;
+		uint8	   *bits;
+		bool		set;
+
+		buf = lsm_run_read_page(rel, run->bloom_pages[pageno],
+								LSM_PAGE_RUN_BLOOM, run->desc.run_id);
+		bits = (uint8 *) PageGetContents(BufferGetPage(buf)) +
+			MAXALIGN(sizeof(LsmRunBloomHeader));
+		set = (bits[inpage / 8] & (1 << (inpage % 8))) != 0;
+		UnlockReleaseBuffer(buf);
+		if (!set)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * lsm_run_find_page -- index of the data page that would hold tid (the last
+ * fence <= tid), or -1 if tid precedes the run.
+ */
+int
+lsm_run_find_page(const LsmRun *run, BlockNumber lblock, OffsetNumber off)
+{
+	int			lo = 0,
+				hi = run->nfences - 1,
+				result = -1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		const LsmRunFence *f = &run->fences[mid];
+
+		if (f->lblock < lblock || (f->lblock == lblock && f->off <= off))
+		{
+			result = mid;
+			lo = mid + 1;
+		}
+		else
+			hi = mid - 1;
+	}
+	return result;
+}
+
+/* Get a varint at *p (bounded by end); false if malformed. */
+static bool
+lsm_get_varint(const char **p, const char *end, uint32 *v)
+{
+	uint32		result = 0;
+	int			shift = 0;
+
+	while (*p < end && shift < 35)
+	{
+		uint8		b = (uint8) **p;
+
+		(*p)++;
+		result |= (uint32) (b & 0x7F) << shift;
+		if (!(b & 0x80))
+		{
+			*v = result;
+			return true;
+		}
+		shift += 7;
+	}
+	return false;
+}
+
+/*
+ * lsm_run_decode -- decode data page number pageidx of run into chunk
+ * (its memory is reused).  Entries become heap tuples in chunk->arena.
+ */
+void
+lsm_run_decode(Relation rel, LsmRun *run, int pageidx, LsmRunChunk *chunk)
+{
+	BlockNumber blkno = run->fences[pageidx].blkno;
+	Buffer		buf;
+
+	buf = lsm_run_read_page(rel, blkno, LSM_PAGE_RUN_DATA, run->desc.run_id);
+	lsm_run_decode_buffer(rel, buf, chunk);
+	chunk->run = run;
+	chunk->pageidx = pageidx;
+}
+
+/*
+ * lsm_run_decode_buffer -- decode the run data page in buf (pinned and
+ * share-locked; unlocked and released here) into chunk.
+ */
+void
+lsm_run_decode_buffer(Relation rel, Buffer buf, LsmRunChunk *chunk)
+{
+	BlockNumber blkno = BufferGetBlockNumber(buf);
+	Page		page;
+	LsmRunDataHeader hdr;
+	const char *src;
+	char	   *raw;
+	int			n;
+	pg_crc32c	crc;
+
+	page = BufferGetPage(buf);
+	memcpy(&hdr, PageGetContents(page), sizeof(hdr));
+	src = PageGetContents(page) + MAXALIGN(sizeof(LsmRunDataHeader));
+	if (hdr.raw_len > (uint32) LSM_RUN_DATA_SPACE * 16 + BLCKSZ ||
+		hdr.comp_len > (uint32) LSM_RUN_DATA_SPACE ||
+		(hdr.comp_len == 0 && hdr.raw_len > (uint32) LSM_RUN_DATA_SPACE) ||
+		hdr.nentries == 0 || hdr.nentries > hdr.raw_len ||
+		((PageHeader) page)->pd_lower < MAXALIGN(SizeOfPageHeaderData) +
+		MAXALIGN(sizeof(LsmRunDataHeader)) +
+		(hdr.comp_len > 0 ? hdr.comp_len : hdr.raw_len))
+		LSM_CORRUPT(rel, blkno, ("Run data page with raw length %u, compressed length %u, %u entries.",
+								 hdr.raw_len, hdr.comp_len, hdr.nentries));
+	INIT_CRC32C(crc);
+	COMP_CRC32C(crc, src, hdr.comp_len > 0 ? hdr.comp_len : hdr.raw_len);
+	FIN_CRC32C(crc);
+	if (!EQ_CRC32C(crc, hdr.crc))
+		LSM_CORRUPT(rel, blkno, ("Run data page checksum %08X, expected %08X.",
+								 crc, hdr.crc));
+
+	/* decompress (or copy) into the chunk's raw buffer */
+	if (chunk->raw_cap < (Size) hdr.raw_len)
+	{
+		if (chunk->raw)
+			pfree(chunk->raw);
+		chunk->raw_cap = Max(hdr.raw_len, LSM_RUN_DATA_SPACE * 4);
+		chunk->raw = MemoryContextAlloc(chunk->mcxt, chunk->raw_cap);
+	}
+	raw = chunk->raw;
+	if (hdr.comp_len > 0)
+	{
+		int			got = LZ4_decompress_safe(src, raw, hdr.comp_len, hdr.raw_len);
+
+		if (got != (int) hdr.raw_len)
+			LSM_CORRUPT(rel, blkno, ("Run data page decompresses to %d bytes, expected %u.",
+									 got, hdr.raw_len));
+	}
+	else
+		memcpy(raw, src, hdr.raw_len);
+	UnlockReleaseBuffer(buf);
+
+	n = lsm_run_parse(raw, hdr.raw_len, hdr.nentries, chunk);
+	if (n != (int) hdr.nentries ||
+		ItemPointerGetBlockNumber(&chunk->entries[0].tid) != hdr.first_lblock ||
+		ItemPointerGetOffsetNumber(&chunk->entries[0].tid) != hdr.first_off ||
+		ItemPointerGetBlockNumber(&chunk->entries[n - 1].tid) != hdr.last_lblock ||
+		ItemPointerGetOffsetNumber(&chunk->entries[n - 1].tid) != hdr.last_off)
+	{
+		chunk->run = NULL;
+		chunk->pageidx = -1;
+		LSM_CORRUPT(rel, blkno, ("Malformed entries in data page of run %u (%d of %u decoded).",
+								 hdr.run_id, n, hdr.nentries));
+	}
+	chunk->nentries = n;
+}
+
+/*
+ * lsm_run_parse -- turn nentries encoded entries (raw, raw_len bytes) into
+ * heap tuples in chunk's arena.  Returns the number of entries, or -1 if
+ * the bytes are malformed in any way (every length is checked).
+ */
+int
+lsm_run_parse(const char *raw, uint32 raw_len, uint32 nentries,
+			  LsmRunChunk *chunk)
+{
+	const char *p = raw;
+	const char *end = raw + raw_len;
+	int			n = 0;
+	BlockNumber lblock = InvalidBlockNumber;
+	OffsetNumber off = 0;
+	uint16		im2 = 0,
+				im = 0;
+	uint8		hoff = 0xFF;
+	Size		need;
+	Size		apos = 0;
+	TransactionId xmin = InvalidTransactionId;
+
+	if (nentries == 0 || nentries > raw_len)
+		return -1;
+	chunk->run = NULL;
+	chunk->pageidx = -1;
+	if (chunk->max_entries < (int) nentries)
+	{
+		if (chunk->entries)
+			pfree(chunk->entries);
+		chunk->max_entries = Max(nentries, 256);
+		chunk->entries = MemoryContextAlloc(chunk->mcxt,
+											sizeof(LsmRunEntry) * chunk->max_entries);
+	}
+	/* every tuple gets a header and alignment padding on top of its bytes */
+	need = (Size) raw_len + (Size) nentries * (MAXALIGN(SizeofHeapTupleHeader) +
+											   MAXIMUM_ALIGNOF * 2);
+	if (chunk->arena_cap < need)
+	{
+		if (chunk->arena)
+			pfree(chunk->arena);
+		chunk->arena_cap = Max(need, (Size) LSM_RUN_DATA_SPACE * 8);
+		chunk->arena = MemoryContextAlloc(chunk->mcxt, chunk->arena_cap);
+	}
+
+	while (p < end)
+	{
+		uint8		flags = (uint8) *p++;
+		LsmRunEntry *e;
+
+		if (n >= (int) nentries)
+			return -1;
+		e = &chunk->entries[n];
+		if (flags & LSM_ENTRY_SAME_BLOCK)
+		{
+			if (p >= end || n == 0)
+				return -1;
+			off += (uint8) *p++;
+		}
+		else
+		{
+			if (end - p < 6)
+				return -1;
+			memcpy(&lblock, p, sizeof(uint32));
+			memcpy(&off, p + 4, sizeof(uint16));
+			p += 6;
+		}
+		if (off < FirstOffsetNumber || off > LSM_MAX_TUPLES_PER_PAGE ||
+			lblock >= MaxBlockNumber)
+			return -1;
+		ItemPointerSet(&e->tid, lblock, off);
+		if (n > 0 && ItemPointerCompare(&chunk->entries[n - 1].tid, &e->tid) >= 0)
+			return -1;
+		if (flags & LSM_ENTRY_TOMBSTONE)
+		{
+			e->tup = NULL;
+			e->len = 0;
+		}
+		else
+		{
+			uint32		datalen;
+			uint32		bitmaplen;
+			HeapTupleHeader t;
+
+			if (!(flags & LSM_ENTRY_FROZEN))
+			{
+				if (end - p < 4)
+					return -1;
+				memcpy(&xmin, p, sizeof(TransactionId));
+				p += 4;
+				if (!TransactionIdIsNormal(xmin))
+					return -1;
+			}
+			if (!(flags & LSM_ENTRY_SAME_SHAPE))
+			{
+				if (end - p < 5)
+					return -1;
+				memcpy(&im2, p, sizeof(uint16));
+				memcpy(&im, p + 2, sizeof(uint16));
+				hoff = (uint8) p[4];
+				p += 5;
+			}
+			else if (hoff == 0xFF)
+				return -1;
+			if (!lsm_get_varint(&p, end, &datalen) || datalen > (uint32) (end - p))
+				return -1;
+			bitmaplen = (im & HEAP_HASNULL) ? BITMAPLEN(im2 & HEAP_NATTS_MASK) : 0;
+			if ((im & ~LSM_RUN_INFOMASK_KEEP) != 0 ||
+				hoff < SizeofHeapTupleHeader + bitmaplen ||
+				hoff != MAXALIGN(hoff) || bitmaplen > datalen)
+				return -1;
+			apos = MAXALIGN(apos);
+			if (apos + hoff + (datalen - bitmaplen) > chunk->arena_cap)
+				return -1;
+			t = (HeapTupleHeader) (chunk->arena + apos);
+			memset(t, 0, hoff);
+			if (flags & LSM_ENTRY_FROZEN)
+			{
+				HeapTupleHeaderSetXmin(t, FrozenTransactionId);
+				t->t_infomask = im | HEAP_XMIN_FROZEN | HEAP_XMAX_INVALID;
+			}
+			else
+			{
+				HeapTupleHeaderSetXmin(t, xmin);
+				t->t_infomask = im | HEAP_XMIN_COMMITTED | HEAP_XMAX_INVALID;
+			}
+			HeapTupleHeaderSetXmax(t, InvalidTransactionId);
+			t->t_infomask2 = im2;
+			t->t_hoff = hoff;
+			t->t_ctid = e->tid;
+			memcpy(t->t_bits, p, bitmaplen);
+			memcpy((char *) t + hoff, p + bitmaplen, datalen - bitmaplen);
+			p += datalen;
+			e->tup = t;
+			e->len = hoff + datalen - bitmaplen;
+			apos += e->len;
+		}
+		n++;
+	}
+	chunk->nentries = n;
+	return n;
+}
+
+/* Release the memory of a chunk. */
+void
+lsm_run_chunk_free(LsmRunChunk *chunk)
+{
+	if (chunk->raw)
+		pfree(chunk->raw);
+	if (chunk->entries)
+		pfree(chunk->entries);
+	if (chunk->arena)
+		pfree(chunk->arena);
+	memset(chunk, 0, sizeof(LsmRunChunk));
+	chunk->pageidx = -1;
+}
+
+/*
+ * lsm_run_chunk_find -- index of tid's entry in the decoded chunk, or -1.
+ */
+int
+lsm_run_chunk_find(const LsmRunChunk *chunk, ItemPointer tid)
+{
+	int			lo = 0,
+				hi = chunk->nentries - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		int			c = ItemPointerCompare(&chunk->entries[mid].tid, tid);
+
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/*
+ * lsm_run_lookup -- the entry of tid in run, decoding through chunk (which
+ * is kept if it already holds the right page).  Returns NULL if the run
+ * has no entry for tid.  With use_bloom, the bloom filter is asked before a
+ * page is decoded (worth it where a miss is likely: newer, sparser runs).
+ */
+LsmRunEntry *
+lsm_run_lookup(Relation rel, LsmRun *run, ItemPointer tid, LsmRunChunk *chunk,
+			   bool use_bloom)
+{
+	int			pageidx;
+	int			i;
+
+	if (!lsm_run_covers(run, ItemPointerGetBlockNumber(tid),
+						ItemPointerGetOffsetNumber(tid)))
+		return NULL;
+	pageidx = lsm_run_find_page(run, ItemPointerGetBlockNumber(tid),
+								ItemPointerGetOffsetNumber(tid));
+	if (pageidx < 0)
+		return NULL;
+	if (chunk->run != run || chunk->pageidx != pageidx)
+	{
+		if (use_bloom && !lsm_run_may_contain(rel, run, tid))
+			return NULL;
+		lsm_run_decode(rel, run, pageidx, chunk);
+	}
+	i = lsm_run_chunk_find(chunk, tid);
+	return i >= 0 ? &chunk->entries[i] : NULL;
+}
+
+/* Set up an empty chunk whose memory lives in mcxt. */
+void
+lsm_run_chunk_init(LsmRunChunk *chunk, MemoryContext mcxt)
+{
+	memset(chunk, 0, sizeof(LsmRunChunk));
+	chunk->mcxt = mcxt;
+	chunk->pageidx = -1;
+}
