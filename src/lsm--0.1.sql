@@ -137,3 +137,99 @@ CREATE EVENT TRIGGER lsm_publication_guard
 	ON ddl_command_end
 	WHEN TAG IN ('CREATE PUBLICATION', 'ALTER PUBLICATION')
 	EXECUTE FUNCTION lsm_publication_guard();
+
+-- ---------------------------------------------------------------------
+-- xhash index access method
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION xhash_handler(internal)
+RETURNS index_am_handler
+AS 'MODULE_PATHNAME', 'xhashhandler'
+LANGUAGE C STRICT;
+
+CREATE ACCESS METHOD xhash TYPE INDEX HANDLER xhash_handler;
+COMMENT ON ACCESS METHOD xhash IS 'extendible-hashing index access method (multi-column, UNIQUE-capable)';
+
+-- Operator classes reuse core's 64-bit seeded ("extended") hash functions
+-- as support function 1; operator 1 is "=".  Integers and floats form
+-- cross-type families, as in core hash.
+CREATE OPERATOR FAMILY integer_ops USING xhash;
+CREATE OPERATOR CLASS int2_ops DEFAULT FOR TYPE int2 USING xhash FAMILY integer_ops AS
+	OPERATOR 1 = (int2, int2), FUNCTION 1 hashint2extended(int2, int8);
+CREATE OPERATOR CLASS int4_ops DEFAULT FOR TYPE int4 USING xhash FAMILY integer_ops AS
+	OPERATOR 1 = (int4, int4), FUNCTION 1 hashint4extended(int4, int8);
+CREATE OPERATOR CLASS int8_ops DEFAULT FOR TYPE int8 USING xhash FAMILY integer_ops AS
+	OPERATOR 1 = (int8, int8), FUNCTION 1 hashint8extended(int8, int8);
+ALTER OPERATOR FAMILY integer_ops USING xhash ADD
+	OPERATOR 1 = (int2, int4), OPERATOR 1 = (int2, int8),
+	OPERATOR 1 = (int4, int2), OPERATOR 1 = (int4, int8),
+	OPERATOR 1 = (int8, int2), OPERATOR 1 = (int8, int4);
+
+CREATE OPERATOR FAMILY float_ops USING xhash;
+CREATE OPERATOR CLASS float4_ops DEFAULT FOR TYPE float4 USING xhash FAMILY float_ops AS
+	OPERATOR 1 = (float4, float4), FUNCTION 1 hashfloat4extended(float4, int8);
+CREATE OPERATOR CLASS float8_ops DEFAULT FOR TYPE float8 USING xhash FAMILY float_ops AS
+	OPERATOR 1 = (float8, float8), FUNCTION 1 hashfloat8extended(float8, int8);
+ALTER OPERATOR FAMILY float_ops USING xhash ADD
+	OPERATOR 1 = (float4, float8), OPERATOR 1 = (float8, float4);
+
+CREATE OPERATOR CLASS text_ops DEFAULT FOR TYPE text USING xhash AS
+	OPERATOR 1 = (text, text), FUNCTION 1 hashtextextended(text, int8);
+CREATE OPERATOR CLASS bpchar_ops DEFAULT FOR TYPE bpchar USING xhash AS
+	OPERATOR 1 = (bpchar, bpchar), FUNCTION 1 hashbpcharextended(bpchar, int8);
+CREATE OPERATOR CLASS bytea_ops DEFAULT FOR TYPE bytea USING xhash AS
+	OPERATOR 1 = (bytea, bytea), FUNCTION 1 (bytea, bytea) hashvarlenaextended(internal, int8);
+CREATE OPERATOR CLASS uuid_ops DEFAULT FOR TYPE uuid USING xhash AS
+	OPERATOR 1 = (uuid, uuid), FUNCTION 1 uuid_hash_extended(uuid, int8);
+CREATE OPERATOR CLASS numeric_ops DEFAULT FOR TYPE numeric USING xhash AS
+	OPERATOR 1 = (numeric, numeric), FUNCTION 1 hash_numeric_extended(numeric, int8);
+CREATE OPERATOR CLASS bool_ops DEFAULT FOR TYPE bool USING xhash AS
+	OPERATOR 1 = (bool, bool), FUNCTION 1 (bool, bool) hashcharextended("char", int8);
+CREATE OPERATOR CLASS char_ops DEFAULT FOR TYPE "char" USING xhash AS
+	OPERATOR 1 = ("char", "char"), FUNCTION 1 hashcharextended("char", int8);
+CREATE OPERATOR CLASS oid_ops DEFAULT FOR TYPE oid USING xhash AS
+	OPERATOR 1 = (oid, oid), FUNCTION 1 hashoidextended(oid, int8);
+CREATE OPERATOR CLASS date_ops DEFAULT FOR TYPE date USING xhash AS
+	OPERATOR 1 = (date, date), FUNCTION 1 (date, date) hashint4extended(int4, int8);
+CREATE OPERATOR CLASS time_ops DEFAULT FOR TYPE time USING xhash AS
+	OPERATOR 1 = (time, time), FUNCTION 1 time_hash_extended(time, int8);
+CREATE OPERATOR CLASS timestamp_ops DEFAULT FOR TYPE timestamp USING xhash AS
+	OPERATOR 1 = (timestamp, timestamp), FUNCTION 1 timestamp_hash_extended(timestamp, int8);
+CREATE OPERATOR CLASS timestamptz_ops DEFAULT FOR TYPE timestamptz USING xhash AS
+	OPERATOR 1 = (timestamptz, timestamptz),
+	FUNCTION 1 (timestamptz, timestamptz) timestamp_hash_extended(timestamp, int8);
+CREATE OPERATOR CLASS interval_ops DEFAULT FOR TYPE interval USING xhash AS
+	OPERATOR 1 = (interval, interval), FUNCTION 1 interval_hash_extended(interval, int8);
+CREATE OPERATOR CLASS inet_ops DEFAULT FOR TYPE inet USING xhash AS
+	OPERATOR 1 = (inet, inet), FUNCTION 1 hashinetextended(inet, int8);
+CREATE OPERATOR CLASS jsonb_ops DEFAULT FOR TYPE jsonb USING xhash AS
+	OPERATOR 1 = (jsonb, jsonb), FUNCTION 1 jsonb_hash_extended(jsonb, int8);
+CREATE OPERATOR CLASS enum_ops DEFAULT FOR TYPE anyenum USING xhash AS
+	OPERATOR 1 = (anyenum, anyenum), FUNCTION 1 hashenumextended(anyenum, int8);
+
+-- Shape and fill of an xhash index.
+CREATE FUNCTION xhash_info(rel regclass,
+	OUT format_version integer,
+	OUT global_depth integer,
+	OUT min_local_depth integer,
+	OUT max_local_depth integer,
+	OUT buckets bigint,
+	OUT overflow_pages bigint,
+	OUT directory_pages bigint,
+	OUT free_pages bigint,
+	OUT total_pages bigint,
+	OUT entries bigint,
+	OUT fill_pct double precision)
+RETURNS record
+AS 'MODULE_PATHNAME', 'xhash_info'
+LANGUAGE C STRICT PARALLEL RESTRICTED;
+
+-- amcheck-style verification of an xhash index; raises an ERROR naming the
+-- block at the first inconsistency.
+CREATE FUNCTION xhash_check(rel regclass)
+RETURNS void
+AS 'MODULE_PATHNAME', 'xhash_check'
+LANGUAGE C STRICT PARALLEL RESTRICTED;
+
+REVOKE ALL ON FUNCTION xhash_info(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION xhash_check(regclass) FROM PUBLIC;

@@ -1,0 +1,475 @@
+/*-------------------------------------------------------------------------
+ *
+ * xh_build.c
+ *	  CREATE INDEX for xhash: a sorted bulk build, and the empty index
+ *	  written to the init fork of unlogged indexes.
+ *
+ * The build hashes every row, sorts the (hash, TID) pairs, and then cuts
+ * the sorted array into buckets: a hash range becomes one bucket when its
+ * entries fit the fillfactor, otherwise it is halved (one more hash bit)
+ * and each half is treated the same way.  The global depth is the deepest
+ * bucket's depth.  Pages are then written in block order -- metapage,
+ * directory, and each bucket followed by its overflow pages -- through the
+ * buffer manager without WAL, and logged at the end with
+ * log_newpage_range, as core GIN and GiST builds do.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/tableam.h"
+#include "access/xloginsert.h"
+#include "catalog/index.h"
+#include "commands/progress.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/bufmgr.h"
+#include "storage/smgr.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "xhash/xhash.h"
+
+typedef struct XhBuildState
+{
+	Relation	index;
+	uint64		seed;
+	bool		index_nulls;	/* NULLS NOT DISTINCT unique index */
+	XhBuildEntry *entries;
+	Size		nentries;
+	Size		maxentries;
+	double		indtuples;
+} XhBuildState;
+
+/* a bucket of the layout being built: entries [lo, hi) */
+typedef struct XhBuildBucket
+{
+	Size		lo;
+	Size		hi;
+	uint32		prefix;
+	uint8		depth;
+	BlockNumber blkno;
+} XhBuildBucket;
+
+typedef struct XhLayout
+{
+	XhBuildBucket *buckets;
+	int			nbuckets;
+	int			maxbuckets;
+	Size		target;			/* entries per bucket page at build */
+	uint32		global_depth;
+} XhLayout;
+
+/* sort build entries by key (hash, offset), then block */
+#define ST_SORT xh_sort_build_entries
+#define ST_ELEMENT_TYPE XhBuildEntry
+#define ST_COMPARE(a, b) \
+	((a)->key < (b)->key ? -1 : (a)->key > (b)->key ? 1 : \
+	 (a)->blkno < (b)->blkno ? -1 : (a)->blkno > (b)->blkno ? 1 : 0)
+#define ST_SCOPE static
+#define ST_CHECK_FOR_INTERRUPTS
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+/*
+ * xh_build_callback -- table_index_build_scan callback: hash one row and
+ * remember (hash, TID).
+ */
+static void
+xh_build_callback(Relation index, ItemPointer tid, Datum *values,
+				  bool *isnull, bool tupleIsAlive, void *state)
+{
+	XhBuildState *bs = (XhBuildState *) state;
+	XhBuildEntry *e;
+	XhEntry		packed;
+	uint64		hash;
+
+	if (!xh_hash_values(index, bs->seed, values, isnull, &hash) &&
+		!bs->index_nulls)
+		return;					/* rows with a NULL key are not indexed */
+
+	if (bs->nentries >= bs->maxentries)
+	{
+		bs->maxentries *= 2;
+		bs->entries = repalloc_huge(bs->entries,
+									bs->maxentries * sizeof(XhBuildEntry));
+	}
+	xh_make_entry(&packed, hash, tid);	/* checks the offset */
+	e = &bs->entries[bs->nentries++];
+	e->key = XhEntryKey(&packed);
+	e->blkno = packed.blkno;
+	e->alive = tupleIsAlive;
+	bs->indtuples += 1;
+}
+
+/*
+ * xh_layout_range -- cut the sorted entries [lo, hi), all with hash prefix
+ * "prefix" at "depth", into buckets, appending them to the layout in hash
+ * order.
+ */
+static void
+xh_layout_range(XhLayout *layout, XhBuildEntry *entries, Size lo, Size hi,
+				uint32 prefix, uint8 depth)
+{
+	Size		mid;
+	Size		a,
+				b;
+	uint64		bit;
+
+	check_stack_depth();
+	if (hi - lo <= layout->target || depth >= XH_MAX_DEPTH ||
+		XhHashTop32(entries[lo].key) == XhHashTop32(entries[hi - 1].key))
+	{
+		XhBuildBucket *bk;
+
+		if (layout->nbuckets >= layout->maxbuckets)
+		{
+			layout->maxbuckets *= 2;
+			layout->buckets = repalloc_huge(layout->buckets,
+											layout->maxbuckets * sizeof(XhBuildBucket));
+		}
+		bk = &layout->buckets[layout->nbuckets++];
+		bk->lo = lo;
+		bk->hi = hi;
+		bk->prefix = prefix;
+		bk->depth = depth;
+		layout->global_depth = Max(layout->global_depth, depth);
+		return;
+	}
+
+	/* binary search for the first entry whose next hash bit is set */
+	bit = UINT64CONST(1) << (63 - depth);
+	a = lo;
+	b = hi;
+	while (a < b)
+	{
+		mid = a + (b - a) / 2;
+		if (entries[mid].key & bit)
+			b = mid;
+		else
+			a = mid + 1;
+	}
+	xh_layout_range(layout, entries, lo, a, prefix << 1, depth + 1);
+	xh_layout_range(layout, entries, a, hi, (prefix << 1) | 1, depth + 1);
+}
+
+/*
+ * xh_build_check_unique -- raise the unique violation of CREATE UNIQUE
+ * INDEX if two live rows have equal keys.  Only rows with equal hashes
+ * can be equal; their keys are fetched from the table and compared.
+ */
+static void
+xh_build_check_unique(Relation heap, Relation index, IndexInfo *indexInfo,
+					  XhBuildEntry *entries, Size n)
+{
+	MemoryContext cxt;
+	MemoryContext old;
+	Size		i = 0;
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "xhash unique build",
+								ALLOCSET_DEFAULT_SIZES);
+	while (i < n)
+	{
+		Size		j = i + 1;
+		Size		k,
+					m;
+
+		while (j < n && (entries[j].key & XH_HASH_MASK) ==
+			   (entries[i].key & XH_HASH_MASK))
+			j++;
+		for (k = i; j - i > 1 && k < j; k++)
+		{
+			Datum		v1[INDEX_MAX_KEYS];
+			bool		n1[INDEX_MAX_KEYS];
+			ItemPointerData t1;
+
+			if (!entries[k].alive)
+				continue;
+			old = MemoryContextSwitchTo(cxt);
+			ItemPointerSet(&t1, entries[k].blkno,
+						   (OffsetNumber) (entries[k].key & XH_OFFSET_MASK));
+			if (!xh_fetch_keys(heap, index, indexInfo, &t1, SnapshotAny,
+							   v1, n1, NULL))
+			{
+				MemoryContextSwitchTo(old);
+				continue;
+			}
+			for (m = k + 1; m < j; m++)
+			{
+				Datum		v2[INDEX_MAX_KEYS];
+				bool		n2[INDEX_MAX_KEYS];
+				ItemPointerData t2;
+
+				if (!entries[m].alive)
+					continue;
+				ItemPointerSet(&t2, entries[m].blkno,
+							   (OffsetNumber) (entries[m].key & XH_OFFSET_MASK));
+				if (xh_fetch_keys(heap, index, indexInfo, &t2, SnapshotAny,
+								  v2, n2, NULL) &&
+					xh_keys_equal(index, v1, n1, v2, n2))
+				{
+					char	   *key_desc;
+
+					key_desc = BuildIndexValueDescription(index, v1, n1);
+					ereport(ERROR,
+							(errcode(ERRCODE_UNIQUE_VIOLATION),
+							 errmsg("could not create unique index \"%s\"",
+									RelationGetRelationName(index)),
+							 key_desc ? errdetail("Key %s is duplicated.", key_desc) :
+							 errdetail("Duplicate keys exist."),
+							 errtableconstraint(heap,
+												RelationGetRelationName(index))));
+				}
+			}
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(cxt);
+		}
+		i = j;
+	}
+	MemoryContextDelete(cxt);
+}
+
+/*
+ * xh_new_build_page -- extend the index by one page during a build and
+ * return it pinned and locked; blocks are handed out strictly in order.
+ */
+static Buffer
+xh_new_build_page(Relation index, BlockNumber expected)
+{
+	Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, P_NEW,
+										 RBM_NORMAL, NULL);
+
+	if (BufferGetBlockNumber(buf) != expected)
+		elog(ERROR, "unexpected block %u while building xhash index \"%s\", expected %u",
+			 BufferGetBlockNumber(buf), RelationGetRelationName(index), expected);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	return buf;
+}
+
+/*
+ * xh_write_pages -- write the metapage, the directory and the buckets of
+ * "layout" into the (empty) main fork, without WAL.
+ */
+static BlockNumber
+xh_write_pages(Relation index, uint64 seed, int fillfactor,
+			   XhBuildEntry *entries, XhLayout *layout)
+{
+	uint32		nslots = (uint32) 1 << layout->global_depth;
+	uint32		ndir = (nslots + XH_DIR_SLOTS_PER_PAGE - 1) / XH_DIR_SLOTS_PER_PAGE;
+	BlockNumber next = 1 + ndir;
+	BlockNumber *slots;
+	Buffer		buf;
+	Page		page;
+	uint32		slot;
+	int			b;
+	uint32		d;
+
+	/* assign blocks: each bucket page followed by its overflow pages */
+	for (b = 0; b < layout->nbuckets; b++)
+	{
+		XhBuildBucket *bk = &layout->buckets[b];
+		Size		n = bk->hi - bk->lo;
+
+		bk->blkno = next;
+		next += 1 + (n > XH_PAGE_CAPACITY ?
+					 (n - XH_PAGE_CAPACITY + XH_PAGE_CAPACITY - 1) / XH_PAGE_CAPACITY : 0);
+	}
+
+	/* metapage */
+	buf = xh_new_build_page(index, XH_METAPAGE_BLKNO);
+	xh_fill_metapage(BufferGetPage(buf), seed, layout->global_depth, 1, ndir,
+					 fillfactor, IndexRelationGetNumberOfKeyAttributes(index));
+	MarkBufferDirty(buf);
+	UnlockReleaseBuffer(buf);
+
+	/* directory: each bucket covers 2^(global depth - depth) slots */
+	slots = palloc_extended((Size) ndir * XH_DIR_SLOTS_PER_PAGE * sizeof(BlockNumber),
+							MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	slot = 0;
+	for (b = 0; b < layout->nbuckets; b++)
+	{
+		XhBuildBucket *bk = &layout->buckets[b];
+		uint32		span = (uint32) 1 << (layout->global_depth - bk->depth);
+		uint32		s;
+
+		Assert(slot == bk->prefix << (layout->global_depth - bk->depth));
+		for (s = 0; s < span; s++)
+			slots[slot++] = bk->blkno;
+	}
+	Assert(slot == nslots);
+	for (d = 0; d < ndir; d++)
+	{
+		uint32		n = Min(nslots - Min(nslots, d * XH_DIR_SLOTS_PER_PAGE),
+							XH_DIR_SLOTS_PER_PAGE);
+
+		buf = xh_new_build_page(index, 1 + d);
+		page = BufferGetPage(buf);
+		xh_init_page(page, XH_PAGE_DIR, 0, layout->global_depth);
+		XhPageGetOpaque(page)->aux = d;
+		memcpy(XhPageGetSlots(page), &slots[d * XH_DIR_SLOTS_PER_PAGE],
+			   n * sizeof(BlockNumber));
+		((PageHeader) page)->pd_lower = MAXALIGN(SizeOfPageHeaderData) +
+			n * sizeof(BlockNumber);
+		MarkBufferDirty(buf);
+		UnlockReleaseBuffer(buf);
+	}
+	pfree(slots);
+
+	/* buckets and their chains */
+	for (b = 0; b < layout->nbuckets; b++)
+	{
+		XhBuildBucket *bk = &layout->buckets[b];
+		Size		pos = bk->lo;
+		BlockNumber blkno = bk->blkno;
+		bool		first = true;
+
+		do
+		{
+			Size		n = Min(bk->hi - pos, XH_PAGE_CAPACITY);
+			XhEntry    *out;
+			Size		i;
+
+			buf = xh_new_build_page(index, blkno);
+			page = BufferGetPage(buf);
+			if (first)
+			{
+				xh_init_page(page, XH_PAGE_BUCKET, bk->depth, bk->prefix);
+				XhPageGetOpaque(page)->link = (b + 1 < layout->nbuckets) ?
+					layout->buckets[b + 1].blkno : InvalidBlockNumber;
+				XhPageGetOpaque(page)->aux = XhHashTop32(entries[bk->lo].key);
+			}
+			else
+				xh_init_page(page, XH_PAGE_OVERFLOW, bk->depth, bk->prefix);
+			out = XhPageGetEntries(page);
+			for (i = 0; i < n; i++)
+			{
+				uint64		key = entries[pos + i].key;
+
+				out[i].key_hi = (uint32) (key >> 32);
+				out[i].key_lo = (uint32) key;
+				out[i].blkno = entries[pos + i].blkno;
+			}
+			XhPageSetNEntries(page, n);
+			XhPageGetOpaque(page)->nsorted = n;
+			pos += n;
+			if (pos < bk->hi)
+				XhPageGetOpaque(page)->next = blkno + 1;
+			MarkBufferDirty(buf);
+			UnlockReleaseBuffer(buf);
+			blkno++;
+			first = false;
+			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, pos);
+		} while (pos < bk->hi);
+		CHECK_FOR_INTERRUPTS();
+	}
+	return next;
+}
+
+/*
+ * xhbuild -- ambuild: build a new xhash index.
+ */
+IndexBuildResult *
+xhbuild(Relation heap, Relation index, IndexInfo *indexInfo)
+{
+	IndexBuildResult *result;
+	XhBuildState bs;
+	XhLayout	layout;
+	double		reltuples;
+	int			fillfactor = xh_get_fillfactor(index);
+	BlockNumber nblocks;
+
+	if (RelationGetNumberOfBlocks(index) != 0)
+		elog(ERROR, "index \"%s\" already contains data",
+			 RelationGetRelationName(index));
+
+	memset(&bs, 0, sizeof(bs));
+	bs.index = index;
+	bs.seed = XHASH_DEFAULT_SEED;
+	bs.index_nulls = indexInfo->ii_Unique && indexInfo->ii_NullsNotDistinct;
+	bs.maxentries = 1024;
+	bs.entries = palloc_extended(bs.maxentries * sizeof(XhBuildEntry),
+								 MCXT_ALLOC_HUGE);
+
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, XHASH_PHASE_SCAN);
+	reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
+									   xh_build_callback, &bs, NULL);
+
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, XHASH_PHASE_SORT);
+	xh_sort_build_entries(bs.entries, bs.nentries);
+
+	if (indexInfo->ii_Unique)
+		xh_build_check_unique(heap, index, indexInfo, bs.entries, bs.nentries);
+
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, XHASH_PHASE_WRITE);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, bs.nentries);
+	memset(&layout, 0, sizeof(layout));
+	layout.maxbuckets = 64;
+	layout.buckets = palloc_extended(layout.maxbuckets * sizeof(XhBuildBucket),
+									 MCXT_ALLOC_HUGE);
+	layout.target = Max(1, (Size) XH_PAGE_CAPACITY * fillfactor / 100);
+	if (bs.nentries == 0)
+	{
+		layout.buckets[0].lo = layout.buckets[0].hi = 0;
+		layout.buckets[0].prefix = 0;
+		layout.buckets[0].depth = 0;
+		layout.nbuckets = 1;
+	}
+	else
+		xh_layout_range(&layout, bs.entries, 0, bs.nentries, 0, 0);
+
+	nblocks = xh_write_pages(index, bs.seed, fillfactor, bs.entries, &layout);
+
+	/* the pages were written without WAL: log them all now */
+	if (RelationNeedsWAL(index))
+		log_newpage_range(index, MAIN_FORKNUM, 0, nblocks, true);
+
+	pfree(bs.entries);
+	pfree(layout.buckets);
+
+	result = (IndexBuildResult *) palloc(sizeof(IndexBuildResult));
+	result->heap_tuples = reltuples;
+	result->index_tuples = bs.indtuples;
+	return result;
+}
+
+/*
+ * xhbuildempty -- ambuildempty: write an empty index (metapage, one
+ * directory page, one bucket) into the init fork of an unlogged index.
+ *
+ * The pages are written with smgr and logged with log_newpage even at
+ * wal_level = minimal, and the fork is synced at once, as bloom does: the
+ * init fork must survive a crash, because it is what the index is reset
+ * to, and there is no checkpoint-time sync for writes bypassing shared
+ * buffers.
+ */
+void
+xhbuildempty(Relation index)
+{
+	PGAlignedBlock blocks[3];
+	Page		page;
+	BlockNumber blkno;
+
+	page = (Page) blocks[0].data;
+	xh_fill_metapage(page, XHASH_DEFAULT_SEED, 0, 1, 1,
+					 xh_get_fillfactor(index),
+					 IndexRelationGetNumberOfKeyAttributes(index));
+
+	page = (Page) blocks[1].data;
+	xh_init_page(page, XH_PAGE_DIR, 0, 0);
+	XhPageGetSlots(page)[0] = 2;
+	((PageHeader) page)->pd_lower = MAXALIGN(SizeOfPageHeaderData) + sizeof(BlockNumber);
+
+	page = (Page) blocks[2].data;
+	xh_init_page(page, XH_PAGE_BUCKET, 0, 0);
+
+	for (blkno = 0; blkno < 3; blkno++)
+	{
+		page = (Page) blocks[blkno].data;
+		PageSetChecksumInplace(page, blkno);
+		smgrextend(RelationGetSmgr(index), INIT_FORKNUM, blkno,
+				   (char *) page, true);
+		log_newpage(&(RelationGetSmgr(index))->smgr_rnode.node, INIT_FORKNUM,
+					blkno, page, true);
+	}
+	smgrimmedsync(RelationGetSmgr(index), INIT_FORKNUM);
+}

@@ -1,0 +1,376 @@
+/*-------------------------------------------------------------------------
+ *
+ * xh_funcs.c
+ *	  SQL-callable functions about xhash indexes: xhash_check (an
+ *	  amcheck-style structural verifier) and xhash_info (shape and fill).
+ *
+ * Both read pages one at a time under share locks.  xhash_check holds a
+ * ShareLock on the index, which keeps inserts (and hence splits) out, so
+ * that it sees one consistent structure (on a hot standby, where that lock
+ * cannot be taken, only AccessShareLock: run it when replay is quiet); xhash_info takes only
+ * AccessShareLock, its figures are a snapshot of a moving target.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/relation.h"
+#include "access/xlog.h"
+#include "catalog/pg_class.h"
+#include "catalog/namespace.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/rel.h"
+
+#include "xhash/xhash.h"
+
+PG_FUNCTION_INFO_V1(xhash_check);
+PG_FUNCTION_INFO_V1(xhash_info);
+
+/*
+ * xh_open_index -- open an index and make sure it is an xhash index.
+ */
+static Relation
+xh_open_index(Oid relid, LOCKMODE lockmode)
+{
+	Relation	rel = relation_open(relid, lockmode);
+
+	if (rel->rd_rel->relkind != RELKIND_INDEX ||
+		rel->rd_indam == NULL || rel->rd_indam->ambuild != xhbuild)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not an xhash index",
+						RelationGetRelationName(rel))));
+	if (RELATION_IS_OTHER_TEMP(rel))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot access temporary indexes of other sessions")));
+	if (!rel->rd_index->indisvalid)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("index \"%s\" is not valid",
+						RelationGetRelationName(rel))));
+	return rel;
+}
+
+/*
+ * xh_check_fail -- report an inconsistency found by xhash_check.
+ */
+static void
+xh_check_fail(Relation rel, BlockNumber blkno, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INDEX_CORRUPTED),
+			 errmsg("index \"%s\" is corrupted at block %u",
+					RelationGetRelationName(rel), blkno),
+			 errdetail("%s", detail)));
+}
+
+/*
+ * xh_check_entries -- entries of a bucket or overflow page: all in the
+ * bucket's range, sorted prefix in order; chain pages (below the deepest
+ * depth) share the bucket's chain hash.
+ */
+static void
+xh_check_entries(Relation rel, Page page, BlockNumber blkno, uint8 depth,
+				 uint32 prefix, bool chain, uint32 chaintop)
+{
+	XhEntry    *entries = XhPageGetEntries(page);
+	int			n = XhPageGetNEntries(page);
+	int			nsorted = XhPageGetOpaque(page)->nsorted;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		uint64		key = XhEntryKey(&entries[i]);
+
+		if (XhHashPrefix(key, depth) != prefix)
+			xh_check_fail(rel, blkno, "An entry's hash lies outside the bucket's range.");
+		if ((key & XH_OFFSET_MASK) == 0)
+			xh_check_fail(rel, blkno, "An entry has an invalid offset number.");
+		if (i > 0 && i < nsorted &&
+			XhEntryKey(&entries[i - 1]) > key)
+			xh_check_fail(rel, blkno, "The sorted entries are out of order.");
+		if (chain && depth < XH_MAX_DEPTH && XhHashTop32(key) != chaintop)
+			xh_check_fail(rel, blkno, "An overflow entry does not belong to the chain's hash.");
+	}
+}
+
+/*
+ * xhash_check -- SQL-callable: verify the structure of an xhash index.
+ *
+ * Checks the metapage, that every directory page matches it, that the
+ * buckets reached along right-links from the leftmost one partition the
+ * hash space in order, that every directory slot leads (directly or along
+ * right-links) to the bucket covering it, every page's entries, the
+ * overflow chains, and that no bucket or overflow page is unreachable.
+ * Raises an ERROR naming the block at the first inconsistency.
+ */
+Datum
+xhash_check(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	LOCKMODE	lockmode = RecoveryInProgress() ? AccessShareLock : ShareLock;
+	Relation	rel = xh_open_index(relid, lockmode);
+	BlockNumber nblocks = RelationGetNumberOfBlocks(rel);
+	XhMetaPageData meta;
+	uint8	   *seen;
+	Buffer		buf;
+	Page		page;
+	BlockNumber blkno;
+	uint64		expect_start = 0;
+	bool		done = false;
+	uint32		nslots;
+	uint32		i;
+
+	if (nblocks == 0)
+		xh_check_fail(rel, 0, "The index has no metapage.");
+	seen = palloc0(nblocks);
+
+	buf = ReadBuffer(rel, XH_METAPAGE_BLKNO);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	meta = *xh_read_meta(rel, BufferGetPage(buf));
+	UnlockReleaseBuffer(buf);
+	seen[0] = 1;
+	if (meta.dir_start + meta.dir_npages > nblocks)
+		xh_check_fail(rel, 0, "The directory lies beyond the end of the index.");
+	nslots = (uint32) 1 << meta.global_depth;
+
+	/* buckets along right-links */
+	blkno = xh_dir_lookup(rel, 0, true);
+	while (blkno != InvalidBlockNumber)
+	{
+		XhPageOpaqueData opaque;
+		uint64		start,
+					span;
+		BlockNumber chain;
+		int			chainlen = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		if (blkno >= nblocks || seen[blkno])
+			xh_check_fail(rel, blkno, "A right-link leads outside the index or into a loop.");
+		seen[blkno] = 1;
+		buf = ReadBuffer(rel, blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		xh_check_page(rel, page, blkno, 0);
+		if (XhPageGetKind(page) != XH_PAGE_BUCKET)
+			xh_check_fail(rel, blkno, "A right-link leads to a page that is not a bucket.");
+		opaque = *XhPageGetOpaque(page);
+		if (opaque.depth > meta.global_depth)
+			xh_check_fail(rel, blkno, "The local depth exceeds the global depth.");
+		span = opaque.depth == 0 ? 0 : (UINT64CONST(1) << (64 - opaque.depth));
+		start = opaque.depth == 0 ? 0 : ((uint64) opaque.prefix << (64 - opaque.depth));
+		if (done || start != expect_start)
+			xh_check_fail(rel, blkno, "The buckets do not partition the hash space in order.");
+		xh_check_entries(rel, page, blkno, opaque.depth, opaque.prefix, false, 0);
+		UnlockReleaseBuffer(buf);
+		expect_start = start + span;
+		done = (expect_start == 0);	/* wrapped: this bucket ends the space */
+
+		/* the chain */
+		chain = opaque.next;
+		while (chain != InvalidBlockNumber)
+		{
+			if (chain >= nblocks || seen[chain] || ++chainlen > (int) nblocks)
+				xh_check_fail(rel, blkno, "An overflow chain leads outside the index or into a loop.");
+			seen[chain] = 1;
+			buf = ReadBuffer(rel, chain);
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			page = BufferGetPage(buf);
+			xh_check_page(rel, page, chain, 0);
+			if (XhPageGetKind(page) != XH_PAGE_OVERFLOW)
+				xh_check_fail(rel, chain, "An overflow chain leads to a page that is not an overflow page.");
+			if (XhPageGetNEntries(page) == 0)
+				xh_check_fail(rel, chain, "An overflow page is empty.");
+			xh_check_entries(rel, page, chain, opaque.depth, opaque.prefix,
+							 true, opaque.aux);
+			blkno = chain;
+			chain = XhPageGetOpaque(page)->next;
+			UnlockReleaseBuffer(buf);
+		}
+		blkno = opaque.link;
+	}
+	if (!done)
+		xh_check_fail(rel, XH_METAPAGE_BLKNO, "The buckets do not cover the whole hash space.");
+
+	/* directory pages and slots */
+	for (i = 0; i < meta.dir_npages; i++)
+	{
+		BlockNumber dblk = meta.dir_start + i;
+		uint32		first = i * XH_DIR_SLOTS_PER_PAGE;
+		uint32		n = first < nslots ? Min(nslots - first, XH_DIR_SLOTS_PER_PAGE) : 0;
+		BlockNumber *slots;
+		uint32		s;
+
+		seen[dblk] = 1;
+		buf = ReadBuffer(rel, dblk);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		xh_check_page(rel, page, dblk, XH_PAGE_DIR);
+		if (XhPageGetOpaque(page)->prefix != meta.global_depth ||
+			XhPageGetOpaque(page)->aux != i)
+			xh_check_fail(rel, dblk, "The directory page does not match the metapage.");
+		if (((PageHeader) page)->pd_lower < MAXALIGN(SizeOfPageHeaderData) + n * sizeof(BlockNumber))
+			xh_check_fail(rel, dblk, "The directory page is too short.");
+		slots = palloc(n * sizeof(BlockNumber));
+		memcpy(slots, XhPageGetSlots(page), n * sizeof(BlockNumber));
+		UnlockReleaseBuffer(buf);
+
+		for (s = 0; s < n; s++)
+		{
+			uint64		hash = meta.global_depth == 0 ? 0 :
+				((uint64) (first + s) << (64 - meta.global_depth));
+			BlockNumber b = slots[s];
+			int			hops = 0;
+
+			CHECK_FOR_INTERRUPTS();
+			for (;;)
+			{
+				XhPageOpaque op;
+				bool		covers,
+							below;
+				BlockNumber link;
+
+				if (b >= nblocks || ++hops > (int) nblocks)
+					xh_check_fail(rel, dblk, "A directory slot leads outside the index.");
+				buf = ReadBuffer(rel, b);
+				LockBuffer(buf, BUFFER_LOCK_SHARE);
+				page = BufferGetPage(buf);
+				xh_check_page(rel, page, b, 0);
+				if (XhPageGetKind(page) != XH_PAGE_BUCKET)
+					xh_check_fail(rel, dblk, "A directory slot leads to a page that is not a bucket.");
+				op = XhPageGetOpaque(page);
+				covers = xh_bucket_covers(page, hash);
+				below = XhHashPrefix(hash, op->depth) < op->prefix;
+				link = op->link;
+				UnlockReleaseBuffer(buf);
+				if (covers)
+					break;
+				if (below || link == InvalidBlockNumber)
+					xh_check_fail(rel, dblk, "A directory slot leads to a bucket that cannot reach the slot's hash.");
+				b = link;
+			}
+		}
+		pfree(slots);
+	}
+
+	/* nothing unreachable */
+	for (blkno = 1; blkno < nblocks; blkno++)
+	{
+		uint8		kind;
+
+		if (seen[blkno])
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		buf = ReadBuffer(rel, blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		if (!PageIsNew(page))
+		{
+			xh_check_page(rel, page, blkno, 0);
+			kind = XhPageGetKind(page);
+			if (kind == XH_PAGE_BUCKET || kind == XH_PAGE_OVERFLOW)
+				xh_check_fail(rel, blkno, "The page is not reachable from the directory.");
+			if (kind == XH_PAGE_META)
+				xh_check_fail(rel, blkno, "A second metapage.");
+		}
+		UnlockReleaseBuffer(buf);
+	}
+
+	pfree(seen);
+	relation_close(rel, lockmode);
+	PG_RETURN_VOID();
+}
+
+/*
+ * xhash_info -- SQL-callable: global depth, page counts by kind, depth
+ * range of the buckets, entries and fill.
+ */
+Datum
+xhash_info(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Relation	rel = xh_open_index(relid, AccessShareLock);
+	BlockNumber nblocks = RelationGetNumberOfBlocks(rel);
+	TupleDesc	tupdesc;
+	XhMetaPageData meta;
+	Buffer		buf;
+	BlockNumber blkno;
+	int64		nbuckets = 0,
+				noverflow = 0,
+				ndir = 0,
+				ndeleted = 0,
+				nunused = 0,
+				nentries = 0;
+	int			mindepth = XH_MAX_DEPTH,
+				maxdepth = 0;
+	Datum		values[11];
+	bool		nulls[11];
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	buf = ReadBuffer(rel, XH_METAPAGE_BLKNO);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	meta = *xh_read_meta(rel, BufferGetPage(buf));
+	UnlockReleaseBuffer(buf);
+
+	for (blkno = 1; blkno < nblocks; blkno++)
+	{
+		Page		page;
+
+		CHECK_FOR_INTERRUPTS();
+		buf = ReadBuffer(rel, blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		if (PageIsNew(page))
+			nunused++;
+		else
+		{
+			xh_check_page(rel, page, blkno, 0);
+			switch (XhPageGetKind(page))
+			{
+				case XH_PAGE_BUCKET:
+					nbuckets++;
+					nentries += XhPageGetNEntries(page);
+					mindepth = Min(mindepth, XhPageGetOpaque(page)->depth);
+					maxdepth = Max(maxdepth, XhPageGetOpaque(page)->depth);
+					break;
+				case XH_PAGE_OVERFLOW:
+					noverflow++;
+					nentries += XhPageGetNEntries(page);
+					break;
+				case XH_PAGE_DIR:
+					ndir++;
+					break;
+				case XH_PAGE_DELETED:
+					ndeleted++;
+					break;
+				default:
+					break;
+			}
+		}
+		UnlockReleaseBuffer(buf);
+	}
+	relation_close(rel, AccessShareLock);
+
+	memset(nulls, 0, sizeof(nulls));
+	values[0] = Int32GetDatum(XH_VERSION);
+	values[1] = Int32GetDatum(meta.global_depth);
+	values[2] = Int32GetDatum(nbuckets ? mindepth : 0);
+	values[3] = Int32GetDatum(maxdepth);
+	values[4] = Int64GetDatum(nbuckets);
+	values[5] = Int64GetDatum(noverflow);
+	values[6] = Int64GetDatum(ndir);
+	values[7] = Int64GetDatum(ndeleted + nunused);
+	values[8] = Int64GetDatum((int64) nblocks);
+	values[9] = Int64GetDatum(nentries);
+	values[10] = Float8GetDatum((nbuckets + noverflow) > 0 ?
+								100.0 * nentries /
+								((double) (nbuckets + noverflow) * XH_PAGE_CAPACITY) : 0.0);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}

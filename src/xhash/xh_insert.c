@@ -1,0 +1,351 @@
+/*-------------------------------------------------------------------------
+ *
+ * xh_insert.c
+ *	  aminsert for xhash, including the unique check.
+ *
+ * Locking: the inserter holds an exclusive lock on the bucket page of its
+ * hash from the unique check until its entry is in place, so two
+ * inserters of the same key are serialised exactly as nbtree serialises
+ * them on a leaf page.  Overflow pages of the bucket are locked after the
+ * bucket page, in chain order.  A full bucket is split by xh_split, which
+ * takes its own locks; the insert then starts over.
+ *
+ * WAL: appending an entry to a page is one generic record of that page (a
+ * 12-byte delta plus pd_lower); a new overflow page is one record of the
+ * bucket page and the new page (full image).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "storage/predicate.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "xhash/xhash.h"
+
+/* outcome of a unique check */
+typedef enum XhUniqueResult
+{
+	XH_UNIQUE_OK,				/* no live conflicting row */
+	XH_UNIQUE_CONFLICT,			/* a live or committed conflicting row */
+	XH_UNIQUE_WAIT				/* wait for xwait, then retry */
+} XhUniqueResult;
+
+/*
+ * xh_report_duplicate -- raise the unique violation, worded as nbtree's.
+ */
+void
+xh_report_duplicate(Relation index, Relation heapRel, Datum *values,
+					bool *isnull)
+{
+	char	   *key_desc = BuildIndexValueDescription(index, values, isnull);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_UNIQUE_VIOLATION),
+			 errmsg("duplicate key value violates unique constraint \"%s\"",
+					RelationGetRelationName(index)),
+			 key_desc ? errdetail("Key %s already exists.", key_desc) : 0,
+			 errtableconstraint(heapRel, RelationGetRelationName(index))));
+}
+
+/*
+ * xh_check_candidate -- examine one index entry with our hash during a
+ * unique check (the nbtree protocol of _bt_check_unique, per TID).
+ */
+static XhUniqueResult
+xh_check_candidate(Relation index, Relation heapRel, IndexInfo *indexInfo,
+				   ItemPointer cand, ItemPointer own,
+				   IndexUniqueCheck checkUnique, Datum *values, bool *isnull,
+				   bool *found_self, TransactionId *xwait,
+				   uint32 *spectoken)
+{
+	SnapshotData SnapshotDirty;
+	Datum		cvalues[INDEX_MAX_KEYS];
+	bool		cisnull[INDEX_MAX_KEYS];
+	ItemPointerData owntid;
+
+	/* rechecking a deferred constraint: our own entry is no conflict */
+	if (checkUnique == UNIQUE_CHECK_EXISTING && ItemPointerEquals(cand, own))
+	{
+		*found_self = true;
+		return XH_UNIQUE_OK;
+	}
+
+	InitDirtySnapshot(SnapshotDirty);
+	if (!xh_fetch_keys(heapRel, index, indexInfo, cand, &SnapshotDirty,
+					   cvalues, cisnull, NULL) ||
+		!xh_keys_equal(index, values, isnull, cvalues, cisnull))
+		return XH_UNIQUE_OK;	/* dead, or only the hash was equal */
+
+	/* a potential conflict; a partial check leaves the rest for later */
+	if (checkUnique == UNIQUE_CHECK_PARTIAL)
+		return XH_UNIQUE_CONFLICT;
+
+	/* inserted or deleted by a transaction in progress: wait for it */
+	*xwait = TransactionIdIsValid(SnapshotDirty.xmin) ?
+		SnapshotDirty.xmin : SnapshotDirty.xmax;
+	if (TransactionIdIsValid(*xwait))
+	{
+		*spectoken = SnapshotDirty.speculativeToken;
+		return XH_UNIQUE_WAIT;
+	}
+
+	/*
+	 * A definite conflict, unless the row we insert is itself dead already
+	 * (CREATE INDEX CONCURRENTLY inserts rows that may have died since).
+	 */
+	owntid = *own;
+	if (!table_index_fetch_tuple_check(heapRel, &owntid, SnapshotSelf, NULL))
+		return XH_UNIQUE_OK;
+	return XH_UNIQUE_CONFLICT;
+}
+
+/*
+ * xh_check_unique -- look for rows with the same key as the one being
+ * inserted, in the bucket page "buf" (locked exclusively by the caller)
+ * and its overflow chain.
+ */
+static XhUniqueResult
+xh_check_unique(Relation index, Relation heapRel, IndexInfo *indexInfo,
+				Buffer buf, uint64 hash, ItemPointer own,
+				IndexUniqueCheck checkUnique, Datum *values, bool *isnull,
+				bool *found_self, TransactionId *xwait, uint32 *spectoken)
+{
+	Page		page = BufferGetPage(buf);
+	XhPageOpaque opaque = XhPageGetOpaque(page);
+	uint64		h = hash & XH_HASH_MASK;
+	BlockNumber next;
+	Buffer		cbuf = InvalidBuffer;
+	XhUniqueResult res = XH_UNIQUE_OK;
+
+	/* the bucket page, then the chain if it can hold our hash */
+	next = (opaque->next != InvalidBlockNumber &&
+			(opaque->depth >= XH_MAX_DEPTH || opaque->aux == XhHashTop32(hash))) ?
+		opaque->next : InvalidBlockNumber;
+	for (;;)
+	{
+		XhEntry    *entries = XhPageGetEntries(page);
+		int			n = XhPageGetNEntries(page);
+		int			nsorted = XhPageGetOpaque(page)->nsorted;
+		int			i;
+
+		for (i = xh_page_find_first(page, hash); i < n; i++)
+		{
+			ItemPointerData cand;
+
+			if (i < nsorted && XhEntryHash(&entries[i]) != h)
+			{
+				i = nsorted - 1;	/* past our run: go to the unsorted part */
+				continue;
+			}
+			if (XhEntryHash(&entries[i]) != h)
+				continue;
+			xh_entry_tid(&entries[i], &cand);
+			res = xh_check_candidate(index, heapRel, indexInfo, &cand, own,
+									 checkUnique, values, isnull, found_self,
+									 xwait, spectoken);
+			if (res != XH_UNIQUE_OK)
+				break;
+		}
+		if (res != XH_UNIQUE_OK || next == InvalidBlockNumber)
+			break;
+
+		/* next chain page; the bucket page stays locked */
+		if (BufferIsValid(cbuf))
+			UnlockReleaseBuffer(cbuf);
+		cbuf = ReadBuffer(index, next);
+		LockBuffer(cbuf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(cbuf);
+		xh_check_page(index, page, next, XH_PAGE_OVERFLOW);
+		next = XhPageGetOpaque(page)->next;
+	}
+	if (BufferIsValid(cbuf))
+		UnlockReleaseBuffer(cbuf);
+	return res;
+}
+
+/*
+ * xh_page_append -- add one entry to a page registered in a generic WAL
+ * record (never a memmove: the entry goes after the last one).
+ */
+static void
+xh_page_append(Page page, XhEntry *entry)
+{
+	int			n = XhPageGetNEntries(page);
+
+	Assert(n < XH_PAGE_CAPACITY);
+	XhPageGetEntries(page)[n] = *entry;
+	XhPageSetNEntries(page, n + 1);
+}
+
+/*
+ * xh_chain_insert -- put the entry into the bucket's overflow chain: into
+ * the first chain page if it has room, else into a new page linked in at
+ * the head of the chain.  The bucket page "buf" is locked exclusively and
+ * stays so.
+ */
+static void
+xh_chain_insert(Relation index, Buffer buf, uint64 hash, XhEntry *entry)
+{
+	Page		page = BufferGetPage(buf);
+	XhPageOpaque opaque = XhPageGetOpaque(page);
+	GenericXLogState *state;
+	Buffer		nbuf;
+	Page		npage;
+
+	if (opaque->next != InvalidBlockNumber)
+	{
+		Buffer		hbuf = ReadBuffer(index, opaque->next);
+
+		LockBuffer(hbuf, BUFFER_LOCK_EXCLUSIVE);
+		xh_check_page(index, BufferGetPage(hbuf), opaque->next, XH_PAGE_OVERFLOW);
+		if (XhPageGetNEntries(BufferGetPage(hbuf)) < XH_PAGE_CAPACITY)
+		{
+			state = GenericXLogStart(index);
+			npage = GenericXLogRegisterBuffer(state, hbuf, 0);
+			xh_page_append(npage, entry);
+			GenericXLogFinish(state);
+			UnlockReleaseBuffer(hbuf);
+			return;
+		}
+		UnlockReleaseBuffer(hbuf);
+	}
+
+	/*
+	 * A new chain head.  New entries only, so a recycled page is fine even
+	 * while VACUUM runs.
+	 */
+	nbuf = xh_new_buffer(index, true);
+	state = GenericXLogStart(index);
+	page = GenericXLogRegisterBuffer(state, buf, 0);
+	npage = GenericXLogRegisterBuffer(state, nbuf, GENERIC_XLOG_FULL_IMAGE);
+	opaque = XhPageGetOpaque(page);
+	xh_init_page(npage, XH_PAGE_OVERFLOW, opaque->depth, opaque->prefix);
+	XhPageGetOpaque(npage)->next = opaque->next;
+	xh_page_append(npage, entry);
+	XhPageGetOpaque(npage)->nsorted = 1;
+	opaque->next = BufferGetBlockNumber(nbuf);
+	opaque->aux = XhHashTop32(hash);
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(nbuf);
+}
+
+/*
+ * xhinsert -- aminsert: insert one entry, checking uniqueness if asked.
+ */
+bool
+xhinsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
+		 Relation heapRel, IndexUniqueCheck checkUnique, bool indexUnchanged,
+		 IndexInfo *indexInfo)
+{
+	bool		nulls_not_distinct = index->rd_index->indnullsnotdistinct;
+	XhCache    *cache = xh_get_cache(index, false);
+	uint64		hash;
+	bool		nonull;
+	bool		checking;
+	bool		is_unique = true;
+	bool		repair = false;
+	XhEntry		entry;
+
+	nonull = xh_hash_values(index, cache->seed, values, isnull, &hash);
+	if (!nonull && !(index->rd_index->indisunique && nulls_not_distinct))
+		return true;			/* rows with a NULL key are not indexed */
+
+	checking = checkUnique != UNIQUE_CHECK_NO;
+	xh_make_entry(&entry, hash, ht_ctid);
+	if (checking)
+		(void) xh_get_keyeq(index);	/* catalog lookups before any lock */
+
+	for (;;)
+	{
+		Buffer		buf;
+		Page		page;
+		bool		stale;
+
+		buf = xh_find_bucket(index, hash, BUFFER_LOCK_EXCLUSIVE, &stale);
+		repair |= stale;
+		page = BufferGetPage(buf);
+
+		if (checking)
+		{
+			TransactionId xwait = InvalidTransactionId;
+			uint32		spectoken = 0;
+			bool		found_self = false;
+			XhUniqueResult res;
+
+			res = xh_check_unique(index, heapRel, indexInfo, buf, hash,
+								  ht_ctid, checkUnique, values, isnull,
+								  &found_self, &xwait, &spectoken);
+			if (res == XH_UNIQUE_WAIT)
+			{
+				UnlockReleaseBuffer(buf);
+				if (spectoken)
+					SpeculativeInsertionWait(xwait, spectoken);
+				else
+					XactLockTableWait(xwait, heapRel, ht_ctid, XLTW_InsertIndex);
+				continue;
+			}
+			if (res == XH_UNIQUE_CONFLICT)
+			{
+				if (checkUnique == UNIQUE_CHECK_PARTIAL)
+					is_unique = false;
+				else
+				{
+					/* report an SSI conflict first, as nbtree does */
+					CheckForSerializableConflictIn(index, NULL,
+												   BufferGetBlockNumber(buf));
+					UnlockReleaseBuffer(buf);
+					xh_report_duplicate(index, heapRel, values, isnull);
+				}
+			}
+			if (checkUnique == UNIQUE_CHECK_EXISTING)
+			{
+				UnlockReleaseBuffer(buf);
+				if (!found_self)
+					ereport(ERROR,
+							(errcode(ERRCODE_INTERNAL_ERROR),
+							 errmsg("failed to re-find tuple within index \"%s\"",
+									RelationGetRelationName(index)),
+							 errhint("This may be because of a non-immutable index expression."),
+							 errtableconstraint(heapRel,
+												RelationGetRelationName(index))));
+				break;
+			}
+		}
+
+		CheckForSerializableConflictIn(index, NULL, BufferGetBlockNumber(buf));
+
+		if (XhPageGetNEntries(page) < XH_PAGE_CAPACITY)
+		{
+			GenericXLogState *state = GenericXLogStart(index);
+
+			page = GenericXLogRegisterBuffer(state, buf, 0);
+			xh_page_append(page, &entry);
+			GenericXLogFinish(state);
+			UnlockReleaseBuffer(buf);
+			break;
+		}
+		if (xh_bucket_wants_chain(page, hash))
+		{
+			xh_chain_insert(index, buf, hash, &entry);
+			UnlockReleaseBuffer(buf);
+			break;
+		}
+
+		/* full: split it (taking the locks in the right order) and retry */
+		UnlockReleaseBuffer(buf);
+		xh_split(index, hash);
+		repair = false;			/* the split brought the directory up to date */
+	}
+
+	if (repair)
+		xh_repair_directory(index, hash);
+	return is_unique;
+}

@@ -1,0 +1,157 @@
+/*-------------------------------------------------------------------------
+ *
+ * xh_page.h
+ *	  On-disk layout of xhash index pages.
+ *
+ * Kept apart from xhash.h so that page-inspection tools need only this
+ * file.  Every page is a standard PostgreSQL page (all payload below
+ * pd_lower, special space at the end), because generic WAL zeroes the
+ * hole between pd_lower and pd_upper.
+ *
+ * Page kinds:
+ *	 - metapage (block 0): magic, version, global depth, where the
+ *	   directory lives, hash seed, frozen options, statistics;
+ *	 - directory pages: an array of bucket block numbers, indexed by the
+ *	   top "global depth" bits of the hash;
+ *	 - bucket pages: one per bucket; local depth and hash prefix in the
+ *	   special space, a right-link to the bucket that took over the upper
+ *	   half of its hash range at its last split (B-link style), and an
+ *	   overflow chain;
+ *	 - overflow pages: a bucket's chain, for long runs of equal hashes;
+ *	 - deleted pages: unlinked overflow pages and obsolete directory
+ *	   pages, recycled once no scan can still reach them.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef XH_PAGE_H
+#define XH_PAGE_H
+
+#include "access/transam.h"
+#include "storage/block.h"
+#include "storage/bufpage.h"
+
+#define XH_METAPAGE_BLKNO	0
+
+#define XH_MAGIC			0x58484153	/* "XHAS" */
+#define XH_VERSION			1
+
+/* page id in the last two bytes of every page, for pg_filedump & co */
+#define XH_PAGE_ID			0xFF92
+
+/* page kinds (XhPageOpaque->kind) */
+#define XH_PAGE_META		1
+#define XH_PAGE_DIR			2
+#define XH_PAGE_BUCKET		3
+#define XH_PAGE_OVERFLOW	4
+#define XH_PAGE_DELETED		5
+
+/*
+ * Deepest local / global depth.  A bucket at this depth that fills up gets
+ * an overflow chain instead of splitting.  2^24 directory slots take 8 232
+ * directory pages, enough for billions of entries.
+ */
+#define XH_MAX_DEPTH		24
+
+/*
+ * Special space of every xhash page (24 bytes).
+ *
+ * bucket / overflow pages:
+ *	 aux		  bucket page with a chain: top 32 bits of the hashes in the
+ *				  chain (all chain entries share them below XH_MAX_DEPTH)
+ *	 next		  first / next page of the overflow chain
+ *	 link		  bucket page: right-link, the bucket holding the hash range
+ *				  just above ours (InvalidBlockNumber for the last one);
+ *				  overflow page: the bucket page that owns the chain
+ *	 prefix		  top "depth" bits of every hash on the page
+ *	 nsorted	  entries [0, nsorted) are in key order; the rest were
+ *				  appended since and are unordered
+ *	 depth		  local depth of the bucket (overflow pages: the depth
+ *				  their entries were encoded with, see XhEntry)
+ * directory pages: prefix = global depth the page was written for,
+ *	 aux = the page's number within the directory.
+ * deleted pages: next = where a scan that arrives here continues,
+ *	 prefix/aux = low/high half of the FullTransactionId after which the
+ *	 page may be recycled.
+ */
+typedef struct XhPageOpaqueData
+{
+	BlockNumber next;
+	BlockNumber link;
+	uint32		prefix;
+	uint32		aux;
+	uint16		nsorted;
+	uint8		depth;
+	uint8		kind;
+	uint8		version;		/* XH_VERSION */
+	uint8		flags;			/* unused, zero */
+	uint16		page_id;		/* XH_PAGE_ID, last two bytes of the page */
+} XhPageOpaqueData;
+
+typedef XhPageOpaqueData *XhPageOpaque;
+
+#define XhPageGetOpaque(page) ((XhPageOpaque) PageGetSpecialPointer(page))
+#define XhPageGetKind(page) (XhPageGetOpaque(page)->kind)
+
+/*
+ * Index entry: 12 bytes, 4-byte aligned, no line pointers.
+ *
+ * "key" holds the top 55 bits of the 64-bit hash in its top bits and the
+ * TID's offset number in its low 9 bits, so sorting by key sorts by
+ * (hash, offset).  The 9 dropped hash bits cost nothing but a rare extra
+ * heap fetch (every scan rechecks).  Offsets above 511 cannot be stored;
+ * heap and lsm tables stay below 292.
+ */
+typedef struct XhEntry
+{
+	uint32		key_hi;
+	uint32		key_lo;
+	BlockNumber blkno;
+} XhEntry;
+
+#define XH_OFFSET_BITS		9
+#define XH_MAX_OFFSET		((1 << XH_OFFSET_BITS) - 1)
+#define XH_OFFSET_MASK		((uint64) XH_MAX_OFFSET)
+#define XH_HASH_MASK		(~XH_OFFSET_MASK)
+
+#define XhEntryKey(e) (((uint64) (e)->key_hi << 32) | (uint64) (e)->key_lo)
+#define XhEntryHash(e) (XhEntryKey(e) & XH_HASH_MASK)
+
+/* prefix of hash h at depth d (d <= 32) */
+#define XhHashPrefix(h, d) ((d) == 0 ? (uint32) 0 : (uint32) ((uint64) (h) >> (64 - (d))))
+/* top 32 bits of a hash: what decides its bucket at any depth <= 32 */
+#define XhHashTop32(h) ((uint32) ((uint64) (h) >> 32))
+
+#define XH_PAGE_CAPACITY ((int) \
+	((BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(XhPageOpaqueData))) / sizeof(XhEntry)))
+
+#define XhPageGetEntries(page) ((XhEntry *) PageGetContents(page))
+#define XhPageGetNEntries(page) \
+	((int) ((((PageHeader) (page))->pd_lower - MAXALIGN(SizeOfPageHeaderData)) / sizeof(XhEntry)))
+#define XhPageSetNEntries(page, n) \
+	(((PageHeader) (page))->pd_lower = MAXALIGN(SizeOfPageHeaderData) + (n) * sizeof(XhEntry))
+
+/* directory pages: an array of block numbers */
+#define XH_DIR_SLOTS_PER_PAGE ((uint32) \
+	((BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(XhPageOpaqueData))) / sizeof(BlockNumber)))
+#define XhPageGetSlots(page) ((BlockNumber *) PageGetContents(page))
+
+/*
+ * Metapage contents, below pd_lower.
+ */
+typedef struct XhMetaPageData
+{
+	uint32		magic;
+	uint32		version;
+	uint64		seed;			/* seed of the extended hash functions */
+	uint32		global_depth;	/* directory has 2^global_depth slots */
+	BlockNumber dir_start;		/* first directory page (contiguous) */
+	uint32		dir_npages;		/* number of directory pages */
+	uint32		fillfactor;		/* build fill, percent */
+	uint32		natts;			/* key columns, for sanity checks */
+} XhMetaPageData;
+
+typedef XhMetaPageData *XhMetaPage;
+
+#define XhPageGetMeta(page) ((XhMetaPage) PageGetContents(page))
+
+#endif							/* XH_PAGE_H */

@@ -1,0 +1,329 @@
+/*-------------------------------------------------------------------------
+ *
+ * xh_search.c
+ *	  Index scans of xhash: amgettuple and amgetbitmap.
+ *
+ * A scan gathers every TID whose entry has the probe's hash into backend
+ * memory first (holding one page lock at a time: the bucket page, then
+ * each overflow page), sorts and de-duplicates them, and then returns
+ * them.  Entries keep only the hash, so every returned row is rechecked.
+ *
+ * If a key column has no "=" qual (the planner should not choose xhash
+ * then, see xh_cost.c), the scan walks all buckets along their
+ * right-links, starting at the leftmost bucket, and returns everything.
+ * The walk is complete despite concurrent splits for the same reason a
+ * B-link tree scan is: a split only moves entries to a new right
+ * neighbour of the page that held them.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/relscan.h"
+#include "miscadmin.h"
+#include "nodes/tidbitmap.h"
+#include "storage/bufmgr.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "xhash/xhash.h"
+
+/*
+ * xhbeginscan -- ambeginscan.
+ */
+IndexScanDesc
+xhbeginscan(Relation r, int nkeys, int norderbys)
+{
+	IndexScanDesc scan = RelationGetIndexScan(r, nkeys, norderbys);
+	XhScanOpaque so = (XhScanOpaque) palloc0(sizeof(XhScanOpaqueData));
+
+	scan->opaque = so;
+	return scan;
+}
+
+/*
+ * xhrescan -- amrescan: take new scan keys, forget gathered TIDs.
+ */
+void
+xhrescan(IndexScanDesc scan, ScanKey scankey, int nscankeys,
+		 ScanKey orderbys, int norderbys)
+{
+	XhScanOpaque so = (XhScanOpaque) scan->opaque;
+
+	if (scankey && scan->numberOfKeys > 0)
+		memmove(scan->keyData, scankey, scan->numberOfKeys * sizeof(ScanKeyData));
+	if (so->tids)
+		pfree(so->tids);
+	so->tids = NULL;
+	so->ntids = 0;
+	so->curtid = 0;
+	so->collected = false;
+}
+
+/*
+ * xhendscan -- amendscan.
+ */
+void
+xhendscan(IndexScanDesc scan)
+{
+	XhScanOpaque so = (XhScanOpaque) scan->opaque;
+
+	if (so->tids)
+		pfree(so->tids);
+	pfree(so);
+}
+
+/* growable TID array */
+typedef struct XhTidList
+{
+	ItemPointerData *tids;
+	int			n;
+	int			max;
+} XhTidList;
+
+static void
+xh_add_tid(XhTidList *list, const XhEntry *e)
+{
+	if (list->n >= list->max)
+	{
+		list->max = list->max ? list->max * 2 : 64;
+		list->tids = list->tids ?
+			repalloc_huge(list->tids, list->max * sizeof(ItemPointerData)) :
+			palloc(list->max * sizeof(ItemPointerData));
+	}
+	xh_entry_tid(e, &list->tids[list->n++]);
+}
+
+/*
+ * xh_collect_page -- add the TIDs of the entries on "page" with hash
+ * "hash", or of all entries if "all".
+ */
+static void
+xh_collect_page(Page page, uint64 hash, bool all, XhTidList *list)
+{
+	XhEntry    *entries = XhPageGetEntries(page);
+	int			n = XhPageGetNEntries(page);
+	int			nsorted = XhPageGetOpaque(page)->nsorted;
+	uint64		h = hash & XH_HASH_MASK;
+	int			i;
+
+	if (all)
+	{
+		for (i = 0; i < n; i++)
+			xh_add_tid(list, &entries[i]);
+		return;
+	}
+	for (i = xh_page_find_first(page, hash);
+		 i < nsorted && XhEntryHash(&entries[i]) == h; i++)
+		xh_add_tid(list, &entries[i]);
+	for (i = nsorted; i < n; i++)
+		if (XhEntryHash(&entries[i]) == h)
+			xh_add_tid(list, &entries[i]);
+}
+
+/*
+ * xh_collect_chain -- add matching TIDs from an overflow chain starting at
+ * "next", one page lock at a time.  A deleted page was unlinked (empty)
+ * by VACUUM after we read the link to it; its own link leads on.
+ */
+static void
+xh_collect_chain(Relation rel, BlockNumber next, uint64 hash, bool all,
+				 XhTidList *list)
+{
+	while (next != InvalidBlockNumber)
+	{
+		Buffer		buf = ReadBuffer(rel, next);
+		Page		page;
+		uint8		kind;
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		xh_check_page(rel, page, next, 0);
+		kind = XhPageGetKind(page);
+		if (kind == XH_PAGE_OVERFLOW)
+			xh_collect_page(page, hash, all, list);
+		else if (kind != XH_PAGE_DELETED)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("index \"%s\" contains corrupted page at block %u",
+							RelationGetRelationName(rel), next),
+					 errdetail("An overflow chain leads to a page of another kind.")));
+		next = XhPageGetOpaque(page)->next;
+		UnlockReleaseBuffer(buf);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * xh_scan_hash -- the probe hash from the scan keys; false if a key is
+ * NULL (nothing can match) or some key column has no key (*partial).
+ */
+static bool
+xh_scan_hash(IndexScanDesc scan, uint64 seed, uint64 *hash, bool *partial)
+{
+	Relation	rel = scan->indexRelation;
+	int			natts = IndexRelationGetNumberOfKeyAttributes(rel);
+	uint64		acc = 0;
+	int			att;
+
+	*partial = false;
+	for (att = 1; att <= natts; att++)
+	{
+		ScanKey		key = NULL;
+		FmgrInfo	finfo;
+		FmgrInfo   *proc;
+		uint64		h;
+		int			k;
+
+		for (k = 0; k < scan->numberOfKeys; k++)
+		{
+			if (scan->keyData[k].sk_attno == att)
+			{
+				key = &scan->keyData[k];
+				break;
+			}
+		}
+		if (key == NULL)
+		{
+			*partial = true;
+			return true;
+		}
+		if (key->sk_flags & SK_ISNULL)
+			return false;
+
+		/* a cross-type key is hashed with its own type's function */
+		if (OidIsValid(key->sk_subtype) &&
+			key->sk_subtype != rel->rd_opcintype[att - 1])
+		{
+			Oid			procid = get_opfamily_proc(rel->rd_opfamily[att - 1],
+												   key->sk_subtype,
+												   key->sk_subtype,
+												   XHASH_EXTENDED_PROC);
+
+			if (!OidIsValid(procid))
+				elog(ERROR, "missing support function %d(%u,%u) in opfamily %u",
+					 XHASH_EXTENDED_PROC, key->sk_subtype, key->sk_subtype,
+					 rel->rd_opfamily[att - 1]);
+			fmgr_info(procid, &finfo);
+			proc = &finfo;
+		}
+		else
+			proc = index_getprocinfo(rel, att, XHASH_EXTENDED_PROC);
+		h = DatumGetUInt64(FunctionCall2Coll(proc, key->sk_collation,
+											 key->sk_argument,
+											 UInt64GetDatum(seed)));
+		acc = xh_combine(acc, h);
+	}
+	*hash = xh_mix64(acc);
+	return true;
+}
+
+/*
+ * xh_tid_cmp -- qsort comparator of TIDs.
+ */
+static int
+xh_tid_cmp(const void *a, const void *b)
+{
+	return ItemPointerCompare((ItemPointer) a, (ItemPointer) b);
+}
+
+/*
+ * xh_collect -- gather, sort and de-duplicate the TIDs the scan returns.
+ */
+static void
+xh_collect(IndexScanDesc scan)
+{
+	Relation	rel = scan->indexRelation;
+	XhScanOpaque so = (XhScanOpaque) scan->opaque;
+	XhCache    *cache = xh_get_cache(rel, false);
+	XhTidList	list = {NULL, 0, 0};
+	uint64		hash = 0;
+	bool		partial;
+	int			i,
+				j;
+
+	so->collected = true;
+	if (!xh_scan_hash(scan, cache->seed, &hash, &partial))
+		return;
+
+	if (!partial)
+	{
+		bool		stale;
+		Buffer		buf = xh_find_bucket(rel, hash, BUFFER_LOCK_SHARE, &stale);
+		Page		page = BufferGetPage(buf);
+		XhPageOpaque opaque = XhPageGetOpaque(page);
+		BlockNumber next = InvalidBlockNumber;
+
+		xh_collect_page(page, hash, false, &list);
+		if (opaque->next != InvalidBlockNumber &&
+			(opaque->depth >= XH_MAX_DEPTH || opaque->aux == XhHashTop32(hash)))
+			next = opaque->next;
+		UnlockReleaseBuffer(buf);
+		xh_collect_chain(rel, next, hash, false, &list);
+	}
+	else
+	{
+		/* no usable hash: every bucket from the leftmost one rightwards */
+		BlockNumber blkno = xh_dir_lookup(rel, 0, false);
+
+		while (blkno != InvalidBlockNumber)
+		{
+			Buffer		buf = ReadBuffer(rel, blkno);
+			Page		page;
+			BlockNumber chain;
+
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			page = BufferGetPage(buf);
+			xh_check_page(rel, page, blkno, XH_PAGE_BUCKET);
+			xh_collect_page(page, 0, true, &list);
+			chain = XhPageGetOpaque(page)->next;
+			blkno = XhPageGetOpaque(page)->link;
+			UnlockReleaseBuffer(buf);
+			xh_collect_chain(rel, chain, 0, true, &list);
+		}
+	}
+
+	if (list.n > 1)
+	{
+		qsort(list.tids, list.n, sizeof(ItemPointerData), xh_tid_cmp);
+		for (i = 1, j = 1; i < list.n; i++)
+			if (!ItemPointerEquals(&list.tids[i], &list.tids[j - 1]))
+				list.tids[j++] = list.tids[i];
+		list.n = j;
+	}
+	so->tids = list.tids;
+	so->ntids = list.n;
+	so->curtid = 0;
+}
+
+/*
+ * xhgettuple -- amgettuple: the next TID, always to be rechecked.
+ */
+bool
+xhgettuple(IndexScanDesc scan, ScanDirection dir)
+{
+	XhScanOpaque so = (XhScanOpaque) scan->opaque;
+
+	if (!so->collected)
+		xh_collect(scan);
+	if (so->curtid >= so->ntids)
+		return false;
+	scan->xs_heaptid = so->tids[so->curtid++];
+	scan->xs_recheck = true;
+	return true;
+}
+
+/*
+ * xhgetbitmap -- amgetbitmap: add all TIDs to the bitmap, to be rechecked.
+ */
+int64
+xhgetbitmap(IndexScanDesc scan, TIDBitmap *tbm)
+{
+	XhScanOpaque so = (XhScanOpaque) scan->opaque;
+
+	if (!so->collected)
+		xh_collect(scan);
+	if (so->ntids > 0)
+		tbm_add_tuples(tbm, so->tids, so->ntids, true);
+	return so->ntids;
+}

@@ -1,0 +1,694 @@
+/*-------------------------------------------------------------------------
+ *
+ * xh_utils.c
+ *	  Page, hash, directory-cache and key-comparison helpers shared by the
+ *	  files of the xhash index access method.
+ *
+ * The directory cache: each backend keeps a copy of the metapage and, for
+ * directories of up to XH_CACHE_MAX_SLOTS slots, of the whole directory in
+ * rd_amcache.  A cached slot is only a hint.  xh_find_bucket checks the
+ * bucket page it leads to: buckets only ever split, keeping the lower half
+ * of their hash range and handing the upper half to a new bucket linked to
+ * the right, so the bucket a stale slot leads to still starts at or below
+ * the hash, and following right-links finds the bucket that covers it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/relscan.h"
+#include "access/tableam.h"
+#include "catalog/index.h"
+#include "common/hashfn.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/indexfsm.h"
+#include "storage/lmgr.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/datum.h"
+#include "utils/snapmgr.h"
+
+#include "xhash/xhash.h"
+
+/*
+ * xh_init_page -- initialise an empty xhash page of the given kind.
+ */
+void
+xh_init_page(Page page, uint8 kind, uint8 depth, uint32 prefix)
+{
+	XhPageOpaque opaque;
+
+	PageInit(page, BLCKSZ, sizeof(XhPageOpaqueData));
+	opaque = XhPageGetOpaque(page);
+	opaque->next = InvalidBlockNumber;
+	opaque->link = InvalidBlockNumber;
+	opaque->prefix = prefix;
+	opaque->aux = 0;
+	opaque->nsorted = 0;
+	opaque->depth = depth;
+	opaque->kind = kind;
+	opaque->version = XH_VERSION;
+	opaque->flags = 0;
+	opaque->page_id = XH_PAGE_ID;
+}
+
+/*
+ * xh_corrupt -- report a corrupted page.
+ */
+static void
+xh_corrupt(Relation rel, BlockNumber blkno, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INDEX_CORRUPTED),
+			 errmsg("index \"%s\" contains corrupted page at block %u",
+					RelationGetRelationName(rel), blkno),
+			 errdetail("%s", what),
+			 errhint("Please REINDEX it.")));
+}
+
+/*
+ * xh_check_page -- verify the page id, version and layout of a page read
+ * from an xhash index; kind 0 accepts any kind.  Raises an ERROR naming
+ * the relation and block on any inconsistency, so that a damaged page is
+ * never interpreted.
+ */
+void
+xh_check_page(Relation rel, Page page, BlockNumber blkno, uint8 kind)
+{
+	PageHeader	phdr = (PageHeader) page;
+	XhPageOpaque opaque;
+
+	if (PageIsNew(page))
+		xh_corrupt(rel, blkno, "The page is uninitialized.");
+	if (PageGetSpecialSize(page) != MAXALIGN(sizeof(XhPageOpaqueData)))
+		xh_corrupt(rel, blkno, "The special space has the wrong size.");
+	opaque = XhPageGetOpaque(page);
+	if (opaque->page_id != XH_PAGE_ID)
+		xh_corrupt(rel, blkno, "The page id is wrong.");
+	if (opaque->version != XH_VERSION)
+		xh_corrupt(rel, blkno, "The page version is not supported.");
+	if (opaque->kind < XH_PAGE_META || opaque->kind > XH_PAGE_DELETED)
+		xh_corrupt(rel, blkno, "The page kind is unknown.");
+	if (kind != 0 && opaque->kind != kind)
+		xh_corrupt(rel, blkno, "The page is not of the expected kind.");
+	if (phdr->pd_lower < MAXALIGN(SizeOfPageHeaderData) ||
+		phdr->pd_lower > phdr->pd_upper ||
+		phdr->pd_upper != phdr->pd_special)
+		xh_corrupt(rel, blkno, "The page bounds are inconsistent.");
+	if (opaque->kind == XH_PAGE_BUCKET || opaque->kind == XH_PAGE_OVERFLOW)
+	{
+		if ((phdr->pd_lower - MAXALIGN(SizeOfPageHeaderData)) % sizeof(XhEntry) != 0 ||
+			opaque->nsorted > XhPageGetNEntries(page))
+			xh_corrupt(rel, blkno, "The entry array is inconsistent.");
+		if (opaque->depth > XH_MAX_DEPTH)
+			xh_corrupt(rel, blkno, "The local depth is out of range.");
+		if (opaque->depth < 32 && opaque->kind == XH_PAGE_BUCKET &&
+			(uint64) opaque->prefix >= ((uint64) 1 << opaque->depth))
+			xh_corrupt(rel, blkno, "The hash prefix does not fit the local depth.");
+	}
+}
+
+/*
+ * xh_fill_metapage -- initialise "page" as the metapage.
+ */
+void
+xh_fill_metapage(Page page, uint64 seed, uint32 global_depth,
+				 BlockNumber dir_start, uint32 dir_npages,
+				 int fillfactor, int natts)
+{
+	XhMetaPage	meta;
+
+	xh_init_page(page, XH_PAGE_META, 0, 0);
+	meta = XhPageGetMeta(page);
+	memset(meta, 0, sizeof(XhMetaPageData));
+	meta->magic = XH_MAGIC;
+	meta->version = XH_VERSION;
+	meta->seed = seed;
+	meta->global_depth = global_depth;
+	meta->dir_start = dir_start;
+	meta->dir_npages = dir_npages;
+	meta->fillfactor = fillfactor;
+	meta->natts = natts;
+	/* keep the contents below pd_lower, or generic WAL would zero them */
+	((PageHeader) page)->pd_lower =
+		((char *) meta + sizeof(XhMetaPageData)) - (char *) page;
+	Assert(((PageHeader) page)->pd_lower <= ((PageHeader) page)->pd_upper);
+}
+
+/*
+ * xh_read_meta -- check the metapage held in "page" and return its
+ * contents.
+ */
+XhMetaPage
+xh_read_meta(Relation rel, Page page)
+{
+	XhMetaPage	meta;
+
+	xh_check_page(rel, page, XH_METAPAGE_BLKNO, XH_PAGE_META);
+	meta = XhPageGetMeta(page);
+	if (meta->magic != XH_MAGIC)
+		xh_corrupt(rel, XH_METAPAGE_BLKNO, "The metapage magic number is wrong.");
+	if (meta->version != XH_VERSION)
+		xh_corrupt(rel, XH_METAPAGE_BLKNO, "The metapage version is not supported.");
+	if (meta->global_depth > XH_MAX_DEPTH || meta->dir_npages == 0 ||
+		meta->dir_start == XH_METAPAGE_BLKNO ||
+		(uint64) meta->dir_npages * XH_DIR_SLOTS_PER_PAGE <
+		((uint64) 1 << meta->global_depth))
+		xh_corrupt(rel, XH_METAPAGE_BLKNO, "The directory description is inconsistent.");
+	return meta;
+}
+
+/*
+ * xh_page_is_recyclable -- may this page be handed out again?
+ *
+ * New (all-zero) pages may; deleted pages once no transaction that could
+ * still hold a link to them is running (the same rule as nbtree's).
+ */
+bool
+xh_page_is_recyclable(Page page)
+{
+	XhPageOpaque opaque;
+	FullTransactionId fxid;
+
+	if (PageIsNew(page))
+		return true;
+	if (PageGetSpecialSize(page) != MAXALIGN(sizeof(XhPageOpaqueData)))
+		return false;
+	opaque = XhPageGetOpaque(page);
+	if (opaque->page_id != XH_PAGE_ID || opaque->kind != XH_PAGE_DELETED)
+		return false;
+	fxid = FullTransactionIdFromU64(((uint64) opaque->aux << 32) | opaque->prefix);
+	return GlobalVisCheckRemovableFullXid(NULL, fxid);
+}
+
+/*
+ * xh_new_buffer -- get an exclusively locked buffer for a new page.
+ *
+ * With may_reuse, a recyclable page from the free space map is preferred.
+ * The caller initialises the page and registers it with
+ * GENERIC_XLOG_FULL_IMAGE.
+ */
+Buffer
+xh_new_buffer(Relation rel, bool may_reuse)
+{
+	Buffer		buf;
+	bool		needLock;
+
+	while (may_reuse)
+	{
+		BlockNumber blkno = GetFreeIndexPage(rel);
+
+		if (blkno == InvalidBlockNumber)
+			break;
+		buf = ReadBuffer(rel, blkno);
+		/* someone else may have grabbed it already: never wait for it */
+		if (ConditionalLockBuffer(buf))
+		{
+			if (xh_page_is_recyclable(BufferGetPage(buf)))
+				return buf;
+			LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+		}
+		ReleaseBuffer(buf);
+	}
+
+	needLock = !RELATION_IS_LOCAL(rel);
+	if (needLock)
+		LockRelationForExtension(rel, ExclusiveLock);
+	buf = ReadBuffer(rel, P_NEW);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	if (needLock)
+		UnlockRelationForExtension(rel, ExclusiveLock);
+	return buf;
+}
+
+/*
+ * xh_get_fillfactor -- the fillfactor reloption, or its default.
+ */
+int
+xh_get_fillfactor(Relation rel)
+{
+	XhOptions  *opts = (XhOptions *) rel->rd_options;
+
+	return opts ? opts->fillfactor : XHASH_DEFAULT_FILLFACTOR;
+}
+
+/*
+ * xh_mix64 -- final avalanche of a 64-bit hash (MurmurHash3's fmix64), so
+ * that the top bits, which choose the bucket, depend on every input bit.
+ */
+uint64
+xh_mix64(uint64 h)
+{
+	h ^= h >> 33;
+	h *= UINT64CONST(0xff51afd7ed558ccd);
+	h ^= h >> 33;
+	h *= UINT64CONST(0xc4ceb9fe1a85ec53);
+	h ^= h >> 33;
+	return h;
+}
+
+/*
+ * xh_combine -- fold the hash of the next key column into the running
+ * hash of the columns before it.
+ */
+uint64
+xh_combine(uint64 acc, uint64 h)
+{
+	return hash_combine64(acc, h);
+}
+
+/*
+ * xh_hash_values -- the 64-bit hash of an index tuple's key columns.
+ *
+ * Returns false if a key column is NULL (the hash is still computed, with
+ * a fixed hash for NULL, for NULLS NOT DISTINCT indexes).
+ */
+bool
+xh_hash_values(Relation rel, uint64 seed, Datum *values, bool *isnull,
+			   uint64 *hash)
+{
+	int			natts = IndexRelationGetNumberOfKeyAttributes(rel);
+	uint64		acc = 0;
+	bool		nonull = true;
+	int			i;
+
+	for (i = 0; i < natts; i++)
+	{
+		uint64		h;
+
+		if (isnull[i])
+		{
+			h = XHASH_NULL_HASH;
+			nonull = false;
+		}
+		else
+		{
+			FmgrInfo   *proc = index_getprocinfo(rel, i + 1, XHASH_EXTENDED_PROC);
+
+			h = DatumGetUInt64(FunctionCall2Coll(proc, rel->rd_indcollation[i],
+												 values[i],
+												 UInt64GetDatum(seed)));
+		}
+		acc = xh_combine(acc, h);
+	}
+	*hash = xh_mix64(acc);
+	return nonull;
+}
+
+/*
+ * xh_get_cache -- the backend's copy of the metapage and directory,
+ * (re)read from disk if there is none or "refresh" is set.
+ *
+ * The metapage is read under a share lock, then each directory page under
+ * a share lock of its own.  A directory page that does not carry the
+ * global depth the metapage named was replaced by a concurrent doubling:
+ * start over.
+ */
+XhCache *
+xh_get_cache(Relation rel, bool refresh)
+{
+	XhCache    *cache = (XhCache *) rel->rd_amcache;
+
+	XhKeyEq    *keyeq = cache ? cache->keyeq : NULL;
+
+	if (cache != NULL && !refresh && !cache->stale)
+		return cache;
+
+	for (;;)
+	{
+		Buffer		buf;
+		XhMetaPage	meta;
+		XhCache		hdr;
+		uint32		nslots;
+		bool		ok = true;
+		uint32		i;
+
+		buf = ReadBuffer(rel, XH_METAPAGE_BLKNO);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		meta = xh_read_meta(rel, BufferGetPage(buf));
+		hdr.keyeq = keyeq;
+		hdr.stale = false;
+		hdr.seed = meta->seed;
+		hdr.global_depth = meta->global_depth;
+		hdr.dir_start = meta->dir_start;
+		hdr.dir_npages = meta->dir_npages;
+		UnlockReleaseBuffer(buf);
+
+		nslots = (uint32) 1 << hdr.global_depth;
+		hdr.have_slots = nslots <= XH_CACHE_MAX_SLOTS;
+
+		if (rel->rd_amcache)
+			pfree(rel->rd_amcache);
+		rel->rd_amcache = NULL;
+		cache = MemoryContextAlloc(rel->rd_indexcxt,
+								   offsetof(XhCache, slots) +
+								   (hdr.have_slots ? nslots * sizeof(BlockNumber) : 0));
+		memcpy(cache, &hdr, offsetof(XhCache, slots));
+
+		for (i = 0; hdr.have_slots && i < hdr.dir_npages && ok; i++)
+		{
+			Page		page;
+			uint32		first = i * XH_DIR_SLOTS_PER_PAGE;
+			uint32		n;
+
+			if (first >= nslots)
+				break;
+			n = Min(nslots - first, XH_DIR_SLOTS_PER_PAGE);
+			buf = ReadBuffer(rel, hdr.dir_start + i);
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			page = BufferGetPage(buf);
+			xh_check_page(rel, page, hdr.dir_start + i, 0);
+			if (XhPageGetKind(page) != XH_PAGE_DIR ||
+				XhPageGetOpaque(page)->prefix != hdr.global_depth ||
+				XhPageGetOpaque(page)->aux != i)
+				ok = false;
+			else
+				memcpy(&cache->slots[first], XhPageGetSlots(page),
+					   n * sizeof(BlockNumber));
+			UnlockReleaseBuffer(buf);
+		}
+		if (ok)
+		{
+			rel->rd_amcache = cache;
+			return cache;
+		}
+		pfree(cache);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * xh_dir_lookup -- the bucket block the directory names for "hash".
+ *
+ * From the cached directory if it is cached, otherwise from the directory
+ * page itself (share lock, released before returning).
+ */
+BlockNumber
+xh_dir_lookup(Relation rel, uint64 hash, bool refresh)
+{
+	for (;;)
+	{
+		XhCache    *cache = xh_get_cache(rel, refresh);
+		uint32		slot = XhHashPrefix(hash, cache->global_depth);
+		BlockNumber dirblk;
+		BlockNumber result = InvalidBlockNumber;
+		Buffer		buf;
+		Page		page;
+
+		if (cache->have_slots)
+			return cache->slots[slot];
+
+		dirblk = cache->dir_start + slot / XH_DIR_SLOTS_PER_PAGE;
+		buf = ReadBuffer(rel, dirblk);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		xh_check_page(rel, page, dirblk, 0);
+		if (XhPageGetKind(page) == XH_PAGE_DIR &&
+			XhPageGetOpaque(page)->prefix == cache->global_depth &&
+			XhPageGetOpaque(page)->aux == slot / XH_DIR_SLOTS_PER_PAGE)
+			result = XhPageGetSlots(page)[slot % XH_DIR_SLOTS_PER_PAGE];
+		UnlockReleaseBuffer(buf);
+		if (result != InvalidBlockNumber)
+			return result;
+		/* the directory was doubled meanwhile */
+		refresh = true;
+	}
+}
+
+/*
+ * xh_bucket_covers -- does the bucket page hold the range of "hash"?
+ */
+bool
+xh_bucket_covers(Page page, uint64 hash)
+{
+	XhPageOpaque opaque = XhPageGetOpaque(page);
+
+	return XhHashPrefix(hash, opaque->depth) == opaque->prefix;
+}
+
+/*
+ * xh_find_bucket -- pin and lock (in "mode") the bucket page that covers
+ * "hash" and return its buffer.
+ *
+ * Follows right-links when the directory lags behind splits and sets
+ * *dir_stale if it had to; the cached directory is then dropped, so that
+ * the next lookup rereads it.  Holds one page lock at a time.
+ */
+Buffer
+xh_find_bucket(Relation rel, uint64 hash, int mode, bool *dir_stale)
+{
+	bool		refresh = false;
+
+	*dir_stale = false;
+	for (;;)
+	{
+		BlockNumber blkno = xh_dir_lookup(rel, hash, refresh);
+		Buffer		buf;
+		Page		page;
+		int			hops = 0;
+
+		buf = ReadBuffer(rel, blkno);
+		LockBuffer(buf, mode);
+		page = BufferGetPage(buf);
+		xh_check_page(rel, page, blkno, 0);
+		while (XhPageGetKind(page) == XH_PAGE_BUCKET &&
+			   !xh_bucket_covers(page, hash))
+		{
+			XhPageOpaque opaque = XhPageGetOpaque(page);
+			BlockNumber next = opaque->link;
+
+			/* ranges only shrink from above: the hash must lie further right */
+			if (XhHashPrefix(hash, opaque->depth) < opaque->prefix ||
+				next == InvalidBlockNumber || ++hops > (1 << 20))
+				break;
+			UnlockReleaseBuffer(buf);
+			*dir_stale = true;
+			buf = ReadBuffer(rel, next);
+			LockBuffer(buf, mode);
+			page = BufferGetPage(buf);
+			xh_check_page(rel, page, next, 0);
+			blkno = next;
+		}
+		if (XhPageGetKind(page) == XH_PAGE_BUCKET && xh_bucket_covers(page, hash))
+		{
+			if (*dir_stale && rel->rd_amcache)
+				((XhCache *) rel->rd_amcache)->stale = true;	/* reread next time */
+			return buf;
+		}
+		UnlockReleaseBuffer(buf);
+		if (refresh)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("index \"%s\" contains corrupted page at block %u",
+							RelationGetRelationName(rel), blkno),
+					 errdetail("No bucket covers hash %016llx.",
+							   (unsigned long long) hash),
+					 errhint("Please REINDEX it.")));
+		refresh = true;
+	}
+}
+
+/* sort entries by key (hash, offset), then block */
+#define ST_SORT xh_sort_entries_impl
+#define ST_ELEMENT_TYPE XhEntry
+#define ST_COMPARE(a, b) \
+	(XhEntryKey(a) < XhEntryKey(b) ? -1 : XhEntryKey(a) > XhEntryKey(b) ? 1 : \
+	 (a)->blkno < (b)->blkno ? -1 : (a)->blkno > (b)->blkno ? 1 : 0)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+/*
+ * xh_sort_entries -- sort an entry array in page order.
+ */
+void
+xh_sort_entries(XhEntry *entries, int n)
+{
+	xh_sort_entries_impl(entries, n);
+}
+
+/*
+ * xh_page_find_first -- index of the first entry in the sorted part of the
+ * page whose hash is >= hash (binary search).
+ */
+int
+xh_page_find_first(Page page, uint64 hash)
+{
+	XhEntry    *entries = XhPageGetEntries(page);
+	int			lo = 0;
+	int			hi = XhPageGetOpaque(page)->nsorted;
+
+	hash &= XH_HASH_MASK;
+	while (lo < hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (XhEntryHash(&entries[mid]) < hash)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * xh_make_entry -- encode (hash, TID) as an index entry.
+ */
+void
+xh_make_entry(XhEntry *e, uint64 hash, ItemPointer tid)
+{
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+	uint64		key;
+
+	if (off > XH_MAX_OFFSET)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("xhash cannot index a row with item pointer offset %u",
+						(unsigned) off),
+				 errdetail("Offsets above %d are not supported.", XH_MAX_OFFSET)));
+	key = (hash & XH_HASH_MASK) | off;
+	e->key_hi = (uint32) (key >> 32);
+	e->key_lo = (uint32) key;
+	e->blkno = ItemPointerGetBlockNumberNoCheck(tid);
+}
+
+/*
+ * xh_entry_tid -- the TID stored in an entry.
+ */
+void
+xh_entry_tid(const XhEntry *e, ItemPointer tid)
+{
+	ItemPointerSet(tid, e->blkno, (OffsetNumber) (e->key_lo & XH_OFFSET_MASK));
+}
+
+/*
+ * xh_get_keyeq -- the equality functions of the key columns (strategy 1
+ * of each column's operator family, for the opclass input type), cached
+ * in the index's relcache memory.
+ */
+XhKeyEq *
+xh_get_keyeq(Relation rel)
+{
+	XhCache    *cache = (XhCache *) rel->rd_amcache;
+	XhKeyEq    *keyeq;
+	int			i;
+
+	/*
+	 * No metapage read here: CREATE UNIQUE INDEX compares keys before the
+	 * index has any page.  Without a cache, leave a stub that the next
+	 * xh_get_cache fills in.
+	 */
+	if (cache == NULL)
+	{
+		cache = MemoryContextAllocZero(rel->rd_indexcxt, offsetof(XhCache, slots));
+		cache->stale = true;
+		rel->rd_amcache = cache;
+	}
+	if (cache->keyeq != NULL)
+		return cache->keyeq;
+
+	keyeq = MemoryContextAllocZero(rel->rd_indexcxt, sizeof(XhKeyEq));
+	keyeq->natts = IndexRelationGetNumberOfKeyAttributes(rel);
+	for (i = 0; i < keyeq->natts; i++)
+	{
+		Oid			opfamily = rel->rd_opfamily[i];
+		Oid			opcintype = rel->rd_opcintype[i];
+		Oid			eqop;
+
+		eqop = get_opfamily_member(opfamily, opcintype, opcintype,
+								   XHASH_EQUAL_STRATEGY);
+		if (!OidIsValid(eqop))
+			elog(ERROR, "missing operator %d(%u,%u) in opfamily %u",
+				 XHASH_EQUAL_STRATEGY, opcintype, opcintype, opfamily);
+		fmgr_info_cxt(get_opcode(eqop), &keyeq->eqfn[i], rel->rd_indexcxt);
+		keyeq->collation[i] = rel->rd_indcollation[i];
+	}
+	cache->keyeq = keyeq;
+	return keyeq;
+}
+
+/*
+ * xh_keys_equal -- are two key tuples equal?  NULL equals NULL here; the
+ * callers only compare NULLs under NULLS NOT DISTINCT.
+ */
+bool
+xh_keys_equal(Relation rel, Datum *v1, bool *n1, Datum *v2, bool *n2)
+{
+	XhKeyEq    *keyeq = xh_get_keyeq(rel);
+	int			i;
+
+	for (i = 0; i < keyeq->natts; i++)
+	{
+		if (n1[i] || n2[i])
+		{
+			if (n1[i] != n2[i])
+				return false;
+			continue;
+		}
+		if (!DatumGetBool(FunctionCall2Coll(&keyeq->eqfn[i],
+											keyeq->collation[i],
+											v1[i], v2[i])))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * xh_fetch_keys -- fetch the table row "tid" with "snapshot" and compute
+ * its index key into values/isnull (copied into the current memory
+ * context).
+ *
+ * Returns false if no row version is visible to the snapshot.  *all_dead
+ * (if not NULL) is set as by table_index_fetch_tuple.
+ */
+bool
+xh_fetch_keys(Relation heapRel, Relation indexRel, IndexInfo *indexInfo,
+			  ItemPointer tid, Snapshot snapshot, Datum *values, bool *isnull,
+			  bool *all_dead)
+{
+	TupleDesc	itupdesc = RelationGetDescr(indexRel);
+	int			natts = IndexRelationGetNumberOfKeyAttributes(indexRel);
+	TupleTableSlot *slot;
+	IndexFetchTableData *scan;
+	ItemPointerData tmptid = *tid;
+	bool		call_again = false;
+	bool		found;
+
+	slot = table_slot_create(heapRel, NULL);
+	scan = table_index_fetch_begin(heapRel);
+	found = table_index_fetch_tuple(scan, &tmptid, snapshot, slot,
+									&call_again, all_dead);
+	table_index_fetch_end(scan);
+
+	if (found)
+	{
+		EState	   *estate = NULL;
+		List	   *saved = indexInfo->ii_ExpressionsState;
+		int			i;
+
+		if (indexInfo->ii_Expressions != NIL)
+		{
+			estate = CreateExecutorState();
+			GetPerTupleExprContext(estate)->ecxt_scantuple = slot;
+		}
+		FormIndexDatum(indexInfo, slot, estate, values, isnull);
+		for (i = 0; i < natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(itupdesc, i);
+
+			if (!isnull[i])
+				values[i] = datumCopy(values[i], att->attbyval, att->attlen);
+		}
+		if (estate != NULL)
+		{
+			/* an expression state built here dies with the estate */
+			indexInfo->ii_ExpressionsState = saved;
+			FreeExecutorState(estate);
+		}
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	return found;
+}

@@ -1,0 +1,298 @@
+/*-------------------------------------------------------------------------
+ *
+ * xh_vacuum.c
+ *	  VACUUM support for xhash: ambulkdelete and amvacuumcleanup.
+ *
+ * ambulkdelete visits the bucket pages in block order.  For each it takes
+ * the bucket page's exclusive lock (the lock every inserter of the bucket
+ * takes first), compacts the page in place with one generic record if
+ * anything goes, then walks the overflow chain in chain order doing the
+ * same; an overflow page that becomes empty is unlinked and marked
+ * deleted in the same record as its predecessor's new link (two pages).
+ * Entries are removed only here, never at insert time: generic WAL cannot
+ * carry the recovery-conflict information that opportunistic removal
+ * would need on a standby, while entries removed by VACUUM point to rows
+ * whose removal already resolved such conflicts.
+ *
+ * Splits that run meanwhile move entries to a new page.  VACUUM holds the
+ * vacuum lock, so a split then takes a fresh block at the end of the
+ * relation, which this scan still reaches (it rereads the relation size
+ * at the end), never a recycled block it may have passed.
+ *
+ * amvacuumcleanup hands deleted pages (unlinked overflow pages, old
+ * directories) to the free space map once no running transaction can
+ * still hold a link to them.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/generic_xlog.h"
+#include "access/transam.h"
+#include "commands/vacuum.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/indexfsm.h"
+#include "storage/lmgr.h"
+#include "utils/rel.h"
+
+#include "xhash/xhash.h"
+
+/*
+ * xh_vacuum_page -- remove the entries of "page" (registered in a generic
+ * record) whose TIDs the callback reports dead; returns how many went.
+ * Survivors keep their order, so the sorted prefix stays sorted.
+ */
+static int
+xh_vacuum_page(Page page, IndexBulkDeleteCallback callback,
+			   void *callback_state)
+{
+	XhEntry    *entries = XhPageGetEntries(page);
+	XhPageOpaque opaque = XhPageGetOpaque(page);
+	int			n = XhPageGetNEntries(page);
+	int			nsorted = opaque->nsorted;
+	int			newsorted = 0;
+	int			i,
+				j = 0;
+
+	for (i = 0; i < n; i++)
+	{
+		ItemPointerData tid;
+
+		xh_entry_tid(&entries[i], &tid);
+		if (callback(&tid, callback_state))
+			continue;
+		if (i < nsorted)
+			newsorted++;
+		if (i != j)
+			entries[j] = entries[i];
+		j++;
+	}
+	XhPageSetNEntries(page, j);
+	opaque->nsorted = newsorted;
+	return n - j;
+}
+
+/*
+ * xh_page_has_dead -- does any entry on the page point to a dead row?
+ * (Checked before registering the page, to log nothing for clean pages.)
+ */
+static bool
+xh_page_has_dead(Page page, IndexBulkDeleteCallback callback,
+				 void *callback_state)
+{
+	XhEntry    *entries = XhPageGetEntries(page);
+	int			n = XhPageGetNEntries(page);
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		ItemPointerData tid;
+
+		xh_entry_tid(&entries[i], &tid);
+		if (callback(&tid, callback_state))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * xh_mark_deleted -- turn a (registered) page into a deleted page that
+ * still leads on to "next", recyclable after the current next XID.
+ */
+static void
+xh_mark_deleted(Page page, BlockNumber next)
+{
+	XhPageOpaque opaque = XhPageGetOpaque(page);
+	uint64		stamp = U64FromFullTransactionId(ReadNextFullTransactionId());
+
+	XhPageSetNEntries(page, 0);
+	opaque->nsorted = 0;
+	opaque->kind = XH_PAGE_DELETED;
+	opaque->next = next;
+	opaque->prefix = (uint32) stamp;
+	opaque->aux = (uint32) (stamp >> 32);
+}
+
+/*
+ * xh_vacuum_bucket -- bulk-delete in one bucket page ("buf", exclusively
+ * locked by the caller) and its overflow chain.
+ */
+static void
+xh_vacuum_bucket(Relation rel, Buffer buf, IndexVacuumInfo *info,
+				 IndexBulkDeleteResult *stats,
+				 IndexBulkDeleteCallback callback, void *callback_state)
+{
+	Page		page = BufferGetPage(buf);
+	Buffer		prev = buf;
+	BlockNumber next;
+
+	if (xh_page_has_dead(page, callback, callback_state))
+	{
+		GenericXLogState *state = GenericXLogStart(rel);
+
+		page = GenericXLogRegisterBuffer(state, buf, 0);
+		stats->tuples_removed += xh_vacuum_page(page, callback, callback_state);
+		GenericXLogFinish(state);
+		page = BufferGetPage(buf);
+	}
+	stats->num_index_tuples += XhPageGetNEntries(page);
+
+	/* the chain; the bucket page stays locked, and so does the predecessor */
+	next = XhPageGetOpaque(page)->next;
+	while (next != InvalidBlockNumber)
+	{
+		Buffer		cbuf = ReadBufferExtended(rel, MAIN_FORKNUM, next,
+											  RBM_NORMAL, info->strategy);
+		Page		cpage;
+		BlockNumber cblk = next;
+
+		vacuum_delay_point();
+		LockBuffer(cbuf, BUFFER_LOCK_EXCLUSIVE);
+		cpage = BufferGetPage(cbuf);
+		xh_check_page(rel, cpage, cblk, XH_PAGE_OVERFLOW);
+		next = XhPageGetOpaque(cpage)->next;
+
+		if (xh_page_has_dead(cpage, callback, callback_state))
+		{
+			GenericXLogState *state = GenericXLogStart(rel);
+			Page		ppage = GenericXLogRegisterBuffer(state, prev, 0);
+
+			cpage = GenericXLogRegisterBuffer(state, cbuf, 0);
+			stats->tuples_removed += xh_vacuum_page(cpage, callback, callback_state);
+			if (XhPageGetNEntries(cpage) == 0)
+			{
+				/* unlink the empty page; scans on it follow its link */
+				XhPageGetOpaque(ppage)->next = next;
+				xh_mark_deleted(cpage, next);
+				stats->pages_deleted++;
+				stats->pages_newly_deleted++;
+			}
+			GenericXLogFinish(state);
+			cpage = BufferGetPage(cbuf);
+		}
+		if (XhPageGetKind(cpage) == XH_PAGE_DELETED)
+		{
+			UnlockReleaseBuffer(cbuf);
+			continue;
+		}
+		stats->num_index_tuples += XhPageGetNEntries(cpage);
+		if (prev != buf)
+			UnlockReleaseBuffer(prev);
+		prev = cbuf;
+	}
+	if (prev != buf)
+		UnlockReleaseBuffer(prev);
+}
+
+/*
+ * xhbulkdelete -- ambulkdelete: remove the entries of dead rows.
+ */
+IndexBulkDeleteResult *
+xhbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+			 IndexBulkDeleteCallback callback, void *callback_state)
+{
+	Relation	rel = info->index;
+	BlockNumber blkno = XH_METAPAGE_BLKNO + 1;
+	BlockNumber nblocks;
+
+	if (stats == NULL)
+		stats = (IndexBulkDeleteResult *) palloc0(sizeof(IndexBulkDeleteResult));
+	stats->num_index_tuples = 0;
+
+	/* keep splits from moving entries into recycled blocks behind us */
+	LockPage(rel, XH_VACLOCK_BLKNO, ExclusiveLock);
+
+	for (;;)
+	{
+		nblocks = RelationGetNumberOfBlocks(rel);
+		if (blkno >= nblocks)
+			break;
+		for (; blkno < nblocks; blkno++)
+		{
+			Buffer		buf;
+			Page		page;
+
+			vacuum_delay_point();
+			buf = ReadBufferExtended(rel, MAIN_FORKNUM, blkno, RBM_NORMAL,
+									 info->strategy);
+			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+			page = BufferGetPage(buf);
+			if (!PageIsNew(page))
+			{
+				xh_check_page(rel, page, blkno, 0);
+				if (XhPageGetKind(page) == XH_PAGE_BUCKET)
+					xh_vacuum_bucket(rel, buf, info, stats, callback,
+									 callback_state);
+			}
+			UnlockReleaseBuffer(buf);
+		}
+	}
+	stats->num_pages = nblocks;
+	stats->estimated_count = false;
+
+	UnlockPage(rel, XH_VACLOCK_BLKNO, ExclusiveLock);
+	return stats;
+}
+
+/*
+ * xhvacuumcleanup -- amvacuumcleanup: recycle deleted pages and report
+ * statistics.
+ */
+IndexBulkDeleteResult *
+xhvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
+{
+	Relation	rel = info->index;
+	bool		count_tuples = (stats == NULL);
+	BlockNumber nblocks;
+	BlockNumber blkno;
+
+	if (info->analyze_only)
+		return stats;
+	if (stats == NULL)
+		stats = (IndexBulkDeleteResult *) palloc0(sizeof(IndexBulkDeleteResult));
+
+	nblocks = RelationGetNumberOfBlocks(rel);
+	stats->pages_deleted = 0;
+	stats->pages_free = 0;
+	for (blkno = XH_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+
+		vacuum_delay_point();
+		buf = ReadBufferExtended(rel, MAIN_FORKNUM, blkno, RBM_NORMAL,
+								 info->strategy);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+
+		/*
+		 * All-zero pages are left alone: they may be directory pages that a
+		 * doubling in progress has allocated but not written yet.
+		 */
+		if (!PageIsNew(page))
+		{
+			xh_check_page(rel, page, blkno, 0);
+			if (XhPageGetKind(page) == XH_PAGE_DELETED)
+			{
+				stats->pages_deleted++;
+				if (xh_page_is_recyclable(page))
+				{
+					RecordFreeIndexPage(rel, blkno);
+					stats->pages_free++;
+				}
+			}
+			else if (count_tuples &&
+					 (XhPageGetKind(page) == XH_PAGE_BUCKET ||
+					  XhPageGetKind(page) == XH_PAGE_OVERFLOW))
+				stats->num_index_tuples += XhPageGetNEntries(page);
+		}
+		UnlockReleaseBuffer(buf);
+	}
+	IndexFreeSpaceMapVacuum(rel);
+
+	stats->num_pages = nblocks;
+	stats->estimated_count = false;
+	return stats;
+}

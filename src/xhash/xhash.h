@@ -1,0 +1,191 @@
+/*-------------------------------------------------------------------------
+ *
+ * xhash.h
+ *	  Private declarations of the xhash index access method: options,
+ *	  backend-local caches, scan state and the functions each file of
+ *	  src/xhash/ offers the others.
+ *
+ * The on-disk format is in xh_page.h.  doc/xhash-design.md explains the
+ * structure, the locking order and the WAL records.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef XHASH_H
+#define XHASH_H
+
+#include "access/amapi.h"
+#include "access/genam.h"
+#include "access/generic_xlog.h"
+#include "fmgr.h"
+#include "nodes/execnodes.h"
+#include "utils/relcache.h"
+
+#include "xhash/xh_page.h"
+
+/* support function numbers */
+#define XHASH_EXTENDED_PROC		1	/* (type, int8 seed) -> int8 */
+#define XHASH_NPROCS			1
+
+/* strategy numbers */
+#define XHASH_EQUAL_STRATEGY	1
+#define XHASH_NSTRATEGIES		1
+
+/* fixed hash seed, recorded in the metapage at build */
+#define XHASH_DEFAULT_SEED		UINT64CONST(0x9E3779B97F4A7C15)
+
+/* hash of a NULL key column (only indexed under NULLS NOT DISTINCT) */
+#define XHASH_NULL_HASH			UINT64CONST(0x6A09E667F3BCC909)
+
+/* fillfactor reloption */
+#define XHASH_MIN_FILLFACTOR	10
+#define XHASH_DEFAULT_FILLFACTOR 90
+
+/*
+ * Heavyweight page locks used as AM-private locks (tags only; these are
+ * not real page numbers' buffer locks):
+ *	 XH_DIRLOCK_BLKNO	serialises directory writers (splits, doubling,
+ *						directory repair);
+ *	 XH_VACLOCK_BLKNO	held by ambulkdelete; a split may take a recycled
+ *						page only while it can get this lock.
+ */
+#define XH_DIRLOCK_BLKNO		XH_METAPAGE_BLKNO
+#define XH_VACLOCK_BLKNO		((BlockNumber) 0xFFFFFFF0)
+
+/* largest directory kept in backend memory (slots) */
+#define XH_CACHE_MAX_SLOTS		(1 << 20)
+
+/* progress-reporting phases of CREATE INDEX */
+#define XHASH_PHASE_SCAN		2
+#define XHASH_PHASE_SORT		3
+#define XHASH_PHASE_WRITE		4
+
+typedef struct XhOptions
+{
+	int32		vl_len_;		/* varlena header (do not touch directly!) */
+	int			fillfactor;
+} XhOptions;
+
+/*
+ * Backend-local copy of the metapage and, for directories up to
+ * XH_CACHE_MAX_SLOTS slots, of the whole directory; lives in rd_amcache.
+ * Anything read from it is only a hint: the page it leads to is always
+ * checked (see xh_find_bucket).
+ */
+typedef struct XhCache
+{
+	struct XhKeyEq *keyeq;		/* built on first use, kept across refreshes */
+	bool		stale;			/* reread before next use */
+	uint64		seed;
+	uint32		global_depth;
+	BlockNumber dir_start;
+	uint32		dir_npages;
+	bool		have_slots;
+	BlockNumber slots[FLEXIBLE_ARRAY_MEMBER];
+} XhCache;
+
+/* equality functions of the key columns, for unique checks */
+typedef struct XhKeyEq
+{
+	int			natts;
+	FmgrInfo	eqfn[INDEX_MAX_KEYS];
+	Oid			collation[INDEX_MAX_KEYS];
+} XhKeyEq;
+
+/* an entry while building: hash+offset, block, and liveness */
+typedef struct XhBuildEntry
+{
+	uint64		key;
+	BlockNumber blkno;
+	uint32		alive;
+} XhBuildEntry;
+
+/* scan state */
+typedef struct XhScanOpaqueData
+{
+	bool		collected;		/* have we gathered the TIDs yet? */
+	int			ntids;
+	int			curtid;
+	ItemPointerData *tids;
+} XhScanOpaqueData;
+
+typedef XhScanOpaqueData *XhScanOpaque;
+
+/* xh_handler.c */
+extern Datum xhashhandler(PG_FUNCTION_ARGS);
+extern bytea *xhoptions(Datum reloptions, bool validate);
+extern bool xhvalidate(Oid opclassoid);
+extern char *xhbuildphasename(int64 phasenum);
+
+/* xh_utils.c */
+extern void xh_init_page(Page page, uint8 kind, uint8 depth, uint32 prefix);
+extern void xh_check_page(Relation rel, Page page, BlockNumber blkno,
+						  uint8 kind);
+extern void xh_fill_metapage(Page page, uint64 seed, uint32 global_depth,
+							 BlockNumber dir_start, uint32 dir_npages,
+							 int fillfactor, int natts);
+extern XhMetaPage xh_read_meta(Relation rel, Page page);
+extern Buffer xh_new_buffer(Relation rel, bool may_reuse);
+extern bool xh_page_is_recyclable(Page page);
+extern int	xh_get_fillfactor(Relation rel);
+extern bool xh_hash_values(Relation rel, uint64 seed, Datum *values,
+						   bool *isnull, uint64 *hash);
+extern uint64 xh_mix64(uint64 h);
+extern uint64 xh_combine(uint64 acc, uint64 h);
+extern XhCache *xh_get_cache(Relation rel, bool refresh);
+extern BlockNumber xh_dir_lookup(Relation rel, uint64 hash, bool refresh);
+extern Buffer xh_find_bucket(Relation rel, uint64 hash, int mode,
+							 bool *dir_stale);
+extern bool xh_bucket_covers(Page page, uint64 hash);
+extern void xh_sort_entries(XhEntry *entries, int n);
+extern int	xh_page_find_first(Page page, uint64 hash);
+extern void xh_make_entry(XhEntry *e, uint64 hash, ItemPointer tid);
+extern void xh_entry_tid(const XhEntry *e, ItemPointer tid);
+extern XhKeyEq *xh_get_keyeq(Relation rel);
+extern bool xh_keys_equal(Relation rel, Datum *v1, bool *n1,
+						  Datum *v2, bool *n2);
+extern bool xh_fetch_keys(Relation heapRel, Relation indexRel,
+						  IndexInfo *indexInfo, ItemPointer tid,
+						  Snapshot snapshot, Datum *values, bool *isnull,
+						  bool *all_dead);
+
+/* xh_build.c */
+extern IndexBuildResult *xhbuild(Relation heap, Relation index,
+								 IndexInfo *indexInfo);
+extern void xhbuildempty(Relation index);
+
+/* xh_insert.c */
+extern bool xhinsert(Relation index, Datum *values, bool *isnull,
+					 ItemPointer ht_ctid, Relation heapRel,
+					 IndexUniqueCheck checkUnique, bool indexUnchanged,
+					 IndexInfo *indexInfo);
+extern void xh_report_duplicate(Relation index, Relation heapRel,
+								Datum *values, bool *isnull);
+
+/* xh_search.c */
+extern IndexScanDesc xhbeginscan(Relation r, int nkeys, int norderbys);
+extern void xhrescan(IndexScanDesc scan, ScanKey scankey, int nscankeys,
+					 ScanKey orderbys, int norderbys);
+extern bool xhgettuple(IndexScanDesc scan, ScanDirection dir);
+extern int64 xhgetbitmap(IndexScanDesc scan, TIDBitmap *tbm);
+extern void xhendscan(IndexScanDesc scan);
+
+/* xh_split.c */
+extern bool xh_bucket_wants_chain(Page page, uint64 hash);
+extern void xh_split(Relation rel, uint64 hash);
+extern void xh_repair_directory(Relation rel, uint64 hash);
+
+/* xh_vacuum.c */
+extern IndexBulkDeleteResult *xhbulkdelete(IndexVacuumInfo *info,
+										   IndexBulkDeleteResult *stats,
+										   IndexBulkDeleteCallback callback,
+										   void *callback_state);
+extern IndexBulkDeleteResult *xhvacuumcleanup(IndexVacuumInfo *info,
+											  IndexBulkDeleteResult *stats);
+
+/* xh_cost.c */
+extern void xhcostestimate(struct PlannerInfo *root, struct IndexPath *path,
+						   double loop_count, Cost *indexStartupCost,
+						   Cost *indexTotalCost, Selectivity *indexSelectivity,
+						   double *indexCorrelation, double *indexPages);
+
+#endif							/* XHASH_H */
