@@ -401,6 +401,8 @@ lsm_free_run_pages(Relation rel, LsmRun *run)
  * the policy decides (size ratio between levels).  Returns the number of
  * runs merged.
  */
+static bool lsm_compact_force_rewrite = false;
+
 int
 lsm_compact_runs(Relation rel, bool full, bool wait)
 {
@@ -446,8 +448,8 @@ lsm_compact_runs(Relation rel, bool full, bool wait)
 		}
 	}
 	nin = last - first + 1;
-	if (nin < 1 || (nin == 1 && (!full || rs->runs[0]->ntombstones == 0 ||
-								 rs->nruns > 1)))
+	if (nin < 1 || (nin == 1 && !lsm_compact_force_rewrite &&
+					(!full || rs->runs[0]->ntombstones == 0 || rs->nruns > 1)))
 	{
 		/* a single run with only frozen versions: as after a merge */
 		if (full && rs->nruns == 1 && rs->runs[0]->ntombstones == 0 &&
@@ -661,6 +663,58 @@ lsm_read_version_page(Relation rel, ItemPointer tid, int lockmode)
 	}
 }
 
+/*
+ * lsm_relocate_runs -- give space back: when much of the relation is free
+ * pages (memtable pages that flushes freed, pages of replaced runs) that
+ * can be reused now, rewrite all runs into them, which leaves the old run
+ * pages free at the end of the relation; then cut off the free tail (see
+ * lsm_truncate_free_tail).  Returns the number of pages truncated.
+ */
+BlockNumber
+lsm_relocate_runs(Relation rel)
+{
+	BlockNumber nblocks = lsm_physical_nblocks(rel);
+	BlockNumber used = 0;
+	Buffer		metabuf;
+	PGAlignedBlock mbuf;
+	LsmManifest m = (LsmManifest) mbuf.data;
+	BlockNumber runpages = 0;
+
+	if (nblocks < 64)
+		return 0;
+	metabuf = lsm_read_metapage(rel, BUFFER_LOCK_SHARE);
+	if (!BufferIsValid(metabuf))
+		return 0;
+	used = LsmPageGetMeta(BufferGetPage(metabuf))->mem_pages + 1;
+	UnlockReleaseBuffer(metabuf);
+	lsm_manifest_read(rel, m);
+	for (uint32 r = 0; r < m->nruns; r++)
+		runpages += m->runs[r].npages;
+	used += runpages + 1;
+
+	/* worth it when at least a quarter of the relation is free */
+	if (m->nruns > 0 && nblocks - Min(used, nblocks) > nblocks / 4)
+	{
+		IndexFreeSpaceMapVacuum(rel);
+		lsm_compact_force_rewrite = true;
+		PG_TRY();
+		{
+			(void) lsm_compact_runs(rel, true, true);
+		}
+		PG_FINALLY();
+		{
+			lsm_compact_force_rewrite = false;
+		}
+		PG_END_TRY();
+		if (lsm_maint_lock(rel, true))
+		{
+			lsm_manifest_move(rel);
+			lsm_maint_unlock(rel);
+		}
+	}
+	return lsm_truncate_free_tail(rel);
+}
+
 PG_FUNCTION_INFO_V1(lsm_compact);
 
 /*
@@ -705,6 +759,8 @@ lsm_compact(PG_FUNCTION_ARGS)
 
 	flushed = lsm_flush(rel, true);
 	merged = lsm_compact_runs(rel, full, true);
+	if (full)
+		(void) lsm_relocate_runs(rel);
 	lsm_manifest_read(rel, m);
 	table_close(rel, NoLock);
 

@@ -482,6 +482,7 @@ extern uint32 lsm_manifest_switch(Relation rel, const uint32 *remove,
 								  uint64 flushed_bytes,
 								  uint64 compacted_bytes);
 extern uint32 lsm_manifest_next_run_id(Relation rel);
+extern void lsm_manifest_move(Relation rel);
 
 /* ----------------------------------------------------------------
  * lsm_flush.c: flush and compaction
@@ -492,6 +493,8 @@ extern PGDLLIMPORT int lsm_vacuum_flush_min_pages;
 extern int	lsm_flush(Relation rel, bool wait);
 extern void lsm_maybe_flush(Relation rel);
 extern int	lsm_compact_runs(Relation rel, bool full, bool wait);
+extern BlockNumber lsm_relocate_runs(Relation rel);
+extern BlockNumber lsm_truncate_free_tail(Relation rel);
 extern bool lsm_materialize(Relation rel, ItemPointer tid);
 extern Buffer lsm_read_version_page(Relation rel, ItemPointer tid,
 									int lockmode);

@@ -1018,3 +1018,42 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 			pfree(vs.indstats[i]);
 	vac_close_indexes(vs.nindexes, vs.indrels, NoLock);
 }
+
+/*
+ * lsm_truncate_free_tail -- cut off the free (or never initialized) pages
+ * at the end of the relation, if an AccessExclusiveLock can be had right
+ * now (kept to the end of the transaction; standbys see the lock, which
+ * cancels queries that might still read those pages).  For lsm_compact.
+ */
+BlockNumber
+lsm_truncate_free_tail(Relation rel)
+{
+	BlockNumber nblocks;
+	BlockNumber new_nblocks;
+
+	if (!ConditionalLockRelation(rel, AccessExclusiveLock))
+		return 0;
+	nblocks = lsm_physical_nblocks(rel);
+	new_nblocks = nblocks;
+	while (new_nblocks > LSM_METAPAGE_BLKNO + 1)
+	{
+		Buffer		buf = ReadBuffer(rel, new_nblocks - 1);
+		Page		page = BufferGetPage(buf);
+		bool		isfree;
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		isfree = PageIsNew(page) ||
+			LsmPageGetOpaque(page)->lpo_type == LSM_PAGE_FREE;
+		UnlockReleaseBuffer(buf);
+		if (!isfree)
+			break;
+		new_nblocks--;
+	}
+	if (new_nblocks < nblocks)
+	{
+		RelationTruncate(rel, new_nblocks);
+		lsm_invalidate_cache(rel);
+		CacheInvalidateRelcache(rel);
+	}
+	return nblocks - new_nblocks;
+}
