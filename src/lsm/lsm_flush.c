@@ -100,7 +100,7 @@ lsm_tam_init_gucs(void)
 }
 
 /* Take the maintenance lock; false if busy and !wait. */
-static bool
+bool
 lsm_maint_lock(Relation rel, bool wait)
 {
 	if (wait)
@@ -111,7 +111,8 @@ lsm_maint_lock(Relation rel, bool wait)
 	return ConditionalLockPage(rel, LSM_METAPAGE_BLKNO, ExclusiveLock);
 }
 
-static void
+/* Release the maintenance lock. */
+void
 lsm_maint_unlock(Relation rel)
 {
 	UnlockPage(rel, LSM_METAPAGE_BLKNO, ExclusiveLock);
@@ -664,55 +665,22 @@ lsm_read_version_page(Relation rel, ItemPointer tid, int lockmode)
 }
 
 /*
- * lsm_relocate_runs -- give space back: when much of the relation is free
- * pages (memtable pages that flushes freed, pages of replaced runs) that
- * can be reused now, rewrite all runs into them, which leaves the old run
- * pages free at the end of the relation; then cut off the free tail (see
- * lsm_truncate_free_tail).  Returns the number of pages truncated.
+ * lsm_rewrite_runs -- merge all runs into one even if there is only one
+ * already: lsm_shrink uses it to move the runs into the lowest free pages.
  */
-BlockNumber
-lsm_relocate_runs(Relation rel)
+void
+lsm_rewrite_runs(Relation rel)
 {
-	BlockNumber nblocks = lsm_physical_nblocks(rel);
-	BlockNumber used = 0;
-	Buffer		metabuf;
-	PGAlignedBlock mbuf;
-	LsmManifest m = (LsmManifest) mbuf.data;
-	BlockNumber runpages = 0;
-
-	if (nblocks < 64)
-		return 0;
-	metabuf = lsm_read_metapage(rel, BUFFER_LOCK_SHARE);
-	if (!BufferIsValid(metabuf))
-		return 0;
-	used = LsmPageGetMeta(BufferGetPage(metabuf))->mem_pages + 1;
-	UnlockReleaseBuffer(metabuf);
-	lsm_manifest_read(rel, m);
-	for (uint32 r = 0; r < m->nruns; r++)
-		runpages += m->runs[r].npages;
-	used += runpages + 1;
-
-	/* worth it when at least a quarter of the relation is free */
-	if (m->nruns > 0 && nblocks - Min(used, nblocks) > nblocks / 4)
+	lsm_compact_force_rewrite = true;
+	PG_TRY();
 	{
-		IndexFreeSpaceMapVacuum(rel);
-		lsm_compact_force_rewrite = true;
-		PG_TRY();
-		{
-			(void) lsm_compact_runs(rel, true, true);
-		}
-		PG_FINALLY();
-		{
-			lsm_compact_force_rewrite = false;
-		}
-		PG_END_TRY();
-		if (lsm_maint_lock(rel, true))
-		{
-			lsm_manifest_move(rel);
-			lsm_maint_unlock(rel);
-		}
+		(void) lsm_compact_runs(rel, true, true);
 	}
-	return lsm_truncate_free_tail(rel);
+	PG_FINALLY();
+	{
+		lsm_compact_force_rewrite = false;
+	}
+	PG_END_TRY();
 }
 
 PG_FUNCTION_INFO_V1(lsm_compact);
@@ -760,7 +728,7 @@ lsm_compact(PG_FUNCTION_ARGS)
 	flushed = lsm_flush(rel, true);
 	merged = lsm_compact_runs(rel, full, true);
 	if (full)
-		(void) lsm_relocate_runs(rel);
+		(void) lsm_shrink(rel, true, false);
 	lsm_manifest_read(rel, m);
 	table_close(rel, NoLock);
 
