@@ -1031,6 +1031,16 @@ lsm_truncate_free_tail(Relation rel)
 	BlockNumber nblocks;
 	BlockNumber new_nblocks;
 
+	/*
+	 * Not while this backend itself still uses the relation (a cursor open
+	 * in the transaction that calls lsm_compact, or an outer query): the lock
+	 * keeps other backends out, but is granted against our own weaker locks,
+	 * and our own scans may still read the pages at the end (their view of
+	 * the runs, the manifest's old place).  TRUNCATE refuses the same case
+	 * (CheckTableNotInUse).
+	 */
+	if (rel->rd_refcnt > 1)
+		return 0;
 	if (!ConditionalLockRelation(rel, AccessExclusiveLock))
 		return 0;
 	nblocks = lsm_physical_nblocks(rel);
