@@ -331,7 +331,7 @@ lsm_flush(Relation rel, bool wait)
 		if (blkno == InvalidBlockNumber || blkno == insert_page)
 			continue;
 		buf = lsm_read_mem_page_hint(rel, lblock, blkno, NULL,
-									 BUFFER_LOCK_SHARE);
+									 BUFFER_LOCK_EXCLUSIVE);
 		if (!BufferIsValid(buf))
 			continue;
 		if (BufferGetBlockNumber(buf) == insert_page ||
@@ -339,6 +339,25 @@ lsm_flush(Relation rel, bool wait)
 		{
 			UnlockReleaseBuffer(buf);
 			continue;
+		}
+
+		/*
+		 * The page becomes an overlay page before its versions go into the
+		 * run: if the flush does not get to free it or mark it after
+		 * publishing the run (a crash, an error or a cancel in between), it
+		 * must not stay an ordinary page whose versions are also in a run.
+		 * VACUUM would remove a version there without leaving a tombstone,
+		 * and once the page is flushed again or freed, the run's older copy
+		 * would be visible again.  An overlay page whose run was never
+		 * published is harmless: the runs have nothing for its block.
+		 */
+		if (!(LsmPageGetOpaque(BufferGetPage(buf))->lpo_flags & LSM_MEM_OVERLAY))
+		{
+			GenericXLogState *state = GenericXLogStart(rel);
+			Page		copy = GenericXLogRegisterBuffer(state, buf, 0);
+
+			LsmPageGetOpaque(copy)->lpo_flags |= LSM_MEM_OVERLAY | LSM_MEM_SEALED;
+			GenericXLogFinish(state);
 		}
 		if (w == NULL)
 			w = lsm_run_writer_begin(rel, lsm_manifest_next_run_id(rel), 1,

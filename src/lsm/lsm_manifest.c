@@ -28,6 +28,7 @@
 #include "access/transam.h"
 #include "storage/bufmgr.h"
 #include "storage/indexfsm.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
@@ -335,6 +336,23 @@ typedef struct LsmRunSetCacheEntry
 } LsmRunSetCacheEntry;
 
 static LsmRunSetCacheEntry lsm_runset_cache = {InvalidOid};
+static bool lsm_runset_cache_callback_registered = false;
+
+/*
+ * Relcache invalidation of the cached relation (sent by whatever truncates
+ * it, see lsm_shrink): forget where the manifest was.  The
+ * manifest may have moved (lsm_manifest_move) and its old page been cut
+ * off with the end of the relation, which a refresh could not read; the
+ * next refresh asks the metapage.
+ */
+static void
+lsm_runset_cache_inval(Datum arg, Oid relid)
+{
+	LsmRunSetCacheEntry *c = &lsm_runset_cache;
+
+	if (c->rs != NULL && (relid == InvalidOid || relid == c->relid))
+		c->rs->manifest_blk = InvalidBlockNumber;
+}
 
 /*
  * lsm_runset_cached -- the cached view of rel's runs, brought up to date.
@@ -345,6 +363,11 @@ lsm_runset_cached(Relation rel)
 {
 	LsmRunSetCacheEntry *c = &lsm_runset_cache;
 
+	if (!lsm_runset_cache_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(lsm_runset_cache_inval, (Datum) 0);
+		lsm_runset_cache_callback_registered = true;
+	}
 	if (c->rs != NULL &&
 		(c->relid != RelationGetRelid(rel) ||
 		 !RelFileNodeEquals(c->node, rel->rd_node)))

@@ -276,6 +276,17 @@ lsm_shrink(Relation rel, bool rewrite, bool yield)
 
 	if (lsm_physical_nblocks(rel) <= LSM_METAPAGE_BLKNO + 1)
 		return 0;
+
+	/*
+	 * Not while this backend itself still uses the relation (a cursor open
+	 * in the transaction that calls lsm_compact, or an outer query): the lock
+	 * keeps other backends out, but is granted against our own weaker locks,
+	 * and our own scans may still read the pages we would move or cut off
+	 * (their view of the runs, the manifest's old place).  TRUNCATE refuses
+	 * the same case (CheckTableNotInUse).
+	 */
+	if (rel->rd_refcnt > 1)
+		return 0;
 	if (!ConditionalLockRelation(rel, AccessExclusiveLock))
 		return 0;
 	lsm_maint_lock(rel, true);

@@ -1004,4 +1004,3 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 			pfree(vs.indstats[i]);
 	vac_close_indexes(vs.nindexes, vs.indrels, NoLock);
 }
-
