@@ -39,7 +39,8 @@ CREATE FUNCTION lsm_info(rel regclass,
 	OUT run_pages bigint,
 	OUT run_entries bigint,
 	OUT bytes_flushed bigint,
-	OUT bytes_compacted bigint)
+	OUT bytes_compacted bigint,
+	OUT retired_runs integer)
 RETURNS record
 AS 'MODULE_PATHNAME', 'lsm_info'
 LANGUAGE C STRICT PARALLEL RESTRICTED;

@@ -15,8 +15,13 @@
  *	  The run is published by a manifest switch; only then are the flushed
  *	  pages unmapped and freed, each in its own WAL record, and only if the
  *	  page has not changed since it was read (same LSN).  A page that has
- *	  changed meanwhile (a lock, a delete, an insertion) stays and becomes
- *	  an overlay page: what it holds is newer than the run's copy.
+ *	  changed meanwhile (a lock, a delete, an insertion), or that another
+ *	  backend has pinned, stays and becomes an overlay page: what it holds
+ *	  is at least as new as the run's copy.  If the flush is interrupted
+ *	  between publishing and freeing, ordinary pages whose versions the run
+ *	  holds too are left behind; they read correctly, and VACUUM turns such
+ *	  a page into an overlay page before it removes a version there (see
+ *	  lsm_vacuum_page), so that the run's copy stays hidden.
  *
  *	- Materialization: before a version that lives only in a run is
  *	  deleted, updated or locked, it is copied to the memtable page of its
@@ -30,7 +35,8 @@
  *	  wins; tombstones are kept unless the merge includes the oldest run
  *	  (then nothing older can hide behind them); versions whose xmin has
  *	  become older than every snapshot are frozen.  The merged run replaces
- *	  its inputs in one manifest switch; the inputs' pages are then freed.
+ *	  its inputs in one manifest switch, which keeps the inputs as retired
+ *	  runs until no snapshot can read them (lsm_manifest.c).
  *
  * Flush, compaction and VACUUM of one table are serialized by the
  * maintenance lock, a heavyweight lock on the metapage's block number
@@ -304,9 +310,20 @@ lsm_flush(Relation rel, bool wait)
 	LsmRunWriter *w = NULL;
 	LsmManifestRun desc;
 	int			nfreed = 0;
+	LsmManifestRun *reaped;
+	int			nreaped;
 
 	if (!lsm_maint_lock(rel, wait))
 		return 0;
+	if (!lsm_manifest_has_room(rel))
+	{
+		/* a long snapshot holds back retired runs: keep the memtable */
+		ereport(DEBUG1,
+				(errmsg_internal("lsm: no room in the manifest of \"%s\", flush deferred",
+								 RelationGetRelationName(rel))));
+		lsm_maint_unlock(rel);
+		return 0;
+	}
 
 	metabuf = lsm_read_metapage(rel, BUFFER_LOCK_SHARE);
 	if (!BufferIsValid(metabuf))
@@ -331,7 +348,7 @@ lsm_flush(Relation rel, bool wait)
 		if (blkno == InvalidBlockNumber || blkno == insert_page)
 			continue;
 		buf = lsm_read_mem_page_hint(rel, lblock, blkno, NULL,
-									 BUFFER_LOCK_EXCLUSIVE);
+									 BUFFER_LOCK_SHARE);
 		if (!BufferIsValid(buf))
 			continue;
 		if (BufferGetBlockNumber(buf) == insert_page ||
@@ -341,24 +358,6 @@ lsm_flush(Relation rel, bool wait)
 			continue;
 		}
 
-		/*
-		 * The page becomes an overlay page before its versions go into the
-		 * run: if the flush does not get to free it or mark it after
-		 * publishing the run (a crash, an error or a cancel in between), it
-		 * must not stay an ordinary page whose versions are also in a run.
-		 * VACUUM would remove a version there without leaving a tombstone,
-		 * and once the page is flushed again or freed, the run's older copy
-		 * would be visible again.  An overlay page whose run was never
-		 * published is harmless: the runs have nothing for its block.
-		 */
-		if (!(LsmPageGetOpaque(BufferGetPage(buf))->lpo_flags & LSM_MEM_OVERLAY))
-		{
-			GenericXLogState *state = GenericXLogStart(rel);
-			Page		copy = GenericXLogRegisterBuffer(state, buf, 0);
-
-			LsmPageGetOpaque(copy)->lpo_flags |= LSM_MEM_OVERLAY | LSM_MEM_SEALED;
-			GenericXLogFinish(state);
-		}
 		if (w == NULL)
 			w = lsm_run_writer_begin(rel, lsm_manifest_next_run_id(rel), 1,
 									 (uint64) (nlblocks - lblock) *
@@ -380,7 +379,10 @@ lsm_flush(Relation rel, bool wait)
 	{
 		/* freezing is seen by standbys once the run is listed */
 		lsm_log_conflict_horizon(rel, lsm_run_writer_newest_frozen(w));
-		lsm_manifest_switch(rel, NULL, 0, &desc, 1, desc.raw_bytes, 0);
+		lsm_manifest_switch(rel, NULL, 0, &desc, 1, desc.raw_bytes, 0,
+							false, &reaped, &nreaped);
+		lsm_free_retired(rel, reaped, nreaped);
+		pfree(reaped);
 	}
 
 	/* the contents are in a published run (or there were none) */
@@ -398,9 +400,10 @@ lsm_flush(Relation rel, bool wait)
 
 /*
  * Free every page of a run that is no longer listed (index, data and bloom
- * pages), as free pages stamped with the current xid.
+ * pages), as free pages stamped with the current xid: a retired run that
+ * no snapshot can read (lsm_free_retired), or an orphan.
  */
-static void
+void
 lsm_free_run_pages(Relation rel, LsmRun *run)
 {
 	for (int i = 0; i < run->nfences; i++)
@@ -441,9 +444,19 @@ lsm_compact_runs(Relation rel, bool full, bool wait)
 	int			nnotvis = 0;
 	int			maxnotvis = 1024;
 	bool		have;
+	LsmManifestRun *reaped;
+	int			nreaped;
 
 	if (!lsm_maint_lock(rel, wait))
 		return 0;
+	if (!lsm_manifest_has_room(rel))
+	{
+		ereport(DEBUG1,
+				(errmsg_internal("lsm: no room in the manifest of \"%s\", compaction deferred",
+								 RelationGetRelationName(rel))));
+		lsm_maint_unlock(rel);
+		return 0;
+	}
 	rs = lsm_runset_create(rel, CurrentMemoryContext);
 
 	/*
@@ -574,7 +587,7 @@ lsm_compact_runs(Relation rel, bool full, bool wait)
 		remove[i - first] = rs->runs[i]->desc.run_id;
 	lsm_log_conflict_horizon(rel, lsm_run_writer_newest_frozen(w));
 	lsm_manifest_switch(rel, remove, nin, &desc, have ? 1 : 0, 0,
-						have ? desc.raw_bytes : 0);
+						have ? desc.raw_bytes : 0, false, &reaped, &nreaped);
 
 	/*
 	 * Everything the runs hold is in the new run now: blocks without a
@@ -584,9 +597,12 @@ lsm_compact_runs(Relation rel, bool full, bool wait)
 	if (drop_tombstones)
 		lsm_vm_set_run_blocks(rel, notvis, nnotvis);
 
-	/* the inputs are no longer listed: free their pages */
-	for (int i = first; i <= last; i++)
-		lsm_free_run_pages(rel, rs->runs[i]);
+	/*
+	 * The inputs are retired runs now, kept for readers of older views;
+	 * free those retired earlier that nobody can read any more.
+	 */
+	lsm_free_retired(rel, reaped, nreaped);
+	pfree(reaped);
 
 	lsm_runset_free(rs);
 	lsm_maint_unlock(rel);
@@ -672,8 +688,21 @@ lsm_read_version_page(Relation rel, ItemPointer tid, int lockmode)
 		lsm_materialize(rel, tid);
 		buf = lsm_read_mem_page_locked(rel, ItemPointerGetBlockNumber(tid),
 									   NULL, lockmode);
-		if (!BufferIsValid(buf) || attempt >= 10)
+		if (attempt >= 10)
 			return buf;
+
+		/*
+		 * No memtable page: either the version does not exist, or a flush
+		 * published the page's run and freed the page between
+		 * lsm_materialize's look and ours.  Look again: the next
+		 * lsm_materialize finds the version in the new run.
+		 */
+		if (!BufferIsValid(buf))
+		{
+			if (attempt >= 2)
+				return buf;
+			continue;
+		}
 		page = BufferGetPage(buf);
 		if (!(LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_OVERLAY) ||
 			(off <= PageGetMaxOffsetNumber(page) &&

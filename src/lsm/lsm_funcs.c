@@ -70,8 +70,8 @@ lsm_info(PG_FUNCTION_ARGS)
 	Oid			relid = PG_GETARG_OID(0);
 	Relation	rel;
 	TupleDesc	tupdesc;
-	Datum		values[17];
-	bool		nulls[17];
+	Datum		values[18];
+	bool		nulls[18];
 	PGAlignedBlock mbuf;
 	LsmManifest manifest = (LsmManifest) mbuf.data;
 	int64		run_versions = 0;
@@ -187,6 +187,7 @@ lsm_info(PG_FUNCTION_ARGS)
 	values[i++] = Int64GetDatum(run_versions);
 	values[i++] = Int64GetDatum((int64) manifest->bytes_flushed);
 	values[i++] = Int64GetDatum((int64) manifest->bytes_compacted);
+	values[i++] = Int32GetDatum(manifest->nretired);
 	Assert(i == lengthof(values));
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));

@@ -483,7 +483,11 @@ extern LsmRunEntry *lsm_runset_lookup(Relation rel, LsmRunSet *rs,
 extern uint32 lsm_manifest_switch(Relation rel, const uint32 *remove,
 								  int nremove, LsmManifestRun *add, int nadd,
 								  uint64 flushed_bytes,
-								  uint64 compacted_bytes);
+								  uint64 compacted_bytes, bool reap_all,
+								  LsmManifestRun **reaped, int *nreaped);
+extern bool lsm_manifest_has_room(Relation rel);
+extern void lsm_free_retired(Relation rel, LsmManifestRun *runs, int nruns);
+extern int	lsm_reap_retired(Relation rel, bool all);
 extern uint32 lsm_manifest_next_run_id(Relation rel);
 
 /* ----------------------------------------------------------------
@@ -493,6 +497,7 @@ extern uint32 lsm_manifest_next_run_id(Relation rel);
 extern PGDLLIMPORT int lsm_memtable_flush_pages;
 extern PGDLLIMPORT int lsm_vacuum_flush_min_pages;
 extern int	lsm_flush(Relation rel, bool wait);
+extern void lsm_free_run_pages(Relation rel, LsmRun *run);
 extern void lsm_maybe_flush(Relation rel);
 extern int	lsm_compact_runs(Relation rel, bool full, bool wait);
 extern void lsm_rewrite_runs(Relation rel);

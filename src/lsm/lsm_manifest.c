@@ -11,10 +11,18 @@
  * standby and crash recovery see either the old list or the new one.
  *
  * Readers take a copy of the list (a LsmRunSet) and open the runs in it.
- * Pages of runs that a switch removes are freed only afterwards and reused
- * only once no snapshot older than the switch can remain (free pages carry
- * the xid current when they were freed), so a reader may go on using its
- * copy for as long as its snapshot lives.  A reader that finds a logical
+ * A run that a switch removes is not freed: it stays in the manifest as a
+ * retired run, stamped with the next xid at the switch, and its pages stay
+ * untouched.  Only a later switch that finds no snapshot older than the
+ * stamp can remain (GlobalVisCheckRemovableXid) drops it and hands it to
+ * the caller to free (lsm_free_retired); a reader holding a view taken
+ * before the switch has a snapshot whose xmin is at most the stamp, so a
+ * reader may go on using its copy for as long as its snapshot lives.
+ * Freeing logs a recovery conflict with the stamp, which cancels standby
+ * queries that might still hold such a view.  A crash between the switch
+ * that drops a retired run and the freeing of its pages leaves orphans,
+ * which VACUUM frees (their run id is listed nowhere).  Under lsm_shrink's
+ * AccessExclusiveLock every retired run is freed at once.  A reader that finds a logical
  * block unmapped re-reads the list if it has changed (lsm_runset_refresh):
  * a flush publishes its run before it unmaps the pages it flushed, so the
  * new list holds whatever left the memtable.
@@ -26,6 +34,7 @@
 #include "access/generic_xlog.h"
 #include "miscadmin.h"
 #include "access/transam.h"
+#include "storage/procarray.h"
 #include "storage/bufmgr.h"
 #include "storage/indexfsm.h"
 #include "utils/inval.h"
@@ -44,11 +53,13 @@ lsm_manifest_verify(Relation rel, Buffer buf)
 	lsm_verify_page(rel, buf, LSM_PAGE_MANIFEST);
 	m = LsmPageGetManifest(page);
 	if (m->magic != LSM_RUN_MAGIC || m->nruns > (uint32) LSM_MAX_RUNS ||
+		m->nretired > (uint32) LSM_MAX_RUNS - m->nruns ||
 		((PageHeader) page)->pd_lower <
 		MAXALIGN(SizeOfPageHeaderData) + offsetof(LsmManifestData, runs) +
-		m->nruns * sizeof(LsmManifestRun))
+		(m->nruns + m->nretired) * sizeof(LsmManifestRun))
 		LSM_CORRUPT(rel, BufferGetBlockNumber(buf),
-					("Manifest with magic 0x%08X and %u runs.", m->magic, m->nruns));
+					("Manifest with magic 0x%08X, %u runs and %u retired runs.",
+					 m->magic, m->nruns, m->nretired));
 }
 
 /* Block of the manifest, or InvalidBlockNumber if the table has no runs. */
@@ -84,7 +95,7 @@ lsm_manifest_read(Relation rel, LsmManifest copy)
 	lsm_manifest_verify(rel, buf);
 	m = LsmPageGetManifest(BufferGetPage(buf));
 	memcpy(copy, m, offsetof(LsmManifestData, runs) +
-		   m->nruns * sizeof(LsmManifestRun));
+		   (m->nruns + m->nretired) * sizeof(LsmManifestRun));
 	UnlockReleaseBuffer(buf);
 	return true;
 }
@@ -223,9 +234,13 @@ lsm_manifest_next_run_id(Relation rel)
 }
 
 /*
- * lsm_manifest_switch -- remove the runs with the given ids and add new
- * ones (newest first, in front), in one WAL record.  Returns the new
- * number of runs.  The caller holds the maintenance lock.
+ * lsm_manifest_switch -- remove the runs with the given ids (they become
+ * retired runs) and add new ones (newest first, in front), in one WAL
+ * record.  Retired runs that no snapshot can read any more are dropped from
+ * the list (all of them with reap_all, under lsm_shrink's exclusive lock)
+ * and returned in *reaped (palloc'd; *nreaped of them), for the caller to
+ * free with lsm_free_retired after the switch.  Returns the new number of
+ * runs.  The caller holds the maintenance lock.
  *
  * The metapage is locked first (lock order: metapage, manifest), also
  * when only the manifest changes, so that the manifest is created only
@@ -234,7 +249,8 @@ lsm_manifest_next_run_id(Relation rel)
 uint32
 lsm_manifest_switch(Relation rel, const uint32 *remove, int nremove,
 					LsmManifestRun *add, int nadd, uint64 flushed_bytes,
-					uint64 compacted_bytes)
+					uint64 compacted_bytes, bool reap_all,
+					LsmManifestRun **reaped, int *nreaped)
 {
 	Buffer		metabuf;
 	Buffer		buf;
@@ -245,6 +261,10 @@ lsm_manifest_switch(Relation rel, const uint32 *remove, int nremove,
 	bool		created = false;
 	PGAlignedBlock old;
 	LsmManifest om = (LsmManifest) old.data;
+	PGAlignedBlock newl;
+	LsmManifest nm;
+	LsmManifestRun *retired;
+	int			nnew = 0;
 	uint32		n = 0;
 	uint32		maxid = 0;
 
@@ -274,12 +294,78 @@ lsm_manifest_switch(Relation rel, const uint32 *remove, int nremove,
 		memcpy(om, LsmPageGetManifest(BufferGetPage(buf)), BLCKSZ -
 			   MAXALIGN(SizeOfPageHeaderData) - LSM_SPECIAL_SIZE);
 
-	if (om->nruns - nremove + nadd > (uint32) LSM_MAX_RUNS)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("lsm table \"%s\" would have more than %d runs",
-						RelationGetRelationName(rel), LSM_MAX_RUNS),
-				 errhint("Run lsm_compact() on the table.")));
+	/*
+	 * The new list, built in a local copy first: the added runs, the old
+	 * runs not removed, then the retired runs still needed and the newly
+	 * retired ones.
+	 */
+	nm = (LsmManifest) newl.data;
+	memcpy(nm, om, offsetof(LsmManifestData, runs));
+	for (int i = 0; i < nadd; i++)
+	{
+		nm->runs[n++] = add[i];
+		maxid = Max(maxid, add[i].run_id);
+	}
+	retired = palloc(sizeof(LsmManifestRun) * (om->nruns + 1));
+	for (uint32 i = 0; i < om->nruns; i++)
+	{
+		bool		removed = false;
+
+		for (int j = 0; j < nremove; j++)
+			if (om->runs[i].run_id == remove[j])
+				removed = true;
+		if (!removed)
+		{
+			if (n >= (uint32) LSM_MAX_RUNS)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("lsm table \"%s\" would have more than %d runs",
+								RelationGetRelationName(rel), LSM_MAX_RUNS),
+						 errhint("Run lsm_compact() on the table.")));
+			nm->runs[n++] = om->runs[i];
+		}
+		else
+		{
+			retired[nnew] = om->runs[i];
+			retired[nnew].oldest_xid = ReadNextTransactionId();
+			nnew++;
+		}
+	}
+	nm->nruns = n;
+	*reaped = palloc(sizeof(LsmManifestRun) * (om->nretired + nnew + 1));
+	*nreaped = 0;
+	for (uint32 i = om->nruns; i < om->nruns + om->nretired; i++)
+	{
+		if (reap_all ||
+			GlobalVisCheckRemovableXid(rel, om->runs[i].oldest_xid))
+			(*reaped)[(*nreaped)++] = om->runs[i];
+		else
+		{
+			/* checked by lsm_manifest_has_room before any work was done */
+			if (n >= (uint32) LSM_MAX_RUNS)
+				elog(ERROR, "no room for retired runs in the manifest of \"%s\"",
+					 RelationGetRelationName(rel));
+			nm->runs[n++] = om->runs[i];
+		}
+	}
+	for (int i = 0; i < nnew; i++)
+	{
+		if (reap_all)
+			(*reaped)[(*nreaped)++] = retired[i];
+		else
+		{
+			if (n >= (uint32) LSM_MAX_RUNS)
+				elog(ERROR, "no room for retired runs in the manifest of \"%s\"",
+					 RelationGetRelationName(rel));
+			nm->runs[n++] = retired[i];
+		}
+	}
+	nm->nretired = n - nm->nruns;
+	nm->generation = om->generation + 1;
+	nm->next_run_id = Max(om->next_run_id, maxid + 1);
+	nm->bytes_flushed = om->bytes_flushed + flushed_bytes;
+	nm->bytes_compacted = om->bytes_compacted + compacted_bytes;
+	pfree(retired);
 
 	state = GenericXLogStart(rel);
 	if (created)
@@ -292,34 +378,106 @@ lsm_manifest_switch(Relation rel, const uint32 *remove, int nremove,
 	else
 		page = GenericXLogRegisterBuffer(state, buf, 0);
 	m = LsmPageGetManifest(page);
-	memcpy(m, om, offsetof(LsmManifestData, runs));
-	for (int i = 0; i < nadd; i++)
-	{
-		m->runs[n++] = add[i];
-		maxid = Max(maxid, add[i].run_id);
-	}
-	for (uint32 i = 0; i < om->nruns; i++)
-	{
-		bool		removed = false;
-
-		for (int j = 0; j < nremove; j++)
-			if (om->runs[i].run_id == remove[j])
-				removed = true;
-		if (!removed)
-			m->runs[n++] = om->runs[i];
-	}
-	m->nruns = n;
-	m->generation = om->generation + 1;
-	m->next_run_id = Max(om->next_run_id, maxid + 1);
-	m->bytes_flushed = om->bytes_flushed + flushed_bytes;
-	m->bytes_compacted = om->bytes_compacted + compacted_bytes;
+	memcpy(m, nm, offsetof(LsmManifestData, runs) + n * sizeof(LsmManifestRun));
 	((PageHeader) page)->pd_lower = MAXALIGN(SizeOfPageHeaderData) +
 		offsetof(LsmManifestData, runs) + n * sizeof(LsmManifestRun);
 	GenericXLogFinish(state);
 
 	UnlockReleaseBuffer(buf);
 	UnlockReleaseBuffer(metabuf);
-	return n;
+	return nm->nruns;
+}
+
+/*
+ * lsm_manifest_has_room -- can a flush or compaction publish a run now?
+ * Each adds one entry (a compaction turns its inputs into retired entries
+ * without adding to the count), so one free slot is needed once the
+ * retired runs that no snapshot needs are left out.  With a snapshot held
+ * back for long across many switches, retired runs may fill the manifest;
+ * flushes and compactions then wait (the memtable grows) instead of
+ * failing the writer.  The caller holds the maintenance lock, so the answer
+ * stays true until its switch.
+ */
+bool
+lsm_manifest_has_room(Relation rel)
+{
+	PGAlignedBlock mbuf;
+	LsmManifest m = (LsmManifest) mbuf.data;
+	uint32		used;
+
+	if (!lsm_manifest_read(rel, m))
+		return true;
+	used = m->nruns;
+	for (uint32 i = m->nruns; i < m->nruns + m->nretired; i++)
+		if (!GlobalVisCheckRemovableXid(rel, m->runs[i].oldest_xid))
+			used++;
+	return used < (uint32) LSM_MAX_RUNS;
+}
+
+/*
+ * lsm_free_retired -- free the pages of retired runs that a switch has
+ * dropped from the manifest.  A standby query may still read them through
+ * a view taken before they were retired: the recovery conflict logged
+ * first cancels queries whose snapshot is not newer than the retirement.
+ * (On the primary no such snapshot remains, see lsm_manifest_switch; under
+ * lsm_shrink's AccessExclusiveLock no other reader is left at all, and the
+ * standby replays that lock before these records.)
+ */
+void
+lsm_free_retired(Relation rel, LsmManifestRun *runs, int nruns)
+{
+	TransactionId newest = InvalidTransactionId;
+	MemoryContext cxt;
+	MemoryContext old;
+
+	if (nruns == 0)
+		return;
+	for (int i = 0; i < nruns; i++)
+		if (!TransactionIdIsValid(newest) ||
+			TransactionIdFollows(runs[i].oldest_xid, newest))
+			newest = runs[i].oldest_xid;
+	lsm_log_conflict_horizon(rel, newest);
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "lsm free runs",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	for (int i = 0; i < nruns; i++)
+	{
+		LsmRun	   *run = lsm_run_open(rel, &runs[i], cxt);
+
+		lsm_free_run_pages(rel, run);
+		MemoryContextReset(cxt);
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+}
+
+/*
+ * lsm_reap_retired -- drop and free the retired runs no snapshot can read
+ * any more (all of them with all, under lsm_shrink's exclusive lock), in
+ * a switch of their own if there are any.  The caller holds the maintenance
+ * lock.  Returns the number of runs freed.
+ */
+int
+lsm_reap_retired(Relation rel, bool all)
+{
+	PGAlignedBlock mbuf;
+	LsmManifest m = (LsmManifest) mbuf.data;
+	bool		any = false;
+	LsmManifestRun *reaped;
+	int			nreaped;
+
+	if (!lsm_manifest_read(rel, m))
+		return 0;
+	for (uint32 i = m->nruns; i < m->nruns + m->nretired && !any; i++)
+		if (all || GlobalVisCheckRemovableXid(rel, m->runs[i].oldest_xid))
+			any = true;
+	if (!any)
+		return 0;
+	lsm_manifest_switch(rel, NULL, 0, NULL, 0, 0, 0, all, &reaped, &nreaped);
+	lsm_free_retired(rel, reaped, nreaped);
+	pfree(reaped);
+	return nreaped;
 }
 
 /*

@@ -1009,8 +1009,25 @@ lsm_unmap_page(Relation rel, BlockNumber lblock, BlockNumber blkno,
 		return false;
 	}
 
+	/*
+	 * A cleanup lock, as heap takes to prune: whoever else holds a pin may
+	 * still point into the page (a scan's current tuple, an UPDATE between
+	 * reading the old version and locking it again), and the page is about
+	 * to be wiped.  If it is pinned, it stays; a flushed page then becomes
+	 * an overlay page (lsm_release_flushed_page), an empty one waits for
+	 * the next VACUUM.
+	 */
 	buf = ReadBuffer(rel, blkno);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	if (!ConditionalLockBufferForCleanup(buf))
+	{
+		ReleaseBuffer(buf);
+		if (BufferIsValid(leafbuf))
+			UnlockReleaseBuffer(leafbuf);
+		UnlockReleaseBuffer(metabuf);
+		if (BufferIsValid(vmbuf))
+			ReleaseBuffer(vmbuf);
+		return false;
+	}
 	lsm_verify_mem_page(rel, buf, lblock);
 	page = BufferGetPage(buf);
 	if (flushed_lsn != InvalidXLogRecPtr)

@@ -368,10 +368,18 @@ typedef struct LsmManifestData
 	uint32		magic;			/* LSM_RUN_MAGIC */
 	uint32		nruns;
 	uint32		next_run_id;	/* ids are never reused in a relfilenode */
-	uint32		unused;
+	uint32		nretired;		/* retired runs, after the nruns listed ones */
 	uint64		generation;		/* bumped by every switch */
 	uint64		bytes_flushed;	/* raw bytes written by flushes, ever */
 	uint64		bytes_compacted;	/* raw bytes written by compactions */
+	/*
+	 * runs[0 .. nruns-1] are the runs readers use, newest first.
+	 * runs[nruns .. nruns+nretired-1] are retired runs: replaced by a
+	 * compaction, no longer read by new views, but their pages are kept
+	 * intact for readers holding an older view until no snapshot older than
+	 * the retirement can remain.  A retired entry's oldest_xid holds the
+	 * next xid at its retirement instead (see lsm_manifest_switch).
+	 */
 	LsmManifestRun runs[FLEXIBLE_ARRAY_MEMBER];
 } LsmManifestData;
 

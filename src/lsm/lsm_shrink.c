@@ -294,6 +294,11 @@ lsm_shrink(Relation rel, bool rewrite, bool yield)
 	lsm_shrink_active = true;
 	PG_TRY();
 	{
+		/*
+		 * 0. Free every retired run: nobody else reads the table while we
+		 * hold the AccessExclusiveLock (a standby replays the lock first).
+		 */
+		(void) lsm_reap_retired(rel, true);
 		nblocks = lsm_physical_nblocks(rel);
 		lsm_shrink_survey(rel, nblocks, &used, &hirun);
 
@@ -308,6 +313,7 @@ lsm_shrink(Relation rel, bool rewrite, bool yield)
 		{
 			lsm_shrink_cursor = 1;
 			lsm_rewrite_runs(rel);
+			(void) lsm_reap_retired(rel, true);
 			nblocks = lsm_physical_nblocks(rel);
 			lsm_shrink_survey(rel, nblocks, &used, &hirun);
 		}

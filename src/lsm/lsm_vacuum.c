@@ -150,6 +150,31 @@ lsm_vacuum_cmp_tid(const void *a, const void *b)
 }
 
 /*
+ * Do the runs hold a version (or tombstone) at any of the offsets offs[0..n-1]
+ * of logical block lblock?  See lsm_vacuum_page.
+ */
+static bool
+lsm_vacuum_in_runs(Relation rel, BlockNumber lblock, OffsetNumber *offs, int n)
+{
+	LsmRunSet  *rs;
+
+	if (n == 0)
+		return false;
+	rs = lsm_runset_cached(rel);
+	if (rs->nruns == 0)
+		return false;
+	for (int i = 0; i < n; i++)
+	{
+		ItemPointerData tid;
+
+		ItemPointerSet(&tid, lblock, offs[i]);
+		if (lsm_runset_lookup(rel, rs, &tid) != NULL)
+			return true;
+	}
+	return false;
+}
+
+/*
  * Second pass over one memtable page: the index entries of the LP_DEAD items
  * offs[0..n-1] of logical block lblock are gone, so the items become
  * LP_UNUSED.  The page is set all-visible if that is now true of it, and
@@ -389,6 +414,7 @@ lsm_vacuum_page(LsmVacState *vs, Buffer buf)
 	bool		leaves_lpdead;
 	bool		will_be_all_visible;
 	bool		overlay;
+	bool		make_overlay = false;
 	TransactionId visibility_cutoff_xid = InvalidTransactionId;
 	bool		vm_set;
 	bool		set_vm = false;
@@ -464,6 +490,23 @@ lsm_vacuum_page(LsmVacState *vs, Buffer buf)
 			frozen[nfrozen++] = off;
 	}
 
+	/*
+	 * An ordinary page whose versions a run holds as well is what a flush
+	 * leaves when it is interrupted (crash, error, cancel) after publishing
+	 * its run and before freeing the page.  Removing a version there must
+	 * leave a tombstone, or the run's copy would be seen again once the page
+	 * is flushed or freed: such a page becomes an overlay page now.  Only a
+	 * version about to be removed is asked about (bloom filters make the
+	 * usual "no" cheap); the maintenance lock keeps flushes out meanwhile.
+	 */
+	if (!overlay && (ndead > 0 || nolddead > 0) &&
+		(lsm_vacuum_in_runs(rel, lblock, dead, ndead) ||
+		 lsm_vacuum_in_runs(rel, lblock, olddead, nolddead)))
+	{
+		overlay = true;
+		make_overlay = true;
+	}
+
 	/* with indexes, removed versions stay LP_DEAD until their entries go */
 	leaves_lpdead = vs->nindexes > 0 && (ndead > 0 || nolddead > 0);
 	will_be_all_visible = all_visible && !leaves_lpdead && nremaining > 0 &&
@@ -493,7 +536,7 @@ lsm_vacuum_page(LsmVacState *vs, Buffer buf)
 		LockBuffer(vmlock, BUFFER_LOCK_EXCLUSIVE);
 	}
 
-	if (ndead > 0 || nfrozen > 0 || set_vm || clear_vm)
+	if (ndead > 0 || nfrozen > 0 || set_vm || clear_vm || make_overlay)
 	{
 		GenericXLogState *state;
 		Page		copy;
@@ -517,6 +560,8 @@ lsm_vacuum_page(LsmVacState *vs, Buffer buf)
 
 		state = GenericXLogStart(rel);
 		copy = GenericXLogRegisterBuffer(state, buf, 0);
+		if (make_overlay)
+			LsmPageGetOpaque(copy)->lpo_flags |= LSM_MEM_OVERLAY | LSM_MEM_SEALED;
 		if (set_vm)
 			lsm_vm_set_in_record(state, copy, vmlock);
 		else if (clear_vm)
@@ -771,9 +816,15 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 		PGAlignedBlock mbuf;
 		LsmManifest m = (LsmManifest) mbuf.data;
 
+		/* retired runs nobody can read any more go first */
+		(void) lsm_reap_retired(rel, false);
+
+		/* retired runs still needed are not orphans: count them as listed */
 		lsm_manifest_read(rel, m);
-		vs.nruns_listed = m->nruns;
-		for (uint32 r = 0; r < m->nruns && r < lengthof(vs.run_ids); r++)
+		vs.nruns_listed = m->nruns + m->nretired;
+		StaticAssertStmt(LSM_MAX_RUNS_FIXED >= LSM_MAX_RUNS,
+						 "run_ids[] too small for a manifest");
+		for (uint32 r = 0; r < vs.nruns_listed; r++)
 			vs.run_ids[r] = m->runs[r].run_id;
 	}
 

@@ -180,19 +180,11 @@ note "workload: $wres->{transactions} transactions; maintenance: $mres->{transac
 is($mres->{rc}, 0, 'the compactions ran without errors') or diag($mres->{stderr});
 ok($mres->{transactions} >= 2, 'several rounds of compaction ran');
 ok($stat{ok} > 0, 'queries on the standby succeeded during the compactions');
-TODO:
+# Readers that looked at the list of runs just before a compaction published
+# a merge go on reading the replaced runs (retired runs keep their pages
+# until no snapshot can need them); an UPDATE of a row whose page a flush
+# frees meanwhile finds the row in the new run.
 {
-	# Known bugs (doc/testing.md, "Known bugs"): a reader that looked at
-	# the list of runs just before a compaction published a merge may
-	# then read a page of a replaced run that the compaction has already
-	# freed ('lsm table "acct" is corrupted at block N', 'Page type "free"
-	# (5), expected "run data"'), on the standby as on the primary; and an
-	# UPDATE of a row whose page a concurrent flush frees may fail with
-	# 'tuple (X,Y) to update not found' or 'attempted to update invisible
-	# tuple'; and, rarely, a sequential scan running while flushes and
-	# compactions happen returns a wrong sum (rows missing or counted
-	# twice, not yet understood).  Each hits now and then in this test.
-	local $TODO = 'readers and writers racing with a compaction (known bugs)';
 	is($stat{wrong}, 0, 'no query on the standby returned a wrong result');
 	is($wres->{rc}, 0, 'the workload ran without errors')
 	  or diag($wres->{stderr});
