@@ -511,27 +511,113 @@ xh_sort_entries(XhEntry *entries, int n)
 }
 
 /*
- * xh_page_find_first -- index of the first entry in the sorted part of the
- * page whose hash is >= hash (binary search).
+ * xh_entries_lower_bound -- index of the first of entries[lo, hi) whose
+ * hash is >= h (already masked), by binary search.
  */
-int
-xh_page_find_first(Page page, uint64 hash)
+static inline int
+xh_entries_lower_bound(const XhEntry *entries, int lo, int hi, uint64 h)
 {
-	XhEntry    *entries = XhPageGetEntries(page);
-	int			lo = 0;
-	int			hi = XhPageGetOpaque(page)->nsorted;
-
-	hash &= XH_HASH_MASK;
 	while (lo < hi)
 	{
-		int			mid = (lo + hi) / 2;
+		int			mid = lo + (hi - lo) / 2;
 
-		if (XhEntryHash(&entries[mid]) < hash)
+		if (XhEntryHash(&entries[mid]) < h)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	return lo;
+}
+
+/*
+ * xh_page_find_first -- index of the first entry in the sorted part of the
+ * page whose hash is >= hash.
+ *
+ * On a bucket page the hashes are uniformly spread over the bucket's range
+ * (they are the output of a 64-bit finaliser, and the bucket is chosen by
+ * their top "depth" bits), so the bits of the hash below the prefix,
+ * taken as a fraction, predict the position of its entries: the
+ * interpolation is off by about sqrt(n)/2 entries.  The search probes the
+ * predicted entry, then gallops away from it in steps of XH_GALLOP
+ * entries (doubling) until it brackets the answer, and finishes with a
+ * binary search of the bracket.  A lookup thus touches 2-4 cache lines of
+ * the entry array rather than the 7-8 of a binary search of the page,
+ * and the result is the same for any page contents (the prediction only
+ * chooses where to start; sortedness alone makes the result right).
+ * Overflow pages, whose entries share their top 32 bits, and short runs
+ * use the plain binary search.
+ */
+#define XH_GALLOP	16
+
+int
+xh_page_find_first(Page page, uint64 hash)
+{
+	XhEntry    *entries = XhPageGetEntries(page);
+	XhPageOpaque opaque = XhPageGetOpaque(page);
+	int			n = opaque->nsorted;
+	uint64		h = hash & XH_HASH_MASK;
+	uint64		frac;
+	int			guess;
+	int			lo;
+	int			hi;
+	int			step;
+
+	if (opaque->kind != XH_PAGE_BUCKET || n <= 2 * XH_GALLOP ||
+		opaque->depth >= 32)
+		return xh_entries_lower_bound(entries, 0, n, h);
+
+	/* the hash bits below the bucket's prefix, as a 32-bit fraction */
+	frac = (h << opaque->depth) >> 32;
+	guess = (int) ((frac * (uint64) n) >> 32);
+	Assert(guess >= 0 && guess < n);
+
+	if (XhEntryHash(&entries[guess]) < h)
+	{
+		/* the answer is above guess: gallop right */
+		lo = guess + 1;
+		step = XH_GALLOP;
+		for (;;)
+		{
+			int			probe = guess + step;
+
+			if (probe >= n)
+			{
+				hi = n;
+				break;
+			}
+			if (XhEntryHash(&entries[probe]) >= h)
+			{
+				hi = probe;
+				break;
+			}
+			lo = probe + 1;
+			step *= 2;
+		}
+	}
+	else
+	{
+		/* the answer is at or below guess: gallop left */
+		hi = guess;
+		step = XH_GALLOP;
+		for (;;)
+		{
+			int			probe = guess - step;
+
+			if (probe < 0)
+			{
+				lo = 0;
+				break;
+			}
+			if (XhEntryHash(&entries[probe]) < h)
+			{
+				lo = probe + 1;
+				break;
+			}
+			hi = probe;
+			step *= 2;
+		}
+	}
+	return xh_entries_lower_bound(entries, lo, hi, h);
 }
 
 /*

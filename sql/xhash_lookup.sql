@@ -1,0 +1,96 @@
+--
+-- xhash_lookup: single-key lookups find exactly what the table holds.
+-- Exercises the search inside bucket pages (interpolation, gallop, binary
+-- search) over freshly built pages, appended unsorted tails, split and
+-- vacuumed pages; runs of equal keys longer than a scan's inline TID array
+-- and longer than a page; REINDEX; temporary indexes; and the plans the
+-- planner picks.
+--
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+
+CREATE TABLE xl (k int8, v int4);
+INSERT INTO xl SELECT g, g FROM generate_series(1, 50000) g;
+-- 31 rows of key 7: more than the inline TID array of a scan
+INSERT INTO xl SELECT 7, g FROM generate_series(1, 30) g;
+-- 3000 rows of one key: an overflow chain
+INSERT INTO xl SELECT 123456789, g FROM generate_series(1, 3000) g;
+CREATE INDEX xl_k ON xl USING xhash (k);
+ANALYZE xl;
+SELECT xhash_check('xl_k');
+SELECT buckets > 50 AS many_buckets, overflow_pages > 0 AS has_chain
+  FROM xhash_info('xl_k');
+
+-- xl_bad(lo, hi, deleted): keys in lo..hi whose index lookup does not
+-- count the rows the table has (1, except for key 7, the keys above 70000
+-- that were never inserted and, once "deleted", the keys deleted below);
+-- each lookup is an index scan of its own (the sub-select runs per key)
+CREATE FUNCTION xl_bad(lo int8, hi int8, deleted bool DEFAULT false)
+RETURNS SETOF int8 LANGUAGE sql AS $$
+	SELECT g FROM generate_series(lo, hi) g
+	 WHERE (SELECT count(*) FROM xl WHERE k = g) <>
+		   CASE WHEN g = 7 THEN 31
+				WHEN g > 70000 THEN 0
+				WHEN deleted AND g % 10 = 3 AND g > 40000 THEN 0
+				ELSE 1 END
+$$;
+
+EXPLAIN (COSTS OFF)
+SELECT g FROM generate_series(1, 10) g WHERE (SELECT count(*) FROM xl WHERE k = g) <> 1;
+
+-- every key of the built index, and keys that are not there
+SELECT count(*) AS bad FROM xl_bad(1, 50000);
+SELECT count(*) AS bad FROM xl_bad(70001, 75000);
+SELECT count(*) FROM xl WHERE k = 123456789;
+SELECT count(*), sum(v) FROM xl WHERE k = 7;
+SELECT v FROM xl WHERE k = 49999;
+
+-- inserts after the build: appended entries, splits, directory doubling
+INSERT INTO xl SELECT g, g FROM generate_series(50001, 70000) g;
+SELECT xhash_check('xl_k');
+SELECT count(*) AS bad FROM xl_bad(1, 75000);
+
+-- VACUUM compacts pages in place
+DELETE FROM xl WHERE k % 10 = 3 AND k > 40000;
+VACUUM xl;
+SELECT xhash_check('xl_k');
+SELECT count(*) AS bad FROM xl_bad(1, 75000, true);
+
+-- REINDEX gives the index a new file
+SELECT count(*) AS bad FROM xl_bad(1, 2000, true);
+REINDEX INDEX xl_k;
+SELECT count(*) AS bad FROM xl_bad(1, 75000, true);
+SELECT xhash_check('xl_k');
+
+-- the planner picks a plain index scan on xhash for equality, also when a
+-- btree on the same column exists, and for prepared statements' generic
+-- plans
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+CREATE INDEX xl_k_btree ON xl USING btree (k);
+ANALYZE xl;
+EXPLAIN (COSTS OFF) SELECT v FROM xl WHERE k = 49999;
+SET plan_cache_mode = force_generic_plan;
+PREPARE xl_get(int8) AS SELECT v FROM xl WHERE k = $1;
+EXPLAIN (COSTS OFF) EXECUTE xl_get(49999);
+EXECUTE xl_get(49999);
+DEALLOCATE xl_get;
+RESET plan_cache_mode;
+DROP INDEX xl_k_btree;
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+
+-- a temporary index (local buffers)
+CREATE TEMP TABLE xlt (k text, v int4);
+INSERT INTO xlt SELECT md5(g::text), g FROM generate_series(1, 20000) g;
+CREATE INDEX xlt_k ON xlt USING xhash (k);
+INSERT INTO xlt SELECT md5(g::text), g FROM generate_series(20001, 30000) g;
+SELECT count(*) AS bad FROM generate_series(1, 30000) g
+ WHERE (SELECT v FROM xlt WHERE k = md5(g::text)) IS DISTINCT FROM g;
+SELECT xhash_check('xlt_k');
+
+DROP TABLE xlt;
+DROP FUNCTION xl_bad(int8, int8, bool);
+DROP TABLE xl;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
