@@ -54,6 +54,9 @@
 /* largest directory kept in backend memory (slots) */
 #define XH_CACHE_MAX_SLOTS		(1 << 20)
 
+/* TIDs a scan can gather without allocating */
+#define XH_INLINE_TIDS			8
+
 /* progress-reporting phases of CREATE INDEX */
 #define XHASH_PHASE_SCAN		2
 #define XHASH_PHASE_SORT		3
@@ -99,13 +102,17 @@ typedef struct XhBuildEntry
 	uint32		alive;
 } XhBuildEntry;
 
-/* scan state */
+/*
+ * Scan state.  "tids" points to inline_tids unless the scan gathered more
+ * than XH_INLINE_TIDS TIDs, when it is palloc'd.
+ */
 typedef struct XhScanOpaqueData
 {
 	bool		collected;		/* have we gathered the TIDs yet? */
 	int			ntids;
 	int			curtid;
 	ItemPointerData *tids;
+	ItemPointerData inline_tids[XH_INLINE_TIDS];
 } XhScanOpaqueData;
 
 typedef XhScanOpaqueData *XhScanOpaque;
