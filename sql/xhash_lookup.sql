@@ -3,8 +3,9 @@
 -- Exercises the search inside bucket pages (interpolation, gallop, binary
 -- search) over freshly built pages, appended unsorted tails, split and
 -- vacuumed pages; runs of equal keys longer than a scan's inline TID array
--- and longer than a page; REINDEX; temporary indexes; and the plans the
--- planner picks.
+-- and longer than a page; the per-slot recent-buffer hints (also after
+-- REINDEX and on temporary indexes, which have none); the buffer
+-- statistics of hinted reads; and the plans the planner picks.
 --
 SET enable_seqscan = off;
 SET enable_bitmapscan = off;
@@ -56,7 +57,19 @@ VACUUM xl;
 SELECT xhash_check('xl_k');
 SELECT count(*) AS bad FROM xl_bad(1, 75000, true);
 
--- REINDEX gives the index a new file
+-- hinted bucket reads are counted in the index's buffer statistics like
+-- ordinary reads: one bucket page per lookup, all of them hits
+BEGIN;
+SELECT pg_stat_get_xact_blocks_fetched('xl_k'::regclass) AS f0,
+	   pg_stat_get_xact_blocks_hit('xl_k'::regclass) AS h0 \gset
+SELECT count(*) AS bad FROM xl_bad(1, 1000, true);
+SELECT pg_stat_get_xact_blocks_fetched('xl_k'::regclass) - :f0 >= 1000 AS all_counted,
+	   pg_stat_get_xact_blocks_fetched('xl_k'::regclass) - :f0 =
+	   pg_stat_get_xact_blocks_hit('xl_k'::regclass) - :h0 AS all_hits;
+COMMIT;
+
+-- REINDEX gives the index a new file: the hints of this backend must not
+-- lead to the old buffers
 SELECT count(*) AS bad FROM xl_bad(1, 2000, true);
 REINDEX INDEX xl_k;
 SELECT count(*) AS bad FROM xl_bad(1, 75000, true);
@@ -80,7 +93,7 @@ DROP INDEX xl_k_btree;
 SET enable_seqscan = off;
 SET enable_bitmapscan = off;
 
--- a temporary index (local buffers)
+-- a temporary index (local buffers, no hints)
 CREATE TEMP TABLE xlt (k text, v int4);
 INSERT INTO xlt SELECT md5(g::text), g FROM generate_series(1, 20000) g;
 CREATE INDEX xlt_k ON xlt USING xhash (k);

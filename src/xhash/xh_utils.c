@@ -22,6 +22,7 @@
 #include "common/hashfn.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "storage/bufmgr.h"
 #include "storage/indexfsm.h"
 #include "storage/lmgr.h"
@@ -323,6 +324,7 @@ xh_get_cache(Relation rel, bool refresh)
 		XhMetaPage	meta;
 		XhCache		hdr;
 		uint32		nslots;
+		uint32		nhints;
 		bool		ok = true;
 		uint32		i;
 
@@ -339,14 +341,24 @@ xh_get_cache(Relation rel, bool refresh)
 
 		nslots = (uint32) 1 << hdr.global_depth;
 		hdr.have_slots = nslots <= XH_CACHE_MAX_SLOTS;
+		nhints = (hdr.have_slots && nslots <= XH_HINT_MAX_SLOTS &&
+				  !RelationUsesLocalBuffers(rel)) ? nslots : 0;
+		hdr.hint_uses = 0;
+		hdr.hints = NULL;
 
 		if (rel->rd_amcache)
 			pfree(rel->rd_amcache);
 		rel->rd_amcache = NULL;
 		cache = MemoryContextAlloc(rel->rd_indexcxt,
 								   offsetof(XhCache, slots) +
-								   (hdr.have_slots ? nslots * sizeof(BlockNumber) : 0));
+								   (hdr.have_slots ? nslots * sizeof(BlockNumber) : 0) +
+								   nhints * sizeof(Buffer));
 		memcpy(cache, &hdr, offsetof(XhCache, slots));
+		if (nhints > 0)
+		{
+			cache->hints = (Buffer *) &cache->slots[nslots];
+			memset(cache->hints, 0, nhints * sizeof(Buffer));	/* InvalidBuffer */
+		}
 
 		for (i = 0; hdr.have_slots && i < hdr.dir_npages && ok; i++)
 		{
@@ -430,6 +442,62 @@ xh_bucket_covers(Page page, uint64 hash)
 }
 
 /*
+ * xh_read_dir_bucket -- pin (without locking) the page that the directory
+ * names for "hash"; its block number goes to *blkno.
+ *
+ * When the slot has a recent-buffer hint, ReadRecentBuffer pins the page
+ * without a lookup in the shared buffer mapping table if the buffer still
+ * holds that block (it checks the buffer's tag under the buffer header
+ * lock; otherwise it fails and we read normally).  A pin taken that way
+ * does not raise the buffer's usage count, so that the clock sweep keeps
+ * seeing the bucket pages that are in use, every XH_HINT_REFRESH-th hinted
+ * read goes through ReadBuffer anyway.  The relation's buffer statistics
+ * are counted as ReadBuffer counts them.
+ *
+ * Also starts loading the page's header and special space into the CPU
+ * cache, which xh_check_page reads first, while the caller waits for the
+ * buffer lock.
+ */
+static Buffer
+xh_read_dir_bucket(Relation rel, uint64 hash, bool refresh, BlockNumber *blkno)
+{
+	BlockNumber blk = xh_dir_lookup(rel, hash, refresh);
+	XhCache    *cache = (XhCache *) rel->rd_amcache;
+	Buffer		buf;
+	Page		page;
+
+	if (cache != NULL && cache->hints != NULL)
+	{
+		uint32		slot = XhHashPrefix(hash, cache->global_depth);
+		Buffer		hint = cache->hints[slot];
+
+		if (BufferIsValid(hint) &&
+			++cache->hint_uses % XH_HINT_REFRESH != 0 &&
+			ReadRecentBuffer(rel->rd_node, MAIN_FORKNUM, blk, hint))
+		{
+			pgstat_count_buffer_read(rel);
+			pgstat_count_buffer_hit(rel);
+			buf = hint;
+		}
+		else
+		{
+			buf = ReadBuffer(rel, blk);
+			/* the cache cannot have been rebuilt meanwhile, but be sure */
+			if (rel->rd_amcache == cache)
+				cache->hints[slot] = buf;
+		}
+	}
+	else
+		buf = ReadBuffer(rel, blk);
+
+	page = BufferGetPage(buf);
+	XH_PREFETCH(page);
+	XH_PREFETCH((char *) page + BLCKSZ - MAXALIGN(sizeof(XhPageOpaqueData)));
+	*blkno = blk;
+	return buf;
+}
+
+/*
  * xh_find_bucket -- pin and lock (in "mode") the bucket page that covers
  * "hash" and return its buffer.
  *
@@ -445,12 +513,12 @@ xh_find_bucket(Relation rel, uint64 hash, int mode, bool *dir_stale)
 	*dir_stale = false;
 	for (;;)
 	{
-		BlockNumber blkno = xh_dir_lookup(rel, hash, refresh);
+		BlockNumber blkno;
 		Buffer		buf;
 		Page		page;
 		int			hops = 0;
 
-		buf = ReadBuffer(rel, blkno);
+		buf = xh_read_dir_bucket(rel, hash, refresh, &blkno);
 		LockBuffer(buf, mode);
 		page = BufferGetPage(buf);
 		xh_check_page(rel, page, blkno, 0);

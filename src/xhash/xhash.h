@@ -54,8 +54,24 @@
 /* largest directory kept in backend memory (slots) */
 #define XH_CACHE_MAX_SLOTS		(1 << 20)
 
+/* largest directory whose slots also get a recent-buffer hint each */
+#define XH_HINT_MAX_SLOTS		(1 << 18)
+
+/*
+ * Every XH_HINT_REFRESH-th use of a recent-buffer hint reads the page with
+ * ReadBuffer instead (see xh_read_dir_bucket).
+ */
+#define XH_HINT_REFRESH			8
+
 /* TIDs a scan can gather without allocating */
 #define XH_INLINE_TIDS			8
+
+/* start loading the cache line at "addr"; only a hint to the CPU */
+#if defined(__GNUC__) || defined(__clang__)
+#define XH_PREFETCH(addr)		__builtin_prefetch(addr)
+#else
+#define XH_PREFETCH(addr)		((void) 0)
+#endif
 
 /* progress-reporting phases of CREATE INDEX */
 #define XHASH_PHASE_SCAN		2
@@ -73,6 +89,12 @@ typedef struct XhOptions
  * XH_CACHE_MAX_SLOTS slots, of the whole directory; lives in rd_amcache.
  * Anything read from it is only a hint: the page it leads to is always
  * checked (see xh_find_bucket).
+ *
+ * For directories up to XH_HINT_MAX_SLOTS slots, "hints" (after the slots,
+ * in the same allocation) remembers for each slot the shared buffer that
+ * held its bucket page the last time this backend read it, so that the
+ * next lookup can pin it with ReadRecentBuffer, without a buffer mapping
+ * table lookup.  NULL for temporary indexes (local buffers).
  */
 typedef struct XhCache
 {
@@ -83,6 +105,8 @@ typedef struct XhCache
 	BlockNumber dir_start;
 	uint32		dir_npages;
 	bool		have_slots;
+	uint32		hint_uses;		/* hinted reads, for XH_HINT_REFRESH */
+	Buffer	   *hints;			/* per-slot recent buffers, or NULL */
 	BlockNumber slots[FLEXIBLE_ARRAY_MEMBER];
 } XhCache;
 
