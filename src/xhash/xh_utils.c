@@ -719,6 +719,31 @@ xh_entry_tid(const XhEntry *e, ItemPointer tid)
 }
 
 /*
+ * xh_cache_for_update -- rd_amcache, to attach something built in
+ * rd_indexcxt to it; a stub (marked stale, so that the next xh_get_cache
+ * fills it in) if there is none.
+ *
+ * Callers must fetch rd_amcache only after their catalog lookups: those can
+ * process invalidation messages, and a relcache flush of the index frees
+ * rd_amcache (RelationReloadIndexInfo), though not what hangs off it in
+ * rd_indexcxt.  No metapage read here: CREATE UNIQUE INDEX compares keys
+ * before the index has any page.
+ */
+static XhCache *
+xh_cache_for_update(Relation rel)
+{
+	XhCache    *cache = (XhCache *) rel->rd_amcache;
+
+	if (cache == NULL)
+	{
+		cache = MemoryContextAllocZero(rel->rd_indexcxt, offsetof(XhCache, slots));
+		cache->stale = true;
+		rel->rd_amcache = cache;
+	}
+	return cache;
+}
+
+/*
  * xh_get_keyeq -- the equality functions of the key columns (strategy 1
  * of each column's operator family, for the opclass input type), cached
  * in the index's relcache memory.
@@ -730,18 +755,7 @@ xh_get_keyeq(Relation rel)
 	XhKeyEq    *keyeq;
 	int			i;
 
-	/*
-	 * No metapage read here: CREATE UNIQUE INDEX compares keys before the
-	 * index has any page.  Without a cache, leave a stub that the next
-	 * xh_get_cache fills in.
-	 */
-	if (cache == NULL)
-	{
-		cache = MemoryContextAllocZero(rel->rd_indexcxt, offsetof(XhCache, slots));
-		cache->stale = true;
-		rel->rd_amcache = cache;
-	}
-	if (cache->keyeq != NULL)
+	if (cache != NULL && cache->keyeq != NULL)
 		return cache->keyeq;
 
 	keyeq = MemoryContextAllocZero(rel->rd_indexcxt, sizeof(XhKeyEq));
@@ -760,6 +774,8 @@ xh_get_keyeq(Relation rel)
 		fmgr_info_cxt(get_opcode(eqop), &keyeq->eqfn[i], rel->rd_indexcxt);
 		keyeq->collation[i] = rel->rd_indcollation[i];
 	}
+	/* the lookups above may have freed the cache we saw: fetch it again */
+	cache = xh_cache_for_update(rel);
 	cache->keyeq = keyeq;
 	return keyeq;
 }
