@@ -75,6 +75,32 @@ REINDEX INDEX xl_k;
 SELECT count(*) AS bad FROM xl_bad(1, 75000, true);
 SELECT xhash_check('xl_k');
 
+-- cross-type keys: the hash function of the key's own type is cached per
+-- key column and replaced when another type comes along; the same backend
+-- alternates int2, int4 and int8 probes of one column, and mixes types
+-- over the two columns of another index
+CREATE FUNCTION xl_cross_bad() RETURNS bigint LANGUAGE sql AS $$
+	SELECT count(*) FROM generate_series(8, 3000) g		-- key 7 has 31 rows
+	 WHERE (SELECT count(*) FROM xl WHERE k = g::int2) <> 1
+		OR (SELECT count(*) FROM xl WHERE k = g::int4) <> 1
+		OR (SELECT count(*) FROM xl WHERE k = g::int8) <> 1
+		OR (SELECT count(*) FROM xl WHERE k = g::int4 + 1) <> 1
+$$;
+SELECT xl_cross_bad() AS bad;
+EXPLAIN (COSTS OFF) SELECT v FROM xl WHERE k = 5::int2;
+CREATE TABLE xl2 (a int8, b float8, v int4);
+INSERT INTO xl2 SELECT g, g / 4.0, g FROM generate_series(1, 5000) g;
+CREATE INDEX xl2_ab ON xl2 USING xhash (a, b);
+SELECT count(*) AS bad FROM generate_series(1, 5000) g
+ WHERE (SELECT v FROM xl2 WHERE a = g::int4 AND b = (g / 4.0)::float4) IS DISTINCT FROM
+	   CASE WHEN (g / 4.0)::float4 = g / 4.0 THEN g END
+	OR (SELECT v FROM xl2 WHERE a = g::int2 AND b = g / 4.0) IS DISTINCT FROM g
+	OR (SELECT v FROM xl2 WHERE a = g AND b = g / 4.0) IS DISTINCT FROM g;
+REINDEX INDEX xl_k;
+SELECT xl_cross_bad() AS bad;
+DROP TABLE xl2;
+DROP FUNCTION xl_cross_bad();
+
 -- the planner picks a plain index scan on xhash for equality, also when a
 -- btree on the same column exists, and for prepared statements' generic
 -- plans

@@ -23,7 +23,6 @@
 #include "miscadmin.h"
 #include "nodes/tidbitmap.h"
 #include "storage/bufmgr.h"
-#include "utils/lsyscache.h"
 #include "utils/rel.h"
 
 #include "xhash/xhash.h"
@@ -193,7 +192,6 @@ xh_scan_hash(IndexScanDesc scan, uint64 seed, uint64 *hash, bool *partial)
 	for (att = 1; att <= natts; att++)
 	{
 		ScanKey		key = NULL;
-		FmgrInfo	finfo;
 		FmgrInfo   *proc;
 		uint64		h;
 		int			k;
@@ -217,19 +215,7 @@ xh_scan_hash(IndexScanDesc scan, uint64 seed, uint64 *hash, bool *partial)
 		/* a cross-type key is hashed with its own type's function */
 		if (OidIsValid(key->sk_subtype) &&
 			key->sk_subtype != rel->rd_opcintype[att - 1])
-		{
-			Oid			procid = get_opfamily_proc(rel->rd_opfamily[att - 1],
-												   key->sk_subtype,
-												   key->sk_subtype,
-												   XHASH_EXTENDED_PROC);
-
-			if (!OidIsValid(procid))
-				elog(ERROR, "missing support function %d(%u,%u) in opfamily %u",
-					 XHASH_EXTENDED_PROC, key->sk_subtype, key->sk_subtype,
-					 rel->rd_opfamily[att - 1]);
-			fmgr_info(procid, &finfo);
-			proc = &finfo;
-		}
+			proc = xh_get_cross_proc(rel, att, key->sk_subtype);
 		else
 			proc = index_getprocinfo(rel, att, XHASH_EXTENDED_PROC);
 		h = DatumGetUInt64(FunctionCall2Coll(proc, key->sk_collation,

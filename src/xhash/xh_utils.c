@@ -314,6 +314,7 @@ xh_get_cache(Relation rel, bool refresh)
 	XhCache    *cache = (XhCache *) rel->rd_amcache;
 
 	XhKeyEq    *keyeq = cache ? cache->keyeq : NULL;
+	XhCrossProcs *cross = cache ? cache->cross : NULL;
 
 	if (cache != NULL && !refresh && !cache->stale)
 		return cache;
@@ -332,6 +333,7 @@ xh_get_cache(Relation rel, bool refresh)
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		meta = xh_read_meta(rel, BufferGetPage(buf));
 		hdr.keyeq = keyeq;
+		hdr.cross = cross;
 		hdr.stale = false;
 		hdr.seed = meta->seed;
 		hdr.global_depth = meta->global_depth;
@@ -778,6 +780,44 @@ xh_get_keyeq(Relation rel)
 	cache = xh_cache_for_update(rel);
 	cache->keyeq = keyeq;
 	return keyeq;
+}
+
+/*
+ * xh_get_cross_proc -- support function 1 of key column "att" (1-based)
+ * for a scan key of type "subtype" other than the column's opclass input
+ * type (e.g. an int8 column probed with an int4 value), cached in the
+ * index's relcache memory so that such lookups need no catalog access.
+ * The FmgrInfo returned lives in rd_indexcxt.
+ */
+FmgrInfo *
+xh_get_cross_proc(Relation rel, int att, Oid subtype)
+{
+	XhCache    *cache = (XhCache *) rel->rd_amcache;
+	XhCrossProcs *cross;
+	Oid			procid;
+
+	Assert(att >= 1 && att <= INDEX_MAX_KEYS && OidIsValid(subtype));
+	if (cache != NULL && cache->cross != NULL &&
+		cache->cross->subtype[att - 1] == subtype)
+		return &cache->cross->proc[att - 1];
+
+	procid = get_opfamily_proc(rel->rd_opfamily[att - 1], subtype, subtype,
+							   XHASH_EXTENDED_PROC);
+	if (!OidIsValid(procid))
+		elog(ERROR, "missing support function %d(%u,%u) in opfamily %u",
+			 XHASH_EXTENDED_PROC, subtype, subtype, rel->rd_opfamily[att - 1]);
+
+	/* the lookup above may have freed the cache we saw: fetch it again */
+	cache = xh_cache_for_update(rel);
+	if (cache->cross == NULL)
+		cache->cross = MemoryContextAllocZero(rel->rd_indexcxt,
+											  sizeof(XhCrossProcs));
+	cross = cache->cross;
+	/* invalid until filled in, in case fmgr_info_cxt fails */
+	cross->subtype[att - 1] = InvalidOid;
+	fmgr_info_cxt(procid, &cross->proc[att - 1], rel->rd_indexcxt);
+	cross->subtype[att - 1] = subtype;
+	return &cross->proc[att - 1];
 }
 
 /*

@@ -99,6 +99,7 @@ typedef struct XhOptions
 typedef struct XhCache
 {
 	struct XhKeyEq *keyeq;		/* built on first use, kept across refreshes */
+	struct XhCrossProcs *cross; /* likewise */
 	bool		stale;			/* reread before next use */
 	uint64		seed;
 	uint32		global_depth;
@@ -117,6 +118,17 @@ typedef struct XhKeyEq
 	FmgrInfo	eqfn[INDEX_MAX_KEYS];
 	Oid			collation[INDEX_MAX_KEYS];
 } XhKeyEq;
+
+/*
+ * Hash functions for cross-type scan keys (e.g. an int8 column probed with
+ * an int4 value): per key column, the last subtype seen and its support
+ * function 1, so that a lookup needs no catalog access.
+ */
+typedef struct XhCrossProcs
+{
+	Oid			subtype[INDEX_MAX_KEYS];	/* InvalidOid: none cached */
+	FmgrInfo	proc[INDEX_MAX_KEYS];
+} XhCrossProcs;
 
 /* an entry while building: hash+offset, block, and liveness */
 typedef struct XhBuildEntry
@@ -172,6 +184,7 @@ extern int	xh_page_find_first(Page page, uint64 hash);
 extern void xh_make_entry(XhEntry *e, uint64 hash, ItemPointer tid);
 extern void xh_entry_tid(const XhEntry *e, ItemPointer tid);
 extern XhKeyEq *xh_get_keyeq(Relation rel);
+extern FmgrInfo *xh_get_cross_proc(Relation rel, int att, Oid subtype);
 extern bool xh_keys_equal(Relation rel, Datum *v1, bool *n1,
 						  Datum *v2, bool *n2);
 extern bool xh_fetch_keys(Relation heapRel, Relation indexRel,
