@@ -128,6 +128,32 @@ SELECT count(*), sum(id) FROM runs_inline WHERE id % 1000 = 0;
 SELECT lsm_check('runs_inline');
 DROP TABLE runs_inline;
 
+-- lsm_compact(full) gives space back: pages move down, the tail is cut off
+CREATE TABLE runs_shrink (a bigint, b bigint, c int) USING lsm WITH (autovacuum_enabled = off);
+INSERT INTO runs_shrink SELECT g, g * 7, g % 100 FROM generate_series(1, 50000) g;
+CREATE INDEX runs_shrink_a ON runs_shrink (a);
+CREATE TEMP TABLE shrink_sizes AS SELECT pg_relation_size('runs_shrink') AS before;
+SELECT runs FROM lsm_compact('runs_shrink', true);
+SELECT pg_relation_size('runs_shrink') < before / 2 AS shrunk FROM shrink_sizes;
+SELECT lsm_check('runs_shrink');
+SELECT count(*), sum(a), sum(b), sum(c) FROM runs_shrink;
+-- the memtable keeps working after its pages moved
+INSERT INTO runs_shrink SELECT g, g, 1 FROM generate_series(50001, 51000) g;
+UPDATE runs_shrink SET c = -1 WHERE a % 5000 = 0;
+DELETE FROM runs_shrink WHERE a % 2 = 0;
+SELECT count(*), sum(a), sum(c) FROM runs_shrink;
+SET enable_seqscan = off;
+SELECT a, c FROM runs_shrink WHERE a IN (5001, 50001, 50999, 51000) ORDER BY a;
+RESET enable_seqscan;
+-- after DELETE and VACUUM, lsm_compact(full) shrinks the table
+UPDATE shrink_sizes SET before = pg_relation_size('runs_shrink');
+VACUUM runs_shrink;
+SELECT runs FROM lsm_compact('runs_shrink', true);
+SELECT pg_relation_size('runs_shrink') < before AS shrunk FROM shrink_sizes;
+SELECT lsm_check('runs_shrink');
+SELECT count(*), sum(a), sum(c) FROM runs_shrink;
+DROP TABLE runs_shrink;
+
 -- errors
 CREATE TABLE runs_heap (id int);
 SELECT * FROM lsm_compact('runs_heap');

@@ -100,7 +100,7 @@ lsm_tam_init_gucs(void)
 }
 
 /* Take the maintenance lock; false if busy and !wait. */
-static bool
+bool
 lsm_maint_lock(Relation rel, bool wait)
 {
 	if (wait)
@@ -111,7 +111,8 @@ lsm_maint_lock(Relation rel, bool wait)
 	return ConditionalLockPage(rel, LSM_METAPAGE_BLKNO, ExclusiveLock);
 }
 
-static void
+/* Release the maintenance lock. */
+void
 lsm_maint_unlock(Relation rel)
 {
 	UnlockPage(rel, LSM_METAPAGE_BLKNO, ExclusiveLock);
@@ -330,7 +331,7 @@ lsm_flush(Relation rel, bool wait)
 		if (blkno == InvalidBlockNumber || blkno == insert_page)
 			continue;
 		buf = lsm_read_mem_page_hint(rel, lblock, blkno, NULL,
-									 BUFFER_LOCK_SHARE);
+									 BUFFER_LOCK_EXCLUSIVE);
 		if (!BufferIsValid(buf))
 			continue;
 		if (BufferGetBlockNumber(buf) == insert_page ||
@@ -338,6 +339,25 @@ lsm_flush(Relation rel, bool wait)
 		{
 			UnlockReleaseBuffer(buf);
 			continue;
+		}
+
+		/*
+		 * The page becomes an overlay page before its versions go into the
+		 * run: if the flush does not get to free it or mark it after
+		 * publishing the run (a crash, an error or a cancel in between), it
+		 * must not stay an ordinary page whose versions are also in a run.
+		 * VACUUM would remove a version there without leaving a tombstone,
+		 * and once the page is flushed again or freed, the run's older copy
+		 * would be visible again.  An overlay page whose run was never
+		 * published is harmless: the runs have nothing for its block.
+		 */
+		if (!(LsmPageGetOpaque(BufferGetPage(buf))->lpo_flags & LSM_MEM_OVERLAY))
+		{
+			GenericXLogState *state = GenericXLogStart(rel);
+			Page		copy = GenericXLogRegisterBuffer(state, buf, 0);
+
+			LsmPageGetOpaque(copy)->lpo_flags |= LSM_MEM_OVERLAY | LSM_MEM_SEALED;
+			GenericXLogFinish(state);
 		}
 		if (w == NULL)
 			w = lsm_run_writer_begin(rel, lsm_manifest_next_run_id(rel), 1,
@@ -664,55 +684,22 @@ lsm_read_version_page(Relation rel, ItemPointer tid, int lockmode)
 }
 
 /*
- * lsm_relocate_runs -- give space back: when much of the relation is free
- * pages (memtable pages that flushes freed, pages of replaced runs) that
- * can be reused now, rewrite all runs into them, which leaves the old run
- * pages free at the end of the relation; then cut off the free tail (see
- * lsm_truncate_free_tail).  Returns the number of pages truncated.
+ * lsm_rewrite_runs -- merge all runs into one even if there is only one
+ * already: lsm_shrink uses it to move the runs into the lowest free pages.
  */
-BlockNumber
-lsm_relocate_runs(Relation rel)
+void
+lsm_rewrite_runs(Relation rel)
 {
-	BlockNumber nblocks = lsm_physical_nblocks(rel);
-	BlockNumber used = 0;
-	Buffer		metabuf;
-	PGAlignedBlock mbuf;
-	LsmManifest m = (LsmManifest) mbuf.data;
-	BlockNumber runpages = 0;
-
-	if (nblocks < 64)
-		return 0;
-	metabuf = lsm_read_metapage(rel, BUFFER_LOCK_SHARE);
-	if (!BufferIsValid(metabuf))
-		return 0;
-	used = LsmPageGetMeta(BufferGetPage(metabuf))->mem_pages + 1;
-	UnlockReleaseBuffer(metabuf);
-	lsm_manifest_read(rel, m);
-	for (uint32 r = 0; r < m->nruns; r++)
-		runpages += m->runs[r].npages;
-	used += runpages + 1;
-
-	/* worth it when at least a quarter of the relation is free */
-	if (m->nruns > 0 && nblocks - Min(used, nblocks) > nblocks / 4)
+	lsm_compact_force_rewrite = true;
+	PG_TRY();
 	{
-		IndexFreeSpaceMapVacuum(rel);
-		lsm_compact_force_rewrite = true;
-		PG_TRY();
-		{
-			(void) lsm_compact_runs(rel, true, true);
-		}
-		PG_FINALLY();
-		{
-			lsm_compact_force_rewrite = false;
-		}
-		PG_END_TRY();
-		if (lsm_maint_lock(rel, true))
-		{
-			lsm_manifest_move(rel);
-			lsm_maint_unlock(rel);
-		}
+		(void) lsm_compact_runs(rel, true, true);
 	}
-	return lsm_truncate_free_tail(rel);
+	PG_FINALLY();
+	{
+		lsm_compact_force_rewrite = false;
+	}
+	PG_END_TRY();
 }
 
 PG_FUNCTION_INFO_V1(lsm_compact);
@@ -760,7 +747,7 @@ lsm_compact(PG_FUNCTION_ARGS)
 	flushed = lsm_flush(rel, true);
 	merged = lsm_compact_runs(rel, full, true);
 	if (full)
-		(void) lsm_relocate_runs(rel);
+		(void) lsm_shrink(rel, true, false);
 	lsm_manifest_read(rel, m);
 	table_close(rel, NoLock);
 

@@ -41,6 +41,8 @@
  * ----------------------------------------------------------------
  */
 extern void lsm_init_page(Page page, uint8 type, uint32 aux);
+extern void lsm_init_free_page(Page page, uint8 prev_type);
+extern bool lsm_move_page(Relation rel, BlockNumber blkno);
 extern void lsm_init_metapage(Page page);
 extern void lsm_verify_page(Relation rel, Buffer buf, uint8 type);
 extern void lsm_verify_mem_page(Relation rel, Buffer buf, BlockNumber lblock);
@@ -471,6 +473,7 @@ typedef struct LsmRunSet
 } LsmRunSet;
 
 extern bool lsm_manifest_read(Relation rel, LsmManifest copy);
+extern void lsm_manifest_verify(Relation rel, Buffer buf);
 extern LsmRunSet *lsm_runset_create(Relation rel, MemoryContext parent);
 extern void lsm_runset_refresh(Relation rel, LsmRunSet *rs);
 extern void lsm_runset_free(LsmRunSet *rs);
@@ -482,7 +485,6 @@ extern uint32 lsm_manifest_switch(Relation rel, const uint32 *remove,
 								  uint64 flushed_bytes,
 								  uint64 compacted_bytes);
 extern uint32 lsm_manifest_next_run_id(Relation rel);
-extern void lsm_manifest_move(Relation rel);
 
 /* ----------------------------------------------------------------
  * lsm_flush.c: flush and compaction
@@ -493,8 +495,9 @@ extern PGDLLIMPORT int lsm_vacuum_flush_min_pages;
 extern int	lsm_flush(Relation rel, bool wait);
 extern void lsm_maybe_flush(Relation rel);
 extern int	lsm_compact_runs(Relation rel, bool full, bool wait);
-extern BlockNumber lsm_relocate_runs(Relation rel);
-extern BlockNumber lsm_truncate_free_tail(Relation rel);
+extern void lsm_rewrite_runs(Relation rel);
+extern bool lsm_maint_lock(Relation rel, bool wait);
+extern void lsm_maint_unlock(Relation rel);
 extern bool lsm_materialize(Relation rel, ItemPointer tid);
 extern Buffer lsm_read_version_page(Relation rel, ItemPointer tid,
 									int lockmode);
@@ -504,5 +507,13 @@ typedef struct LsmBulkWriter LsmBulkWriter;
 extern LsmBulkWriter *lsm_bulk_writer_begin(Relation rel);
 extern HeapTupleHeader lsm_bulk_writer_add(LsmBulkWriter *bw, HeapTuple tuple);
 extern void lsm_bulk_writer_end(LsmBulkWriter *bw);
+
+/* ----------------------------------------------------------------
+ * lsm_shrink.c: giving space back
+ * ----------------------------------------------------------------
+ */
+extern bool lsm_shrink_active;
+extern Buffer lsm_shrink_alloc(Relation rel, BlockNumber below);
+extern BlockNumber lsm_shrink(Relation rel, bool rewrite, bool yield);
 
 #endif							/* LSM_INTERNAL_H */

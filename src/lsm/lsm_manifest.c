@@ -28,13 +28,14 @@
 #include "access/transam.h"
 #include "storage/bufmgr.h"
 #include "storage/indexfsm.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
 #include "lsm/lsm_internal.h"
 
 /* Verify the manifest page in buf (locked). */
-static void
+void
 lsm_manifest_verify(Relation rel, Buffer buf)
 {
 	Page		page = BufferGetPage(buf);
@@ -143,7 +144,7 @@ lsm_runset_refresh(Relation rel, LsmRunSet *rs)
 	Buffer		buf;
 	uint64		gen;
 
-	/* the manifest page never moves once it exists */
+	/* the manifest page moves only under lsm_shrink's exclusive lock */
 	if (rs->manifest_blk == InvalidBlockNumber)
 		rs->manifest_blk = lsm_manifest_blkno(rel);
 	blkno = rs->manifest_blk;
@@ -155,7 +156,7 @@ lsm_runset_refresh(Relation rel, LsmRunSet *rs)
 	{
 		Page		page = BufferGetPage(buf);
 
-		/* the manifest may have moved (lsm_manifest_move): look again */
+		/* the manifest may have moved (lsm_move_page): look again */
 		if (PageIsNew(page) ||
 			((PageHeader) page)->pd_special != BLCKSZ - LSM_SPECIAL_SIZE ||
 			LsmPageGetOpaque(page)->lpo_type != LSM_PAGE_MANIFEST)
@@ -335,6 +336,23 @@ typedef struct LsmRunSetCacheEntry
 } LsmRunSetCacheEntry;
 
 static LsmRunSetCacheEntry lsm_runset_cache = {InvalidOid};
+static bool lsm_runset_cache_callback_registered = false;
+
+/*
+ * Relcache invalidation of the cached relation (sent by whatever truncates
+ * it, see lsm_shrink): forget where the manifest was.  The
+ * manifest may have moved (lsm_manifest_move) and its old page been cut
+ * off with the end of the relation, which a refresh could not read; the
+ * next refresh asks the metapage.
+ */
+static void
+lsm_runset_cache_inval(Datum arg, Oid relid)
+{
+	LsmRunSetCacheEntry *c = &lsm_runset_cache;
+
+	if (c->rs != NULL && (relid == InvalidOid || relid == c->relid))
+		c->rs->manifest_blk = InvalidBlockNumber;
+}
 
 /*
  * lsm_runset_cached -- the cached view of rel's runs, brought up to date.
@@ -345,6 +363,11 @@ lsm_runset_cached(Relation rel)
 {
 	LsmRunSetCacheEntry *c = &lsm_runset_cache;
 
+	if (!lsm_runset_cache_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(lsm_runset_cache_inval, (Datum) 0);
+		lsm_runset_cache_callback_registered = true;
+	}
 	if (c->rs != NULL &&
 		(c->relid != RelationGetRelid(rel) ||
 		 !RelFileNodeEquals(c->node, rel->rd_node)))
@@ -361,79 +384,4 @@ lsm_runset_cached(Relation rel)
 	else
 		lsm_runset_refresh(rel, c->rs);
 	return c->rs;
-}
-
-/*
- * lsm_manifest_move -- copy the manifest to a new page (a reusable free
- * page, normally low in the relation) and free the old one, in one WAL
- * record {metapage, new manifest, old manifest}, so that truncation can
- * give back the end of the relation.  Readers that kept the old block
- * number find a page that is no longer a manifest and ask the metapage
- * again (lsm_runset_refresh); the old page is reused only after every
- * snapshot of the time is gone.  Caller holds the maintenance lock.
- */
-void
-lsm_manifest_move(Relation rel)
-{
-	Buffer		metabuf;
-	Buffer		oldbuf;
-	Buffer		newbuf;
-	BlockNumber oldblk;
-	GenericXLogState *state;
-	Page		page;
-	LsmFreePageData *fp;
-	PGAlignedBlock copy;
-
-	metabuf = lsm_read_metapage(rel, BUFFER_LOCK_EXCLUSIVE);
-	if (!BufferIsValid(metabuf))
-		return;
-	oldblk = LsmPageGetMeta(BufferGetPage(metabuf))->manifest;
-	if (oldblk == InvalidBlockNumber)
-	{
-		UnlockReleaseBuffer(metabuf);
-		return;
-	}
-	newbuf = lsm_get_new_page(rel);
-	if (BufferGetBlockNumber(newbuf) > oldblk)
-	{
-		/* no lower page to move to: give the new one back */
-		BlockNumber blk = BufferGetBlockNumber(newbuf);
-
-		state = GenericXLogStart(rel);
-		page = GenericXLogRegisterBuffer(state, newbuf, GENERIC_XLOG_FULL_IMAGE);
-		lsm_init_page(page, LSM_PAGE_FREE, 0);
-		fp = LsmPageGetFree(page);
-		fp->magic = LSM_FREE_MAGIC;
-		fp->prev_type = LSM_PAGE_FREE;
-		fp->freed_xid = ReadNextFullTransactionId();
-		((PageHeader) page)->pd_lower += sizeof(LsmFreePageData);
-		GenericXLogFinish(state);
-		UnlockReleaseBuffer(newbuf);
-		UnlockReleaseBuffer(metabuf);
-		RecordFreeIndexPage(rel, blk);
-		return;
-	}
-	oldbuf = ReadBuffer(rel, oldblk);
-	LockBuffer(oldbuf, BUFFER_LOCK_EXCLUSIVE);
-	lsm_manifest_verify(rel, oldbuf);
-	memcpy(copy.data, BufferGetPage(oldbuf), BLCKSZ);
-
-	state = GenericXLogStart(rel);
-	page = GenericXLogRegisterBuffer(state, metabuf, 0);
-	LsmPageGetMeta(page)->manifest = BufferGetBlockNumber(newbuf);
-	page = GenericXLogRegisterBuffer(state, newbuf, GENERIC_XLOG_FULL_IMAGE);
-	memcpy(page, copy.data, BLCKSZ);
-	page = GenericXLogRegisterBuffer(state, oldbuf, GENERIC_XLOG_FULL_IMAGE);
-	lsm_init_page(page, LSM_PAGE_FREE, 0);
-	fp = LsmPageGetFree(page);
-	fp->magic = LSM_FREE_MAGIC;
-	fp->prev_type = LSM_PAGE_MANIFEST;
-	fp->freed_xid = ReadNextFullTransactionId();
-	((PageHeader) page)->pd_lower += sizeof(LsmFreePageData);
-	GenericXLogFinish(state);
-
-	UnlockReleaseBuffer(oldbuf);
-	UnlockReleaseBuffer(newbuf);
-	UnlockReleaseBuffer(metabuf);
-	RecordFreeIndexPage(rel, oldblk);
 }

@@ -207,6 +207,24 @@ lsm_init_map_page(Page page, uint8 type, uint32 aux)
 }
 
 /*
+ * lsm_init_free_page -- format a page as FREE: it held a page of type
+ * prev_type and may be reused once no snapshot of now remains (freed_xid,
+ * see lsm_alloc_page).
+ */
+void
+lsm_init_free_page(Page page, uint8 prev_type)
+{
+	LsmFreePageData *fp;
+
+	lsm_init_page(page, LSM_PAGE_FREE, 0);
+	fp = LsmPageGetFree(page);
+	fp->magic = LSM_FREE_MAGIC;
+	fp->prev_type = prev_type;
+	fp->freed_xid = ReadNextFullTransactionId();
+	((PageHeader) page)->pd_lower += sizeof(LsmFreePageData);
+}
+
+/*
  * lsm_verify_page -- check that a page is an lsm page of the given type.
  *
  * Called with at least a share lock on buf.  Any mismatch is reported as
@@ -616,6 +634,14 @@ lsm_alloc_page(Relation rel)
 	BlockNumber notyet[16];
 	int			nnotyet = 0;
 
+	/* lsm_shrink: the lowest free page, under AccessExclusiveLock */
+	if (lsm_shrink_active)
+	{
+		buf = lsm_shrink_alloc(rel, InvalidBlockNumber);
+		if (BufferIsValid(buf))
+			return buf;
+	}
+
 	while (nnotyet < (int) lengthof(notyet))
 	{
 		BlockNumber blkno = GetFreeIndexPage(rel);
@@ -927,7 +953,6 @@ lsm_unmap_page(Relation rel, BlockNumber lblock, BlockNumber blkno,
 	LsmMapPos	pos;
 	GenericXLogState *state;
 	Page		page;
-	LsmFreePageData *fp;
 	BlockNumber mapped;
 	Buffer		vmbuf;
 
@@ -1031,13 +1056,8 @@ lsm_unmap_page(Relation rel, BlockNumber lblock, BlockNumber blkno,
 		LsmPageGetMapArray(page)[pos.index] = InvalidBlockNumber;
 	}
 	page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
-	lsm_init_page(page, LSM_PAGE_FREE, 0);
-	fp = LsmPageGetFree(page);
-	fp->magic = LSM_FREE_MAGIC;
-	fp->prev_type = flushed_lsn != InvalidXLogRecPtr ? LSM_PAGE_RUN_DATA :
-		LSM_PAGE_MEM;
-	fp->freed_xid = ReadNextFullTransactionId();
-	((PageHeader) page)->pd_lower += sizeof(LsmFreePageData);
+	lsm_init_free_page(page, flushed_lsn != InvalidXLogRecPtr ?
+					   LSM_PAGE_RUN_DATA : LSM_PAGE_MEM);
 	if (BufferIsValid(vmbuf))
 		lsm_vm_set_freed_in_record(state, lblock, vmbuf);
 	GenericXLogFinish(state);
@@ -1086,7 +1106,6 @@ lsm_free_run_page(Relation rel, BlockNumber blkno, uint32 run_id)
 	Page		page;
 	BlockNumber next = InvalidBlockNumber;
 	GenericXLogState *state;
-	LsmFreePageData *fp;
 	uint8		type;
 
 	if (blkno >= lsm_physical_nblocks(rel))
@@ -1114,12 +1133,7 @@ lsm_free_run_page(Relation rel, BlockNumber blkno, uint32 run_id)
 
 	state = GenericXLogStart(rel);
 	page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
-	lsm_init_page(page, LSM_PAGE_FREE, 0);
-	fp = LsmPageGetFree(page);
-	fp->magic = LSM_FREE_MAGIC;
-	fp->prev_type = type;
-	fp->freed_xid = ReadNextFullTransactionId();
-	((PageHeader) page)->pd_lower += sizeof(LsmFreePageData);
+	lsm_init_free_page(page, type);
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);
 	RecordFreeIndexPage(rel, blkno);
@@ -1252,4 +1266,189 @@ lsm_maybe_flush(Relation rel)
 	}
 	c = lsm_get_cache(rel);
 	c->flush_next_at = mem_pages + Max(lsm_memtable_flush_pages / 4, 1);
+}
+
+/*
+ * lsm_move_page -- move the memtable, map, map directory or manifest page
+ * at blkno to the lowest free page below it (lsm_shrink).  Returns false
+ * if there is no such page, or blkno holds something that cannot move.
+ *
+ * Only under lsm_shrink's AccessExclusiveLock and maintenance lock: nobody
+ * else reads or changes the pages meanwhile.  Locks are still taken in the
+ * usual order (metapage, map directory, map page, the page itself, then the
+ * free page), and one generic WAL record covers the whole move: the
+ * pointer to the page (in the metapage or a map page), the copy, and the
+ * old page turned into a free page.  A memtable page keeps its logical
+ * block, so no TID changes.
+ */
+bool
+lsm_move_page(Relation rel, BlockNumber blkno)
+{
+	Buffer		metabuf;
+	Buffer		parentbuf = InvalidBuffer;
+	Buffer		oldbuf;
+	Buffer		newbuf;
+	Page		page;
+	uint8		type;
+	uint32		aux;
+	int			parent_index = -1;	/* entry in parentbuf's map array */
+	enum
+	{
+		IN_DIRECT, IN_MAPDIR_SLOT, IN_MANIFEST, IN_MAP_ARRAY
+	}			where = IN_MANIFEST;
+	GenericXLogState *state;
+	LsmMetaPage meta;
+	PGAlignedBlock copy;
+
+	/* what is the page?  (peek; verified again under the locks below) */
+	oldbuf = ReadBuffer(rel, blkno);
+	LockBuffer(oldbuf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(oldbuf);
+	if (PageIsNew(page) ||
+		((PageHeader) page)->pd_special != BLCKSZ - LSM_SPECIAL_SIZE ||
+		LsmPageGetOpaque(page)->lpo_page_id != LSM_PAGE_ID)
+	{
+		UnlockReleaseBuffer(oldbuf);
+		return false;
+	}
+	type = LsmPageGetOpaque(page)->lpo_type;
+	aux = LsmPageGetOpaque(page)->lpo_aux;
+	UnlockReleaseBuffer(oldbuf);
+	if (type != LSM_PAGE_MEM && type != LSM_PAGE_MAP &&
+		type != LSM_PAGE_MAPDIR && type != LSM_PAGE_MANIFEST)
+		return false;
+
+	metabuf = lsm_read_metapage(rel, BUFFER_LOCK_EXCLUSIVE);
+	if (!BufferIsValid(metabuf))
+		return false;
+	meta = LsmPageGetMeta(BufferGetPage(metabuf));
+
+	/* find the one pointer to the page */
+	if (type == LSM_PAGE_MANIFEST)
+	{
+		where = IN_MANIFEST;
+		if (meta->manifest != blkno)
+			goto cannot;
+	}
+	else if (type == LSM_PAGE_MAPDIR)
+	{
+		where = IN_MAPDIR_SLOT;
+		if (aux >= meta->nmapdir || aux >= LSM_META_MAPDIR_SLOTS ||
+			meta->mapdir[aux] != blkno)
+			goto cannot;
+	}
+	else
+	{
+		LsmMapPos	pos;
+		BlockNumber dirblk;
+		BlockNumber leafblk;
+
+		if (type == LSM_PAGE_MAP)
+		{
+			/* a MAP page is found through its map directory page */
+			if (aux < LSM_META_DIRECT ||
+				(aux - LSM_META_DIRECT) % LSM_MAP_ENTRIES != 0)
+				goto cannot;
+			lsm_map_pos(aux, &pos);
+		}
+		else
+		{
+			if (aux >= meta->next_lblock)
+				goto cannot;
+			lsm_map_pos(aux, &pos);
+			if (pos.direct)
+			{
+				where = IN_DIRECT;
+				if (meta->direct[pos.index] != blkno)
+					goto cannot;
+				goto found;
+			}
+		}
+		dirblk = pos.dirslot < meta->nmapdir ? meta->mapdir[pos.dirslot] :
+			InvalidBlockNumber;
+		if (dirblk == InvalidBlockNumber)
+			goto cannot;
+		parentbuf = ReadBuffer(rel, dirblk);
+		LockBuffer(parentbuf, BUFFER_LOCK_EXCLUSIVE);
+		lsm_verify_page(rel, parentbuf, LSM_PAGE_MAPDIR);
+		leafblk = LsmPageGetMapArray(BufferGetPage(parentbuf))[pos.leafidx];
+		where = IN_MAP_ARRAY;
+		if (type == LSM_PAGE_MAP)
+		{
+			if (leafblk != blkno)
+				goto cannot;
+			parent_index = pos.leafidx;
+		}
+		else
+		{
+			/* a memtable page: its MAP page is the parent */
+			UnlockReleaseBuffer(parentbuf);
+			parentbuf = InvalidBuffer;
+			if (leafblk == InvalidBlockNumber)
+				goto cannot;
+			parentbuf = ReadBuffer(rel, leafblk);
+			LockBuffer(parentbuf, BUFFER_LOCK_EXCLUSIVE);
+			lsm_verify_page(rel, parentbuf, LSM_PAGE_MAP);
+			if (LsmPageGetMapArray(BufferGetPage(parentbuf))[pos.index] != blkno)
+				goto cannot;
+			parent_index = pos.index;
+		}
+	}
+
+found:
+	oldbuf = ReadBuffer(rel, blkno);
+	LockBuffer(oldbuf, BUFFER_LOCK_EXCLUSIVE);
+	if (type == LSM_PAGE_MANIFEST)
+		lsm_manifest_verify(rel, oldbuf);
+	else if (type == LSM_PAGE_MEM)
+		lsm_verify_mem_page(rel, oldbuf, aux);
+	else
+		lsm_verify_page(rel, oldbuf, type);
+	newbuf = lsm_shrink_alloc(rel, blkno);
+	if (!BufferIsValid(newbuf))
+	{
+		UnlockReleaseBuffer(oldbuf);
+		goto cannot;
+	}
+	memcpy(copy.data, BufferGetPage(oldbuf), BLCKSZ);
+
+	state = GenericXLogStart(rel);
+	meta = LsmPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
+	switch (where)
+	{
+		case IN_MANIFEST:
+			meta->manifest = BufferGetBlockNumber(newbuf);
+			break;
+		case IN_MAPDIR_SLOT:
+			meta->mapdir[aux] = BufferGetBlockNumber(newbuf);
+			break;
+		case IN_DIRECT:
+			meta->direct[aux] = BufferGetBlockNumber(newbuf);
+			break;
+		case IN_MAP_ARRAY:
+			page = GenericXLogRegisterBuffer(state, parentbuf, 0);
+			LsmPageGetMapArray(page)[parent_index] = BufferGetBlockNumber(newbuf);
+			break;
+	}
+	if (type == LSM_PAGE_MEM && meta->insert_page == blkno)
+		meta->insert_page = BufferGetBlockNumber(newbuf);
+	page = GenericXLogRegisterBuffer(state, newbuf, GENERIC_XLOG_FULL_IMAGE);
+	memcpy(page, copy.data, BLCKSZ);
+	page = GenericXLogRegisterBuffer(state, oldbuf, GENERIC_XLOG_FULL_IMAGE);
+	lsm_init_free_page(page, type);
+	GenericXLogFinish(state);
+
+	UnlockReleaseBuffer(newbuf);
+	UnlockReleaseBuffer(oldbuf);
+	if (BufferIsValid(parentbuf))
+		UnlockReleaseBuffer(parentbuf);
+	UnlockReleaseBuffer(metabuf);
+	RecordFreeIndexPage(rel, blkno);
+	return true;
+
+cannot:
+	if (BufferIsValid(parentbuf))
+		UnlockReleaseBuffer(parentbuf);
+	UnlockReleaseBuffer(metabuf);
+	return false;
 }

@@ -631,7 +631,6 @@ lsm_vacuum_truncate(LsmVacState *vs)
 {
 	Relation	rel = vs->rel;
 	BlockNumber nblocks = lsm_physical_nblocks(rel);
-	BlockNumber new_nblocks;
 
 	if (nblocks == 0)
 		return;
@@ -642,38 +641,25 @@ lsm_vacuum_truncate(LsmVacState *vs)
 	if (vs->remaining_versions == 0 && vs->lpdead_left == 0 &&
 		lsm_vacuum_has_no_runs(rel) &&
 		lsm_vacuum_table_is_empty(rel, nblocks))
-		new_nblocks = 0;
-	else
-	{
-		/* trailing free (or never initialized) pages */
-		new_nblocks = nblocks;
-		while (new_nblocks > LSM_METAPAGE_BLKNO + 1)
-		{
-			Buffer		buf = ReadBufferExtended(rel, MAIN_FORKNUM,
-												 new_nblocks - 1, RBM_NORMAL,
-												 vs->bstrategy);
-			Page		page = BufferGetPage(buf);
-			bool		isfree;
-
-			LockBuffer(buf, BUFFER_LOCK_SHARE);
-			isfree = PageIsNew(page) ||
-				LsmPageGetOpaque(page)->lpo_type == LSM_PAGE_FREE;
-			UnlockReleaseBuffer(buf);
-			if (!isfree)
-				break;
-			new_nblocks--;
-		}
-	}
-
-	if (new_nblocks < nblocks)
 	{
 		pgstat_progress_update_param(PROGRESS_VACUUM_PHASE,
 									 PROGRESS_VACUUM_PHASE_TRUNCATE);
-		RelationTruncate(rel, new_nblocks);
-		vs->truncated_pages = nblocks - new_nblocks;
+		RelationTruncate(rel, 0);
+		vs->truncated_pages = nblocks;
 		lsm_invalidate_cache(rel);
 		CacheInvalidateRelcache(rel);
+		return;
 	}
+
+	/*
+	 * Otherwise move pages down and cut off the free tail (lsm_shrink),
+	 * yielding to lock waiters as heap's truncation does.  VACUUM does not
+	 * rewrite runs (that is lsm_compact(full)'s job), which would hold the
+	 * lock for longer and write the runs to WAL once more.
+	 */
+	pgstat_progress_update_param(PROGRESS_VACUUM_PHASE,
+								 PROGRESS_VACUUM_PHASE_TRUNCATE);
+	vs->truncated_pages = lsm_shrink(rel, false, true);
 }
 
 /*
@@ -1017,43 +1003,4 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 		if (vs.indstats[i])
 			pfree(vs.indstats[i]);
 	vac_close_indexes(vs.nindexes, vs.indrels, NoLock);
-}
-
-/*
- * lsm_truncate_free_tail -- cut off the free (or never initialized) pages
- * at the end of the relation, if an AccessExclusiveLock can be had right
- * now (kept to the end of the transaction; standbys see the lock, which
- * cancels queries that might still read those pages).  For lsm_compact.
- */
-BlockNumber
-lsm_truncate_free_tail(Relation rel)
-{
-	BlockNumber nblocks;
-	BlockNumber new_nblocks;
-
-	if (!ConditionalLockRelation(rel, AccessExclusiveLock))
-		return 0;
-	nblocks = lsm_physical_nblocks(rel);
-	new_nblocks = nblocks;
-	while (new_nblocks > LSM_METAPAGE_BLKNO + 1)
-	{
-		Buffer		buf = ReadBuffer(rel, new_nblocks - 1);
-		Page		page = BufferGetPage(buf);
-		bool		isfree;
-
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		isfree = PageIsNew(page) ||
-			LsmPageGetOpaque(page)->lpo_type == LSM_PAGE_FREE;
-		UnlockReleaseBuffer(buf);
-		if (!isfree)
-			break;
-		new_nblocks--;
-	}
-	if (new_nblocks < nblocks)
-	{
-		RelationTruncate(rel, new_nblocks);
-		lsm_invalidate_cache(rel);
-		CacheInvalidateRelcache(rel);
-	}
-	return nblocks - new_nblocks;
 }

@@ -32,7 +32,7 @@ my ($primary, $standby) = primary_and_standby(
 	'lsm_standby',
 	extra_conf => [
 		'autovacuum = off', 'allow_in_place_tablespaces = on',
-		'max_wal_size = 1GB'
+		'max_wal_size = 1GB', 'wal_keep_size = 1GB'
 	],
 	standby_conf => ['max_standby_streaming_delay = 0']);
 
