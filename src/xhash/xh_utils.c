@@ -484,9 +484,15 @@ xh_read_dir_bucket(Relation rel, uint64 hash, bool refresh, BlockNumber *blkno)
 		else
 		{
 			buf = ReadBuffer(rel, blk);
-			/* the cache cannot have been rebuilt meanwhile, but be sure */
-			if (rel->rd_amcache == cache)
-				cache->hints[slot] = buf;
+
+			/*
+			 * ReadBuffer processes no invalidation messages, so the cache
+			 * is still the one we looked at; but a hint is only a hint, and
+			 * storing it in whatever cache is there now costs nothing.
+			 */
+			cache = (XhCache *) rel->rd_amcache;
+			if (cache != NULL && cache->hints != NULL)
+				cache->hints[XhHashPrefix(hash, cache->global_depth)] = buf;
 		}
 	}
 	else
