@@ -325,7 +325,6 @@ xh_get_cache(Relation rel, bool refresh)
 		XhMetaPage	meta;
 		XhCache		hdr;
 		uint32		nslots;
-		uint32		nhints;
 		bool		ok = true;
 		uint32		i;
 
@@ -343,24 +342,18 @@ xh_get_cache(Relation rel, bool refresh)
 
 		nslots = (uint32) 1 << hdr.global_depth;
 		hdr.have_slots = nslots <= XH_CACHE_MAX_SLOTS;
-		nhints = (hdr.have_slots && nslots <= XH_HINT_MAX_SLOTS &&
-				  !RelationUsesLocalBuffers(rel)) ? nslots : 0;
+		hdr.slot_shift = (hdr.have_slots && nslots <= XH_HINT_MAX_SLOTS &&
+						  !RelationUsesLocalBuffers(rel)) ? 1 : 0;
 		hdr.hint_uses = 0;
-		hdr.hints = NULL;
 
 		if (rel->rd_amcache)
 			pfree(rel->rd_amcache);
 		rel->rd_amcache = NULL;
 		cache = MemoryContextAlloc(rel->rd_indexcxt,
-								   offsetof(XhCache, slots) +
-								   (hdr.have_slots ? nslots * sizeof(BlockNumber) : 0) +
-								   nhints * sizeof(Buffer));
-		memcpy(cache, &hdr, offsetof(XhCache, slots));
-		if (nhints > 0)
-		{
-			cache->hints = (Buffer *) &cache->slots[nslots];
-			memset(cache->hints, 0, nhints * sizeof(Buffer));	/* InvalidBuffer */
-		}
+								   offsetof(XhCache, dir) +
+								   (hdr.have_slots ?
+									((Size) nslots << hdr.slot_shift) * sizeof(uint32) : 0));
+		memcpy(cache, &hdr, offsetof(XhCache, dir));
 
 		for (i = 0; hdr.have_slots && i < hdr.dir_npages && ok; i++)
 		{
@@ -379,9 +372,20 @@ xh_get_cache(Relation rel, bool refresh)
 				XhPageGetOpaque(page)->prefix != hdr.global_depth ||
 				XhPageGetOpaque(page)->aux != i)
 				ok = false;
-			else
-				memcpy(&cache->slots[first], XhPageGetSlots(page),
+			else if (!XhCacheHasHints(cache))
+				memcpy(&cache->dir[first], XhPageGetSlots(page),
 					   n * sizeof(BlockNumber));
+			else
+			{
+				BlockNumber *slots = XhPageGetSlots(page);
+				uint32		s;
+
+				for (s = 0; s < n; s++)
+				{
+					cache->dir[(first + s) << 1] = slots[s];
+					XhCacheSetHint(cache, first + s, InvalidBuffer);
+				}
+			}
 			UnlockReleaseBuffer(buf);
 		}
 		if (ok)
@@ -413,7 +417,7 @@ xh_dir_lookup(Relation rel, uint64 hash, bool refresh)
 		Page		page;
 
 		if (cache->have_slots)
-			return cache->slots[slot];
+			return XhCacheSlot(cache, slot);
 
 		dirblk = cache->dir_start + slot / XH_DIR_SLOTS_PER_PAGE;
 		buf = ReadBuffer(rel, dirblk);
@@ -447,14 +451,16 @@ xh_bucket_covers(Page page, uint64 hash)
  * xh_read_dir_bucket -- pin (without locking) the page that the directory
  * names for "hash"; its block number goes to *blkno.
  *
- * When the slot has a recent-buffer hint, ReadRecentBuffer pins the page
- * without a lookup in the shared buffer mapping table if the buffer still
- * holds that block (it checks the buffer's tag under the buffer header
- * lock; otherwise it fails and we read normally).  A pin taken that way
- * does not raise the buffer's usage count, so that the clock sweep keeps
- * seeing the bucket pages that are in use, every XH_HINT_REFRESH-th hinted
- * read goes through ReadBuffer anyway.  The relation's buffer statistics
- * are counted as ReadBuffer counts them.
+ * The usual case -- a valid cache with the whole directory and its hints --
+ * is handled here without calling xh_dir_lookup; the slot's block number and
+ * its hint share a cache line.  When the slot has a recent-buffer hint,
+ * ReadRecentBuffer pins the page without a lookup in the shared buffer
+ * mapping table if the buffer still holds that block (it checks the buffer's
+ * tag under the buffer header lock; otherwise it fails and we read
+ * normally).  A pin taken that way does not raise the buffer's usage count,
+ * so that the clock sweep keeps seeing the bucket pages that are in use,
+ * every XH_HINT_REFRESH-th hinted read goes through ReadBuffer anyway.  The
+ * relation's buffer statistics are counted as ReadBuffer counts them.
  *
  * Also starts loading the page's header and special space into the CPU
  * cache, which xh_check_page reads first, while the caller waits for the
@@ -463,16 +469,18 @@ xh_bucket_covers(Page page, uint64 hash)
 static Buffer
 xh_read_dir_bucket(Relation rel, uint64 hash, bool refresh, BlockNumber *blkno)
 {
-	BlockNumber blk = xh_dir_lookup(rel, hash, refresh);
 	XhCache    *cache = (XhCache *) rel->rd_amcache;
+	BlockNumber blk;
 	Buffer		buf;
 	Page		page;
 
-	if (cache != NULL && cache->hints != NULL)
+	if (likely(cache != NULL && !refresh && !cache->stale &&
+			   XhCacheHasHints(cache)))
 	{
 		uint32		slot = XhHashPrefix(hash, cache->global_depth);
-		Buffer		hint = cache->hints[slot];
+		Buffer		hint = XhCacheHint(cache, slot);
 
+		blk = XhCacheSlot(cache, slot);
 		if (BufferIsValid(hint) &&
 			++cache->hint_uses % XH_HINT_REFRESH != 0 &&
 			ReadRecentBuffer(rel->rd_node, MAIN_FORKNUM, blk, hint))
@@ -491,12 +499,20 @@ xh_read_dir_bucket(Relation rel, uint64 hash, bool refresh, BlockNumber *blkno)
 			 * storing it in whatever cache is there now costs nothing.
 			 */
 			cache = (XhCache *) rel->rd_amcache;
-			if (cache != NULL && cache->hints != NULL)
-				cache->hints[XhHashPrefix(hash, cache->global_depth)] = buf;
+			if (cache != NULL && XhCacheHasHints(cache))
+				XhCacheSetHint(cache, XhHashPrefix(hash, cache->global_depth),
+							   buf);
 		}
 	}
 	else
+	{
+		/* (re)read the directory if needed, and remember the buffer */
+		blk = xh_dir_lookup(rel, hash, refresh);
 		buf = ReadBuffer(rel, blk);
+		cache = (XhCache *) rel->rd_amcache;
+		if (cache != NULL && XhCacheHasHints(cache))
+			XhCacheSetHint(cache, XhHashPrefix(hash, cache->global_depth), buf);
+	}
 
 	page = BufferGetPage(buf);
 	XH_PREFETCH(page);
@@ -744,7 +760,7 @@ xh_cache_for_update(Relation rel)
 
 	if (cache == NULL)
 	{
-		cache = MemoryContextAllocZero(rel->rd_indexcxt, offsetof(XhCache, slots));
+		cache = MemoryContextAllocZero(rel->rd_indexcxt, offsetof(XhCache, dir));
 		cache->stale = true;
 		rel->rd_amcache = cache;
 	}

@@ -90,26 +90,40 @@ typedef struct XhOptions
  * Anything read from it is only a hint: the page it leads to is always
  * checked (see xh_find_bucket).
  *
- * For directories up to XH_HINT_MAX_SLOTS slots, "hints" (after the slots,
- * in the same allocation) remembers for each slot the shared buffer that
- * held its bucket page the last time this backend read it, so that the
- * next lookup can pin it with ReadRecentBuffer, without a buffer mapping
- * table lookup.  NULL for temporary indexes (local buffers).
+ * For directories up to XH_HINT_MAX_SLOTS slots (and not for temporary
+ * indexes, which use local buffers) each slot also has a recent-buffer hint:
+ * the shared buffer that held its bucket page the last time this backend
+ * read it, so that the next lookup can pin it with ReadRecentBuffer, without
+ * a buffer mapping table lookup.  The hint is stored next to the slot's block
+ * number ("dir" holds block, hint, block, hint, ...; slot_shift = 1), so that
+ * a lookup reads one cache line of the directory copy, not two; without
+ * hints "dir" holds only the block numbers (slot_shift = 0).  Use the
+ * accessors below.
  */
 typedef struct XhCache
 {
 	struct XhKeyEq *keyeq;		/* built on first use, kept across refreshes */
 	struct XhCrossProcs *cross; /* likewise */
 	bool		stale;			/* reread before next use */
+	bool		have_slots;		/* "dir" holds the directory */
+	uint8		slot_shift;		/* 1: each slot is followed by its hint */
 	uint64		seed;
 	uint32		global_depth;
 	BlockNumber dir_start;
 	uint32		dir_npages;
-	bool		have_slots;
 	uint32		hint_uses;		/* hinted reads, for XH_HINT_REFRESH */
-	Buffer	   *hints;			/* per-slot recent buffers, or NULL */
-	BlockNumber slots[FLEXIBLE_ARRAY_MEMBER];
+	uint32		dir[FLEXIBLE_ARRAY_MEMBER];
 } XhCache;
+
+/* the block number the cached directory names for slot "s" (have_slots) */
+#define XhCacheSlot(c, s)		((BlockNumber) (c)->dir[(uint32) (s) << (c)->slot_shift])
+
+/* does the cache keep recent-buffer hints? */
+#define XhCacheHasHints(c)		((c)->slot_shift != 0)
+
+/* the recent-buffer hint of slot "s" (only if XhCacheHasHints) */
+#define XhCacheHint(c, s)		((Buffer) (c)->dir[((uint32) (s) << 1) + 1])
+#define XhCacheSetHint(c, s, b)	((c)->dir[((uint32) (s) << 1) + 1] = (uint32) (b))
 
 /* equality functions of the key columns, for unique checks */
 typedef struct XhKeyEq
