@@ -119,6 +119,31 @@ DROP INDEX xl_k_btree;
 SET enable_seqscan = off;
 SET enable_bitmapscan = off;
 
+-- runs of equal keys inside bucket pages: the search walks from the
+-- interpolated position for up to 24 entries and gallops beyond that, so
+-- runs of 3, 20 and 40 equal hashes (keys 1..1000, 1001..1500, 1501..2000)
+-- are found whole from either side, after the build and once inserts have
+-- appended unsorted tails and split pages
+CREATE TABLE xr (k int8);
+INSERT INTO xr SELECT g FROM generate_series(1, 1000) g, generate_series(1, 3);
+INSERT INTO xr SELECT g FROM generate_series(1001, 1500) g, generate_series(1, 20);
+INSERT INTO xr SELECT g FROM generate_series(1501, 2000) g, generate_series(1, 40);
+CREATE INDEX xr_k ON xr USING xhash (k);
+CREATE FUNCTION xr_bad(extra int) RETURNS bigint LANGUAGE sql AS $$
+	SELECT count(*) FROM generate_series(0, 2100) g
+	 WHERE (SELECT count(*) FROM xr WHERE k = g) <>
+		   CASE WHEN g = 0 OR g > 2000 THEN 0
+				WHEN g <= 1000 THEN 3 WHEN g <= 1500 THEN 20 ELSE 40 END +
+		   CASE WHEN g % 7 = 0 AND g BETWEEN 1 AND 2000 THEN extra ELSE 0 END
+$$;
+SELECT xr_bad(0) AS bad;
+INSERT INTO xr SELECT g FROM generate_series(7, 2000, 7) g, generate_series(1, 40);
+SELECT xhash_check('xr_k');
+SELECT xr_bad(40) AS bad;
+SELECT buckets > 80 AS split FROM xhash_info('xr_k');
+DROP FUNCTION xr_bad(int);
+DROP TABLE xr;
+
 -- a temporary index (local buffers, no hints)
 CREATE TEMP TABLE xlt (k text, v int4);
 INSERT INTO xlt SELECT md5(g::text), g FROM generate_series(1, 20000) g;
