@@ -23,7 +23,6 @@
 #include "miscadmin.h"
 #include "nodes/tidbitmap.h"
 #include "storage/bufmgr.h"
-#include "utils/lsyscache.h"
 #include "utils/rel.h"
 
 #include "xhash/xhash.h"
@@ -35,10 +34,28 @@ IndexScanDesc
 xhbeginscan(Relation r, int nkeys, int norderbys)
 {
 	IndexScanDesc scan = RelationGetIndexScan(r, nkeys, norderbys);
-	XhScanOpaque so = (XhScanOpaque) palloc0(sizeof(XhScanOpaqueData));
+	XhScanOpaque so = (XhScanOpaque) palloc(sizeof(XhScanOpaqueData));
 
+	so->collected = false;
+	so->ntids = 0;
+	so->curtid = 0;
+	so->tids = so->inline_tids;
 	scan->opaque = so;
 	return scan;
+}
+
+/*
+ * xh_forget_tids -- drop the TIDs gathered by the previous scan.
+ */
+static inline void
+xh_forget_tids(XhScanOpaque so)
+{
+	if (so->tids != so->inline_tids)
+		pfree(so->tids);
+	so->tids = so->inline_tids;
+	so->ntids = 0;
+	so->curtid = 0;
+	so->collected = false;
 }
 
 /*
@@ -52,12 +69,7 @@ xhrescan(IndexScanDesc scan, ScanKey scankey, int nscankeys,
 
 	if (scankey && scan->numberOfKeys > 0)
 		memmove(scan->keyData, scankey, scan->numberOfKeys * sizeof(ScanKeyData));
-	if (so->tids)
-		pfree(so->tids);
-	so->tids = NULL;
-	so->ntids = 0;
-	so->curtid = 0;
-	so->collected = false;
+	xh_forget_tids(so);
 }
 
 /*
@@ -68,28 +80,38 @@ xhendscan(IndexScanDesc scan)
 {
 	XhScanOpaque so = (XhScanOpaque) scan->opaque;
 
-	if (so->tids)
-		pfree(so->tids);
+	xh_forget_tids(so);
 	pfree(so);
 }
 
-/* growable TID array */
+/*
+ * Growable TID array; starts as the scan's inline array, so that the usual
+ * lookup (a handful of matches) allocates nothing.
+ */
 typedef struct XhTidList
 {
 	ItemPointerData *tids;
 	int			n;
 	int			max;
+	ItemPointerData *inline_tids;	/* the initial array, not to be freed */
 } XhTidList;
 
-static void
+/*
+ * xh_add_tid -- append the TID of entry "e" to the list.
+ */
+static inline void
 xh_add_tid(XhTidList *list, const XhEntry *e)
 {
-	if (list->n >= list->max)
+	if (unlikely(list->n >= list->max))
 	{
-		list->max = list->max ? list->max * 2 : 64;
-		list->tids = list->tids ?
-			repalloc_huge(list->tids, list->max * sizeof(ItemPointerData)) :
-			palloc(list->max * sizeof(ItemPointerData));
+		list->max *= 2;
+		if (list->tids == list->inline_tids)
+		{
+			list->tids = palloc(list->max * sizeof(ItemPointerData));
+			memcpy(list->tids, list->inline_tids, list->n * sizeof(ItemPointerData));
+		}
+		else
+			list->tids = repalloc_huge(list->tids, list->max * sizeof(ItemPointerData));
 	}
 	xh_entry_tid(e, &list->tids[list->n++]);
 }
@@ -170,7 +192,6 @@ xh_scan_hash(IndexScanDesc scan, uint64 seed, uint64 *hash, bool *partial)
 	for (att = 1; att <= natts; att++)
 	{
 		ScanKey		key = NULL;
-		FmgrInfo	finfo;
 		FmgrInfo   *proc;
 		uint64		h;
 		int			k;
@@ -194,19 +215,7 @@ xh_scan_hash(IndexScanDesc scan, uint64 seed, uint64 *hash, bool *partial)
 		/* a cross-type key is hashed with its own type's function */
 		if (OidIsValid(key->sk_subtype) &&
 			key->sk_subtype != rel->rd_opcintype[att - 1])
-		{
-			Oid			procid = get_opfamily_proc(rel->rd_opfamily[att - 1],
-												   key->sk_subtype,
-												   key->sk_subtype,
-												   XHASH_EXTENDED_PROC);
-
-			if (!OidIsValid(procid))
-				elog(ERROR, "missing support function %d(%u,%u) in opfamily %u",
-					 XHASH_EXTENDED_PROC, key->sk_subtype, key->sk_subtype,
-					 rel->rd_opfamily[att - 1]);
-			fmgr_info(procid, &finfo);
-			proc = &finfo;
-		}
+			proc = xh_get_cross_proc(rel, att, key->sk_subtype);
 		else
 			proc = index_getprocinfo(rel, att, XHASH_EXTENDED_PROC);
 		h = DatumGetUInt64(FunctionCall2Coll(proc, key->sk_collation,
@@ -236,12 +245,16 @@ xh_collect(IndexScanDesc scan)
 	Relation	rel = scan->indexRelation;
 	XhScanOpaque so = (XhScanOpaque) scan->opaque;
 	XhCache    *cache = xh_get_cache(rel, false);
-	XhTidList	list = {NULL, 0, 0};
+	XhTidList	list;
 	uint64		hash = 0;
 	bool		partial;
 	int			i,
 				j;
 
+	Assert(so->tids == so->inline_tids && so->ntids == 0);
+	list.tids = list.inline_tids = so->inline_tids;
+	list.n = 0;
+	list.max = XH_INLINE_TIDS;
 	so->collected = true;
 	if (!xh_scan_hash(scan, cache->seed, &hash, &partial))
 		return;

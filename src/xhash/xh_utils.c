@@ -22,6 +22,7 @@
 #include "common/hashfn.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "storage/bufmgr.h"
 #include "storage/indexfsm.h"
 #include "storage/lmgr.h"
@@ -313,6 +314,7 @@ xh_get_cache(Relation rel, bool refresh)
 	XhCache    *cache = (XhCache *) rel->rd_amcache;
 
 	XhKeyEq    *keyeq = cache ? cache->keyeq : NULL;
+	XhCrossProcs *cross = cache ? cache->cross : NULL;
 
 	if (cache != NULL && !refresh && !cache->stale)
 		return cache;
@@ -330,6 +332,7 @@ xh_get_cache(Relation rel, bool refresh)
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		meta = xh_read_meta(rel, BufferGetPage(buf));
 		hdr.keyeq = keyeq;
+		hdr.cross = cross;
 		hdr.stale = false;
 		hdr.seed = meta->seed;
 		hdr.global_depth = meta->global_depth;
@@ -339,14 +342,18 @@ xh_get_cache(Relation rel, bool refresh)
 
 		nslots = (uint32) 1 << hdr.global_depth;
 		hdr.have_slots = nslots <= XH_CACHE_MAX_SLOTS;
+		hdr.slot_shift = (hdr.have_slots && nslots <= XH_HINT_MAX_SLOTS &&
+						  !RelationUsesLocalBuffers(rel)) ? 1 : 0;
+		hdr.hint_uses = 0;
 
 		if (rel->rd_amcache)
 			pfree(rel->rd_amcache);
 		rel->rd_amcache = NULL;
 		cache = MemoryContextAlloc(rel->rd_indexcxt,
-								   offsetof(XhCache, slots) +
-								   (hdr.have_slots ? nslots * sizeof(BlockNumber) : 0));
-		memcpy(cache, &hdr, offsetof(XhCache, slots));
+								   offsetof(XhCache, dir) +
+								   (hdr.have_slots ?
+									((Size) nslots << hdr.slot_shift) * sizeof(uint32) : 0));
+		memcpy(cache, &hdr, offsetof(XhCache, dir));
 
 		for (i = 0; hdr.have_slots && i < hdr.dir_npages && ok; i++)
 		{
@@ -365,9 +372,20 @@ xh_get_cache(Relation rel, bool refresh)
 				XhPageGetOpaque(page)->prefix != hdr.global_depth ||
 				XhPageGetOpaque(page)->aux != i)
 				ok = false;
-			else
-				memcpy(&cache->slots[first], XhPageGetSlots(page),
+			else if (!XhCacheHasHints(cache))
+				memcpy(&cache->dir[first], XhPageGetSlots(page),
 					   n * sizeof(BlockNumber));
+			else
+			{
+				BlockNumber *slots = XhPageGetSlots(page);
+				uint32		s;
+
+				for (s = 0; s < n; s++)
+				{
+					cache->dir[(first + s) << 1] = slots[s];
+					XhCacheSetHint(cache, first + s, InvalidBuffer);
+				}
+			}
 			UnlockReleaseBuffer(buf);
 		}
 		if (ok)
@@ -399,7 +417,7 @@ xh_dir_lookup(Relation rel, uint64 hash, bool refresh)
 		Page		page;
 
 		if (cache->have_slots)
-			return cache->slots[slot];
+			return XhCacheSlot(cache, slot);
 
 		dirblk = cache->dir_start + slot / XH_DIR_SLOTS_PER_PAGE;
 		buf = ReadBuffer(rel, dirblk);
@@ -430,6 +448,80 @@ xh_bucket_covers(Page page, uint64 hash)
 }
 
 /*
+ * xh_read_dir_bucket -- pin (without locking) the page that the directory
+ * names for "hash"; its block number goes to *blkno.
+ *
+ * The usual case -- a valid cache with the whole directory and its hints --
+ * is handled here without calling xh_dir_lookup; the slot's block number and
+ * its hint share a cache line.  When the slot has a recent-buffer hint,
+ * ReadRecentBuffer pins the page without a lookup in the shared buffer
+ * mapping table if the buffer still holds that block (it checks the buffer's
+ * tag under the buffer header lock; otherwise it fails and we read
+ * normally).  A pin taken that way does not raise the buffer's usage count,
+ * so that the clock sweep keeps seeing the bucket pages that are in use,
+ * every XH_HINT_REFRESH-th hinted read goes through ReadBuffer anyway.  The
+ * relation's buffer statistics are counted as ReadBuffer counts them.
+ *
+ * Also starts loading the page's header and special space into the CPU
+ * cache, which xh_check_page reads first, while the caller waits for the
+ * buffer lock.
+ */
+static Buffer
+xh_read_dir_bucket(Relation rel, uint64 hash, bool refresh, BlockNumber *blkno)
+{
+	XhCache    *cache = (XhCache *) rel->rd_amcache;
+	BlockNumber blk;
+	Buffer		buf;
+	Page		page;
+
+	if (likely(cache != NULL && !refresh && !cache->stale &&
+			   XhCacheHasHints(cache)))
+	{
+		uint32		slot = XhHashPrefix(hash, cache->global_depth);
+		Buffer		hint = XhCacheHint(cache, slot);
+
+		blk = XhCacheSlot(cache, slot);
+		if (BufferIsValid(hint) &&
+			++cache->hint_uses % XH_HINT_REFRESH != 0 &&
+			ReadRecentBuffer(rel->rd_node, MAIN_FORKNUM, blk, hint))
+		{
+			pgstat_count_buffer_read(rel);
+			pgstat_count_buffer_hit(rel);
+			buf = hint;
+		}
+		else
+		{
+			buf = ReadBuffer(rel, blk);
+
+			/*
+			 * ReadBuffer processes no invalidation messages, so the cache
+			 * is still the one we looked at; but a hint is only a hint, and
+			 * storing it in whatever cache is there now costs nothing.
+			 */
+			cache = (XhCache *) rel->rd_amcache;
+			if (cache != NULL && XhCacheHasHints(cache))
+				XhCacheSetHint(cache, XhHashPrefix(hash, cache->global_depth),
+							   buf);
+		}
+	}
+	else
+	{
+		/* (re)read the directory if needed, and remember the buffer */
+		blk = xh_dir_lookup(rel, hash, refresh);
+		buf = ReadBuffer(rel, blk);
+		cache = (XhCache *) rel->rd_amcache;
+		if (cache != NULL && XhCacheHasHints(cache))
+			XhCacheSetHint(cache, XhHashPrefix(hash, cache->global_depth), buf);
+	}
+
+	page = BufferGetPage(buf);
+	XH_PREFETCH(page);
+	XH_PREFETCH((char *) page + BLCKSZ - MAXALIGN(sizeof(XhPageOpaqueData)));
+	*blkno = blk;
+	return buf;
+}
+
+/*
  * xh_find_bucket -- pin and lock (in "mode") the bucket page that covers
  * "hash" and return its buffer.
  *
@@ -445,12 +537,12 @@ xh_find_bucket(Relation rel, uint64 hash, int mode, bool *dir_stale)
 	*dir_stale = false;
 	for (;;)
 	{
-		BlockNumber blkno = xh_dir_lookup(rel, hash, refresh);
+		BlockNumber blkno;
 		Buffer		buf;
 		Page		page;
 		int			hops = 0;
 
-		buf = ReadBuffer(rel, blkno);
+		buf = xh_read_dir_bucket(rel, hash, refresh, &blkno);
 		LockBuffer(buf, mode);
 		page = BufferGetPage(buf);
 		xh_check_page(rel, page, blkno, 0);
@@ -511,27 +603,135 @@ xh_sort_entries(XhEntry *entries, int n)
 }
 
 /*
- * xh_page_find_first -- index of the first entry in the sorted part of the
- * page whose hash is >= hash (binary search).
+ * xh_entries_lower_bound -- index of the first of entries[lo, hi) whose
+ * hash is >= h (already masked), by binary search.
  */
-int
-xh_page_find_first(Page page, uint64 hash)
+static inline int
+xh_entries_lower_bound(const XhEntry *entries, int lo, int hi, uint64 h)
 {
-	XhEntry    *entries = XhPageGetEntries(page);
-	int			lo = 0;
-	int			hi = XhPageGetOpaque(page)->nsorted;
-
-	hash &= XH_HASH_MASK;
 	while (lo < hi)
 	{
-		int			mid = (lo + hi) / 2;
+		int			mid = lo + (hi - lo) / 2;
 
-		if (XhEntryHash(&entries[mid]) < hash)
+		if (XhEntryHash(&entries[mid]) < h)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	return lo;
+}
+
+/*
+ * xh_page_find_first -- index of the first entry in the sorted part of the
+ * page whose hash is >= hash.
+ *
+ * On a bucket page the hashes are uniformly spread over the bucket's range
+ * (they are the output of a 64-bit finaliser, and the bucket is chosen by
+ * their top "depth" bits), so the bits of the hash below the prefix,
+ * taken as a fraction, predict the position of its entries: the
+ * interpolation is off by about sqrt(n)/2 entries at most, about 7 entries
+ * (84 bytes) on average on a page of 400.  So the search starts loading the
+ * cache lines on both sides of the predicted entry at once (their misses
+ * overlap instead of following one another), probes the predicted entry and
+ * walks from it one entry at a time, up to XH_LINEAR entries, towards the
+ * answer; only if the prediction was further off than that does it gallop
+ * away in steps of XH_GALLOP entries (doubling) until it brackets the
+ * answer, and binary-search the bracket.  A lookup thus waits for about one
+ * or two cache misses of the entry array rather than the 7-8 dependent ones
+ * of a binary search of the page, and the result is the same for any page
+ * contents (the prediction only chooses where to start; sortedness alone
+ * makes the result right).  Overflow pages, whose entries share their top
+ * 32 bits, and short runs use the plain binary search.
+ */
+#define XH_LINEAR	24
+#define XH_GALLOP	16
+
+int
+xh_page_find_first(Page page, uint64 hash)
+{
+	XhEntry    *entries = XhPageGetEntries(page);
+	XhPageOpaque opaque = XhPageGetOpaque(page);
+	int			n = opaque->nsorted;
+	uint64		h = hash & XH_HASH_MASK;
+	uint64		frac;
+	int			guess;
+	int			i;
+	int			lo;
+	int			hi;
+	int			step;
+
+	if (opaque->kind != XH_PAGE_BUCKET || n <= 2 * XH_GALLOP ||
+		opaque->depth >= 32)
+		return xh_entries_lower_bound(entries, 0, n, h);
+
+	/* the hash bits below the bucket's prefix, as a 32-bit fraction */
+	frac = (h << opaque->depth) >> 32;
+	guess = (int) ((frac * (uint64) n) >> 32);
+	Assert(guess >= 0 && guess < n);
+
+	/* the neighbouring cache lines, while the predicted one is loaded */
+	XH_PREFETCH(&entries[Max(guess - 6, 0)]);
+	XH_PREFETCH(&entries[Min(guess + 6, n - 1)]);
+
+	if (XhEntryHash(&entries[guess]) < h)
+	{
+		/* the answer is above guess: walk right, then gallop */
+		for (i = guess + 1; i < n && i <= guess + XH_LINEAR; i++)
+			if (XhEntryHash(&entries[i]) >= h)
+				return i;
+		if (i >= n)
+			return n;
+		/* entries[i - 1] < h */
+		lo = i;
+		step = XH_GALLOP;
+		for (;;)
+		{
+			int			probe = i + step;
+
+			if (probe >= n)
+			{
+				hi = n;
+				break;
+			}
+			if (XhEntryHash(&entries[probe]) >= h)
+			{
+				hi = probe;
+				break;
+			}
+			lo = probe + 1;
+			step *= 2;
+		}
+	}
+	else
+	{
+		/* the answer is at or below guess: walk left, then gallop */
+		for (i = guess; i > 0 && i > guess - XH_LINEAR; i--)
+			if (XhEntryHash(&entries[i - 1]) < h)
+				return i;
+		if (i == 0)
+			return 0;
+		/* entries[i] >= h */
+		hi = i;
+		step = XH_GALLOP;
+		for (;;)
+		{
+			int			probe = i - step;
+
+			if (probe < 0)
+			{
+				lo = 0;
+				break;
+			}
+			if (XhEntryHash(&entries[probe]) < h)
+			{
+				lo = probe + 1;
+				break;
+			}
+			hi = probe;
+			step *= 2;
+		}
+	}
+	return xh_entries_lower_bound(entries, lo, hi, h);
 }
 
 /*
@@ -565,6 +765,31 @@ xh_entry_tid(const XhEntry *e, ItemPointer tid)
 }
 
 /*
+ * xh_cache_for_update -- rd_amcache, to attach something built in
+ * rd_indexcxt to it; a stub (marked stale, so that the next xh_get_cache
+ * fills it in) if there is none.
+ *
+ * Callers must fetch rd_amcache only after their catalog lookups: those can
+ * process invalidation messages, and a relcache flush of the index frees
+ * rd_amcache (RelationReloadIndexInfo), though not what hangs off it in
+ * rd_indexcxt.  No metapage read here: CREATE UNIQUE INDEX compares keys
+ * before the index has any page.
+ */
+static XhCache *
+xh_cache_for_update(Relation rel)
+{
+	XhCache    *cache = (XhCache *) rel->rd_amcache;
+
+	if (cache == NULL)
+	{
+		cache = MemoryContextAllocZero(rel->rd_indexcxt, offsetof(XhCache, dir));
+		cache->stale = true;
+		rel->rd_amcache = cache;
+	}
+	return cache;
+}
+
+/*
  * xh_get_keyeq -- the equality functions of the key columns (strategy 1
  * of each column's operator family, for the opclass input type), cached
  * in the index's relcache memory.
@@ -576,18 +801,7 @@ xh_get_keyeq(Relation rel)
 	XhKeyEq    *keyeq;
 	int			i;
 
-	/*
-	 * No metapage read here: CREATE UNIQUE INDEX compares keys before the
-	 * index has any page.  Without a cache, leave a stub that the next
-	 * xh_get_cache fills in.
-	 */
-	if (cache == NULL)
-	{
-		cache = MemoryContextAllocZero(rel->rd_indexcxt, offsetof(XhCache, slots));
-		cache->stale = true;
-		rel->rd_amcache = cache;
-	}
-	if (cache->keyeq != NULL)
+	if (cache != NULL && cache->keyeq != NULL)
 		return cache->keyeq;
 
 	keyeq = MemoryContextAllocZero(rel->rd_indexcxt, sizeof(XhKeyEq));
@@ -606,8 +820,48 @@ xh_get_keyeq(Relation rel)
 		fmgr_info_cxt(get_opcode(eqop), &keyeq->eqfn[i], rel->rd_indexcxt);
 		keyeq->collation[i] = rel->rd_indcollation[i];
 	}
+	/* the lookups above may have freed the cache we saw: fetch it again */
+	cache = xh_cache_for_update(rel);
 	cache->keyeq = keyeq;
 	return keyeq;
+}
+
+/*
+ * xh_get_cross_proc -- support function 1 of key column "att" (1-based)
+ * for a scan key of type "subtype" other than the column's opclass input
+ * type (e.g. an int8 column probed with an int4 value), cached in the
+ * index's relcache memory so that such lookups need no catalog access.
+ * The FmgrInfo returned lives in rd_indexcxt.
+ */
+FmgrInfo *
+xh_get_cross_proc(Relation rel, int att, Oid subtype)
+{
+	XhCache    *cache = (XhCache *) rel->rd_amcache;
+	XhCrossProcs *cross;
+	Oid			procid;
+
+	Assert(att >= 1 && att <= INDEX_MAX_KEYS && OidIsValid(subtype));
+	if (cache != NULL && cache->cross != NULL &&
+		cache->cross->subtype[att - 1] == subtype)
+		return &cache->cross->proc[att - 1];
+
+	procid = get_opfamily_proc(rel->rd_opfamily[att - 1], subtype, subtype,
+							   XHASH_EXTENDED_PROC);
+	if (!OidIsValid(procid))
+		elog(ERROR, "missing support function %d(%u,%u) in opfamily %u",
+			 XHASH_EXTENDED_PROC, subtype, subtype, rel->rd_opfamily[att - 1]);
+
+	/* the lookup above may have freed the cache we saw: fetch it again */
+	cache = xh_cache_for_update(rel);
+	if (cache->cross == NULL)
+		cache->cross = MemoryContextAllocZero(rel->rd_indexcxt,
+											  sizeof(XhCrossProcs));
+	cross = cache->cross;
+	/* invalid until filled in, in case fmgr_info_cxt fails */
+	cross->subtype[att - 1] = InvalidOid;
+	fmgr_info_cxt(procid, &cross->proc[att - 1], rel->rd_indexcxt);
+	cross->subtype[att - 1] = subtype;
+	return &cross->proc[att - 1];
 }
 
 /*

@@ -54,6 +54,25 @@
 /* largest directory kept in backend memory (slots) */
 #define XH_CACHE_MAX_SLOTS		(1 << 20)
 
+/* largest directory whose slots also get a recent-buffer hint each */
+#define XH_HINT_MAX_SLOTS		(1 << 18)
+
+/*
+ * Every XH_HINT_REFRESH-th use of a recent-buffer hint reads the page with
+ * ReadBuffer instead (see xh_read_dir_bucket).
+ */
+#define XH_HINT_REFRESH			8
+
+/* TIDs a scan can gather without allocating */
+#define XH_INLINE_TIDS			8
+
+/* start loading the cache line at "addr"; only a hint to the CPU */
+#if defined(__GNUC__) || defined(__clang__)
+#define XH_PREFETCH(addr)		__builtin_prefetch(addr)
+#else
+#define XH_PREFETCH(addr)		((void) 0)
+#endif
+
 /* progress-reporting phases of CREATE INDEX */
 #define XHASH_PHASE_SCAN		2
 #define XHASH_PHASE_SORT		3
@@ -70,18 +89,41 @@ typedef struct XhOptions
  * XH_CACHE_MAX_SLOTS slots, of the whole directory; lives in rd_amcache.
  * Anything read from it is only a hint: the page it leads to is always
  * checked (see xh_find_bucket).
+ *
+ * For directories up to XH_HINT_MAX_SLOTS slots (and not for temporary
+ * indexes, which use local buffers) each slot also has a recent-buffer hint:
+ * the shared buffer that held its bucket page the last time this backend
+ * read it, so that the next lookup can pin it with ReadRecentBuffer, without
+ * a buffer mapping table lookup.  The hint is stored next to the slot's block
+ * number ("dir" holds block, hint, block, hint, ...; slot_shift = 1), so that
+ * a lookup reads one cache line of the directory copy, not two; without
+ * hints "dir" holds only the block numbers (slot_shift = 0).  Use the
+ * accessors below.
  */
 typedef struct XhCache
 {
 	struct XhKeyEq *keyeq;		/* built on first use, kept across refreshes */
+	struct XhCrossProcs *cross; /* likewise */
 	bool		stale;			/* reread before next use */
+	bool		have_slots;		/* "dir" holds the directory */
+	uint8		slot_shift;		/* 1: each slot is followed by its hint */
 	uint64		seed;
 	uint32		global_depth;
 	BlockNumber dir_start;
 	uint32		dir_npages;
-	bool		have_slots;
-	BlockNumber slots[FLEXIBLE_ARRAY_MEMBER];
+	uint32		hint_uses;		/* hinted reads, for XH_HINT_REFRESH */
+	uint32		dir[FLEXIBLE_ARRAY_MEMBER];
 } XhCache;
+
+/* the block number the cached directory names for slot "s" (have_slots) */
+#define XhCacheSlot(c, s)		((BlockNumber) (c)->dir[(uint32) (s) << (c)->slot_shift])
+
+/* does the cache keep recent-buffer hints? */
+#define XhCacheHasHints(c)		((c)->slot_shift != 0)
+
+/* the recent-buffer hint of slot "s" (only if XhCacheHasHints) */
+#define XhCacheHint(c, s)		((Buffer) (c)->dir[((uint32) (s) << 1) + 1])
+#define XhCacheSetHint(c, s, b)	((c)->dir[((uint32) (s) << 1) + 1] = (uint32) (b))
 
 /* equality functions of the key columns, for unique checks */
 typedef struct XhKeyEq
@@ -91,6 +133,17 @@ typedef struct XhKeyEq
 	Oid			collation[INDEX_MAX_KEYS];
 } XhKeyEq;
 
+/*
+ * Hash functions for cross-type scan keys (e.g. an int8 column probed with
+ * an int4 value): per key column, the last subtype seen and its support
+ * function 1, so that a lookup needs no catalog access.
+ */
+typedef struct XhCrossProcs
+{
+	Oid			subtype[INDEX_MAX_KEYS];	/* InvalidOid: none cached */
+	FmgrInfo	proc[INDEX_MAX_KEYS];
+} XhCrossProcs;
+
 /* an entry while building: hash+offset, block, and liveness */
 typedef struct XhBuildEntry
 {
@@ -99,13 +152,17 @@ typedef struct XhBuildEntry
 	uint32		alive;
 } XhBuildEntry;
 
-/* scan state */
+/*
+ * Scan state.  "tids" points to inline_tids unless the scan gathered more
+ * than XH_INLINE_TIDS TIDs, when it is palloc'd.
+ */
 typedef struct XhScanOpaqueData
 {
 	bool		collected;		/* have we gathered the TIDs yet? */
 	int			ntids;
 	int			curtid;
 	ItemPointerData *tids;
+	ItemPointerData inline_tids[XH_INLINE_TIDS];
 } XhScanOpaqueData;
 
 typedef XhScanOpaqueData *XhScanOpaque;
@@ -141,6 +198,7 @@ extern int	xh_page_find_first(Page page, uint64 hash);
 extern void xh_make_entry(XhEntry *e, uint64 hash, ItemPointer tid);
 extern void xh_entry_tid(const XhEntry *e, ItemPointer tid);
 extern XhKeyEq *xh_get_keyeq(Relation rel);
+extern FmgrInfo *xh_get_cross_proc(Relation rel, int att, Oid subtype);
 extern bool xh_keys_equal(Relation rel, Datum *v1, bool *n1,
 						  Datum *v2, bool *n2);
 extern bool xh_fetch_keys(Relation heapRel, Relation indexRel,
