@@ -94,10 +94,7 @@ lsm_scan_collect_runs(LsmScanDesc scan, BlockNumber lblock, Page page,
 				taken[off] = true;
 	}
 
-	if (scan->rs_runs == NULL)
-		scan->rs_runs = lsm_runset_create(rel, GetMemoryChunkContext(scan));
-	else
-		lsm_runset_refresh(rel, scan->rs_runs);
+	/* brought up to date by lsm_scan_getpage before the page was locked */
 	rs = scan->rs_runs;
 
 	which = scan->rs_blockbuf_cur = 1 - scan->rs_blockbuf_cur;
@@ -202,6 +199,17 @@ lsm_scan_getpage(LsmScanDesc scan, BlockNumber lblock,
 	scan->rs_cmaxoff = 0;
 
 	CHECK_FOR_INTERRUPTS();
+
+	/*
+	 * The view of the runs first: refreshing it may read the metapage,
+	 * which comes before memtable pages in the lock order (a writer, or a
+	 * standby's replay of a record, may hold the metapage and wait for the
+	 * memtable page).
+	 */
+	if (scan->rs_runs == NULL)
+		scan->rs_runs = lsm_runset_create(rel, GetMemoryChunkContext(scan));
+	else
+		lsm_runset_refresh(rel, scan->rs_runs);
 
 	buf = lsm_read_mem_page_hint(rel, lblock, lsm_scan_map_hint(scan, lblock),
 								 scan->rs_strategy, BUFFER_LOCK_SHARE);

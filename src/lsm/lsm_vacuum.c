@@ -154,13 +154,11 @@ lsm_vacuum_cmp_tid(const void *a, const void *b)
  * of logical block lblock?  See lsm_vacuum_page.
  */
 static bool
-lsm_vacuum_in_runs(Relation rel, BlockNumber lblock, OffsetNumber *offs, int n)
+lsm_vacuum_in_runs(Relation rel, LsmRunSet *rs, BlockNumber lblock,
+				   OffsetNumber *offs, int n)
 {
-	LsmRunSet  *rs;
-
 	if (n == 0)
 		return false;
-	rs = lsm_runset_cached(rel);
 	if (rs->nruns == 0)
 		return false;
 	for (int i = 0; i < n; i++)
@@ -420,6 +418,14 @@ lsm_vacuum_page(LsmVacState *vs, Buffer buf)
 	bool		set_vm = false;
 	bool		clear_vm = false;
 	Buffer		vmlock = InvalidBuffer;
+	LsmRunSet  *rs;
+
+	/*
+	 * The view of the runs, brought up to date before the page is locked
+	 * (it may read the metapage, which comes first in the lock order); the
+	 * maintenance lock keeps it current meanwhile.
+	 */
+	rs = lsm_runset_cached(rel);
 
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	page = BufferGetPage(buf);
@@ -500,8 +506,8 @@ lsm_vacuum_page(LsmVacState *vs, Buffer buf)
 	 * usual "no" cheap); the maintenance lock keeps flushes out meanwhile.
 	 */
 	if (!overlay && (ndead > 0 || nolddead > 0) &&
-		(lsm_vacuum_in_runs(rel, lblock, dead, ndead) ||
-		 lsm_vacuum_in_runs(rel, lblock, olddead, nolddead)))
+		(lsm_vacuum_in_runs(rel, rs, lblock, dead, ndead) ||
+		 lsm_vacuum_in_runs(rel, rs, lblock, olddead, nolddead)))
 	{
 		overlay = true;
 		make_overlay = true;
