@@ -476,6 +476,7 @@ extern bool lsm_manifest_read(Relation rel, LsmManifest copy);
 extern void lsm_manifest_verify(Relation rel, Buffer buf);
 extern LsmRunSet *lsm_runset_create(Relation rel, MemoryContext parent);
 extern void lsm_runset_refresh(Relation rel, LsmRunSet *rs);
+extern bool lsm_runset_try_refresh(Relation rel, LsmRunSet *rs);
 extern void lsm_runset_free(LsmRunSet *rs);
 extern LsmRunSet *lsm_runset_cached(Relation rel);
 extern LsmRunEntry *lsm_runset_lookup(Relation rel, LsmRunSet *rs,

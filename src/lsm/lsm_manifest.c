@@ -22,8 +22,10 @@
  * queries that might still hold such a view.  A crash between the switch
  * that drops a retired run and the freeing of its pages leaves orphans,
  * which VACUUM frees (their run id is listed nowhere).  Under lsm_shrink's
- * AccessExclusiveLock every retired run is freed at once.  A reader that finds a logical
- * block unmapped re-reads the list if it has changed (lsm_runset_refresh):
+ * AccessExclusiveLock every retired run is freed at once.
+ *
+ * A reader that finds a logical block unmapped re-reads the list if it has
+ * changed (lsm_runset_refresh):
  * a flush publishes its run before it unmaps the pages it flushed, so the
  * new list holds whatever left the memtable.
  *
@@ -42,6 +44,9 @@
 #include "utils/rel.h"
 
 #include "lsm/lsm_internal.h"
+
+static bool lsm_runset_refresh_ext(Relation rel, LsmRunSet *rs,
+								   bool may_read_meta);
 
 /* Verify the manifest page in buf (locked). */
 void
@@ -151,17 +156,45 @@ lsm_runset_create(Relation rel, MemoryContext parent)
 void
 lsm_runset_refresh(Relation rel, LsmRunSet *rs)
 {
+	(void) lsm_runset_refresh_ext(rel, rs, true);
+}
+
+/*
+ * lsm_runset_try_refresh -- as lsm_runset_refresh, for a caller that holds
+ * a memtable page lock: returns false, doing nothing, when finding the
+ * manifest would take the metapage, which comes before memtable pages in
+ * the lock order (a writer, or a standby's replay of a record, may hold
+ * the metapage and wait for the memtable page).  The caller then lets go
+ * of its page and refreshes with lsm_runset_refresh.
+ */
+bool
+lsm_runset_try_refresh(Relation rel, LsmRunSet *rs)
+{
+	return lsm_runset_refresh_ext(rel, rs, false);
+}
+
+/*
+ * The work of lsm_runset_refresh: false if it would have had to read the
+ * metapage and !may_read_meta.
+ */
+static bool
+lsm_runset_refresh_ext(Relation rel, LsmRunSet *rs, bool may_read_meta)
+{
 	BlockNumber blkno;
 	Buffer		buf;
 	uint64		gen;
 
 	/* the manifest page moves only under lsm_shrink's exclusive lock */
 	if (rs->manifest_blk == InvalidBlockNumber)
+	{
+		if (!may_read_meta)
+			return false;
 		rs->manifest_blk = lsm_manifest_blkno(rel);
+	}
 	blkno = rs->manifest_blk;
 
 	if (blkno == InvalidBlockNumber)
-		return;
+		return true;
 	buf = ReadBuffer(rel, blkno);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	{
@@ -173,9 +206,11 @@ lsm_runset_refresh(Relation rel, LsmRunSet *rs)
 			LsmPageGetOpaque(page)->lpo_type != LSM_PAGE_MANIFEST)
 		{
 			UnlockReleaseBuffer(buf);
+			if (!may_read_meta)
+				return false;
 			rs->manifest_blk = lsm_manifest_blkno(rel);
 			if (rs->manifest_blk == InvalidBlockNumber)
-				return;
+				return true;
 			buf = ReadBuffer(rel, rs->manifest_blk);
 			LockBuffer(buf, BUFFER_LOCK_SHARE);
 		}
@@ -185,6 +220,7 @@ lsm_runset_refresh(Relation rel, LsmRunSet *rs)
 	UnlockReleaseBuffer(buf);
 	if (gen != rs->generation)
 		lsm_runset_load(rel, rs);
+	return true;
 }
 
 /* Free a view. */
@@ -499,7 +535,7 @@ static bool lsm_runset_cache_callback_registered = false;
 /*
  * Relcache invalidation of the cached relation (sent by whatever truncates
  * it, see lsm_shrink): forget where the manifest was.  The
- * manifest may have moved (lsm_manifest_move) and its old page been cut
+ * manifest may have moved (lsm_move_page) and its old page been cut
  * off with the end of the relation, which a refresh could not read; the
  * next refresh asks the metapage.
  */

@@ -94,7 +94,7 @@ lsm_scan_collect_runs(LsmScanDesc scan, BlockNumber lblock, Page page,
 				taken[off] = true;
 	}
 
-	/* brought up to date by lsm_scan_getpage before the page was locked */
+	/* brought up to date by lsm_scan_getpage */
 	rs = scan->rs_runs;
 
 	which = scan->rs_blockbuf_cur = 1 - scan->rs_blockbuf_cur;
@@ -200,17 +200,14 @@ lsm_scan_getpage(LsmScanDesc scan, BlockNumber lblock,
 
 	CHECK_FOR_INTERRUPTS();
 
-	/*
-	 * The view of the runs first: refreshing it may read the metapage,
-	 * which comes before memtable pages in the lock order (a writer, or a
-	 * standby's replay of a record, may hold the metapage and wait for the
-	 * memtable page).
-	 */
+	/* the view of the runs is created before any page is locked */
 	if (scan->rs_runs == NULL)
 		scan->rs_runs = lsm_runset_create(rel, GetMemoryChunkContext(scan));
-	else
-		lsm_runset_refresh(rel, scan->rs_runs);
 
+restart:
+	page = NULL;
+	maxoff = 0;
+	all_visible = false;
 	buf = lsm_read_mem_page_hint(rel, lblock, lsm_scan_map_hint(scan, lblock),
 								 scan->rs_strategy, BUFFER_LOCK_SHARE);
 	if (BufferIsValid(buf))
@@ -228,8 +225,23 @@ lsm_scan_getpage(LsmScanDesc scan, BlockNumber lblock,
 	memset(runtup, 0, sizeof(runtup));
 	if (use_runs)
 	{
-		OffsetNumber rmax = lsm_scan_collect_runs(scan, lblock, page,
-												  runtup, runlen);
+		OffsetNumber rmax;
+
+		/*
+		 * The view must be brought up to date after the page was looked at:
+		 * a flush publishes its run before it unmaps the pages it took.
+		 * Holding the page, the refresh must not need the metapage (lock
+		 * order: metapage first); if it would, let go and look again.
+		 */
+		if (!BufferIsValid(buf))
+			lsm_runset_refresh(rel, scan->rs_runs);
+		else if (!lsm_runset_try_refresh(rel, scan->rs_runs))
+		{
+			UnlockReleaseBuffer(buf);
+			lsm_runset_refresh(rel, scan->rs_runs);
+			goto restart;
+		}
+		rmax = lsm_scan_collect_runs(scan, lblock, page, runtup, runlen);
 
 		maxoff = Max(maxoff, rmax);
 	}
