@@ -125,6 +125,26 @@ lsm_maint_unlock(Relation rel)
 }
 
 /*
+ * The maintenance lock for work that ends in a manifest switch (a flush or
+ * a compaction): false, without the lock, if it is busy and !wait, or if a
+ * long-lived snapshot keeps so many retired runs that the manifest has no
+ * room (the work waits; the memtable keeps growing meanwhile).
+ */
+static bool
+lsm_maint_lock_for_switch(Relation rel, bool wait, const char *what)
+{
+	if (!lsm_maint_lock(rel, wait))
+		return false;
+	if (lsm_manifest_has_room(rel))
+		return true;
+	ereport(DEBUG1,
+			(errmsg_internal("lsm: no room in the manifest of \"%s\", %s deferred",
+							 RelationGetRelationName(rel), what)));
+	lsm_maint_unlock(rel);
+	return false;
+}
+
+/*
  * Can this version go to a run?  Its xmin must be committed and it must
  * have no xmax that matters (none, aborted, or only lockers that are gone).
  * *frozen says whether it may be stored frozen (older than OldestXmin).
@@ -313,17 +333,8 @@ lsm_flush(Relation rel, bool wait)
 	LsmManifestRun *reaped;
 	int			nreaped;
 
-	if (!lsm_maint_lock(rel, wait))
+	if (!lsm_maint_lock_for_switch(rel, wait, "flush"))
 		return 0;
-	if (!lsm_manifest_has_room(rel))
-	{
-		/* a long snapshot holds back retired runs: keep the memtable */
-		ereport(DEBUG1,
-				(errmsg_internal("lsm: no room in the manifest of \"%s\", flush deferred",
-								 RelationGetRelationName(rel))));
-		lsm_maint_unlock(rel);
-		return 0;
-	}
 
 	metabuf = lsm_read_metapage(rel, BUFFER_LOCK_SHARE);
 	if (!BufferIsValid(metabuf))
@@ -447,16 +458,8 @@ lsm_compact_runs(Relation rel, bool full, bool wait)
 	LsmManifestRun *reaped;
 	int			nreaped;
 
-	if (!lsm_maint_lock(rel, wait))
+	if (!lsm_maint_lock_for_switch(rel, wait, "compaction"))
 		return 0;
-	if (!lsm_manifest_has_room(rel))
-	{
-		ereport(DEBUG1,
-				(errmsg_internal("lsm: no room in the manifest of \"%s\", compaction deferred",
-								 RelationGetRelationName(rel))));
-		lsm_maint_unlock(rel);
-		return 0;
-	}
 	rs = lsm_runset_create(rel, CurrentMemoryContext);
 
 	/*

@@ -270,6 +270,28 @@ lsm_manifest_next_run_id(Relation rel)
 }
 
 /*
+ * May the retired run e be freed: no snapshot older than its retirement
+ * can remain (or all, under lsm_shrink's exclusive lock)?
+ */
+static bool
+lsm_retired_removable(Relation rel, const LsmManifestRun *e, bool all)
+{
+	return all || GlobalVisCheckRemovableXid(rel, e->oldest_xid);
+}
+
+/* How many retired runs of the manifest copy m may be freed now. */
+static uint32
+lsm_count_removable(Relation rel, LsmManifest m, bool all)
+{
+	uint32		count = 0;
+
+	for (uint32 i = m->nruns; i < m->nruns + m->nretired; i++)
+		if (lsm_retired_removable(rel, &m->runs[i], all))
+			count++;
+	return count;
+}
+
+/*
  * lsm_manifest_switch -- remove the runs with the given ids (they become
  * retired runs) and add new ones (newest first, in front), in one WAL
  * record.  Retired runs that no snapshot can read any more are dropped from
@@ -300,7 +322,7 @@ lsm_manifest_switch(Relation rel, const uint32 *remove, int nremove,
 	PGAlignedBlock newl;
 	LsmManifest nm;
 	LsmManifestRun *retired;
-	int			nnew = 0;
+	int			nretired;
 	uint32		n = 0;
 	uint32		maxid = 0;
 
@@ -342,7 +364,14 @@ lsm_manifest_switch(Relation rel, const uint32 *remove, int nremove,
 		nm->runs[n++] = add[i];
 		maxid = Max(maxid, add[i].run_id);
 	}
-	retired = palloc(sizeof(LsmManifestRun) * (om->nruns + 1));
+	/*
+	 * The retired runs: those retired before, then the inputs retired now
+	 * (stamped with the next xid).  Those nobody can read any more (all,
+	 * with reap_all) go to *reaped; the others stay listed.
+	 */
+	retired = palloc(sizeof(LsmManifestRun) * (om->nretired + om->nruns + 1));
+	memcpy(retired, &om->runs[om->nruns], sizeof(LsmManifestRun) * om->nretired);
+	nretired = om->nretired;
 	for (uint32 i = 0; i < om->nruns; i++)
 	{
 		bool		removed = false;
@@ -362,34 +391,21 @@ lsm_manifest_switch(Relation rel, const uint32 *remove, int nremove,
 		}
 		else
 		{
-			retired[nnew] = om->runs[i];
-			retired[nnew].oldest_xid = ReadNextTransactionId();
-			nnew++;
+			retired[nretired] = om->runs[i];
+			retired[nretired].oldest_xid = ReadNextTransactionId();
+			nretired++;
 		}
 	}
 	nm->nruns = n;
-	*reaped = palloc(sizeof(LsmManifestRun) * (om->nretired + nnew + 1));
+	*reaped = palloc(sizeof(LsmManifestRun) * (nretired + 1));
 	*nreaped = 0;
-	for (uint32 i = om->nruns; i < om->nruns + om->nretired; i++)
+	for (int i = 0; i < nretired; i++)
 	{
-		if (reap_all ||
-			GlobalVisCheckRemovableXid(rel, om->runs[i].oldest_xid))
-			(*reaped)[(*nreaped)++] = om->runs[i];
-		else
-		{
-			/* checked by lsm_manifest_has_room before any work was done */
-			if (n >= (uint32) LSM_MAX_RUNS)
-				elog(ERROR, "no room for retired runs in the manifest of \"%s\"",
-					 RelationGetRelationName(rel));
-			nm->runs[n++] = om->runs[i];
-		}
-	}
-	for (int i = 0; i < nnew; i++)
-	{
-		if (reap_all)
+		if (lsm_retired_removable(rel, &retired[i], reap_all))
 			(*reaped)[(*nreaped)++] = retired[i];
 		else
 		{
+			/* checked by lsm_manifest_has_room before any work was done */
 			if (n >= (uint32) LSM_MAX_RUNS)
 				elog(ERROR, "no room for retired runs in the manifest of \"%s\"",
 					 RelationGetRelationName(rel));
@@ -443,10 +459,7 @@ lsm_manifest_has_room(Relation rel)
 
 	if (!lsm_manifest_read(rel, m))
 		return true;
-	used = m->nruns;
-	for (uint32 i = m->nruns; i < m->nruns + m->nretired; i++)
-		if (!GlobalVisCheckRemovableXid(rel, m->runs[i].oldest_xid))
-			used++;
+	used = m->nruns + m->nretired - lsm_count_removable(rel, m, false);
 	return used < (uint32) LSM_MAX_RUNS;
 }
 
@@ -499,16 +512,10 @@ lsm_reap_retired(Relation rel, bool all)
 {
 	PGAlignedBlock mbuf;
 	LsmManifest m = (LsmManifest) mbuf.data;
-	bool		any = false;
 	LsmManifestRun *reaped;
 	int			nreaped;
 
-	if (!lsm_manifest_read(rel, m))
-		return 0;
-	for (uint32 i = m->nruns; i < m->nruns + m->nretired && !any; i++)
-		if (all || GlobalVisCheckRemovableXid(rel, m->runs[i].oldest_xid))
-			any = true;
-	if (!any)
+	if (!lsm_manifest_read(rel, m) || lsm_count_removable(rel, m, all) == 0)
 		return 0;
 	lsm_manifest_switch(rel, NULL, 0, NULL, 0, 0, 0, all, &reaped, &nreaped);
 	lsm_free_retired(rel, reaped, nreaped);
