@@ -218,6 +218,14 @@ lsm_index_fetch_tuple(IndexFetchTableData *sscan, ItemPointer tid,
 		PredicateLockTID(rel, tid, snapshot, HeapTupleHeaderGetXmin(tuple->t_data));
 	else if (all_dead)
 		*all_dead = lsm_tuple_is_surely_dead(tuple, GlobalVisTestFor(rel));
+
+	if (visible && lsm_pages_may_vanish())
+	{
+		/* a hot standby: copy under the lock, the pin does not protect it */
+		lsm_store_tuple_copy(tuple, slot, rel);
+		LockBuffer(scan->xs_cbuf, BUFFER_LOCK_UNLOCK);
+		return true;
+	}
 	LockBuffer(scan->xs_cbuf, BUFFER_LOCK_UNLOCK);
 
 	if (!visible)
@@ -267,6 +275,13 @@ lsm_fetch_row_version(Relation rel, ItemPointer tid, Snapshot snapshot,
 	if (visible)
 		PredicateLockTID(rel, tid, snapshot,
 						 HeapTupleHeaderGetXmin(tuple->t_data));
+	if (visible && lsm_pages_may_vanish())
+	{
+		/* a hot standby: copy under the lock, the pin does not protect it */
+		lsm_store_tuple_copy(tuple, slot, rel);
+		UnlockReleaseBuffer(buf);
+		return true;
+	}
 	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 	if (!visible)
 	{

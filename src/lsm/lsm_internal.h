@@ -66,6 +66,9 @@ extern bool lsm_free_mem_page(Relation rel, BlockNumber lblock,
 							  BlockNumber blkno);
 extern void lsm_invalidate_cache(Relation rel);
 extern const char *lsm_page_type_name(uint8 type);
+extern bool lsm_pages_may_vanish(void);
+extern void lsm_store_tuple_copy(HeapTuple tuple, TupleTableSlot *slot,
+								 Relation rel);
 
 /* ----------------------------------------------------------------
  * lsm_memtable.c: memtable pages
@@ -228,6 +231,13 @@ typedef struct LsmScanDescData
 	char	   *rs_blockbuf[2];	/* alternate between blocks */
 	Size		rs_blockbuf_cap[2];
 	int			rs_blockbuf_cur;
+
+	/*
+	 * On a hot standby, visible versions of memtable pages are returned
+	 * from a copy of the page (lsm_scan_getpage explains why).
+	 */
+	char	   *rs_pagecopy[2];	/* BLCKSZ each, alternate between blocks */
+	int			rs_pagecopy_cur;
 
 	/* private copy of part of the map: where memtable pages are (hints) */
 	BlockNumber rs_map_first;	/* first logical block covered */

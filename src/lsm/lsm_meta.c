@@ -40,6 +40,7 @@
 #include "access/generic_xlog.h"
 #include "access/transam.h"
 #include "access/xlog.h"
+#include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/indexfsm.h"
@@ -928,6 +929,43 @@ lsm_get_overlay_page(Relation rel, BlockNumber lblock)
 	if (BufferIsValid(buf))
 		return buf;
 	return lsm_new_mem_page_internal(rel, lblock);
+}
+
+/*
+ * lsm_pages_may_vanish -- can a memtable page be wiped while we hold a pin?
+ *
+ * On a primary, a memtable page is freed only under a cleanup lock
+ * (lsm_unmap_page), so a pin keeps the versions a scan points at in place,
+ * as with heap pruning.  Replay of that generic WAL record on a hot standby
+ * takes only an exclusive lock: generic redo cannot wait for a cleanup lock
+ * the way heap's prune redo does.  So while recovery is in progress, readers
+ * must copy what they return out of the page before they let go of the
+ * buffer lock; a pin alone does not protect it.  After promotion the
+ * primary's rule holds again, for scans begun on the standby as well.
+ */
+bool
+lsm_pages_may_vanish(void)
+{
+	return RecoveryInProgress();
+}
+
+/*
+ * lsm_store_tuple_copy -- store a copy of a memtable version in a buffer
+ * slot, for readers that must not leave it pointing into the page
+ * (lsm_pages_may_vanish).  The caller holds the page's buffer lock.
+ */
+void
+lsm_store_tuple_copy(HeapTuple tuple, TupleTableSlot *slot, Relation rel)
+{
+	BufferHeapTupleTableSlot *bslot = (BufferHeapTupleTableSlot *) slot;
+	ItemPointerData tid = tuple->t_self;
+
+	Assert(TTS_IS_BUFFERTUPLE(slot));
+	ExecForceStoreHeapTuple(tuple, slot, false);
+	slot->tts_tableOid = RelationGetRelid(rel);
+	slot->tts_tid = tid;
+	bslot->base.tuple->t_tableOid = slot->tts_tableOid;
+	bslot->base.tuple->t_self = tid;
 }
 
 /*

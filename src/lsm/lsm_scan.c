@@ -299,6 +299,31 @@ restart:
 		scan->rs_vislen[ntup] = tup.t_len;
 		ntup++;
 	}
+	if (page != NULL && ntup > 0 && lsm_pages_may_vanish())
+	{
+		/*
+		 * On a hot standby the versions are returned from a copy taken
+		 * under the share lock: replay of the record that frees a flushed
+		 * page does not wait for our pin (see lsm_pages_may_vanish).  Two
+		 * copies alternate, like rs_blockbuf, so that the version of the
+		 * previous block stays readable while this one is set up.
+		 */
+		char	   *copy;
+		int			which = scan->rs_pagecopy_cur = 1 - scan->rs_pagecopy_cur;
+
+		if (scan->rs_pagecopy[which] == NULL)
+			scan->rs_pagecopy[which] =
+				MemoryContextAlloc(GetMemoryChunkContext(scan), BLCKSZ);
+		copy = scan->rs_pagecopy[which];
+		memcpy(copy, page, BLCKSZ);
+		for (int i = 0; i < ntup; i++)
+		{
+			char	   *p = (char *) scan->rs_vistup[i];
+
+			if (p >= (char *) page && p < (char *) page + BLCKSZ)
+				scan->rs_vistup[i] = (HeapTupleHeader) (copy + (p - (char *) page));
+		}
+	}
 	if (page != NULL)
 		LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 	scan->rs_cbuf = buf;
@@ -432,8 +457,12 @@ lsm_scan_end(TableScanDesc sscan)
 	if (scan->rs_runs)
 		lsm_runset_free(scan->rs_runs);
 	for (int i = 0; i < 2; i++)
+	{
 		if (scan->rs_blockbuf[i])
 			pfree(scan->rs_blockbuf[i]);
+		if (scan->rs_pagecopy[i])
+			pfree(scan->rs_pagecopy[i]);
+	}
 	if (scan->rs_analyze_chunk)
 		lsm_run_chunk_free(scan->rs_analyze_chunk);
 	RelationDecrementReferenceCount(scan->rs_base.rs_rd);
