@@ -628,8 +628,8 @@ lsm_materialize(Relation rel, ItemPointer tid)
 	LsmRunEntry *e;
 	bool		done = false;
 
-	if (off < FirstOffsetNumber || off > LSM_MAX_TUPLES_PER_PAGE ||
-		lblock >= lsm_get_nlblocks(rel))
+	/* (a block never assigned has neither a page nor versions in runs) */
+	if (off < FirstOffsetNumber || off > LSM_MAX_TUPLES_PER_PAGE)
 		return false;
 
 	/* fast path: the block has an ordinary memtable page */

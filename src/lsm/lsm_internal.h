@@ -47,6 +47,7 @@ extern void lsm_init_metapage(Page page);
 extern void lsm_verify_page(Relation rel, Buffer buf, uint8 type);
 extern void lsm_verify_mem_page(Relation rel, Buffer buf, BlockNumber lblock);
 extern BlockNumber lsm_physical_nblocks(Relation rel);
+extern bool lsm_block_in_relation(Relation rel, BlockNumber blkno);
 extern void lsm_ensure_metapage(Relation rel);
 extern Buffer lsm_read_metapage(Relation rel, int lockmode);
 extern BlockNumber lsm_get_nlblocks(Relation rel);
@@ -476,9 +477,10 @@ typedef struct LsmRunSet
 {
 	MemoryContext mcxt;
 	uint64		generation;
+	uint64		cache_epoch;	/* of the run cache its runs come from */
 	BlockNumber manifest_blk;	/* the manifest page, once there is one */
 	int			nruns;
-	LsmRun	  **runs;
+	LsmRun	  **runs;			/* shared, owned by the run cache */
 	LsmRunChunk *chunks;
 } LsmRunSet;
 

@@ -34,8 +34,9 @@
 #include "postgres.h"
 
 #include "access/generic_xlog.h"
-#include "miscadmin.h"
 #include "access/transam.h"
+#include "access/xact.h"
+#include "miscadmin.h"
 #include "storage/procarray.h"
 #include "storage/bufmgr.h"
 #include "storage/indexfsm.h"
@@ -105,6 +106,136 @@ lsm_manifest_read(Relation rel, LsmManifest copy)
 	return true;
 }
 
+/*
+ * The run cache: runs opened by this backend, shared by its views.
+ *
+ * A published run does not change until it is freed, so what lsm_run_open
+ * reads from its index pages (figures, fences, bloom page list) can be
+ * kept across queries; for a large run that reading and copying costs more
+ * than the lookup a query makes.  Views (LsmRunSet) point to the cached
+ * runs and keep only their decode buffers to themselves.
+ *
+ * Entries are keyed by relfilenode, run id and root block.  Run ids are
+ * not reused within a relfilenode (next_run_id only grows, and an id is
+ * cached only once the run is published), except when VACUUM truncates the
+ * relation to zero blocks and starts over: that sends a relcache
+ * invalidation, on which the relation's entries leave the hash table
+ * (lsm_run_cache_inval), before this backend can lock the relation again.
+ *
+ * Memory: entries, including those that left the table, are freed all at
+ * once at the end of a top-level transaction when the cache holds more
+ * than LSM_RUN_CACHE_LIMIT bytes.  Views made in a transaction do not
+ * outlive it; the one view that does (lsm_runset_cached) notices the new
+ * epoch and opens its runs again.
+ */
+#define LSM_RUN_CACHE_LIMIT (16 * 1024 * 1024)
+
+typedef struct LsmRunCacheKey
+{
+	RelFileNode node;
+	uint32		run_id;
+	BlockNumber root;
+} LsmRunCacheKey;
+
+typedef struct LsmRunCacheEntry
+{
+	LsmRunCacheKey key;
+	Oid			relid;
+	LsmRun	   *run;
+} LsmRunCacheEntry;
+
+static MemoryContext lsm_run_cache_cxt = NULL;
+static HTAB *lsm_run_cache = NULL;
+static uint64 lsm_run_cache_epoch = 1;
+static bool lsm_run_cache_callbacks = false;
+
+/* Relcache invalidation: forget the runs of relid (of all, for InvalidOid). */
+static void
+lsm_run_cache_inval(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	LsmRunCacheEntry *e;
+
+	if (lsm_run_cache == NULL)
+		return;
+	hash_seq_init(&status, lsm_run_cache);
+	while ((e = hash_seq_search(&status)) != NULL)
+	{
+		if (relid == InvalidOid || e->relid == relid)
+			(void) hash_search(lsm_run_cache, &e->key, HASH_REMOVE, NULL);
+	}
+}
+
+/* End of a top-level transaction: free the cache if it grew too large. */
+static void
+lsm_run_cache_xact(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			break;
+		default:
+			return;
+	}
+	if (lsm_run_cache_cxt == NULL ||
+		MemoryContextMemAllocated(lsm_run_cache_cxt, true) <= LSM_RUN_CACHE_LIMIT)
+		return;
+	MemoryContextReset(lsm_run_cache_cxt);
+	lsm_run_cache = NULL;		/* it lived in the context */
+	lsm_run_cache_epoch++;
+}
+
+/* The run described by desc, from the run cache or opened into it. */
+static LsmRun *
+lsm_run_open_cached(Relation rel, const LsmManifestRun *desc)
+{
+	LsmRunCacheKey key;
+	LsmRunCacheEntry *e;
+	bool		found;
+	LsmRun	   *run;
+
+	if (!lsm_run_cache_callbacks)
+	{
+		CacheRegisterRelcacheCallback(lsm_run_cache_inval, (Datum) 0);
+		RegisterXactCallback(lsm_run_cache_xact, NULL);
+		lsm_run_cache_callbacks = true;
+	}
+	if (lsm_run_cache_cxt == NULL)
+		lsm_run_cache_cxt = AllocSetContextCreate(TopMemoryContext,
+												  "lsm run cache",
+												  ALLOCSET_DEFAULT_SIZES);
+	if (lsm_run_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(LsmRunCacheKey);
+		ctl.entrysize = sizeof(LsmRunCacheEntry);
+		ctl.hcxt = lsm_run_cache_cxt;
+		lsm_run_cache = hash_create("lsm run cache", 64, &ctl,
+									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+
+	memset(&key, 0, sizeof(key));
+	key.node = rel->rd_node;
+	key.run_id = desc->run_id;
+	key.root = desc->root;
+	e = hash_search(lsm_run_cache, &key, HASH_FIND, NULL);
+	/* (the whole description must match too: cheap, and a safety net) */
+	if (e != NULL && memcmp(&e->run->desc, desc, sizeof(LsmManifestRun)) == 0)
+		return e->run;
+
+	/* open it first: an error must not leave an entry without a run */
+	run = lsm_run_open(rel, desc, lsm_run_cache_cxt);
+	e = hash_search(lsm_run_cache, &key, HASH_ENTER, &found);
+	e->relid = RelationGetRelid(rel);
+	e->run = run;
+	return run;
+}
+
 /* Open the runs of the current manifest into rs (emptied first). */
 static void
 lsm_runset_load(Relation rel, LsmRunSet *rs)
@@ -113,12 +244,15 @@ lsm_runset_load(Relation rel, LsmRunSet *rs)
 	LsmManifest m = (LsmManifest) mbuf.data;
 	MemoryContext old;
 
+	for (int i = 0; i < rs->nruns; i++)
+		lsm_run_chunk_free(&rs->chunks[i]);
 	MemoryContextReset(rs->mcxt);
 	rs->nruns = 0;
 	rs->runs = NULL;
 	rs->chunks = NULL;
 	lsm_manifest_read(rel, m);
 	rs->generation = m->generation;
+	rs->cache_epoch = lsm_run_cache_epoch;
 	if (m->nruns == 0)
 		return;
 	old = MemoryContextSwitchTo(rs->mcxt);
@@ -126,7 +260,7 @@ lsm_runset_load(Relation rel, LsmRunSet *rs)
 	rs->chunks = palloc(sizeof(LsmRunChunk) * m->nruns);
 	for (uint32 i = 0; i < m->nruns; i++)
 	{
-		rs->runs[i] = lsm_run_open(rel, &m->runs[i], rs->mcxt);
+		rs->runs[i] = lsm_run_open_cached(rel, &m->runs[i]);
 		lsm_run_chunk_init(&rs->chunks[i], rs->mcxt);
 	}
 	rs->nruns = m->nruns;
@@ -184,6 +318,15 @@ lsm_runset_refresh_ext(Relation rel, LsmRunSet *rs, bool may_read_meta)
 	Buffer		buf;
 	uint64		gen;
 
+	/* the run cache was emptied since the view was made (lsm_runset_cached) */
+	if (rs->cache_epoch != lsm_run_cache_epoch)
+	{
+		if (!may_read_meta)
+			return false;
+		lsm_runset_load(rel, rs);
+		return true;
+	}
+
 	/* the manifest page moves only under lsm_shrink's exclusive lock */
 	if (rs->manifest_blk == InvalidBlockNumber)
 	{
@@ -227,6 +370,8 @@ lsm_runset_refresh_ext(Relation rel, LsmRunSet *rs, bool may_read_meta)
 void
 lsm_runset_free(LsmRunSet *rs)
 {
+	for (int i = 0; i < rs->nruns; i++)
+		lsm_run_chunk_free(&rs->chunks[i]);
 	MemoryContextDelete(rs->mcxt);
 	pfree(rs);
 }

@@ -106,6 +106,28 @@ lsm_physical_nblocks(Relation rel)
 }
 
 /*
+ * lsm_block_in_relation -- is blkno below the end of the main fork?
+ *
+ * Asked before every metapage and run page read, so the smgr's cached size
+ * is tried first (one lseek less per call).  It may be too small (another
+ * backend extended the relation: then we ask the kernel) but never too
+ * large: the relation only shrinks under an AccessExclusiveLock (VACUUM's
+ * and lsm_shrink's truncations, TRUNCATE in the creating transaction), and
+ * smgrtruncate updates our cache and invalidates every other backend's
+ * (on a standby as well, before any reader can lock the relation again).
+ */
+bool
+lsm_block_in_relation(Relation rel, BlockNumber blkno)
+{
+	SMgrRelation smgr = RelationGetSmgr(rel);
+	BlockNumber cached = smgr->smgr_cached_nblocks[MAIN_FORKNUM];
+
+	if (cached != InvalidBlockNumber && blkno < cached)
+		return true;
+	return blkno < smgrnblocks(smgr, MAIN_FORKNUM);
+}
+
+/*
  * lsm_invalidate_cache -- forget cached map locations (after truncation).
  */
 void
@@ -365,7 +387,7 @@ lsm_read_metapage(Relation rel, int lockmode)
 {
 	Buffer		buf;
 
-	if (lsm_physical_nblocks(rel) == 0)
+	if (!lsm_block_in_relation(rel, LSM_METAPAGE_BLKNO))
 		return InvalidBuffer;
 	buf = ReadBuffer(rel, LSM_METAPAGE_BLKNO);
 	LockBuffer(buf, lockmode);

@@ -629,7 +629,7 @@ lsm_run_read_page(Relation rel, BlockNumber blkno, uint8 type, uint32 run_id)
 	Buffer		buf;
 	Page		page;
 
-	if (blkno >= lsm_physical_nblocks(rel))
+	if (!lsm_block_in_relation(rel, blkno))
 		LSM_CORRUPT(rel, blkno, ("Run %u refers to block %u beyond the end of the relation.",
 								 run_id, blkno));
 	buf = ReadBuffer(rel, blkno);
@@ -1050,16 +1050,45 @@ lsm_run_parse(const char *raw, uint32 raw_len, uint32 nentries,
 	return n;
 }
 
-/* Release the memory of a chunk. */
+/*
+ * Decode buffers of chunks that were let go, kept for the next chunks.
+ *
+ * A query's views of the runs come and go with it; giving their decode
+ * buffers (tens of kB) back to malloc makes it return them to the kernel
+ * and map them again for the next query, which cost more than a point
+ * lookup itself.  Each chunk has a memory context of its own; a chunk that
+ * is let go (lsm_run_chunk_free) moves its context here, up to
+ * LSM_SPARE_CHUNKS of them, and lsm_run_chunk_init takes one back under
+ * its caller's context.  A chunk whose owner goes away in an error is
+ * deleted with the owner's context like any other memory.
+ */
+#define LSM_SPARE_CHUNKS 8
+
+static MemoryContext lsm_spare_cxt = NULL;
+static LsmRunChunk lsm_spare[LSM_SPARE_CHUNKS];
+static int	lsm_nspare = 0;
+
+/* Let go of a chunk: its buffers become a spare, or are freed. */
 void
 lsm_run_chunk_free(LsmRunChunk *chunk)
 {
-	if (chunk->raw)
-		pfree(chunk->raw);
-	if (chunk->entries)
-		pfree(chunk->entries);
-	if (chunk->arena)
-		pfree(chunk->arena);
+	if (chunk->mcxt != NULL)
+	{
+		if (lsm_spare_cxt == NULL)
+			lsm_spare_cxt = AllocSetContextCreate(TopMemoryContext,
+												  "lsm spare run chunks",
+												  ALLOCSET_SMALL_SIZES);
+		if (lsm_nspare < LSM_SPARE_CHUNKS && chunk->raw != NULL)
+		{
+			MemoryContextSetParent(chunk->mcxt, lsm_spare_cxt);
+			chunk->run = NULL;
+			chunk->pageidx = -1;
+			chunk->nentries = 0;
+			lsm_spare[lsm_nspare++] = *chunk;
+		}
+		else
+			MemoryContextDelete(chunk->mcxt);
+	}
 	memset(chunk, 0, sizeof(LsmRunChunk));
 	chunk->pageidx = -1;
 }
@@ -1118,11 +1147,21 @@ lsm_run_lookup(Relation rel, LsmRun *run, ItemPointer tid, LsmRunChunk *chunk,
 	return i >= 0 ? &chunk->entries[i] : NULL;
 }
 
-/* Set up an empty chunk whose memory lives in mcxt. */
+/*
+ * Set up an empty chunk whose memory lives in a context under mcxt (a
+ * spare one, with buffers, if there is one).
+ */
 void
 lsm_run_chunk_init(LsmRunChunk *chunk, MemoryContext mcxt)
 {
+	if (lsm_nspare > 0)
+	{
+		*chunk = lsm_spare[--lsm_nspare];
+		MemoryContextSetParent(chunk->mcxt, mcxt);
+		return;
+	}
 	memset(chunk, 0, sizeof(LsmRunChunk));
-	chunk->mcxt = mcxt;
+	chunk->mcxt = AllocSetContextCreate(mcxt, "lsm run chunk",
+										ALLOCSET_SMALL_SIZES);
 	chunk->pageidx = -1;
 }
