@@ -431,6 +431,8 @@ typedef struct LsmRunChunk
 	MemoryContext mcxt;
 	LsmRun	   *run;			/* which page this is, or NULL */
 	int			pageidx;
+	LsmRun	   *lookup_run;		/* or: a prefix of which page (point */
+	int			lookup_pageidx; /* lookups, lsm_run_decode_for_lookup) */
 	int			nentries;
 	int			max_entries;
 	LsmRunEntry *entries;

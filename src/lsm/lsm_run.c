@@ -622,6 +622,10 @@ lsm_run_writer_finish(LsmRunWriter *w, LsmManifestRun *desc)
  * ----------------------------------------------------------------
  */
 
+static int	lsm_run_parse_until(const char *raw, uint32 raw_len,
+								uint32 nentries, LsmRunChunk *chunk,
+								ItemPointer stop);
+
 /* Read and verify a run page of the given type; returned pinned and locked. */
 static Buffer
 lsm_run_read_page(Relation rel, BlockNumber blkno, uint8 type, uint32 run_id)
@@ -823,6 +827,52 @@ lsm_get_varint(const char **p, const char *end, uint32 *v)
 }
 
 /*
+ * Verify the header and checksum of the run data page in buf (locked);
+ * copy the header to *hdr and return where the (compressed) entries start.
+ */
+static const char *
+lsm_run_check_data_page(Relation rel, Buffer buf, LsmRunDataHeader *hdr)
+{
+	BlockNumber blkno = BufferGetBlockNumber(buf);
+	Page		page = BufferGetPage(buf);
+	const char *src;
+	pg_crc32c	crc;
+
+	memcpy(hdr, PageGetContents(page), sizeof(LsmRunDataHeader));
+	src = PageGetContents(page) + MAXALIGN(sizeof(LsmRunDataHeader));
+	if (hdr->raw_len > (uint32) LSM_RUN_DATA_SPACE * 16 + BLCKSZ ||
+		hdr->comp_len > (uint32) LSM_RUN_DATA_SPACE ||
+		(hdr->comp_len == 0 && hdr->raw_len > (uint32) LSM_RUN_DATA_SPACE) ||
+		hdr->nentries == 0 || hdr->nentries > hdr->raw_len ||
+		((PageHeader) page)->pd_lower < MAXALIGN(SizeOfPageHeaderData) +
+		MAXALIGN(sizeof(LsmRunDataHeader)) +
+		(hdr->comp_len > 0 ? hdr->comp_len : hdr->raw_len))
+		LSM_CORRUPT(rel, blkno, ("Run data page with raw length %u, compressed length %u, %u entries.",
+								 hdr->raw_len, hdr->comp_len, hdr->nentries));
+	INIT_CRC32C(crc);
+	COMP_CRC32C(crc, src, hdr->comp_len > 0 ? hdr->comp_len : hdr->raw_len);
+	FIN_CRC32C(crc);
+	if (!EQ_CRC32C(crc, hdr->crc))
+		LSM_CORRUPT(rel, blkno, ("Run data page checksum %08X, expected %08X.",
+								 crc, hdr->crc));
+	return src;
+}
+
+/* The chunk's raw buffer, made large enough for len bytes. */
+static char *
+lsm_run_chunk_raw(LsmRunChunk *chunk, uint32 len)
+{
+	if (chunk->raw_cap < (Size) len)
+	{
+		if (chunk->raw)
+			pfree(chunk->raw);
+		chunk->raw_cap = Max(len, LSM_RUN_DATA_SPACE * 4);
+		chunk->raw = MemoryContextAlloc(chunk->mcxt, chunk->raw_cap);
+	}
+	return chunk->raw;
+}
+
+/*
  * lsm_run_decode -- decode data page number pageidx of run into chunk
  * (its memory is reused).  Entries become heap tuples in chunk->arena.
  */
@@ -838,6 +888,91 @@ lsm_run_decode(Relation rel, LsmRun *run, int pageidx, LsmRunChunk *chunk)
 	chunk->pageidx = pageidx;
 }
 
+/* A TID as one number, for estimating positions within a data page. */
+static inline uint64
+lsm_tid_ordinal(BlockNumber lblock, OffsetNumber off)
+{
+	return (uint64) lblock * LSM_MAX_TUPLES_PER_PAGE + off;
+}
+
+/*
+ * lsm_run_decode_for_lookup -- decode data page pageidx of run into chunk
+ * only as far as needed to find tid.
+ *
+ * A point lookup needs one entry of the page, and entries are in TID
+ * order, so decompressing and parsing all of them does about twice the
+ * work needed on average.  The header's first and last TIDs give an
+ * estimate of where tid lies; LZ4 decompresses a little beyond that and
+ * parsing stops at the first entry at or past tid.  If the estimate fell
+ * short, the whole page is decoded after all.  The chunk then describes a
+ * prefix of the page (lookup_run, lookup_pageidx; run stays NULL, so that
+ * every other user decodes the page in full); a later lookup in the same
+ * page beyond the prefix decodes all of it (lsm_run_lookup), so that a
+ * scan through the page in TID order decodes it at most twice.  The
+ * checksum covers the whole compressed page as before.
+ */
+static void
+lsm_run_decode_for_lookup(Relation rel, LsmRun *run, int pageidx,
+						  LsmRunChunk *chunk, ItemPointer tid)
+{
+	BlockNumber blkno = run->fences[pageidx].blkno;
+	Buffer		buf;
+	LsmRunDataHeader hdr;
+	const char *src;
+	char	   *raw;
+	uint64		first,
+				last,
+				want;
+	int			got;
+	int			n;
+
+	buf = lsm_run_read_page(rel, blkno, LSM_PAGE_RUN_DATA, run->desc.run_id);
+	src = lsm_run_check_data_page(rel, buf, &hdr);
+	first = lsm_tid_ordinal(hdr.first_lblock, hdr.first_off);
+	last = lsm_tid_ordinal(hdr.last_lblock, hdr.last_off);
+	want = lsm_tid_ordinal(ItemPointerGetBlockNumber(tid),
+						   ItemPointerGetOffsetNumber(tid));
+	if (hdr.comp_len == 0 || last <= first || want <= first)
+		want = hdr.raw_len;
+	else
+	{
+		/* where tid would be if entries were evenly spread, plus a margin */
+		want = (want - first + 1) * hdr.raw_len / (last - first + 1) +
+			hdr.raw_len / 8 + 256;
+		want = Min(want, hdr.raw_len);
+	}
+	if (want == hdr.raw_len)
+	{
+		/* no gain to be had: the ordinary decode */
+		lsm_run_decode_buffer(rel, buf, chunk);
+		chunk->run = run;
+		chunk->pageidx = pageidx;
+		return;
+	}
+
+	raw = lsm_run_chunk_raw(chunk, hdr.raw_len);
+	got = LZ4_decompress_safe_partial(src, raw, hdr.comp_len, (int) want,
+									  (int) chunk->raw_cap);
+	if (got < 0 || got > (int) hdr.raw_len)
+		LSM_CORRUPT(rel, blkno, ("Run data page does not decompress (%d).", got));
+	n = lsm_run_parse_until(raw, got, hdr.nentries, chunk, tid);
+	if (n > 0 && n < (int) hdr.nentries &&
+		ItemPointerCompare(&chunk->entries[n - 1].tid, tid) >= 0 &&
+		ItemPointerGetBlockNumber(&chunk->entries[0].tid) == hdr.first_lblock &&
+		ItemPointerGetOffsetNumber(&chunk->entries[0].tid) == hdr.first_off)
+	{
+		UnlockReleaseBuffer(buf);
+		chunk->lookup_run = run;
+		chunk->lookup_pageidx = pageidx;
+		return;
+	}
+
+	/* the estimate fell short (or the prefix looked wrong): all of it */
+	lsm_run_decode_buffer(rel, buf, chunk);
+	chunk->run = run;
+	chunk->pageidx = pageidx;
+}
+
 /*
  * lsm_run_decode_buffer -- decode the run data page in buf (pinned and
  * share-locked; unlocked and released here) into chunk.
@@ -846,41 +981,13 @@ void
 lsm_run_decode_buffer(Relation rel, Buffer buf, LsmRunChunk *chunk)
 {
 	BlockNumber blkno = BufferGetBlockNumber(buf);
-	Page		page;
 	LsmRunDataHeader hdr;
 	const char *src;
 	char	   *raw;
 	int			n;
-	pg_crc32c	crc;
 
-	page = BufferGetPage(buf);
-	memcpy(&hdr, PageGetContents(page), sizeof(hdr));
-	src = PageGetContents(page) + MAXALIGN(sizeof(LsmRunDataHeader));
-	if (hdr.raw_len > (uint32) LSM_RUN_DATA_SPACE * 16 + BLCKSZ ||
-		hdr.comp_len > (uint32) LSM_RUN_DATA_SPACE ||
-		(hdr.comp_len == 0 && hdr.raw_len > (uint32) LSM_RUN_DATA_SPACE) ||
-		hdr.nentries == 0 || hdr.nentries > hdr.raw_len ||
-		((PageHeader) page)->pd_lower < MAXALIGN(SizeOfPageHeaderData) +
-		MAXALIGN(sizeof(LsmRunDataHeader)) +
-		(hdr.comp_len > 0 ? hdr.comp_len : hdr.raw_len))
-		LSM_CORRUPT(rel, blkno, ("Run data page with raw length %u, compressed length %u, %u entries.",
-								 hdr.raw_len, hdr.comp_len, hdr.nentries));
-	INIT_CRC32C(crc);
-	COMP_CRC32C(crc, src, hdr.comp_len > 0 ? hdr.comp_len : hdr.raw_len);
-	FIN_CRC32C(crc);
-	if (!EQ_CRC32C(crc, hdr.crc))
-		LSM_CORRUPT(rel, blkno, ("Run data page checksum %08X, expected %08X.",
-								 crc, hdr.crc));
-
-	/* decompress (or copy) into the chunk's raw buffer */
-	if (chunk->raw_cap < (Size) hdr.raw_len)
-	{
-		if (chunk->raw)
-			pfree(chunk->raw);
-		chunk->raw_cap = Max(hdr.raw_len, LSM_RUN_DATA_SPACE * 4);
-		chunk->raw = MemoryContextAlloc(chunk->mcxt, chunk->raw_cap);
-	}
-	raw = chunk->raw;
+	src = lsm_run_check_data_page(rel, buf, &hdr);
+	raw = lsm_run_chunk_raw(chunk, hdr.raw_len);
 	if (hdr.comp_len > 0)
 	{
 		int			got = LZ4_decompress_safe(src, raw, hdr.comp_len, hdr.raw_len);
@@ -917,6 +1024,19 @@ int
 lsm_run_parse(const char *raw, uint32 raw_len, uint32 nentries,
 			  LsmRunChunk *chunk)
 {
+	return lsm_run_parse_until(raw, raw_len, nentries, chunk, NULL);
+}
+
+/*
+ * lsm_run_parse_until -- as lsm_run_parse, but with stop != NULL it stops
+ * after the first entry whose TID is stop or beyond; then raw may end
+ * anywhere after that entry (a partly decompressed page), and -1 also
+ * means that the bytes ended before it.
+ */
+static int
+lsm_run_parse_until(const char *raw, uint32 raw_len, uint32 nentries,
+					LsmRunChunk *chunk, ItemPointer stop)
+{
 	const char *p = raw;
 	const char *end = raw + raw_len;
 	int			n = 0;
@@ -933,6 +1053,9 @@ lsm_run_parse(const char *raw, uint32 raw_len, uint32 nentries,
 		return -1;
 	chunk->run = NULL;
 	chunk->pageidx = -1;
+	chunk->lookup_run = NULL;
+	chunk->lookup_pageidx = -1;
+	chunk->nentries = 0;
 	if (chunk->max_entries < (int) nentries)
 	{
 		if (chunk->entries)
@@ -1045,6 +1168,8 @@ lsm_run_parse(const char *raw, uint32 raw_len, uint32 nentries,
 			apos += e->len;
 		}
 		n++;
+		if (stop != NULL && ItemPointerCompare(&e->tid, stop) >= 0)
+			break;
 	}
 	chunk->nentries = n;
 	return n;
@@ -1083,6 +1208,8 @@ lsm_run_chunk_free(LsmRunChunk *chunk)
 			MemoryContextSetParent(chunk->mcxt, lsm_spare_cxt);
 			chunk->run = NULL;
 			chunk->pageidx = -1;
+			chunk->lookup_run = NULL;
+			chunk->lookup_pageidx = -1;
 			chunk->nentries = 0;
 			lsm_spare[lsm_nspare++] = *chunk;
 		}
@@ -1137,11 +1264,18 @@ lsm_run_lookup(Relation rel, LsmRun *run, ItemPointer tid, LsmRunChunk *chunk,
 								ItemPointerGetOffsetNumber(tid));
 	if (pageidx < 0)
 		return NULL;
-	if (chunk->run != run || chunk->pageidx != pageidx)
+	if ((chunk->run != run || chunk->pageidx != pageidx) &&
+		(chunk->lookup_run != run || chunk->lookup_pageidx != pageidx ||
+		 chunk->nentries == 0 ||
+		 ItemPointerCompare(&chunk->entries[chunk->nentries - 1].tid, tid) < 0))
 	{
 		if (use_bloom && !lsm_run_may_contain(rel, run, tid))
 			return NULL;
-		lsm_run_decode(rel, run, pageidx, chunk);
+		/* a prefix of this page fell short: decode all of it this time */
+		if (chunk->lookup_run == run && chunk->lookup_pageidx == pageidx)
+			lsm_run_decode(rel, run, pageidx, chunk);
+		else
+			lsm_run_decode_for_lookup(rel, run, pageidx, chunk, tid);
 	}
 	i = lsm_run_chunk_find(chunk, tid);
 	return i >= 0 ? &chunk->entries[i] : NULL;
@@ -1164,4 +1298,5 @@ lsm_run_chunk_init(LsmRunChunk *chunk, MemoryContext mcxt)
 	chunk->mcxt = AllocSetContextCreate(mcxt, "lsm run chunk",
 										ALLOCSET_SMALL_SIZES);
 	chunk->pageidx = -1;
+	chunk->lookup_pageidx = -1;
 }
