@@ -197,6 +197,42 @@ RESET enable_material;
 SELECT lsm_check('runs_lookup');
 DROP TABLE runs_lookup;
 
+-- a merge join keeps a shallow copy of the inner index scan's marked row
+-- (the slot's buffer pin is supposed to keep it valid): rows fetched from
+-- runs must therefore be copies the slot owns, not pointers into decoded
+-- run pages that the next fetches overwrite
+CREATE TABLE runs_mj_inner (k int, pad text)
+  USING lsm WITH (autovacuum_enabled = off);
+INSERT INTO runs_mj_inner
+  SELECT g, (SELECT string_agg(md5(g::text || i::text), '') FROM generate_series(1, 8) i)
+  FROM generate_series(1, 3000) g;
+SELECT runs FROM lsm_compact('runs_mj_inner', true);
+CREATE INDEX runs_mj_inner_k ON runs_mj_inner (k);
+CREATE TABLE runs_mj_outer (k int) USING lsm WITH (autovacuum_enabled = off);
+INSERT INTO runs_mj_outer SELECT g / 3 FROM generate_series(3, 9002) g;
+SELECT runs FROM lsm_compact('runs_mj_outer', true);
+CREATE INDEX runs_mj_outer_k ON runs_mj_outer (k);
+VACUUM ANALYZE runs_mj_inner;
+VACUUM ANALYZE runs_mj_outer;
+SET enable_hashjoin = off;
+SET enable_nestloop = off;
+SET enable_material = off;
+SET enable_sort = off;
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+EXPLAIN (COSTS OFF)
+  SELECT count(*) FROM runs_mj_outer o
+  WHERE NOT EXISTS (SELECT 1 FROM runs_mj_inner i WHERE i.k = o.k AND i.pad = o.k::text);
+SELECT count(*) FROM runs_mj_outer o
+  WHERE NOT EXISTS (SELECT 1 FROM runs_mj_inner i WHERE i.k = o.k AND i.pad = o.k::text);
+RESET enable_hashjoin;
+RESET enable_nestloop;
+RESET enable_material;
+RESET enable_sort;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+DROP TABLE runs_mj_inner, runs_mj_outer;
+
 -- errors
 CREATE TABLE runs_heap (id int);
 SELECT * FROM lsm_compact('runs_heap');

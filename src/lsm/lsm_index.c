@@ -43,8 +43,6 @@ typedef struct LsmIndexFetchData
 	Buffer		xs_cbuf;		/* pinned memtable page of the last fetch */
 	BlockNumber xs_cblock;		/* its logical block */
 	LsmRunSet  *xs_runs;		/* view of the runs, made when needed */
-	Buffer		xs_anchor;		/* pinned metapage: the buffer slots hold
-								 * for versions read from runs */
 } LsmIndexFetchData;
 
 /*
@@ -59,7 +57,6 @@ lsm_index_fetch_begin(Relation rel)
 	scan->xs_cbuf = InvalidBuffer;
 	scan->xs_cblock = InvalidBlockNumber;
 	scan->xs_runs = NULL;
-	scan->xs_anchor = InvalidBuffer;
 	return &scan->xs_base;
 }
 
@@ -90,8 +87,6 @@ lsm_index_fetch_end(IndexFetchTableData *sscan)
 	lsm_index_fetch_reset(sscan);
 	if (scan->xs_runs)
 		lsm_runset_free(scan->xs_runs);
-	if (BufferIsValid(scan->xs_anchor))
-		ReleaseBuffer(scan->xs_anchor);
 	pfree(sscan);
 }
 
@@ -132,10 +127,14 @@ lsm_index_fetch_from_runs(LsmIndexFetchData *scan, ItemPointer tid,
 	if (!visible)
 		return false;
 	PredicateLockTID(rel, tid, snapshot, HeapTupleHeaderGetXmin(tuple->t_data));
-	if (!BufferIsValid(scan->xs_anchor))
-		scan->xs_anchor = ReadBuffer(rel, LSM_METAPAGE_BLKNO);
-	slot->tts_tableOid = RelationGetRelid(rel);
-	ExecStoreBufferHeapTuple(tuple, slot, scan->xs_anchor);
+
+	/*
+	 * A copy the slot owns: the version lives in a decoded run page that the
+	 * next fetches overwrite, and the executor takes shallow copies of
+	 * buffer slots trusting their pin to keep the tuple in place (a merge
+	 * join's marked inner row, for one).
+	 */
+	lsm_store_tuple_copy(tuple, slot, rel);
 	return true;
 }
 

@@ -972,9 +972,11 @@ lsm_pages_may_vanish(void)
 }
 
 /*
- * lsm_store_tuple_copy -- store a copy of a memtable version in a buffer
- * slot, for readers that must not leave it pointing into the page
- * (lsm_pages_may_vanish).  The caller holds the page's buffer lock.
+ * lsm_store_tuple_copy -- store a copy of a version in a buffer slot, owned
+ * by the slot, for readers that must not leave it pointing where it is: a
+ * memtable page on a hot standby (lsm_pages_may_vanish; the caller holds
+ * the page's buffer lock), a decoded run page.  The executor copies such a
+ * slot in full (ExecCopySlot), not by reference to a pinned buffer.
  */
 void
 lsm_store_tuple_copy(HeapTuple tuple, TupleTableSlot *slot, Relation rel)

@@ -185,6 +185,7 @@ lsm_scan_getpage(LsmScanDesc scan, BlockNumber lblock,
 	int			ntup = 0;
 	bool		all_visible = false;
 	bool		use_runs;
+	bool		ssi;
 	HeapTupleHeader runtup[MaxHeapTuplesPerPage + 1];
 	uint32		runlen[MaxHeapTuplesPerPage + 1];
 
@@ -255,6 +256,7 @@ restart:
 		buf = scan->rs_anchor;
 	}
 	scan->rs_cmaxoff = maxoff;
+	ssi = CheckForSerializableConflictOutNeeded(rel, snapshot);
 
 	for (int i = 0;; i++)
 	{
@@ -288,7 +290,8 @@ restart:
 		else if (page == NULL || !lsm_page_get_tuple(rel, buf, off, &tup))
 			continue;
 		valid = (all_visible && !fromrun) || lsm_tuple_satisfies(&tup, snapshot);
-		lsm_serializable_conflict_out(valid, rel, &tup, snapshot);
+		if (ssi)
+			lsm_serializable_conflict_out(valid, rel, &tup, snapshot);
 		if (!valid)
 			continue;
 		if (predlock_tids)

@@ -234,14 +234,20 @@ if [ "$amtype" != t ]; then
 fi
 echo "cluster running: PGHOST=$SOCKDIR PGPORT=$PORT; table AM $AM exists"
 
-# Names of the extension's own objects (access methods, functions, operator
-# classes, ...), for recognizing catalog listings that merely show them.
+# Names and OIDs of the extension's own objects (access methods, functions,
+# operator classes, ...), for recognizing catalog listings that merely show
+# them (opr_sanity lists operator families by access method OID).
 EXT_NAMES="$TMP/extension-objects.txt"
 psql_pg -d template1 -A -t -c "
 	SELECT DISTINCT coalesce(o.name, regexp_replace(o.identity, '^([^.(]*[.])?([^( ]+).*\$', '\2'))
 	  FROM pg_depend d
 	  JOIN pg_extension e ON d.refclassid = 'pg_extension'::regclass AND d.refobjid = e.oid
 	 CROSS JOIN LATERAL pg_identify_object(d.classid, d.objid, d.objsubid) o
+	 WHERE e.extname = 'lsm' AND d.deptype = 'e'
+	UNION
+	SELECT d.objid::text
+	  FROM pg_depend d
+	  JOIN pg_extension e ON d.refclassid = 'pg_extension'::regclass AND d.refobjid = e.oid
 	 WHERE e.extname = 'lsm' AND d.deptype = 'e'" >"$EXT_NAMES"
 cp "$EXT_NAMES" "$RESULTS/"
 
