@@ -173,8 +173,14 @@ lsm_relation_toast_am(Relation rel)
 /*
  * lsm_estimate_rel_size -- table AM callback relation_estimate_size.
  *
- * pages: the pages that hold versions (what a sequential scan reads:
- * memtable pages and the pages of runs);
+ * pages: what a sequential scan reads, in heap pages: the memtable pages,
+ * and for each run the heap pages its versions would fill (raw bytes plus
+ * a heap header and line pointer per version).  Not the run's compressed
+ * pages: the planner's page cost stands for the work of going through a
+ * page's rows as much as for reading it, and decoding a run costs at least
+ * as much per row as a heap page does (doc/lsm-design.md, section 7); with
+ * compressed pages, a compacted table looked several times cheaper to scan
+ * than it is, and plans turned from index-only scans to sequential scans;
  * tuples: pg_class's density (reltuples per logical block, as VACUUM and
  * ANALYZE record it) applied to the current number of logical blocks, or,
  * never analyzed, the density the tuple width allows on a memtable page.
@@ -207,10 +213,16 @@ lsm_estimate_rel_size(Relation rel, int32 *attr_widths, BlockNumber *pages,
 		PGAlignedBlock mbuf;
 		LsmManifest m = (LsmManifest) mbuf.data;
 
-		/* and the pages of the runs */
+		/* and the runs, as heap pages */
 		lsm_manifest_read(rel, m);
 		for (uint32 r = 0; r < m->nruns; r++)
-			datapages += m->runs[r].npages;
+		{
+			double		bytes = (double) m->runs[r].raw_bytes +
+				(double) m->runs[r].nentries *
+				(MAXALIGN(SizeofHeapTupleHeader) + sizeof(ItemIdData));
+
+			datapages += (BlockNumber) ceil(bytes / LSM_PAGE_CONTENT_SIZE);
+		}
 	}
 
 	if (datapages < 10 && reltuples < 0 && !rel->rd_rel->relhassubclass)
