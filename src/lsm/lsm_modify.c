@@ -296,8 +296,16 @@ lsm_multi_insert(Relation rel, TupleTableSlot **slots, int ntuples,
 												bistate);
 		Buffer		vmbuf = lsm_vm_clear_prepare(rel, buf);
 		GenericXLogState *state = GenericXLogStart(rel);
-		Page		page = GenericXLogRegisterBuffer(state, buf, 0);
+		Page		page;
 
+		/*
+		 * A page that gets its first versions now is logged as a full image
+		 * (its hole left out): about as much WAL as the delta, without
+		 * comparing the whole page to compute one.
+		 */
+		page = GenericXLogRegisterBuffer(state, buf,
+										 PageGetMaxOffsetNumber(BufferGetPage(buf)) == 0 ?
+										 GENERIC_XLOG_FULL_IMAGE : 0);
 		lsm_vm_clear_in_record(state, page, vmbuf);
 		do
 		{
