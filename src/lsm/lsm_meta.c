@@ -751,6 +751,7 @@ lsm_new_mem_page_internal(Relation rel, BlockNumber overlay_lblock)
 	Buffer		leafbuf = InvalidBuffer;
 	Buffer		newbuf;
 	LsmMetaPage meta;
+	uint32		mem_pages;
 	BlockNumber lblock;
 	LsmMapPos	pos;
 	GenericXLogState *state;
@@ -901,17 +902,19 @@ lsm_new_mem_page_internal(Relation rel, BlockNumber overlay_lblock)
 		meta->insert_page = BufferGetBlockNumber(newbuf);
 	}
 	meta->mem_pages++;
+	/* (meta points into the record's copy, which GenericXLogFinish frees) */
+	mem_pages = meta->mem_pages;
 	GenericXLogFinish(state);
 	if (BufferIsValid(vmbuf))
 		UnlockReleaseBuffer(vmbuf);
 
 	/* a memtable grown past the flush threshold: flush at the next insert */
 	if (overlay_lblock == InvalidBlockNumber && lsm_memtable_flush_pages > 0 &&
-		meta->mem_pages >= (uint32) lsm_memtable_flush_pages)
+		mem_pages >= (uint32) lsm_memtable_flush_pages)
 	{
 		LsmRelCache *c = lsm_get_cache(rel);
 
-		if (meta->mem_pages >= c->flush_next_at)
+		if (mem_pages >= c->flush_next_at)
 			c->flush_wanted = true;
 	}
 
