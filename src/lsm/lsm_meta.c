@@ -1013,7 +1013,9 @@ lsm_unmap_page(Relation rel, BlockNumber lblock, BlockNumber blkno,
 {
 	Buffer		metabuf;
 	Buffer		leafbuf = InvalidBuffer;
-	Buffer		buf;
+	Buffer		buf = InvalidBuffer;
+	bool		buf_locked = false;
+	bool		done = false;
 	LsmMetaPage meta;
 	LsmMapPos	pos;
 	GenericXLogState *state;
@@ -1029,12 +1031,7 @@ lsm_unmap_page(Relation rel, BlockNumber lblock, BlockNumber blkno,
 	metabuf = lsm_read_metapage(rel, BUFFER_LOCK_EXCLUSIVE);
 	meta = LsmPageGetMeta(BufferGetPage(metabuf));
 	if (meta->insert_page == blkno || lblock >= meta->next_lblock)
-	{
-		UnlockReleaseBuffer(metabuf);
-		if (BufferIsValid(vmbuf))
-			ReleaseBuffer(vmbuf);
-		return false;
-	}
+		goto out;
 	if (pos.direct)
 		mapped = meta->direct[pos.index];
 	else
@@ -1044,35 +1041,18 @@ lsm_unmap_page(Relation rel, BlockNumber lblock, BlockNumber blkno,
 		BlockNumber leafblk;
 
 		if (dirblk == InvalidBlockNumber)
-		{
-			UnlockReleaseBuffer(metabuf);
-			if (BufferIsValid(vmbuf))
-			ReleaseBuffer(vmbuf);
-			return false;
-		}
+			goto out;
 		leafblk = lsm_read_map_entry(rel, dirblk, LSM_PAGE_MAPDIR,
 									 pos.dirslot, pos.leafidx);
 		if (leafblk == InvalidBlockNumber || leafblk == InvalidBlockNumber - 1)
-		{
-			UnlockReleaseBuffer(metabuf);
-			if (BufferIsValid(vmbuf))
-			ReleaseBuffer(vmbuf);
-			return false;
-		}
+			goto out;
 		leafbuf = ReadBuffer(rel, leafblk);
 		LockBuffer(leafbuf, BUFFER_LOCK_EXCLUSIVE);
 		lsm_verify_page(rel, leafbuf, LSM_PAGE_MAP);
 		mapped = LsmPageGetMapArray(BufferGetPage(leafbuf))[pos.index];
 	}
 	if (mapped != blkno)
-	{
-		if (BufferIsValid(leafbuf))
-			UnlockReleaseBuffer(leafbuf);
-		UnlockReleaseBuffer(metabuf);
-		if (BufferIsValid(vmbuf))
-			ReleaseBuffer(vmbuf);
-		return false;
-	}
+		goto out;
 
 	/*
 	 * A cleanup lock, as heap takes to prune: whoever else holds a pin may
@@ -1080,47 +1060,29 @@ lsm_unmap_page(Relation rel, BlockNumber lblock, BlockNumber blkno,
 	 * reading the old version and locking it again), and the page is about
 	 * to be wiped.  If it is pinned, it stays; a flushed page then becomes
 	 * an overlay page (lsm_release_flushed_page), an empty one waits for
-	 * the next VACUUM.
+	 * the next VACUUM.  (A standby's replay of our record takes no cleanup
+	 * lock: see lsm_pages_may_vanish.)
 	 */
 	buf = ReadBuffer(rel, blkno);
 	if (!ConditionalLockBufferForCleanup(buf))
-	{
-		ReleaseBuffer(buf);
-		if (BufferIsValid(leafbuf))
-			UnlockReleaseBuffer(leafbuf);
-		UnlockReleaseBuffer(metabuf);
-		if (BufferIsValid(vmbuf))
-			ReleaseBuffer(vmbuf);
-		return false;
-	}
+		goto out;
+	buf_locked = true;
 	lsm_verify_mem_page(rel, buf, lblock);
 	page = BufferGetPage(buf);
 	if (flushed_lsn != InvalidXLogRecPtr)
 	{
 		/* flushed: its contents are in a run unless it changed since */
 		if (PageGetLSN(page) != flushed_lsn)
-		{
-			UnlockReleaseBuffer(buf);
-			if (BufferIsValid(leafbuf))
-				UnlockReleaseBuffer(leafbuf);
-			UnlockReleaseBuffer(metabuf);
-			return false;
-		}
+			goto out;
 	}
 	else
+	{
 		for (OffsetNumber off = FirstOffsetNumber;
 			 off <= PageGetMaxOffsetNumber(page); off++)
-	{
-		if (ItemIdIsUsed(PageGetItemId(page, off)))
 		{
 			/* someone added a version since the caller looked */
-			UnlockReleaseBuffer(buf);
-			if (BufferIsValid(leafbuf))
-				UnlockReleaseBuffer(leafbuf);
-			UnlockReleaseBuffer(metabuf);
-			if (BufferIsValid(vmbuf))
-			ReleaseBuffer(vmbuf);
-			return false;
+			if (ItemIdIsUsed(PageGetItemId(page, off)))
+				goto out;
 		}
 	}
 
@@ -1144,15 +1106,26 @@ lsm_unmap_page(Relation rel, BlockNumber lblock, BlockNumber blkno,
 		lsm_vm_set_freed_in_record(state, lblock, vmbuf);
 	GenericXLogFinish(state);
 	if (BufferIsValid(vmbuf))
-		UnlockReleaseBuffer(vmbuf);
+		LockBuffer(vmbuf, BUFFER_LOCK_UNLOCK);
+	done = true;
 
-	UnlockReleaseBuffer(buf);
+out:
+	/* one way out: let go of what is held, in the reverse order */
+	if (BufferIsValid(buf))
+	{
+		if (buf_locked)
+			LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+		ReleaseBuffer(buf);
+	}
 	if (BufferIsValid(leafbuf))
 		UnlockReleaseBuffer(leafbuf);
 	UnlockReleaseBuffer(metabuf);
+	if (BufferIsValid(vmbuf))
+		ReleaseBuffer(vmbuf);
 
-	RecordFreeIndexPage(rel, blkno);
-	return true;
+	if (done)
+		RecordFreeIndexPage(rel, blkno);
+	return done;
 }
 
 /* lsm_free_mem_page -- see lsm_unmap_page: an empty memtable page. */
