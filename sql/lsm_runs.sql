@@ -233,6 +233,37 @@ RESET enable_seqscan;
 RESET enable_bitmapscan;
 DROP TABLE runs_mj_inner, runs_mj_outer;
 
+-- a plain VACUUM after many deletions merges the runs (their tombstones
+-- reach lsm.vacuum_merge_tombstone_pct of the entries): tombstones and the
+-- rows they hide are gone, and the truncation gives the space back
+CREATE TABLE runs_churn (id bigint, r bigint, v int)
+  USING lsm WITH (autovacuum_enabled = off);
+INSERT INTO runs_churn SELECT g, g * 7, g % 1000 FROM generate_series(1, 60000) g;
+CREATE INDEX runs_churn_id ON runs_churn (id);
+VACUUM runs_churn;
+CREATE TEMP TABLE churn_sizes AS SELECT pg_relation_size('runs_churn') AS before;
+DELETE FROM runs_churn WHERE id % 2 = 0;
+VACUUM runs_churn;
+SELECT pg_relation_size('runs_churn') < before * 0.6 AS shrunk FROM churn_sizes;
+SELECT runs, retired_runs FROM lsm_info('runs_churn');
+SELECT sum(versions) AS versions, sum(tombstones) AS tombstones FROM lsm_runs('runs_churn');
+SELECT count(*), sum(id) FROM runs_churn;
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SELECT count(*), sum(r) FROM runs_churn WHERE id BETWEEN 1000 AND 2000;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+SELECT lsm_check('runs_churn');
+-- at 0, VACUUM leaves the tombstones to the size-ratio policy
+SET lsm.vacuum_merge_tombstone_pct = 0;
+DELETE FROM runs_churn WHERE id % 3 = 0;
+VACUUM runs_churn;
+SELECT sum(tombstones) > 0 AS tombstones_kept FROM lsm_runs('runs_churn');
+SELECT count(*), sum(id) FROM runs_churn;
+RESET lsm.vacuum_merge_tombstone_pct;
+SELECT lsm_check('runs_churn');
+DROP TABLE runs_churn;
+
 -- errors
 CREATE TABLE runs_heap (id int);
 SELECT * FROM lsm_compact('runs_heap');

@@ -78,6 +78,9 @@ int			lsm_memtable_flush_pages = 4096;
 /* GUC: VACUUM flushes only a memtable of at least this many pages */
 int			lsm_vacuum_flush_min_pages = 128;
 
+/* GUC: VACUUM merges all runs when tombstones are this share (%) of entries */
+int			lsm_vacuum_merge_tombstone_pct = 20;
+
 /*
  * lsm_tam_init_gucs -- define the GUCs of the table access method.
  */
@@ -95,6 +98,12 @@ lsm_tam_init_gucs(void)
 							NULL,
 							&lsm_vacuum_flush_min_pages,
 							128, 1, INT_MAX / 2,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("lsm.vacuum_merge_tombstone_pct",
+							"Share of tombstones (percent of the entries of the runs of an lsm table) at which VACUUM merges all runs.",
+							"0 leaves merging to the size-ratio policy.",
+							&lsm_vacuum_merge_tombstone_pct,
+							20, 0, 100,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("lsm.bloom_bits_per_key",
 							"Bits per entry of the bloom filter of new lsm runs.",

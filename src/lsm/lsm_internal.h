@@ -511,6 +511,7 @@ extern uint32 lsm_manifest_next_run_id(Relation rel);
  */
 extern PGDLLIMPORT int lsm_memtable_flush_pages;
 extern PGDLLIMPORT int lsm_vacuum_flush_min_pages;
+extern PGDLLIMPORT int lsm_vacuum_merge_tombstone_pct;
 extern int	lsm_flush(Relation rel, bool wait);
 extern void lsm_free_run_pages(Relation rel, LsmRun *run);
 extern void lsm_maybe_flush(Relation rel);

@@ -124,6 +124,7 @@ typedef struct LsmVacState
 	BlockNumber scanned_pages;
 	BlockNumber freed_pages;
 	BlockNumber truncated_pages;
+	bool		merged_tombstones;	/* all runs merged after many deletions */
 	BlockNumber notallvisible_pages;	/* memtable pages left not all-visible */
 	Buffer		vmbuf;			/* visibility map page kept pinned */
 	double		removed_versions;
@@ -704,13 +705,17 @@ lsm_vacuum_truncate(LsmVacState *vs)
 
 	/*
 	 * Otherwise move pages down and cut off the free tail (lsm_shrink),
-	 * yielding to lock waiters as heap's truncation does.  VACUUM does not
-	 * rewrite runs (that is lsm_compact(full)'s job), which would hold the
-	 * lock for longer and write the runs to WAL once more.
+	 * yielding to lock waiters as heap's truncation does.  VACUUM rewrites
+	 * runs (which holds the lock for longer and writes the runs to WAL once
+	 * more) only after it merged all runs because of many deletions, and
+	 * only if the merged run had to be written far beyond the space the
+	 * table needs (lsm_shrink decides, see its step 1): the merge could not
+	 * use the pages freed by this VACUUM, which only the exclusive lock
+	 * lets it reuse at once.  Otherwise rewriting is lsm_compact(full)'s job.
 	 */
 	pgstat_progress_update_param(PROGRESS_VACUUM_PHASE,
 								 PROGRESS_VACUUM_PHASE_TRUNCATE);
-	vs->truncated_pages = lsm_shrink(rel, false, true);
+	vs->truncated_pages = lsm_shrink(rel, vs->merged_tombstones, true);
 }
 
 /*
@@ -990,6 +995,30 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 			if (TransactionIdIsNormal(m->runs[r].oldest_xid) &&
 				TransactionIdPrecedes(m->runs[r].oldest_xid, vs.FreezeLimit))
 				full = true;
+
+		/*
+		 * After many deletions (their tombstones, flushed just above, are
+		 * a large share of the runs' entries), merge everything: the merge
+		 * drops the tombstones and the versions they hide, and, written
+		 * into free pages, lets the truncation below give the space back.
+		 * The size-ratio policy alone would keep a small run of tombstones
+		 * next to a large old run for a long time.
+		 */
+		if (!full && lsm_vacuum_merge_tombstone_pct > 0 && m->nruns > 0)
+		{
+			LsmRunSet  *rs = lsm_runset_cached(rel);
+			uint64		tombstones = 0;
+			uint64		entries = 0;
+
+			for (int r = 0; r < rs->nruns; r++)
+			{
+				tombstones += rs->runs[r]->ntombstones;
+				entries += rs->runs[r]->desc.nentries;
+			}
+			if (tombstones > 0 &&
+				tombstones * 100 >= entries * (uint64) lsm_vacuum_merge_tombstone_pct)
+				full = vs.merged_tombstones = true;
+		}
 		vs.merged_runs = lsm_compact_runs(rel, full, true);
 		lsm_manifest_read(rel, m);
 		for (uint32 r = 0; r < m->nruns; r++)
