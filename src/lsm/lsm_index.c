@@ -260,10 +260,7 @@ lsm_fetch_row_version(Relation rel, ItemPointer tid, Snapshot snapshot,
 				PredicateLockTID(rel, tid, snapshot,
 								 HeapTupleHeaderGetXmin(tuple->t_data));
 				/* a copy: the run view goes away now */
-				ExecForceStoreHeapTuple(tuple, slot, false);
-				slot->tts_tableOid = RelationGetRelid(rel);
-				((BufferHeapTupleTableSlot *) slot)->base.tuple->t_tableOid =
-					slot->tts_tableOid;
+				lsm_store_tuple_copy(tuple, slot, rel);
 			}
 			return visible;
 		default:

@@ -48,6 +48,7 @@
 
 static bool lsm_runset_refresh_ext(Relation rel, LsmRunSet *rs,
 								   bool may_read_meta);
+static void lsm_manifest_callbacks(void);
 
 /* Verify the manifest page in buf (locked). */
 void
@@ -147,11 +148,10 @@ typedef struct LsmRunCacheEntry
 static MemoryContext lsm_run_cache_cxt = NULL;
 static HTAB *lsm_run_cache = NULL;
 static uint64 lsm_run_cache_epoch = 1;
-static bool lsm_run_cache_callbacks = false;
 
 /* Relcache invalidation: forget the runs of relid (of all, for InvalidOid). */
 static void
-lsm_run_cache_inval(Datum arg, Oid relid)
+lsm_run_cache_inval(Oid relid)
 {
 	HASH_SEQ_STATUS status;
 	LsmRunCacheEntry *e;
@@ -198,12 +198,7 @@ lsm_run_open_cached(Relation rel, const LsmManifestRun *desc)
 	bool		found;
 	LsmRun	   *run;
 
-	if (!lsm_run_cache_callbacks)
-	{
-		CacheRegisterRelcacheCallback(lsm_run_cache_inval, (Datum) 0);
-		RegisterXactCallback(lsm_run_cache_xact, NULL);
-		lsm_run_cache_callbacks = true;
-	}
+	lsm_manifest_callbacks();
 	if (lsm_run_cache_cxt == NULL)
 		lsm_run_cache_cxt = AllocSetContextCreate(TopMemoryContext,
 												  "lsm run cache",
@@ -682,22 +677,36 @@ typedef struct LsmRunSetCacheEntry
 } LsmRunSetCacheEntry;
 
 static LsmRunSetCacheEntry lsm_runset_cache = {InvalidOid};
-static bool lsm_runset_cache_callback_registered = false;
 
 /*
- * Relcache invalidation of the cached relation (sent by whatever truncates
- * it, see lsm_shrink): forget where the manifest was.  The
- * manifest may have moved (lsm_move_page) and its old page been cut
+ * Relcache invalidation (sent by whatever truncates a relation, see
+ * lsm_shrink), for both caches of this file: the run cache forgets the
+ * relation's runs, and the cached view forgets where the manifest was.
+ * The manifest may have moved (lsm_move_page) and its old page been cut
  * off with the end of the relation, which a refresh could not read; the
  * next refresh asks the metapage.
  */
 static void
-lsm_runset_cache_inval(Datum arg, Oid relid)
+lsm_manifest_relcache_inval(Datum arg, Oid relid)
 {
 	LsmRunSetCacheEntry *c = &lsm_runset_cache;
 
+	lsm_run_cache_inval(relid);
 	if (c->rs != NULL && (relid == InvalidOid || relid == c->relid))
 		c->rs->manifest_blk = InvalidBlockNumber;
+}
+
+/* Register the callbacks of the run cache and the cached view, once. */
+static void
+lsm_manifest_callbacks(void)
+{
+	static bool registered = false;
+
+	if (registered)
+		return;
+	CacheRegisterRelcacheCallback(lsm_manifest_relcache_inval, (Datum) 0);
+	RegisterXactCallback(lsm_run_cache_xact, NULL);
+	registered = true;
 }
 
 /*
@@ -709,11 +718,7 @@ lsm_runset_cached(Relation rel)
 {
 	LsmRunSetCacheEntry *c = &lsm_runset_cache;
 
-	if (!lsm_runset_cache_callback_registered)
-	{
-		CacheRegisterRelcacheCallback(lsm_runset_cache_inval, (Datum) 0);
-		lsm_runset_cache_callback_registered = true;
-	}
+	lsm_manifest_callbacks();
 	if (c->rs != NULL &&
 		(c->relid != RelationGetRelid(rel) ||
 		 !RelFileNodeEquals(c->node, rel->rd_node)))

@@ -941,33 +941,31 @@ lsm_run_decode_for_lookup(Relation rel, LsmRun *run, int pageidx,
 			hdr.raw_len / 8 + 256;
 		want = Min(want, hdr.raw_len);
 	}
-	if (want == hdr.raw_len)
+
+	if (want < hdr.raw_len)
 	{
-		/* no gain to be had: the ordinary decode */
-		lsm_run_decode_buffer(rel, buf, chunk);
-		chunk->run = run;
-		chunk->pageidx = pageidx;
-		return;
+		raw = lsm_run_chunk_raw(chunk, hdr.raw_len);
+		got = LZ4_decompress_safe_partial(src, raw, hdr.comp_len, (int) want,
+										  (int) chunk->raw_cap);
+		if (got < 0 || got > (int) hdr.raw_len)
+			LSM_CORRUPT(rel, blkno, ("Run data page does not decompress (%d).", got));
+		n = lsm_run_parse_until(raw, got, hdr.nentries, chunk, tid);
+		if (n > 0 && n < (int) hdr.nentries &&
+			ItemPointerCompare(&chunk->entries[n - 1].tid, tid) >= 0 &&
+			ItemPointerGetBlockNumber(&chunk->entries[0].tid) == hdr.first_lblock &&
+			ItemPointerGetOffsetNumber(&chunk->entries[0].tid) == hdr.first_off)
+		{
+			UnlockReleaseBuffer(buf);
+			chunk->lookup_run = run;
+			chunk->lookup_pageidx = pageidx;
+			return;
+		}
 	}
 
-	raw = lsm_run_chunk_raw(chunk, hdr.raw_len);
-	got = LZ4_decompress_safe_partial(src, raw, hdr.comp_len, (int) want,
-									  (int) chunk->raw_cap);
-	if (got < 0 || got > (int) hdr.raw_len)
-		LSM_CORRUPT(rel, blkno, ("Run data page does not decompress (%d).", got));
-	n = lsm_run_parse_until(raw, got, hdr.nentries, chunk, tid);
-	if (n > 0 && n < (int) hdr.nentries &&
-		ItemPointerCompare(&chunk->entries[n - 1].tid, tid) >= 0 &&
-		ItemPointerGetBlockNumber(&chunk->entries[0].tid) == hdr.first_lblock &&
-		ItemPointerGetOffsetNumber(&chunk->entries[0].tid) == hdr.first_off)
-	{
-		UnlockReleaseBuffer(buf);
-		chunk->lookup_run = run;
-		chunk->lookup_pageidx = pageidx;
-		return;
-	}
-
-	/* the estimate fell short (or the prefix looked wrong): all of it */
+	/*
+	 * No gain to be had, or the estimate fell short (or the prefix looked
+	 * wrong): the ordinary decode of the whole page.
+	 */
 	lsm_run_decode_buffer(rel, buf, chunk);
 	chunk->run = run;
 	chunk->pageidx = pageidx;
@@ -1267,6 +1265,8 @@ lsm_run_lookup(Relation rel, LsmRun *run, ItemPointer tid, LsmRunChunk *chunk,
 {
 	int			pageidx;
 	int			i;
+	bool		whole;			/* chunk holds all of the page */
+	bool		prefix;			/* chunk holds a prefix of it */
 
 	if (!lsm_run_covers(run, ItemPointerGetBlockNumber(tid),
 						ItemPointerGetOffsetNumber(tid)))
@@ -1275,15 +1275,16 @@ lsm_run_lookup(Relation rel, LsmRun *run, ItemPointer tid, LsmRunChunk *chunk,
 								ItemPointerGetOffsetNumber(tid));
 	if (pageidx < 0)
 		return NULL;
-	if ((chunk->run != run || chunk->pageidx != pageidx) &&
-		(chunk->lookup_run != run || chunk->lookup_pageidx != pageidx ||
-		 chunk->nentries == 0 ||
-		 ItemPointerCompare(&chunk->entries[chunk->nentries - 1].tid, tid) < 0))
+	whole = chunk->run == run && chunk->pageidx == pageidx;
+	prefix = chunk->lookup_run == run && chunk->lookup_pageidx == pageidx;
+	if (!whole &&
+		!(prefix && chunk->nentries > 0 &&
+		  ItemPointerCompare(&chunk->entries[chunk->nentries - 1].tid, tid) >= 0))
 	{
 		if (use_bloom && !lsm_run_may_contain(rel, run, tid))
 			return NULL;
 		/* a prefix of this page fell short: decode all of it this time */
-		if (chunk->lookup_run == run && chunk->lookup_pageidx == pageidx)
+		if (prefix)
 			lsm_run_decode(rel, run, pageidx, chunk);
 		else
 			lsm_run_decode_for_lookup(rel, run, pageidx, chunk, tid);

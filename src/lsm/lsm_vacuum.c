@@ -158,8 +158,6 @@ static bool
 lsm_vacuum_in_runs(Relation rel, LsmRunSet *rs, BlockNumber lblock,
 				   OffsetNumber *offs, int n)
 {
-	if (n == 0)
-		return false;
 	if (rs->nruns == 0)
 		return false;
 	for (int i = 0; i < n; i++)
