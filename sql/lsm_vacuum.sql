@@ -35,7 +35,9 @@ INSERT INTO lsm_vac SELECT g, g % 10, 'value ' || g FROM generate_series(1, 3000
 SELECT versions, live_versions, recently_dead_versions, dead_versions
   FROM lsm_info('lsm_vac');
 
--- Updates and deletes leave dead versions until VACUUM.
+-- Updates and deletes leave dead versions.  lsm_info's own scan prunes those
+-- on pages that take no more insertions (lsm_prune.c); VACUUM removes the
+-- rest.
 UPDATE lsm_vac SET val = val || ' updated' WHERE id % 3 = 0;
 DELETE FROM lsm_vac WHERE id % 5 = 0;
 SELECT versions, live_versions, recently_dead_versions, dead_versions

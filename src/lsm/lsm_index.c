@@ -183,6 +183,8 @@ lsm_index_fetch_tuple(IndexFetchTableData *sscan, ItemPointer tid,
 	{
 		scan->xs_cbuf = lsm_read_mem_page(rel, lblock, NULL);
 		scan->xs_cblock = lblock;
+		if (BufferIsValid(scan->xs_cbuf))
+			lsm_page_prune_opt(rel, scan->xs_cbuf);
 	}
 	if (BufferIsValid(scan->xs_cbuf))
 	{

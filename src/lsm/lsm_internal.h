@@ -362,6 +362,15 @@ extern void lsm_relation_copy_for_cluster(Relation OldTable,
 										  double *tups_recently_dead);
 
 /* ----------------------------------------------------------------
+ * lsm_prune.c: opportunistic pruning of memtable pages
+ * ----------------------------------------------------------------
+ */
+extern int	lsm_page_prune(Relation rel, Buffer buf, GlobalVisState *vistest);
+extern void lsm_page_prune_opt(Relation rel, Buffer buf);
+extern void lsm_prune_note_xid(TransactionId *new_prune_xid,
+							   TransactionId xid);
+
+/* ----------------------------------------------------------------
  * lsm_vacuum.c
  * ----------------------------------------------------------------
  */

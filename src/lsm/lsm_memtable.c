@@ -92,6 +92,7 @@ lsm_page_add_tuple(Page page, HeapTuple tuple)
 	itemid = PageGetItemId(page, off);
 	ItemIdSetNormal(itemid, phdr->pd_upper, tuple->t_len);
 	phdr->pd_lower += sizeof(ItemIdData);
+	LsmPageGetOpaque(page)->lpo_flags &= ~LSM_MEM_NO_VERSIONS;
 
 	item = (HeapTupleHeader) ((char *) page + phdr->pd_upper);
 	memcpy(item, tuple->t_data, tuple->t_len);
@@ -133,6 +134,7 @@ lsm_page_put_tuple(Relation rel, Page page, OffsetNumber off,
 	phdr->pd_lower += lpneed;
 	phdr->pd_upper -= alignedlen;
 	ItemIdSetNormal(PageGetItemId(page, off), phdr->pd_upper, len);
+	LsmPageGetOpaque(page)->lpo_flags &= ~LSM_MEM_NO_VERSIONS;
 	item = (HeapTupleHeader) ((char *) page + phdr->pd_upper);
 	memcpy(item, tup, len);
 	ItemPointerSet(&item->t_ctid, LsmPageGetOpaque(page)->lpo_aux, off);

@@ -589,6 +589,7 @@ lsm_tuple_delete(Relation rel, ItemPointer tid, CommandId cid,
 	HeapTupleHeaderSetXmax(htup, new_xmax);
 	HeapTupleHeaderSetCmax(htup, cid, iscombo);
 	htup->t_ctid = tp.t_self;	/* no forward link */
+	PageSetPrunable(page, xid);
 	if (changingPart)
 		HeapTupleHeaderSetMovedPartitions(htup);
 	GenericXLogFinish(state);
@@ -923,6 +924,7 @@ lsm_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot,
 	HeapTupleHeaderSetXmax(ohtup, xmax_old_tuple);
 	HeapTupleHeaderSetCmax(ohtup, cid, iscombo);
 	ohtup->t_ctid = heaptup->t_self;
+	PageSetPrunable(oldpage, xid);
 	GenericXLogFinish(state);
 	lsm_vm_release(vmbuf_new);
 	lsm_vm_release(vmbuf_old);

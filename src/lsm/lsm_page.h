@@ -71,6 +71,10 @@ typedef LsmPageOpaqueData *LsmPageOpaque;
 #define LSM_MEM_OVERLAY			0x02	/* runs hold (older) versions of this
 										 * logical block: an unused line
 										 * pointer means "look in the runs" */
+#define LSM_MEM_NO_VERSIONS		0x04	/* every item is gone (set by
+										 * pruning, never on an overlay page;
+										 * cleared when a version is added):
+										 * scans skip the page */
 
 /*
  * Line pointer of a tombstone on an overlay page: the version at this
@@ -83,6 +87,16 @@ typedef LsmPageOpaqueData *LsmPageOpaque;
 #define LsmItemIdSetTombstone(itemId) \
 	((itemId)->lp_flags = LP_REDIRECT, (itemId)->lp_off = 0, \
 	 (itemId)->lp_len = 0)
+
+/*
+ * An item that certainly holds no version: unused, removed (LP_DEAD
+ * without storage) or a tombstone.  A cheap test before lsm_page_get_tuple,
+ * which checks everything else.
+ */
+#define lsm_item_is_gone(itemId) \
+	(!ItemIdIsUsed(itemId) || \
+	 (ItemIdIsDead(itemId) && !ItemIdHasStorage(itemId)) || \
+	 LsmItemIdIsTombstone(itemId))
 
 #define LsmPageGetOpaque(page) \
 	((LsmPageOpaque) PageGetSpecialPointer(page))

@@ -213,7 +213,14 @@ restart:
 								 scan->rs_strategy, BUFFER_LOCK_SHARE);
 	if (BufferIsValid(buf))
 	{
+		lsm_page_prune_opt(rel, buf);
 		page = BufferGetPage(buf);
+		if (LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_NO_VERSIONS)
+		{
+			/* pruned, nothing left (never an overlay page) */
+			UnlockReleaseBuffer(buf);
+			return false;
+		}
 		maxoff = PageGetMaxOffsetNumber(page);
 		use_runs = (LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_OVERLAY) != 0;
 		/* as heap: an all-visible page needs no checks (not on a standby) */
@@ -223,10 +230,11 @@ restart:
 	else
 		use_runs = lblock < scan->rs_nblocks;
 
-	memset(runtup, 0, sizeof(runtup));
 	if (use_runs)
 	{
 		OffsetNumber rmax;
+
+		memset(runtup, 0, sizeof(runtup));
 
 		/*
 		 * The view must be brought up to date after the page was looked at:
@@ -279,7 +287,7 @@ restart:
 		}
 		if (off < FirstOffsetNumber || off > MaxHeapTuplesPerPage)
 			continue;
-		if (runtup[off] != NULL)
+		if (use_runs && runtup[off] != NULL)
 		{
 			tup.t_data = runtup[off];
 			tup.t_len = runlen[off];
@@ -287,7 +295,9 @@ restart:
 			ItemPointerSet(&tup.t_self, lblock, off);
 			fromrun = true;
 		}
-		else if (page == NULL || !lsm_page_get_tuple(rel, buf, off, &tup))
+		else if (page == NULL || off > PageGetMaxOffsetNumber(page) ||
+				 lsm_item_is_gone(PageGetItemId(page, off)) ||
+				 !lsm_page_get_tuple(rel, buf, off, &tup))
 			continue;
 		valid = (all_visible && !fromrun) || lsm_tuple_satisfies(&tup, snapshot);
 		if (ssi)

@@ -383,7 +383,8 @@ lsm_vacuum_record_dead(LsmVacState *vs, ItemPointer tid)
  * First pass over one memtable page (pinned, not locked): remove dead
  * versions, freeze old ones, set the visibility map bit.
  *
- * Without indexes a dead version's line pointer becomes LP_UNUSED at once.
+ * Without indexes a dead version's line pointer becomes LP_UNUSED at once
+ * (so do LP_DEAD items left by pruning, lsm_prune.c).
  * With indexes it becomes LP_DEAD: the version is gone, but its TID stays
  * reserved and the page stays not all-visible until the index entries are
  * deleted and lsm_vacuum_page_unused runs.  LP_DEAD items left by an earlier
@@ -406,9 +407,11 @@ lsm_vacuum_page(LsmVacState *vs, Buffer buf)
 	int			nfrozen = 0;
 	int			nremaining = 0;
 	TransactionId latestRemovedXid = InvalidTransactionId;
+	TransactionId new_prune_xid = InvalidTransactionId;
 	BlockNumber lblock;
 	bool		all_visible = true;
 	bool		leaves_lpdead;
+	int			nolddead_clear;
 	bool		will_be_all_visible;
 	bool		overlay;
 	bool		make_overlay = false;
@@ -470,6 +473,8 @@ lsm_vacuum_page(LsmVacState *vs, Buffer buf)
 			case HEAPTUPLE_RECENTLY_DEAD:
 				vs->recently_dead_versions += 1;
 				all_visible = false;
+				lsm_prune_note_xid(&new_prune_xid,
+								   HeapTupleHeaderGetUpdateXid(tup.t_data));
 				break;
 			case HEAPTUPLE_INSERT_IN_PROGRESS:
 				/* counted as live only if ours, as heap does */
@@ -480,6 +485,8 @@ lsm_vacuum_page(LsmVacState *vs, Buffer buf)
 			case HEAPTUPLE_DELETE_IN_PROGRESS:
 				vs->live_versions += 1;
 				all_visible = false;
+				lsm_prune_note_xid(&new_prune_xid,
+								   HeapTupleHeaderGetUpdateXid(tup.t_data));
 				break;
 		}
 		nremaining++;
@@ -512,8 +519,15 @@ lsm_vacuum_page(LsmVacState *vs, Buffer buf)
 		make_overlay = true;
 	}
 
-	/* with indexes, removed versions stay LP_DEAD until their entries go */
+	/*
+	 * With indexes, removed versions stay LP_DEAD until their entries go.
+	 * Without, LP_DEAD items (left by pruning) are done with at once.
+	 */
 	leaves_lpdead = vs->nindexes > 0 && (ndead > 0 || nolddead > 0);
+	if (vs->nindexes > 0)
+		nolddead_clear = 0;
+	else
+		nolddead_clear = nolddead;
 	will_be_all_visible = all_visible && !leaves_lpdead && nremaining > 0 &&
 		!overlay;
 
@@ -541,7 +555,8 @@ lsm_vacuum_page(LsmVacState *vs, Buffer buf)
 		LockBuffer(vmlock, BUFFER_LOCK_EXCLUSIVE);
 	}
 
-	if (ndead > 0 || nfrozen > 0 || set_vm || clear_vm || make_overlay)
+	if (ndead > 0 || nolddead_clear > 0 || nfrozen > 0 || set_vm ||
+		clear_vm || make_overlay)
 	{
 		GenericXLogState *state;
 		Page		copy;
@@ -590,6 +605,15 @@ lsm_vacuum_page(LsmVacState *vs, Buffer buf)
 			else
 				ItemIdSetUnused(PageGetItemId(copy, dead[i]));
 		}
+		for (int i = 0; i < nolddead_clear; i++)
+		{
+			if (overlay)
+				LsmItemIdSetTombstone(PageGetItemId(copy, olddead[i]));
+			else
+				ItemIdSetUnused(PageGetItemId(copy, olddead[i]));
+		}
+		/* what is left to prune (lsm_prune.c) */
+		((PageHeader) copy)->pd_prune_xid = new_prune_xid;
 		GenericXLogFinish(state);
 	}
 	lsm_vm_release(vmlock);

@@ -1,0 +1,93 @@
+--
+-- Opportunistic pruning of memtable pages (lsm_prune.c): readers remove
+-- versions dead to every snapshot from pages that take no more insertions,
+-- as heap's page pruning does.  Runs alone in its group: a concurrent
+-- snapshot would hold the horizon back.
+--
+CREATE PROCEDURE lsm_prune_update(tbl regclass, n int)
+LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1 .. n LOOP
+		EXECUTE format('UPDATE %s SET v = v + 1', tbl);
+		COMMIT;
+	END LOOP;
+END $$;
+
+-- A small table updated often, with an index (pgbench's branches).
+CREATE TABLE lsm_prune_hot (id int PRIMARY KEY, v int, pad text) USING lsm;
+INSERT INTO lsm_prune_hot VALUES (1, 0, repeat('x', 200)), (2, 0, repeat('y', 200));
+CALL lsm_prune_update('lsm_prune_hot', 300);
+-- the updates' own scans pruned the pages they had filled
+SELECT count(*), sum(v) FROM lsm_prune_hot;
+SELECT memtable_pages > 10 AS many_pages, versions < 100 AS pruned,
+       versions >= 2 AS live_kept
+  FROM lsm_info('lsm_prune_hot');
+SET enable_seqscan = off;
+SELECT id, v FROM lsm_prune_hot WHERE id = 2;
+RESET enable_seqscan;
+SELECT lsm_check('lsm_prune_hot');
+-- VACUUM deletes the index entries of the pruned versions and frees the
+-- pages left empty
+VACUUM lsm_prune_hot;
+SELECT memtable_pages <= 2 AS pages_freed, versions FROM lsm_info('lsm_prune_hot');
+SELECT id, v FROM lsm_prune_hot ORDER BY id;
+SELECT lsm_check('lsm_prune_hot');
+DROP TABLE lsm_prune_hot;
+
+-- Without indexes VACUUM makes the pruned items unused at once, so that the
+-- page can be flushed into a run afterwards.
+-- Row 1 stays on the first page, next to pruned versions of row 2.
+CREATE TABLE lsm_prune_noidx (id int, v int, pad text) USING lsm;
+INSERT INTO lsm_prune_noidx VALUES (1, 0, repeat('x', 200)), (2, 0, repeat('y', 200));
+CREATE PROCEDURE lsm_prune_update_two(n int)
+LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1 .. n LOOP
+		UPDATE lsm_prune_noidx SET v = v + 1 WHERE id = 2;
+		COMMIT;
+	END LOOP;
+END $$;
+CALL lsm_prune_update_two(200);
+SELECT count(*), sum(v) FROM lsm_prune_noidx;
+SELECT versions < 60 AS pruned FROM lsm_info('lsm_prune_noidx');
+VACUUM lsm_prune_noidx;
+SELECT versions FROM lsm_info('lsm_prune_noidx');
+SELECT lsm_compact('lsm_prune_noidx', true) IS NOT NULL AS compacted;
+SELECT memtable_pages, run_entries FROM lsm_info('lsm_prune_noidx');
+SELECT id, v FROM lsm_prune_noidx ORDER BY id;
+SELECT lsm_check('lsm_prune_noidx');
+DROP TABLE lsm_prune_noidx;
+
+-- Rows that live in runs: a change copies the row to an overlay page of
+-- its block; pruning the old copy there must keep hiding the run's copy.
+CREATE TABLE lsm_prune_runs (id int PRIMARY KEY, v int) USING lsm;
+INSERT INTO lsm_prune_runs SELECT g, 0 FROM generate_series(1, 2000) g;
+SELECT lsm_compact('lsm_prune_runs', true) IS NOT NULL AS compacted;
+CREATE PROCEDURE lsm_prune_update_some(n int)
+LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1 .. n LOOP
+		UPDATE lsm_prune_runs SET v = v + 1 WHERE id IN (1, 5, 9);
+		COMMIT;
+	END LOOP;
+END $$;
+CALL lsm_prune_update_some(100);
+SELECT count(*), sum(v), count(DISTINCT id) FROM lsm_prune_runs;
+-- that scan pruned what the index scans of the updates did not visit
+SELECT versions < 2100 AS pruned FROM lsm_info('lsm_prune_runs');
+SELECT count(*), sum(v), count(DISTINCT id) FROM lsm_prune_runs;
+SELECT id, v FROM lsm_prune_runs WHERE id < 10 ORDER BY id;
+SET enable_seqscan = off;
+SELECT id, v FROM lsm_prune_runs WHERE id IN (1, 2, 5) ORDER BY id;
+RESET enable_seqscan;
+SELECT lsm_check('lsm_prune_runs');
+VACUUM lsm_prune_runs;
+SELECT count(*), sum(v) FROM lsm_prune_runs;
+SELECT lsm_compact('lsm_prune_runs', true) IS NOT NULL AS compacted;
+SELECT count(*), sum(v) FROM lsm_prune_runs;
+SELECT lsm_check('lsm_prune_runs');
+DROP TABLE lsm_prune_runs;
+
+DROP PROCEDURE lsm_prune_update_some(int);
+DROP PROCEDURE lsm_prune_update_two(int);
+DROP PROCEDURE lsm_prune_update(regclass, int);
