@@ -444,6 +444,9 @@ typedef struct LsmRunChunk
 	int			lookup_pageidx; /* lookups, lsm_run_decode_for_lookup) */
 	int			nentries;
 	int			max_entries;
+	int			scan_pos;		/* where a scan's next block starts (a hint:
+								 * every entry before it is of an earlier
+								 * block) */
 	LsmRunEntry *entries;
 	char	   *raw;
 	Size		raw_cap;

@@ -1054,6 +1054,7 @@ lsm_run_parse_until(const char *raw, uint32 raw_len, uint32 nentries,
 	chunk->lookup_run = NULL;
 	chunk->lookup_pageidx = -1;
 	chunk->nentries = 0;
+	chunk->scan_pos = 0;
 	if (chunk->max_entries < (int) nentries)
 	{
 		if (chunk->entries)

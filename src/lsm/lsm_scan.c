@@ -117,7 +117,12 @@ lsm_scan_collect_runs(LsmScanDesc scan, BlockNumber lblock, Page page,
 				break;
 			if (chunk->run != run || chunk->pageidx != pageidx)
 				lsm_run_decode(rel, run, pageidx, chunk);
-			for (i = 0; i < chunk->nentries; i++)
+			/* a scan in TID order starts where the previous block ended */
+			i = 0;
+			if (chunk->scan_pos > 0 && chunk->scan_pos < chunk->nentries &&
+				ItemPointerGetBlockNumber(&chunk->entries[chunk->scan_pos - 1].tid) < lblock)
+				i = chunk->scan_pos;
+			for (; i < chunk->nentries; i++)
 			{
 				LsmRunEntry *e = &chunk->entries[i];
 				OffsetNumber off;
@@ -158,6 +163,7 @@ lsm_scan_collect_runs(LsmScanDesc scan, BlockNumber lblock, Page page,
 				used += MAXALIGN(e->len);
 				maxoff = Max(maxoff, off);
 			}
+			chunk->scan_pos = i;
 			if (i < chunk->nentries)
 				break;			/* reached the next block */
 		}
@@ -186,6 +192,7 @@ lsm_scan_getpage(LsmScanDesc scan, BlockNumber lblock,
 	bool		all_visible = false;
 	bool		use_runs;
 	bool		ssi;
+	bool		mvcc;
 	HeapTupleHeader runtup[MaxHeapTuplesPerPage + 1];
 	uint32		runlen[MaxHeapTuplesPerPage + 1];
 
@@ -265,6 +272,7 @@ restart:
 	}
 	scan->rs_cmaxoff = maxoff;
 	ssi = CheckForSerializableConflictOutNeeded(rel, snapshot);
+	mvcc = IsMVCCSnapshot(snapshot);
 
 	for (int i = 0;; i++)
 	{
@@ -299,7 +307,13 @@ restart:
 				 lsm_item_is_gone(PageGetItemId(page, off)) ||
 				 !lsm_page_get_tuple(rel, buf, off, &tup))
 			continue;
-		valid = (all_visible && !fromrun) || lsm_tuple_satisfies(&tup, snapshot);
+		/*
+		 * A frozen version from a run (never an xmax there) is visible to
+		 * every MVCC snapshot, as on an all-visible page.
+		 */
+		valid = (fromrun ? (mvcc && HeapTupleHeaderXminFrozen(tup.t_data)) :
+				 all_visible) ||
+			lsm_tuple_satisfies(&tup, snapshot);
 		if (ssi)
 			lsm_serializable_conflict_out(valid, rel, &tup, snapshot);
 		if (!valid)
