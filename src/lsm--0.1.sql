@@ -72,6 +72,26 @@ RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'lsm_runs'
 LANGUAGE C STRICT PARALLEL RESTRICTED;
 
+-- Write, space and read amplification of an lsm table under the compaction
+-- policy in force (doc/lsm-design.md, "Compaction policy").
+CREATE FUNCTION lsm_amplification(rel regclass,
+	OUT policy text,
+	OUT size_ratio integer,
+	OUT runs integer,
+	OUT levels integer,
+	OUT bytes_flushed bigint,
+	OUT bytes_compacted bigint,
+	OUT write_amplification double precision,
+	OUT run_entries bigint,
+	OUT memtable_versions bigint,
+	OUT versions_kept bigint,
+	OUT space_amplification double precision,
+	OUT runs_searched_max integer,
+	OUT runs_searched_expected double precision)
+RETURNS record
+AS 'MODULE_PATHNAME', 'lsm_amplification'
+LANGUAGE C STRICT PARALLEL RESTRICTED;
+
 -- Flush the memtable into a run and merge runs (all into one with full).
 CREATE FUNCTION lsm_compact(rel regclass, full boolean DEFAULT false,
 	OUT flushed_pages integer,
@@ -83,6 +103,7 @@ LANGUAGE C STRICT PARALLEL UNSAFE;
 
 REVOKE ALL ON FUNCTION lsm_info(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lsm_runs(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lsm_amplification(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lsm_check(regclass) FROM PUBLIC;
 
 -- Logical decoding ignores generic WAL, so a publication would silently miss

@@ -81,6 +81,17 @@ int			lsm_vacuum_flush_min_pages = 128;
 /* GUC: VACUUM merges all runs when tombstones are this share (%) of entries */
 int			lsm_vacuum_merge_tombstone_pct = 20;
 
+/* GUCs of the compaction policy (doc/lsm-design.md, "Compaction policy") */
+int			lsm_compaction_policy = LSM_POLICY_LEVELED;
+int			lsm_compaction_size_ratio = 4;
+int			lsm_compaction_max_runs = 32;
+
+static const struct config_enum_entry lsm_policy_options[] = {
+	{"leveled", LSM_POLICY_LEVELED, false},
+	{"tiered", LSM_POLICY_TIERED, false},
+	{NULL, 0, false}
+};
+
 /*
  * lsm_tam_init_gucs -- define the GUCs of the table access method.
  */
@@ -104,6 +115,25 @@ lsm_tam_init_gucs(void)
 							"0 leaves merging to the size-ratio policy.",
 							&lsm_vacuum_merge_tombstone_pct,
 							20, 0, 100,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("lsm.compaction_policy",
+							 "How lsm tables merge their runs after a flush: leveled or tiered.",
+							 "leveled: each run stays more than size_ratio times the size of all newer runs together; "
+							 "tiered: size_ratio runs of one size level are merged into one run of the next.",
+							 &lsm_compaction_policy,
+							 LSM_POLICY_LEVELED, lsm_policy_options,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("lsm.compaction_size_ratio",
+							"Size ratio between the levels of the runs of an lsm table.",
+							NULL,
+							&lsm_compaction_size_ratio,
+							4, 2, 100,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("lsm.compaction_max_runs",
+							"Runs of an lsm table beyond which a compaction merges more of the newest runs, whatever the policy.",
+							"0: no limit beyond the policy's.",
+							&lsm_compaction_max_runs,
+							32, 0, 100,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("lsm.bloom_bits_per_key",
 							"Bits per entry of the bloom filter of new lsm runs.",
@@ -379,7 +409,7 @@ lsm_flush(Relation rel, bool wait)
 		}
 
 		if (w == NULL)
-			w = lsm_run_writer_begin(rel, lsm_manifest_next_run_id(rel), 1,
+			w = lsm_run_writer_begin(rel, lsm_manifest_next_run_id(rel), 0,
 									 (uint64) (nlblocks - lblock) *
 									 Max(nentries, 16));
 		lsm_page_to_run(rel, buf, w, OldestXmin);
@@ -439,15 +469,112 @@ lsm_free_run_pages(Relation rel, LsmRun *run)
 	}
 }
 
+static int	lsm_compact_runs_once(Relation rel, bool full, bool wait);
+
+/*
+ * lsm_run_level_for -- the level of a run of raw_bytes: 1 up to one flush's
+ * worth of memtable (lsm.memtable_flush_pages), one more for each factor of
+ * lsm.compaction_size_ratio beyond.
+ */
+uint32
+lsm_run_level_for(uint64 raw_bytes)
+{
+	double		size = (double) (lsm_memtable_flush_pages > 0 ?
+								 lsm_memtable_flush_pages : 4096) * BLCKSZ;
+	uint32		level = 1;
+
+	while ((double) raw_bytes > size && level < LSM_MAX_LEVEL)
+	{
+		size *= lsm_compaction_size_ratio;
+		level++;
+	}
+	return level;
+}
+
+/*
+ * lsm_policy_pick -- which of the newest runs (0 .. result, newest first)
+ * the compaction policy merges now; -1 (or 0: one run) for none.
+ *
+ * leveled: merge the newest runs while the next older run is at most
+ * size_ratio times their sum, so that every run stays larger than
+ * size_ratio times all newer runs together (one run per level).
+ *
+ * tiered: merge the newest runs while they are of the same level (by
+ * size, lsm_run_level_for) if there are at least size_ratio of them; runs
+ * of one level are written once per level.
+ *
+ * Either way, more of the newest runs are merged if the table would
+ * otherwise keep more than lsm.compaction_max_runs runs.
+ */
+static int
+lsm_policy_pick(LsmRunSet *rs)
+{
+	int			last = -1;
+	int			ratio = lsm_compaction_size_ratio;
+
+	if (rs->nruns < 2)
+		return -1;
+	if (lsm_compaction_policy == LSM_POLICY_TIERED)
+	{
+		uint32		level = lsm_run_level_for(rs->runs[0]->desc.raw_bytes);
+		int			n = 1;
+
+		while (n < rs->nruns &&
+			   lsm_run_level_for(rs->runs[n]->desc.raw_bytes) == level)
+			n++;
+		if (n >= ratio)
+			last = n - 1;
+	}
+	else
+	{
+		uint64		sum = 0;
+
+		for (int i = 0; i < rs->nruns; i++)
+		{
+			if (i > 0 && rs->runs[i]->desc.raw_bytes > sum * ratio)
+				break;
+			sum += rs->runs[i]->desc.raw_bytes;
+			last = i;
+		}
+	}
+	/* merging runs 0..last leaves nruns - last runs */
+	if (lsm_compaction_max_runs > 0 && rs->nruns - Max(last, 0) > lsm_compaction_max_runs)
+		last = rs->nruns - lsm_compaction_max_runs;
+	return last;
+}
+
 /*
  * lsm_compact_runs -- merge runs.  With full, all runs become one; else
- * the policy decides (size ratio between levels).  Returns the number of
- * runs merged.
+ * the compaction policy decides (lsm_policy_pick), again after each merge
+ * until it finds nothing to do.  Returns the number of runs merged.
+ */
+int
+lsm_compact_runs(Relation rel, bool full, bool wait)
+{
+	int			merged = 0;
+	int			n;
+
+	if (full)
+		return lsm_compact_runs_once(rel, true, wait);
+	/* a merge's output may complete the next level (bounded: runs shrink) */
+	for (int i = 0; i < LSM_MAX_LEVEL; i++)
+	{
+		n = lsm_compact_runs_once(rel, false, wait);
+		if (n <= 1)
+			break;
+		merged += n;
+	}
+	return merged;
+}
+
+/*
+ * lsm_compact_runs_once -- one merge: all runs (full), or those the policy
+ * picks.  Returns the number of runs merged.
  */
 static bool lsm_compact_force_rewrite = false;
 
-int
-lsm_compact_runs(Relation rel, bool full, bool wait)
+static int
+lsm_compact_runs_once(Relation rel, bool full, bool wait)
 {
 	LsmRunSet  *rs;
 	int			first,
@@ -471,27 +598,9 @@ lsm_compact_runs(Relation rel, bool full, bool wait)
 		return 0;
 	rs = lsm_runset_create(rel, CurrentMemoryContext);
 
-	/*
-	 * Which runs: all (full), or the newest runs while the next older one is
-	 * not much larger than their sum (size ratio 4), so that runs grow
-	 * geometrically toward the oldest, as in a tiered LSM tree.
-	 */
+	/* which runs: all (full), or the newest ones the policy picks */
 	first = 0;
-	last = -1;
-	if (full)
-		last = rs->nruns - 1;
-	else if (rs->nruns > 1)
-	{
-		uint64		sum = 0;
-
-		for (int i = 0; i < rs->nruns; i++)
-		{
-			if (i > 0 && rs->runs[i]->desc.raw_bytes > sum * 4)
-				break;
-			sum += rs->runs[i]->desc.raw_bytes;
-			last = i;
-		}
-	}
+	last = full ? rs->nruns - 1 : lsm_policy_pick(rs);
 	nin = last - first + 1;
 	if (nin < 1 || (nin == 1 && !lsm_compact_force_rewrite &&
 					(!full || rs->runs[0]->ntombstones == 0 || rs->nruns > 1)))
@@ -509,8 +618,7 @@ lsm_compact_runs(Relation rel, bool full, bool wait)
 
 	for (int i = first; i <= last; i++)
 		expected += rs->runs[i]->desc.nentries;
-	w = lsm_run_writer_begin(rel, lsm_manifest_next_run_id(rel),
-							 rs->runs[last]->desc.level + 1, expected);
+	w = lsm_run_writer_begin(rel, lsm_manifest_next_run_id(rel), 0, expected);
 
 	/* merge: pos[i] = next page of run i; chunk i decoded when needed */
 	pos = palloc0(sizeof(int) * rs->nruns);

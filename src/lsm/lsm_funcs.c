@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * lsm_funcs.c
- *	  SQL functions of the lsm table access method: lsm_info(regclass) and
+ *	  SQL functions of the lsm table access method: lsm_info(regclass),
+ *	  lsm_runs(regclass), lsm_amplification(regclass) and
  *	  lsm_check(regclass).
  *
  * lsm_check is an amcheck-style verifier.  It takes an ACCESS SHARE lock
@@ -25,6 +26,8 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <math.h>
 
 #include "access/htup_details.h"
 #include "access/multixact.h"
@@ -51,6 +54,7 @@
 PG_FUNCTION_INFO_V1(lsm_info);
 PG_FUNCTION_INFO_V1(lsm_runs);
 PG_FUNCTION_INFO_V1(lsm_check);
+PG_FUNCTION_INFO_V1(lsm_amplification);
 
 /* Per-type page counts collected by a physical pass. */
 typedef struct LsmPageCounts
@@ -58,7 +62,101 @@ typedef struct LsmPageCounts
 	int64		total;
 	int64		bytype[LSM_PAGE_MAX_TYPE + 1];
 	int64		uninitialized;
+	int64		rowids_assigned;	/* line pointers of memtable pages */
+	int64		mem_versions;	/* versions on memtable pages */
 } LsmPageCounts;
+
+/*
+ * lsm_count_pages -- a physical pass over every page of rel: counts by page
+ * type, and what the memtable pages hold.  A page that is not an lsm page
+ * is reported as corruption.
+ */
+static void
+lsm_count_pages(Relation rel, LsmPageCounts *counts)
+{
+	BlockNumber nblocks = lsm_physical_nblocks(rel);
+
+	memset(counts, 0, sizeof(LsmPageCounts));
+	for (BlockNumber blkno = 0; blkno < nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+		uint8		type;
+
+		CHECK_FOR_INTERRUPTS();
+		buf = ReadBuffer(rel, blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		counts->total++;
+		if (PageIsNew(page))
+		{
+			counts->uninitialized++;
+			UnlockReleaseBuffer(buf);
+			continue;
+		}
+		type = LsmPageGetOpaque(page)->lpo_type;
+		if (((PageHeader) page)->pd_special != BLCKSZ - LSM_SPECIAL_SIZE ||
+			LsmPageGetOpaque(page)->lpo_page_id != LSM_PAGE_ID ||
+			type == 0 || type > LSM_PAGE_MAX_TYPE)
+			LSM_CORRUPT(rel, blkno, ("Page is not an lsm page."));
+		counts->bytype[type]++;
+		if (type == LSM_PAGE_MEM)
+		{
+			OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+
+			counts->rowids_assigned += maxoff;
+			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+				if (ItemIdIsNormal(PageGetItemId(page, off)))
+					counts->mem_versions++;
+		}
+		UnlockReleaseBuffer(buf);
+	}
+}
+
+/* Versions of an lsm table by state: the newest copy of every TID. */
+typedef struct LsmVersionCounts
+{
+	int64		total;
+	int64		live;
+	int64		recently_dead;
+	int64		dead;
+} LsmVersionCounts;
+
+/*
+ * lsm_count_versions -- scan every version of rel (SnapshotAny: the newest
+ * copy of each TID, in the memtable or in the runs) and classify it by
+ * OldestXmin as VACUUM would.
+ */
+static void
+lsm_count_versions(Relation rel, TransactionId OldestXmin,
+				   LsmVersionCounts *counts)
+{
+	TableScanDesc scan = table_beginscan(rel, SnapshotAny, 0, NULL);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+
+	memset(counts, 0, sizeof(LsmVersionCounts));
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		HeapTuple	tup = ((BufferHeapTupleTableSlot *) slot)->base.tuple;
+
+		CHECK_FOR_INTERRUPTS();
+		counts->total++;
+		switch (lsm_satisfies_vacuum(tup, OldestXmin))
+		{
+			case HEAPTUPLE_DEAD:
+				counts->dead++;
+				break;
+			case HEAPTUPLE_RECENTLY_DEAD:
+				counts->recently_dead++;
+				break;
+			default:
+				counts->live++;
+				break;
+		}
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+}
 
 /*
  * lsm_info -- page counts, logical blocks and version counts of an lsm
@@ -75,13 +173,8 @@ lsm_info(PG_FUNCTION_ARGS)
 	PGAlignedBlock mbuf;
 	LsmManifest manifest = (LsmManifest) mbuf.data;
 	int64		run_versions = 0;
-	BlockNumber nblocks;
 	LsmPageCounts counts;
-	int64		nversions = 0;
-	int64		nlive = 0;
-	int64		ndead = 0;
-	int64		nrecently_dead = 0;
-	int64		rowids_assigned = 0;
+	LsmVersionCounts vc;
 	BlockNumber next_lblock = 0;
 	TransactionId OldestXmin;
 	Buffer		metabuf;
@@ -92,7 +185,6 @@ lsm_info(PG_FUNCTION_ARGS)
 
 	rel = relation_open(relid, AccessShareLock);
 	lsm_check_is_lsm(rel);
-	memset(&counts, 0, sizeof(counts));
 	OldestXmin = GetOldestNonRemovableTransactionId(rel);
 
 	metabuf = lsm_read_metapage(rel, BUFFER_LOCK_SHARE);
@@ -102,65 +194,13 @@ lsm_info(PG_FUNCTION_ARGS)
 		UnlockReleaseBuffer(metabuf);
 	}
 
-	nblocks = lsm_physical_nblocks(rel);
-	for (BlockNumber blkno = 0; blkno < nblocks; blkno++)
-	{
-		Buffer		buf;
-		Page		page;
-		uint8		type;
-
-		CHECK_FOR_INTERRUPTS();
-		buf = ReadBuffer(rel, blkno);
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		counts.total++;
-		if (PageIsNew(page))
-		{
-			counts.uninitialized++;
-			UnlockReleaseBuffer(buf);
-			continue;
-		}
-		type = LsmPageGetOpaque(page)->lpo_type;
-		if (((PageHeader) page)->pd_special != BLCKSZ - LSM_SPECIAL_SIZE ||
-			LsmPageGetOpaque(page)->lpo_page_id != LSM_PAGE_ID ||
-			type == 0 || type > LSM_PAGE_MAX_TYPE)
-			LSM_CORRUPT(rel, blkno, ("Page is not an lsm page."));
-		counts.bytype[type]++;
-		if (type == LSM_PAGE_MEM)
-			rowids_assigned += PageGetMaxOffsetNumber(page);
-		UnlockReleaseBuffer(buf);
-	}
+	lsm_count_pages(rel, &counts);
 	lsm_manifest_read(rel, manifest);
 	for (uint32 r = 0; r < manifest->nruns; r++)
 		run_versions += manifest->runs[r].nentries;
 
 	/* every version, in the memtable or in the runs (newest copy only) */
-	{
-		TableScanDesc scan = table_beginscan(rel, SnapshotAny, 0, NULL);
-		TupleTableSlot *slot = table_slot_create(rel, NULL);
-
-		while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
-		{
-			HeapTuple	tup = ((BufferHeapTupleTableSlot *) slot)->base.tuple;
-
-			CHECK_FOR_INTERRUPTS();
-			nversions++;
-			switch (lsm_satisfies_vacuum(tup, OldestXmin))
-			{
-				case HEAPTUPLE_DEAD:
-					ndead++;
-					break;
-				case HEAPTUPLE_RECENTLY_DEAD:
-					nrecently_dead++;
-					break;
-				default:
-					nlive++;
-					break;
-			}
-		}
-		ExecDropSingleTupleTableSlot(slot);
-		table_endscan(scan);
-	}
+	lsm_count_versions(rel, OldestXmin, &vc);
 	relation_close(rel, AccessShareLock);
 
 	memset(nulls, 0, sizeof(nulls));
@@ -173,13 +213,13 @@ lsm_info(PG_FUNCTION_ARGS)
 								counts.uninitialized);
 	values[i++] = Int32GetDatum(manifest->nruns);
 	values[i++] = Int64GetDatum(next_lblock);
-	values[i++] = Int64GetDatum(rowids_assigned);
+	values[i++] = Int64GetDatum(counts.rowids_assigned);
 	values[i++] = Float8GetDatum(100.0 * (double) next_lblock /
 								 (double) MaxBlockNumber);
-	values[i++] = Int64GetDatum(nversions);
-	values[i++] = Int64GetDatum(nlive);
-	values[i++] = Int64GetDatum(nrecently_dead);
-	values[i++] = Int64GetDatum(ndead);
+	values[i++] = Int64GetDatum(vc.total);
+	values[i++] = Int64GetDatum(vc.live);
+	values[i++] = Int64GetDatum(vc.recently_dead);
+	values[i++] = Int64GetDatum(vc.dead);
 	values[i++] = Int64GetDatum(counts.bytype[LSM_PAGE_RUN_DATA] +
 								counts.bytype[LSM_PAGE_RUN_INDEX] +
 								counts.bytype[LSM_PAGE_RUN_BLOOM] +
@@ -813,4 +853,97 @@ lsm_runs(PG_FUNCTION_ARGS)
 	}
 	relation_close(rel, AccessShareLock);
 	return (Datum) 0;
+}
+
+/*
+ * lsm_amplification -- write, space and read amplification of an lsm table
+ * under the compaction policy (doc/lsm-design.md, "Compaction policy").
+ *
+ * write: raw bytes written into runs (flushes and merges) per raw byte
+ * flushed, since the table's storage was created.  space: entries stored
+ * (run entries, tombstones included, and versions on memtable pages) per
+ * version not yet removable.  read: runs a point lookup may have to search,
+ * and how many it searches on average given the bloom filters (every run
+ * but the oldest is skipped unless its filter says yes).
+ */
+Datum
+lsm_amplification(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Relation	rel;
+	TupleDesc	tupdesc;
+	Datum		values[14];
+	bool		nulls[14];
+	PGAlignedBlock mbuf;
+	LsmManifest m = (LsmManifest) mbuf.data;
+	int64		run_entries = 0;
+	int64		mem_versions = 0;
+	int64		kept = 0;
+	double		expected_runs = 0;
+	uint32		levels_seen[LSM_MAX_LEVEL + 1];
+	int			nlevels = 0;
+	TransactionId OldestXmin;
+	LsmPageCounts counts;
+	LsmVersionCounts vc;
+	int			i = 0;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	rel = relation_open(relid, AccessShareLock);
+	lsm_check_is_lsm(rel);
+	OldestXmin = GetOldestNonRemovableTransactionId(rel);
+
+	/* versions on memtable pages */
+	lsm_count_pages(rel, &counts);
+	mem_versions = counts.mem_versions;
+
+	/* runs: entries, levels, bloom filters */
+	lsm_manifest_read(rel, m);
+	memset(levels_seen, 0, sizeof(levels_seen));
+	for (uint32 r = 0; r < m->nruns; r++)
+	{
+		LsmManifestRun *d = &m->runs[r];
+		LsmRun	   *run = lsm_run_open(rel, d, CurrentMemoryContext);
+		double		fpr = 1.0;
+
+		run_entries += d->nentries;
+		if (d->level <= LSM_MAX_LEVEL && levels_seen[d->level]++ == 0)
+			nlevels++;
+		/* the oldest run is searched without asking its filter */
+		if (r + 1 < m->nruns && run->bloom_nbits > 0 && d->nentries > 0)
+			fpr = pow(1.0 - exp(-(double) run->bloom_nhash * (double) d->nentries /
+								(double) run->bloom_nbits),
+					  (double) run->bloom_nhash);
+		expected_runs += fpr;
+	}
+
+	/* versions not yet removable: the newest copy of every TID */
+	lsm_count_versions(rel, OldestXmin, &vc);
+	kept = vc.total - vc.dead;
+	relation_close(rel, AccessShareLock);
+
+	memset(nulls, 0, sizeof(nulls));
+	values[i++] = CStringGetTextDatum(lsm_compaction_policy == LSM_POLICY_TIERED ?
+									  "tiered" : "leveled");
+	values[i++] = Int32GetDatum(lsm_compaction_size_ratio);
+	values[i++] = Int32GetDatum(m->nruns);
+	values[i++] = Int32GetDatum(nlevels);
+	values[i++] = Int64GetDatum((int64) m->bytes_flushed);
+	values[i++] = Int64GetDatum((int64) m->bytes_compacted);
+	if (m->bytes_flushed > 0)
+		values[i++] = Float8GetDatum((double) (m->bytes_flushed + m->bytes_compacted) /
+									 (double) m->bytes_flushed);
+	else
+		nulls[i++] = true;
+	values[i++] = Int64GetDatum(run_entries);
+	values[i++] = Int64GetDatum(mem_versions);
+	values[i++] = Int64GetDatum(kept);
+	if (kept > 0)
+		values[i++] = Float8GetDatum((double) (run_entries + mem_versions) / (double) kept);
+	else
+		nulls[i++] = true;
+	values[i++] = Int32GetDatum(m->nruns);
+	values[i++] = Float8GetDatum(expected_runs);
+	Assert(i == 13);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

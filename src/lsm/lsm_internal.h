@@ -522,6 +522,17 @@ extern uint32 lsm_manifest_next_run_id(Relation rel);
  * ----------------------------------------------------------------
  */
 extern PGDLLIMPORT int lsm_memtable_flush_pages;
+extern PGDLLIMPORT int lsm_compaction_policy;
+extern PGDLLIMPORT int lsm_compaction_size_ratio;
+extern PGDLLIMPORT int lsm_compaction_max_runs;
+
+/* lsm.compaction_policy */
+#define LSM_POLICY_LEVELED	0
+#define LSM_POLICY_TIERED	1
+
+/* levels of runs (by size) are 1 .. LSM_MAX_LEVEL */
+#define LSM_MAX_LEVEL		32
+extern uint32 lsm_run_level_for(uint64 raw_bytes);
 extern PGDLLIMPORT int lsm_vacuum_flush_min_pages;
 extern PGDLLIMPORT int lsm_vacuum_merge_tombstone_pct;
 extern int	lsm_flush(Relation rel, bool wait);

@@ -102,8 +102,9 @@ lsm_bloom_hashes(BlockNumber lblock, OffsetNumber off, uint32 *h1, uint32 *h2)
 }
 
 /*
- * lsm_run_writer_begin -- start a run of the given level that will hold
- * about expected_entries entries (to size the bloom filter).
+ * lsm_run_writer_begin -- start a run of the given level (0: by its size,
+ * decided when it is finished) that will hold about expected_entries
+ * entries (to size the bloom filter).
  */
 LsmRunWriter *
 lsm_run_writer_begin(Relation rel, uint32 run_id, uint32 level,
@@ -559,6 +560,10 @@ lsm_run_writer_finish(LsmRunWriter *w, LsmManifestRun *desc)
 			w->nfences++;
 		}
 	}
+
+	/* level 0 asked for: by size (lsm_run_level_for) */
+	if (w->level == 0)
+		w->level = lsm_run_level_for(w->raw_bytes);
 
 	/* index pages, written last to first so that each knows its next */
 	nindex = (w->nfences + LSM_RUN_FENCES_PER_PAGE - 1) / LSM_RUN_FENCES_PER_PAGE;

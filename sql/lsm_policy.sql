@@ -1,0 +1,88 @@
+--
+-- Compaction policies (lsm.compaction_policy, lsm.compaction_size_ratio,
+-- lsm.compaction_max_runs), run levels by size, and lsm_amplification().
+--
+-- Each step loads one batch, commits, and flushes it with lsm_compact(),
+-- which then lets the policy merge; the log keeps the levels and versions of
+-- the runs after each step, newest first.
+--
+SET lsm.memtable_flush_pages = 8;	-- level 1 = up to 64 kB of entries
+CREATE TABLE lsm_pol (id int, v int) USING lsm;
+CREATE TABLE lsm_pol_log (step int, runs text);
+CREATE PROCEDURE lsm_pol_load(steps int, batch int)
+LANGUAGE plpgsql AS $$
+DECLARE
+	base int;
+BEGIN
+	FOR i IN 1 .. steps LOOP
+		SELECT coalesce(max(id), 0) INTO base FROM lsm_pol;
+		INSERT INTO lsm_pol SELECT base + g, g % 7 FROM generate_series(1, batch) g;
+		COMMIT;
+		PERFORM lsm_compact('lsm_pol');
+		INSERT INTO lsm_pol_log
+			SELECT (SELECT coalesce(max(step), 0) + 1 FROM lsm_pol_log),
+				   string_agg(level || ':' || versions, ' ' ORDER BY run_id DESC)
+			  FROM lsm_runs('lsm_pol');
+		COMMIT;
+	END LOOP;
+END $$;
+
+-- leveled, ratio 4: every run stays more than 4 times all newer runs
+SET lsm.compaction_policy = leveled;
+SET lsm.compaction_size_ratio = 4;
+CALL lsm_pol_load(8, 2000);
+SELECT * FROM lsm_pol_log ORDER BY step;
+SELECT policy, size_ratio, runs, levels, write_amplification > 1 AS rewrote,
+       space_amplification, runs_searched_max,
+       runs_searched_expected BETWEEN 1 AND runs_searched_max AS expected_ok
+  FROM lsm_amplification('lsm_pol');
+
+-- tiered, ratio 3: three runs of one level become one of the next
+SELECT lsm_compact('lsm_pol', true) IS NOT NULL AS compacted;
+TRUNCATE lsm_pol, lsm_pol_log;
+SET lsm.compaction_policy = tiered;
+SET lsm.compaction_size_ratio = 3;
+CALL lsm_pol_load(10, 2000);
+SELECT * FROM lsm_pol_log ORDER BY step;
+SELECT policy, size_ratio, runs, levels, runs_searched_max
+  FROM lsm_amplification('lsm_pol');
+
+-- lsm.compaction_max_runs caps the runs whatever the policy
+TRUNCATE lsm_pol, lsm_pol_log;
+SET lsm.compaction_size_ratio = 10;
+SET lsm.compaction_max_runs = 3;
+CALL lsm_pol_load(6, 2000);
+SELECT * FROM lsm_pol_log ORDER BY step;
+
+-- every row is there once, whatever was merged
+SELECT count(*), count(DISTINCT id), min(id), max(id), sum(v) FROM lsm_pol;
+SELECT lsm_check('lsm_pol');
+
+-- updated rows leave older copies in the runs until a merge reaches them
+TRUNCATE lsm_pol, lsm_pol_log;
+RESET lsm.compaction_max_runs;
+SET lsm.compaction_policy = leveled;
+SET lsm.compaction_size_ratio = 4;
+INSERT INTO lsm_pol SELECT g, 0 FROM generate_series(1, 4000) g;
+SELECT lsm_compact('lsm_pol', true) IS NOT NULL AS compacted;
+UPDATE lsm_pol SET v = 1 WHERE id <= 2000;
+SELECT lsm_compact('lsm_pol') IS NOT NULL AS compacted;
+SELECT runs, run_entries, memtable_versions, versions_kept,
+       round(space_amplification::numeric, 2) AS space_amplification
+  FROM lsm_amplification('lsm_pol');
+VACUUM lsm_pol;
+SELECT lsm_compact('lsm_pol', true) IS NOT NULL AS compacted;
+SELECT runs, run_entries, memtable_versions, versions_kept,
+       round(space_amplification::numeric, 2) AS space_amplification
+  FROM lsm_amplification('lsm_pol');
+SELECT count(*), sum(v) FROM lsm_pol;
+
+-- bad settings are refused
+SET lsm.compaction_policy = sideways;
+SET lsm.compaction_size_ratio = 1;
+
+DROP PROCEDURE lsm_pol_load(int, int);
+DROP TABLE lsm_pol, lsm_pol_log;
+RESET lsm.compaction_policy;
+RESET lsm.compaction_size_ratio;
+RESET lsm.memtable_flush_pages;
