@@ -1,6 +1,7 @@
 --
 -- Compaction policies (lsm.compaction_policy, lsm.compaction_size_ratio,
--- lsm.compaction_max_runs), run levels by size, and lsm_amplification().
+-- lsm.compaction_max_runs), run levels by size, lsm_amplification() and
+-- lsm_bloom_check().
 --
 -- Each step loads one batch, commits, and flushes it with lsm_compact(),
 -- which then lets the policy merge; the log keeps the levels and versions of
@@ -80,6 +81,24 @@ SELECT count(*), sum(v) FROM lsm_pol;
 -- bad settings are refused
 SET lsm.compaction_policy = sideways;
 SET lsm.compaction_size_ratio = 1;
+
+-- the bloom filters' false-positive rate, predicted and measured
+CREATE TABLE lsm_bloom (id int, v int) USING lsm;
+INSERT INTO lsm_bloom SELECT g, g FROM generate_series(1, 30000) g;
+SELECT lsm_compact('lsm_bloom', true) IS NOT NULL AS compacted;
+INSERT INTO lsm_bloom SELECT g, g FROM generate_series(30001, 40000) g;
+SET lsm.bloom_bits_per_key = 4;
+SET lsm.compaction_size_ratio = 2;
+SELECT lsm_compact('lsm_bloom') IS NOT NULL AS compacted;
+RESET lsm.bloom_bits_per_key;
+RESET lsm.compaction_size_ratio;
+SELECT entries, bloom_bits / entries AS bits_per_key, bloom_hashes,
+       round(expected_fpr::numeric, 3) AS expected_fpr, probed, absent,
+       false_positives, round(measured_fpr::numeric, 3) AS measured_fpr,
+       measured_fpr BETWEEN expected_fpr / 2 AND expected_fpr * 2 AS as_predicted
+  FROM lsm_bloom_check('lsm_bloom', 20000);
+SELECT lsm_bloom_check('lsm_bloom', 0);
+DROP TABLE lsm_bloom;
 
 DROP PROCEDURE lsm_pol_load(int, int);
 DROP TABLE lsm_pol, lsm_pol_log;

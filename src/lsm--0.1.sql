@@ -92,6 +92,22 @@ RETURNS record
 AS 'MODULE_PATHNAME', 'lsm_amplification'
 LANGUAGE C STRICT PARALLEL RESTRICTED;
 
+-- The false-positive rate of each run's bloom filter, predicted and measured
+-- with probes at random TIDs the run does not hold (repeatable: fixed seed).
+CREATE FUNCTION lsm_bloom_check(rel regclass, probes integer DEFAULT 10000,
+	OUT run_id bigint,
+	OUT entries bigint,
+	OUT bloom_bits bigint,
+	OUT bloom_hashes integer,
+	OUT expected_fpr double precision,
+	OUT probed integer,
+	OUT absent bigint,
+	OUT false_positives bigint,
+	OUT measured_fpr double precision)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'lsm_bloom_check'
+LANGUAGE C STRICT PARALLEL RESTRICTED;
+
 -- Flush the memtable into a run and merge runs (all into one with full).
 CREATE FUNCTION lsm_compact(rel regclass, full boolean DEFAULT false,
 	OUT flushed_pages integer,
@@ -104,6 +120,7 @@ LANGUAGE C STRICT PARALLEL UNSAFE;
 REVOKE ALL ON FUNCTION lsm_info(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lsm_runs(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lsm_amplification(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lsm_bloom_check(regclass, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lsm_check(regclass) FROM PUBLIC;
 
 -- Logical decoding ignores generic WAL, so a publication would silently miss

@@ -2,8 +2,8 @@
  *
  * lsm_funcs.c
  *	  SQL functions of the lsm table access method: lsm_info(regclass),
- *	  lsm_runs(regclass), lsm_amplification(regclass) and
- *	  lsm_check(regclass).
+ *	  lsm_runs(regclass), lsm_amplification(regclass),
+ *	  lsm_bloom_check(regclass, int) and lsm_check(regclass).
  *
  * lsm_check is an amcheck-style verifier.  It takes an ACCESS SHARE lock
  * (see lsm_check for how it copes with concurrent changes), reads every
@@ -37,6 +37,7 @@
 #include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "common/pg_prng.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/bitmapset.h"
@@ -55,6 +56,7 @@ PG_FUNCTION_INFO_V1(lsm_info);
 PG_FUNCTION_INFO_V1(lsm_runs);
 PG_FUNCTION_INFO_V1(lsm_check);
 PG_FUNCTION_INFO_V1(lsm_amplification);
+PG_FUNCTION_INFO_V1(lsm_bloom_check);
 
 /* Per-type page counts collected by a physical pass. */
 typedef struct LsmPageCounts
@@ -946,4 +948,89 @@ lsm_amplification(PG_FUNCTION_ARGS)
 	values[i++] = Float8GetDatum(expected_runs);
 	Assert(i == 13);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * lsm_bloom_check -- measure the false-positive rate of the bloom filter of
+ * every run: probe TIDs drawn at random (fixed seed, so the result is
+ * repeatable) within the run's TID range, find out from the run's data
+ * pages which of them it does not hold, and count how many of those its
+ * filter lets through.  One row per run, newest first, with the rate the
+ * filter's size predicts next to the measured one.
+ */
+Datum
+lsm_bloom_check(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	int32		probes = PG_GETARG_INT32(1);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Relation	rel;
+	PGAlignedBlock mbuf;
+	LsmManifest m = (LsmManifest) mbuf.data;
+
+	if (probes < 1 || probes > 10000000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("probes must be between 1 and 10000000")));
+	InitMaterializedSRF(fcinfo, 0);
+	rel = relation_open(relid, AccessShareLock);
+	lsm_check_is_lsm(rel);
+	lsm_manifest_read(rel, m);
+	for (uint32 r = 0; r < m->nruns; r++)
+	{
+		LsmManifestRun *d = &m->runs[r];
+		LsmRun	   *run = lsm_run_open(rel, d, CurrentMemoryContext);
+		LsmRunChunk chunk;
+		pg_prng_state prng;
+		int64		absent = 0;
+		int64		false_pos = 0;
+		Datum		values[9];
+		bool		nulls[9];
+		int			i = 0;
+
+		lsm_run_chunk_init(&chunk, CurrentMemoryContext);
+		pg_prng_seed(&prng, 0x6c736d + d->run_id);
+		for (int32 p = 0; p < probes; p++)
+		{
+			ItemPointerData tid;
+			BlockNumber lblock;
+			OffsetNumber off;
+
+			CHECK_FOR_INTERRUPTS();
+			lblock = d->min_lblock +
+				(BlockNumber) pg_prng_uint64_range(&prng, 0, d->max_lblock - d->min_lblock);
+			off = (OffsetNumber) pg_prng_uint64_range(&prng, FirstOffsetNumber,
+													  LSM_MAX_TUPLES_PER_PAGE);
+			ItemPointerSet(&tid, lblock, off);
+			if (lsm_run_lookup(rel, run, &tid, &chunk, false) != NULL)
+				continue;		/* the run holds it: not a probe of absence */
+			absent++;
+			if (run->bloom_nbits > 0 && lsm_run_may_contain(rel, run, &tid))
+				false_pos++;
+		}
+		lsm_run_chunk_free(&chunk);
+
+		memset(nulls, 0, sizeof(nulls));
+		values[i++] = Int64GetDatum(d->run_id);
+		values[i++] = Int64GetDatum((int64) d->nentries);
+		values[i++] = Int64GetDatum(run->bloom_nbits);
+		values[i++] = Int32GetDatum(run->bloom_nhash);
+		if (run->bloom_nbits > 0 && d->nentries > 0)
+			values[i++] = Float8GetDatum(pow(1.0 - exp(-(double) run->bloom_nhash *
+													 (double) d->nentries /
+													 (double) run->bloom_nbits),
+											 (double) run->bloom_nhash));
+		else
+			nulls[i++] = true;
+		values[i++] = Int32GetDatum(probes);
+		values[i++] = Int64GetDatum(absent);
+		values[i++] = Int64GetDatum(false_pos);
+		if (run->bloom_nbits > 0 && absent > 0)
+			values[i++] = Float8GetDatum((double) false_pos / (double) absent);
+		else
+			nulls[i++] = true;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	relation_close(rel, AccessShareLock);
+	return (Datum) 0;
 }

@@ -208,7 +208,8 @@ lsm_run_try_emit(LsmRunWriter *w, int n, char *pagebuf)
 		memcpy(dst, w->raw, len);
 		clen = 0;
 	}
-	memset(hdr, 0, sizeof(LsmRunDataHeader));
+	/* the padding before the payload too: the page is logged as it is */
+	memset(hdr, 0, MAXALIGN(sizeof(LsmRunDataHeader)));
 	hdr->magic = LSM_RUN_MAGIC;
 	hdr->run_id = w->run_id;
 	hdr->raw_len = len;
