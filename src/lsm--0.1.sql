@@ -117,6 +117,63 @@ RETURNS record
 AS 'MODULE_PATHNAME', 'lsm_compact'
 LANGUAGE C STRICT PARALLEL UNSAFE;
 
+-- Per-table values of lsm.* settings (PostgreSQL 15 gives table access
+-- methods no storage parameters of their own).  Written through
+-- lsm_set_option()/lsm_reset_option(); pg_dump dumps the rows, which find
+-- their tables again by name (rel is a regclass).
+CREATE TABLE lsm_table_settings (
+	rel regclass NOT NULL,
+	setting text NOT NULL,
+	value text NOT NULL,
+	PRIMARY KEY (rel, setting)
+) USING heap;
+SELECT pg_catalog.pg_extension_config_dump('lsm_table_settings', '');
+REVOKE ALL ON lsm_table_settings FROM PUBLIC;
+GRANT SELECT ON lsm_table_settings TO PUBLIC;
+
+-- Give an lsm table its own value of lsm.memtable_flush_pages,
+-- lsm.compaction_policy, lsm.compaction_size_ratio, lsm.compaction_max_runs
+-- or lsm.bloom_bits_per_key (owner only).
+CREATE FUNCTION lsm_set_option(rel regclass, setting text, value text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'lsm_set_option'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+-- Back to the GUC for one setting of an lsm table, or for all (NULL).
+CREATE FUNCTION lsm_reset_option(rel regclass, setting text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'lsm_reset_option'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE PARALLEL UNSAFE;
+
+-- Rows of dropped tables go with them.
+CREATE FUNCTION lsm_table_settings_cleanup()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	settings regclass;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects()
+					WHERE object_type = 'table') THEN
+		RETURN;
+	END IF;
+	-- the extension is relocatable: find its table (gone with DROP EXTENSION)
+	SELECT c.oid INTO settings
+	  FROM pg_extension e
+	  JOIN pg_class c ON c.relnamespace = e.extnamespace
+	 WHERE e.extname = 'lsm' AND c.relname = 'lsm_table_settings';
+	IF settings IS NOT NULL THEN
+		EXECUTE format('DELETE FROM %s s
+						 WHERE NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = s.rel)',
+					   settings);
+	END IF;
+END;
+$$;
+CREATE EVENT TRIGGER lsm_table_settings_cleanup ON sql_drop
+	EXECUTE FUNCTION lsm_table_settings_cleanup();
+
 REVOKE ALL ON FUNCTION lsm_info(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lsm_runs(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lsm_amplification(regclass) FROM PUBLIC;

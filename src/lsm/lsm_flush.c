@@ -477,15 +477,16 @@ static int	lsm_compact_runs_once(Relation rel, bool full, bool wait);
  * lsm.compaction_size_ratio beyond.
  */
 uint32
-lsm_run_level_for(uint64 raw_bytes)
+lsm_run_level_for(Relation rel, uint64 raw_bytes)
 {
-	double		size = (double) (lsm_memtable_flush_pages > 0 ?
-								 lsm_memtable_flush_pages : 4096) * BLCKSZ;
+	LsmSettings s = lsm_settings(rel);
+	double		size = (double) (s.memtable_flush_pages > 0 ?
+								 s.memtable_flush_pages : 4096) * BLCKSZ;
 	uint32		level = 1;
 
 	while ((double) raw_bytes > size && level < LSM_MAX_LEVEL)
 	{
-		size *= lsm_compaction_size_ratio;
+		size *= s.compaction_size_ratio;
 		level++;
 	}
 	return level;
@@ -493,7 +494,8 @@ lsm_run_level_for(uint64 raw_bytes)
 
 /*
  * lsm_policy_pick -- which of the newest runs (0 .. result, newest first)
- * the compaction policy merges now; -1 (or 0: one run) for none.
+ * the compaction policy (rel's settings) merges now; -1 (or 0: one run)
+ * for none.
  *
  * leveled: merge the newest runs while the next older run is at most
  * size_ratio times their sum, so that every run stays larger than
@@ -507,20 +509,21 @@ lsm_run_level_for(uint64 raw_bytes)
  * otherwise keep more than lsm.compaction_max_runs runs.
  */
 static int
-lsm_policy_pick(LsmRunSet *rs)
+lsm_policy_pick(Relation rel, LsmRunSet *rs)
 {
+	LsmSettings s = lsm_settings(rel);
 	int			last = -1;
-	int			ratio = lsm_compaction_size_ratio;
+	int			ratio = s.compaction_size_ratio;
 
 	if (rs->nruns < 2)
 		return -1;
-	if (lsm_compaction_policy == LSM_POLICY_TIERED)
+	if (s.compaction_policy == LSM_POLICY_TIERED)
 	{
-		uint32		level = lsm_run_level_for(rs->runs[0]->desc.raw_bytes);
+		uint32		level = lsm_run_level_for(rel, rs->runs[0]->desc.raw_bytes);
 		int			n = 1;
 
 		while (n < rs->nruns &&
-			   lsm_run_level_for(rs->runs[n]->desc.raw_bytes) == level)
+			   lsm_run_level_for(rel, rs->runs[n]->desc.raw_bytes) == level)
 			n++;
 		if (n >= ratio)
 			last = n - 1;
@@ -538,8 +541,8 @@ lsm_policy_pick(LsmRunSet *rs)
 		}
 	}
 	/* merging runs 0..last leaves nruns - last runs */
-	if (lsm_compaction_max_runs > 0 && rs->nruns - Max(last, 0) > lsm_compaction_max_runs)
-		last = rs->nruns - lsm_compaction_max_runs;
+	if (s.compaction_max_runs > 0 && rs->nruns - Max(last, 0) > s.compaction_max_runs)
+		last = rs->nruns - s.compaction_max_runs;
 	return last;
 }
 
@@ -600,7 +603,7 @@ lsm_compact_runs_once(Relation rel, bool full, bool wait)
 
 	/* which runs: all (full), or the newest ones the policy picks */
 	first = 0;
-	last = full ? rs->nruns - 1 : lsm_policy_pick(rs);
+	last = full ? rs->nruns - 1 : lsm_policy_pick(rel, rs);
 	nin = last - first + 1;
 	if (nin < 1 || (nin == 1 && !lsm_compact_force_rewrite &&
 					(!full || rs->runs[0]->ntombstones == 0 || rs->nruns > 1)))
@@ -874,15 +877,7 @@ lsm_compact(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
-	rel = table_open(relid, ShareUpdateExclusiveLock);
-	if (!lsm_is_lsm_relation(rel))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not an lsm table",
-						RelationGetRelationName(rel))));
-	if (!pg_class_ownercheck(relid, GetUserId()))
-		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE,
-					   RelationGetRelationName(rel));
+	rel = lsm_open_owned(relid, ShareUpdateExclusiveLock);
 	if (RELATION_IS_OTHER_TEMP(rel))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -893,6 +888,7 @@ lsm_compact(PG_FUNCTION_ARGS)
 				 errmsg("recovery is in progress"),
 				 errhint("lsm_compact() cannot run on a standby.")));
 
+	lsm_settings_load(rel);
 	flushed = lsm_flush(rel, true);
 	merged = lsm_compact_runs(rel, full, true);
 	if (full)

@@ -887,12 +887,15 @@ lsm_amplification(PG_FUNCTION_ARGS)
 	TransactionId OldestXmin;
 	LsmPageCounts counts;
 	LsmVersionCounts vc;
+	LsmSettings settings;
 	int			i = 0;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	rel = relation_open(relid, AccessShareLock);
 	lsm_check_is_lsm(rel);
+	lsm_settings_load(rel);
+	settings = lsm_settings(rel);
 	OldestXmin = GetOldestNonRemovableTransactionId(rel);
 
 	/* versions on memtable pages */
@@ -925,9 +928,9 @@ lsm_amplification(PG_FUNCTION_ARGS)
 	relation_close(rel, AccessShareLock);
 
 	memset(nulls, 0, sizeof(nulls));
-	values[i++] = CStringGetTextDatum(lsm_compaction_policy == LSM_POLICY_TIERED ?
+	values[i++] = CStringGetTextDatum(settings.compaction_policy == LSM_POLICY_TIERED ?
 									  "tiered" : "leveled");
-	values[i++] = Int32GetDatum(lsm_compaction_size_ratio);
+	values[i++] = Int32GetDatum(settings.compaction_size_ratio);
 	values[i++] = Int32GetDatum(m->nruns);
 	values[i++] = Int32GetDatum(nlevels);
 	values[i++] = Int64GetDatum((int64) m->bytes_flushed);

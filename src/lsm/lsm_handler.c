@@ -31,14 +31,17 @@
 #include <math.h>
 
 #include "access/heaptoast.h"
+#include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/pg_am.h"
 #include "commands/progress.h"
 #include "executor/tuptable.h"
+#include "miscadmin.h"
 #include "optimizer/plancat.h"
 #include "storage/bufmgr.h"
 #include "storage/smgr.h"
 #include "utils/backend_status.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -278,6 +281,27 @@ lsm_check_is_lsm(Relation rel)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("table \"%s\" does not use the lsm access method",
 						RelationGetRelationName(rel))));
+}
+
+/*
+ * lsm_open_owned -- open an lsm table with lockmode for an SQL function
+ * that only its owner may call (lsm_compact, lsm_set_option, ...): ERROR
+ * unless it is an lsm table and the current user owns it.
+ */
+Relation
+lsm_open_owned(Oid relid, LOCKMODE lockmode)
+{
+	Relation	rel = table_open(relid, lockmode);
+
+	if (!lsm_is_lsm_relation(rel))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not an lsm table",
+						RelationGetRelationName(rel))));
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE,
+					   RelationGetRelationName(rel));
+	return rel;
 }
 
 static const TableAmRoutine lsm_methods = {

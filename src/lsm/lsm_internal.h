@@ -384,6 +384,7 @@ extern void lsm_log_conflict_horizon(Relation rel,
  * ----------------------------------------------------------------
  */
 extern bool lsm_is_lsm_relation(Relation rel);
+extern Relation lsm_open_owned(Oid relid, LOCKMODE lockmode);
 extern bool lsm_analyze_is_sampling(Relation rel);
 extern Oid	lsm_table_am_oid(void);
 
@@ -532,7 +533,23 @@ extern PGDLLIMPORT int lsm_compaction_max_runs;
 
 /* levels of runs (by size) are 1 .. LSM_MAX_LEVEL */
 #define LSM_MAX_LEVEL		32
-extern uint32 lsm_run_level_for(uint64 raw_bytes);
+extern uint32 lsm_run_level_for(Relation rel, uint64 raw_bytes);
+
+/* ----------------------------------------------------------------
+ * lsm_settings.c: per-table values of lsm.* settings
+ * ----------------------------------------------------------------
+ */
+typedef struct LsmSettings
+{
+	int			memtable_flush_pages;
+	int			compaction_policy;
+	int			compaction_size_ratio;
+	int			compaction_max_runs;
+	int			bloom_bits_per_key;
+} LsmSettings;
+
+extern void lsm_settings_load(Relation rel);
+extern LsmSettings lsm_settings(Relation rel);
 extern PGDLLIMPORT int lsm_vacuum_flush_min_pages;
 extern PGDLLIMPORT int lsm_vacuum_merge_tombstone_pct;
 extern int	lsm_flush(Relation rel, bool wait);

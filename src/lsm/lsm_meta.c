@@ -757,6 +757,7 @@ lsm_new_mem_page_internal(Relation rel, BlockNumber overlay_lblock)
 	GenericXLogState *state;
 	Page		page;
 	Buffer		vmbuf = InvalidBuffer;
+	int			flush_pages;
 
 	/*
 	 * An overlay page's block may be all-visible in the visibility map (its
@@ -909,8 +910,9 @@ lsm_new_mem_page_internal(Relation rel, BlockNumber overlay_lblock)
 		UnlockReleaseBuffer(vmbuf);
 
 	/* a memtable grown past the flush threshold: flush at the next insert */
-	if (overlay_lblock == InvalidBlockNumber && lsm_memtable_flush_pages > 0 &&
-		mem_pages >= (uint32) lsm_memtable_flush_pages)
+	flush_pages = lsm_settings(rel).memtable_flush_pages;
+	if (overlay_lblock == InvalidBlockNumber && flush_pages > 0 &&
+		mem_pages >= (uint32) flush_pages)
 	{
 		LsmRelCache *c = lsm_get_cache(rel);
 
@@ -1304,12 +1306,15 @@ lsm_vm_set_run_blocks(Relation rel, const BlockNumber *notvisible, int nnot)
 void
 lsm_maybe_flush(Relation rel)
 {
-	LsmRelCache *c = (LsmRelCache *) rel->rd_amcache;
+	LsmRelCache *c;
 	Buffer		metabuf;
 	uint32		mem_pages = 0;
 	int			flushed;
 	uint32		step;
 
+	/* the table's own settings; may process invalidations (rd_amcache) */
+	lsm_settings_load(rel);
+	c = (LsmRelCache *) rel->rd_amcache;
 	if (c == NULL || !c->flush_wanted)
 		return;
 	c->flush_wanted = false;
@@ -1330,7 +1335,7 @@ lsm_maybe_flush(Relation rel)
 	 * tries, each of which looks at the pages, cost O(log) of the load
 	 * rather than O(n) (a 10M-row COPY made 60 of them, 15 % of its time).
 	 */
-	step = Max(lsm_memtable_flush_pages / 4, 1);
+	step = Max(lsm_settings(rel).memtable_flush_pages / 4, 1);
 	if ((uint32) flushed < step)
 		step = Max(step, mem_pages / 4);
 	c = lsm_get_cache(rel);

@@ -112,6 +112,7 @@ lsm_run_writer_begin(Relation rel, uint32 run_id, uint32 level,
 {
 	LsmRunWriter *w = palloc0(sizeof(LsmRunWriter));
 	uint64		nbits;
+	int			bits_per_key = lsm_settings(rel).bloom_bits_per_key;
 
 	w->rel = rel;
 	w->run_id = run_id;
@@ -129,15 +130,15 @@ lsm_run_writer_begin(Relation rel, uint32 run_id, uint32 level,
 	ItemPointerSetInvalid(&w->max_tid);
 
 	/* the bloom filter: bits per key, whole pages, at least one */
-	if (lsm_bloom_bits_per_key > 0)
+	if (bits_per_key > 0)
 	{
-		nbits = Max(expected_entries, 1) * (uint64) lsm_bloom_bits_per_key;
+		nbits = Max(expected_entries, 1) * (uint64) bits_per_key;
 		nbits = ((nbits + LSM_RUN_BLOOM_BITS - 1) / LSM_RUN_BLOOM_BITS) *
 			LSM_RUN_BLOOM_BITS;
 		nbits = Min(nbits, (uint64) LSM_RUN_BLOOM_BITS * 65536);
 		w->bloom_nbits = (uint32) nbits;
 		/* k = ln 2 * bits per key, at least 1 */
-		w->bloom_nhash = Max(1, (uint32) (lsm_bloom_bits_per_key * 0.69 + 0.5));
+		w->bloom_nhash = Max(1, (uint32) (bits_per_key * 0.69 + 0.5));
 		w->bloom = MemoryContextAllocHuge(CurrentMemoryContext, nbits / 8);
 		memset(w->bloom, 0, nbits / 8);
 	}
@@ -564,7 +565,7 @@ lsm_run_writer_finish(LsmRunWriter *w, LsmManifestRun *desc)
 
 	/* level 0 asked for: by size (lsm_run_level_for) */
 	if (w->level == 0)
-		w->level = lsm_run_level_for(w->raw_bytes);
+		w->level = lsm_run_level_for(w->rel, w->raw_bytes);
 
 	/* index pages, written last to first so that each knows its next */
 	nindex = (w->nfences + LSM_RUN_FENCES_PER_PAGE - 1) / LSM_RUN_FENCES_PER_PAGE;

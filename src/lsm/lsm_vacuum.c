@@ -767,6 +767,7 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 	vs.bstrategy = bstrategy;
 	vs.elevel = verbose ? INFO : DEBUG2;
 	vs.old_live_tuples = Max(rel->rd_rel->reltuples, 0);
+	lsm_settings_load(rel);		/* the table's own compaction settings */
 
 	if (instrument)
 	{
