@@ -915,10 +915,8 @@ lsm_amplification(PG_FUNCTION_ARGS)
 		if (d->level <= LSM_MAX_LEVEL && levels_seen[d->level]++ == 0)
 			nlevels++;
 		/* the oldest run is searched without asking its filter */
-		if (r + 1 < m->nruns && run->bloom_nbits > 0 && d->nentries > 0)
-			fpr = pow(1.0 - exp(-(double) run->bloom_nhash * (double) d->nentries /
-								(double) run->bloom_nbits),
-					  (double) run->bloom_nhash);
+		if (r + 1 < m->nruns)
+			fpr = lsm_run_bloom_fpr(run, d->nentries);
 		expected_runs += fpr;
 	}
 
@@ -1019,10 +1017,7 @@ lsm_bloom_check(PG_FUNCTION_ARGS)
 		values[i++] = Int64GetDatum(run->bloom_nbits);
 		values[i++] = Int32GetDatum(run->bloom_nhash);
 		if (run->bloom_nbits > 0 && d->nentries > 0)
-			values[i++] = Float8GetDatum(pow(1.0 - exp(-(double) run->bloom_nhash *
-													 (double) d->nentries /
-													 (double) run->bloom_nbits),
-											 (double) run->bloom_nhash));
+			values[i++] = Float8GetDatum(lsm_run_bloom_fpr(run, d->nentries));
 		else
 			nulls[i++] = true;
 		values[i++] = Int32GetDatum(probes);

@@ -421,7 +421,8 @@ typedef struct LsmRun
 	uint32		ndata;
 	uint32		nbloom;
 	uint32		bloom_nbits;
-	uint32		bloom_nhash;
+	uint32		bloom_nhash;	/* hash functions (flags masked off) */
+	bool		bloom_blocked;	/* LSM_RUN_BLOOM_BLOCKED */
 	BlockNumber *bloom_pages;
 	uint64		nversions;
 	uint64		ntombstones;
@@ -468,6 +469,7 @@ extern bool lsm_run_writer_finish(LsmRunWriter *w, LsmManifestRun *desc);
 extern LsmRun *lsm_run_open(Relation rel, const LsmManifestRun *desc,
 							MemoryContext mcxt);
 extern bool lsm_run_may_contain(Relation rel, LsmRun *run, ItemPointer tid);
+extern double lsm_run_bloom_fpr(const LsmRun *run, uint64 nentries);
 extern int	lsm_run_find_page(const LsmRun *run, BlockNumber lblock,
 							  OffsetNumber off);
 extern void lsm_run_decode(Relation rel, LsmRun *run, int pageidx,

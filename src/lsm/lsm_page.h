@@ -333,6 +333,20 @@ typedef struct LsmRunBloomHeader
 #define LSM_RUN_BLOOM_BITS		(LSM_RUN_BLOOM_BYTES * 8)
 
 /*
+ * Blocked filters: all the bits of a key lie in one block of 64 bytes (a
+ * cache line; blocks never straddle pages, the last 16 bytes of each bloom
+ * page are unused), so that building a filter costs one cache miss per key
+ * and a lookup reads one bloom page.  The root index page says so with
+ * this flag in bloom_nhash; runs written before it have classic filters
+ * (the key's bits anywhere in the filter).
+ */
+#define LSM_RUN_BLOOM_BLOCKED		0x10000
+#define LSM_RUN_BLOOM_NHASH_MASK	0xFFFF
+#define LSM_RUN_BLOOM_BLOCK_BYTES	64
+#define LSM_RUN_BLOOM_BLOCKS_PER_PAGE \
+	(LSM_RUN_BLOOM_BYTES / LSM_RUN_BLOOM_BLOCK_BYTES)
+
+/*
  * Entries, as stored (before compression) in a data page, in TID order:
  *
  *	uint8 flags (LSM_ENTRY_xxx)

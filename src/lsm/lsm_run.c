@@ -25,6 +25,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include <lz4.h>
 
 #include "access/generic_xlog.h"
@@ -40,6 +42,19 @@
 
 /* bloom filter parameters (lsm.bloom_bits_per_key) */
 int			lsm_bloom_bits_per_key = 10;
+
+/*
+ * Setting a key's bits is a random access into the filter (12 MB for 10M
+ * keys at 10 bits per key): a cache and TLB miss per key, which made the
+ * filter half the time of a flush.  So keys wait in one of
+ * LSM_BLOOM_PARTS buffers by the part of the filter their block is in, and
+ * a full buffer is applied at once, within a part small enough for the
+ * cache.  Small filters are set directly.
+ */
+#define LSM_BLOOM_PARTS			64
+#define LSM_BLOOM_PART_CAP		1024
+#define LSM_BLOOM_DIRECT_BYTES	(256 * 1024)
+#define LSM_BLOOM_PREFETCH		16
 
 /* ----------------------------------------------------------------
  * Writing
@@ -77,6 +92,9 @@ struct LsmRunWriter
 	uint8	   *bloom;
 	uint32		bloom_nbits;
 	uint32		bloom_nhash;
+	/* keys waiting to be set in the filter, by partition (see lsm_bloom_add) */
+	uint64	   *bloom_pending;	/* LSM_BLOOM_PARTS x LSM_BLOOM_PART_CAP */
+	int			bloom_npending[LSM_BLOOM_PARTS];
 
 	/* figures */
 	uint64		nversions;
@@ -99,6 +117,134 @@ lsm_bloom_hashes(BlockNumber lblock, OffsetNumber off, uint32 *h1, uint32 *h2)
 	*h1 = (uint32) hash_bytes_uint32_extended((uint32) key, (uint64) (key >> 32));
 	*h2 = (uint32) (hash_bytes_uint32_extended((uint32) key,
 											   (uint64) (key >> 32) + 0x9E3779B97F4A7C15) | 1);
+}
+
+/*
+ * Byte offset, in the filter's bits laid out page after page
+ * (LSM_RUN_BLOOM_BYTES each), of the 64-byte block of a blocked filter of
+ * nbits that holds the bits of the key with first hash h1.
+ */
+static inline Size
+lsm_bloom_block_offset(uint32 nbits, uint32 h1)
+{
+	uint32		npages = nbits / LSM_RUN_BLOOM_BITS;
+	uint32		block = h1 % (npages * LSM_RUN_BLOOM_BLOCKS_PER_PAGE);
+
+	return (Size) (block / LSM_RUN_BLOOM_BLOCKS_PER_PAGE) * LSM_RUN_BLOOM_BYTES +
+		(Size) (block % LSM_RUN_BLOOM_BLOCKS_PER_PAGE) * LSM_RUN_BLOOM_BLOCK_BYTES;
+}
+
+/*
+ * The bits of a key within its 512-bit block: the top 9 bits of successive
+ * states of a 64-bit linear congruential generator seeded from the key's
+ * second hash.  (Double hashing inside so small a block gives correlated
+ * positions: 1.17 % false positives instead of the 0.92 % predicted at 10
+ * bits per key, in a simulation with random hashes; this gives 0.94 %.)
+ */
+static inline uint64
+lsm_bloom_seed(uint32 h2)
+{
+	return (uint64) h2 * UINT64CONST(0x9E3779B97F4A7C15);
+}
+
+static inline uint32
+lsm_bloom_next_bit(uint64 *state)
+{
+	*state = *state * UINT64CONST(6364136223846793005) +
+		UINT64CONST(1442695040888963407);
+	return (uint32) (*state >> 55);
+}
+
+/* Set the bits of a key (block at offset, second hash h2). */
+static inline void
+lsm_bloom_set(uint8 *bloom, Size offset, uint32 h2, uint32 nhash)
+{
+	uint8	   *block = bloom + offset;
+	uint64		state = lsm_bloom_seed(h2);
+
+	for (uint32 i = 0; i < nhash; i++)
+	{
+		uint32		bit = lsm_bloom_next_bit(&state);
+
+		block[bit / 8] |= (uint8) (1 << (bit % 8));
+	}
+}
+
+/*
+ * Apply the keys waiting in partition part of the writer's filter.  Their
+ * blocks are mostly not in the cache any more; asking for the blocks a few
+ * keys ahead lets those misses overlap.
+ */
+static void
+lsm_bloom_flush_part(LsmRunWriter *w, int part)
+{
+	uint64	   *keys = w->bloom_pending + (Size) part * LSM_BLOOM_PART_CAP;
+	int			n = w->bloom_npending[part];
+
+	for (int i = 0; i < n; i++)
+	{
+#if defined(__GNUC__)
+		if (i + LSM_BLOOM_PREFETCH < n)
+			__builtin_prefetch(w->bloom + (keys[i + LSM_BLOOM_PREFETCH] >> 32), 1);
+#endif
+		lsm_bloom_set(w->bloom, (Size) (keys[i] >> 32), (uint32) keys[i],
+					  w->bloom_nhash);
+	}
+	w->bloom_npending[part] = 0;
+}
+
+/* Enter a key in the writer's filter (now, or when its partition fills). */
+static void
+lsm_bloom_add(LsmRunWriter *w, uint32 h1, uint32 h2)
+{
+	Size		offset = lsm_bloom_block_offset(w->bloom_nbits, h1);
+	Size		nbytes = (Size) w->bloom_nbits / 8;
+	int			part;
+
+	if (w->bloom_pending == NULL)
+	{
+		lsm_bloom_set(w->bloom, offset, h2, w->bloom_nhash);
+		return;
+	}
+	part = (int) ((uint64) offset * LSM_BLOOM_PARTS / nbytes);
+	w->bloom_pending[(Size) part * LSM_BLOOM_PART_CAP + w->bloom_npending[part]] =
+		((uint64) offset << 32) | h2;
+	if (++w->bloom_npending[part] == LSM_BLOOM_PART_CAP)
+		lsm_bloom_flush_part(w, part);
+}
+
+/*
+ * lsm_run_bloom_fpr -- the false-positive rate a run's filter should have
+ * with nentries keys: (1 - e^(-kn/m))^k for a classic filter; for a blocked
+ * one the same per block, averaged over the Poisson-distributed number of
+ * keys a block gets.
+ */
+double
+lsm_run_bloom_fpr(const LsmRun *run, uint64 nentries)
+{
+	double		k = run->bloom_nhash;
+	double		lambda;
+	double		p;
+	double		sum = 0;
+	int			jmax;
+
+	if (run->bloom_nbits == 0 || nentries == 0)
+		return 1.0;
+	if (!run->bloom_blocked)
+		return pow(1.0 - exp(-k * (double) nentries / (double) run->bloom_nbits), k);
+	/* keys per block */
+	lambda = (double) nentries /
+		((double) (run->bloom_nbits / LSM_RUN_BLOOM_BITS) * LSM_RUN_BLOOM_BLOCKS_PER_PAGE);
+	jmax = (int) (lambda + 12 * sqrt(lambda) + 30);
+	p = exp(-lambda);			/* P(0 keys) */
+	for (int j = 0; j <= jmax; j++)
+	{
+		double		bits = LSM_RUN_BLOOM_BLOCK_BYTES * 8;
+
+		sum += p * pow(1.0 - pow(1.0 - 1.0 / bits, k * j), k);
+		p *= lambda / (j + 1);
+	}
+	return sum;
 }
 
 /*
@@ -141,6 +287,9 @@ lsm_run_writer_begin(Relation rel, uint32 run_id, uint32 level,
 		w->bloom_nhash = Max(1, (uint32) (bits_per_key * 0.69 + 0.5));
 		w->bloom = MemoryContextAllocHuge(CurrentMemoryContext, nbits / 8);
 		memset(w->bloom, 0, nbits / 8);
+		if (nbits / 8 > LSM_BLOOM_DIRECT_BYTES)
+			w->bloom_pending = palloc(sizeof(uint64) * LSM_BLOOM_PARTS *
+									  LSM_BLOOM_PART_CAP);
 	}
 	return w;
 }
@@ -474,12 +623,7 @@ lsm_run_writer_add(LsmRunWriter *w, ItemPointer tid, HeapTupleHeader tup,
 
 		lsm_bloom_hashes(ItemPointerGetBlockNumber(tid),
 						 ItemPointerGetOffsetNumber(tid), &h1, &h2);
-		for (uint32 i = 0; i < w->bloom_nhash; i++)
-		{
-			uint32		bit = (h1 + i * h2) % w->bloom_nbits;
-
-			w->bloom[bit / 8] |= (uint8) (1 << (bit % 8));
-		}
+		lsm_bloom_add(w, h1, h2);
 	}
 
 	lsm_run_encode(w, tid, tup, len, frozen);
@@ -529,6 +673,10 @@ lsm_run_writer_finish(LsmRunWriter *w, LsmManifestRun *desc)
 	{
 		uint32		npages = w->bloom_nbits / LSM_RUN_BLOOM_BITS;
 		BlockNumber *blocks = palloc(sizeof(BlockNumber) * npages);
+
+		if (w->bloom_pending)
+			for (int part = 0; part < LSM_BLOOM_PARTS; part++)
+				lsm_bloom_flush_part(w, part);
 
 		for (uint32 i = 0; i < npages; i++)
 		{
@@ -588,7 +736,7 @@ lsm_run_writer_finish(LsmRunWriter *w, LsmManifestRun *desc)
 			ih->nbloom = nbloom;
 			ih->bloom_first = bloom_first;
 			ih->bloom_nbits = w->bloom ? w->bloom_nbits : 0;
-			ih->bloom_nhash = w->bloom_nhash;
+			ih->bloom_nhash = w->bloom_nhash | LSM_RUN_BLOOM_BLOCKED;
 			ih->oldest_xid = w->oldest_xid;
 			ih->nversions = w->nversions;
 			ih->ntombstones = w->ntombstones;
@@ -694,11 +842,13 @@ lsm_run_open(Relation rel, const LsmManifestRun *desc, MemoryContext mcxt)
 			run->ndata = ih->ndata;
 			run->nbloom = ih->nbloom;
 			run->bloom_nbits = ih->bloom_nbits;
-			run->bloom_nhash = ih->bloom_nhash;
+			run->bloom_nhash = ih->bloom_nhash & LSM_RUN_BLOOM_NHASH_MASK;
+			run->bloom_blocked = (ih->bloom_nhash & LSM_RUN_BLOOM_BLOCKED) != 0;
 			run->nversions = ih->nversions;
 			run->ntombstones = ih->ntombstones;
 			if (ih->bloom_nbits != (uint64) ih->nbloom * LSM_RUN_BLOOM_BITS ||
-				ih->bloom_nhash > 64)
+				run->bloom_nhash > 64 ||
+				(ih->bloom_nhash & ~(LSM_RUN_BLOOM_NHASH_MASK | LSM_RUN_BLOOM_BLOCKED)) != 0)
 				LSM_CORRUPT(rel, blkno, ("Run %u has a bloom filter of %u bits on %u pages.",
 										 desc->run_id, ih->bloom_nbits, ih->nbloom));
 		}
@@ -769,6 +919,29 @@ lsm_run_may_contain(Relation rel, LsmRun *run, ItemPointer tid)
 	if (run->bloom_nbits == 0)
 		return true;
 	lsm_bloom_hashes(lblock, off, &h1, &h2);
+	if (run->bloom_blocked)
+	{
+		/* one block on one page: one page to read */
+		Size		offset = lsm_bloom_block_offset(run->bloom_nbits, h1);
+		Buffer		buf;
+		uint8	   *block;
+		bool		set = true;
+		uint64		state = lsm_bloom_seed(h2);
+
+		buf = lsm_run_read_page(rel, run->bloom_pages[offset / LSM_RUN_BLOOM_BYTES],
+								LSM_PAGE_RUN_BLOOM, run->desc.run_id);
+		block = (uint8 *) PageGetContents(BufferGetPage(buf)) +
+			MAXALIGN(sizeof(LsmRunBloomHeader)) + offset % LSM_RUN_BLOOM_BYTES;
+		for (uint32 i = 0; i < run->bloom_nhash && set; i++)
+		{
+			uint32		bit = lsm_bloom_next_bit(&state);
+
+			set = (block[bit / 8] & (1 << (bit % 8))) != 0;
+		}
+		UnlockReleaseBuffer(buf);
+		return set;
+	}
+	/* a classic filter (runs written before blocked ones) */
 	for (uint32 i = 0; i < run->bloom_nhash; i++)
 	{
 		uint32		bit = (h1 + i * h2) % run->bloom_nbits;
