@@ -338,6 +338,8 @@ lsm_release_flushed_page(Relation rel, BlockNumber lblock, BlockNumber blkno,
 		Page		copy = GenericXLogRegisterBuffer(state, buf, 0);
 
 		LsmPageGetOpaque(copy)->lpo_flags |= LSM_MEM_OVERLAY | LSM_MEM_SEALED;
+		/* (never set on an overlay page; see lsm_prune.c) */
+		LsmPageGetOpaque(copy)->lpo_flags &= ~LSM_MEM_NO_VERSIONS;
 		GenericXLogFinish(state);
 	}
 	UnlockReleaseBuffer(buf);

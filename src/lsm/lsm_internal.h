@@ -68,6 +68,8 @@ extern bool lsm_free_mem_page(Relation rel, BlockNumber lblock,
 extern void lsm_invalidate_cache(Relation rel);
 extern const char *lsm_page_type_name(uint8 type);
 extern bool lsm_pages_may_vanish(void);
+extern bool lsm_block_known_empty(Relation rel, BlockNumber lblock);
+extern void lsm_note_empty_block(Relation rel, BlockNumber lblock);
 extern void lsm_store_tuple_copy(HeapTuple tuple, TupleTableSlot *slot,
 								 Relation rel);
 

@@ -59,6 +59,21 @@
  */
 #define LSM_LEAF_CACHE_SIZE 64
 
+/*
+ * Also kept there: which logical blocks have a sealed memtable page that
+ * pruning left without any version (LSM_MEM_NO_VERSIONS | LSM_MEM_SEALED,
+ * never an overlay page).  Such a block never holds a version again: the
+ * page takes no insertions, the block has nothing in the runs, and TIDs
+ * are not reused (the one exception, row ids starting over after VACUUM
+ * truncates an empty table, sends a relcache invalidation, which empties
+ * this cache).  So scans skip these blocks without reading their pages: a
+ * small table updated all the time (pgbench's branches) leaves a trail of
+ * such pages until VACUUM, and reading each at every scan cost more than
+ * the rest of the scan.  Only the first blocks are covered, in one fixed
+ * array inside the cache (rd_amcache is freed as one chunk).
+ */
+#define LSM_EMPTY_CACHE_BLOCKS 8192
+
 typedef struct LsmRelCache
 {
 	RelFileNode node;			/* storage the entries belong to */
@@ -66,6 +81,8 @@ typedef struct LsmRelCache
 	BlockNumber leafblk[LSM_LEAF_CACHE_SIZE];	/* its MAP page */
 	bool		flush_wanted;	/* this backend should flush inline */
 	uint32		flush_next_at;	/* memtable pages at which to try again */
+	/* logical blocks below LSM_EMPTY_CACHE_BLOCKS known to hold no version */
+	uint8		empty[LSM_EMPTY_CACHE_BLOCKS / 8];
 } LsmRelCache;
 
 static LsmRelCache *
@@ -87,9 +104,41 @@ lsm_get_cache(Relation rel)
 		}
 		cache->flush_wanted = false;
 		cache->flush_next_at = 0;
+		memset(cache->empty, 0, sizeof(cache->empty));
 		rel->rd_amcache = cache;
 	}
 	return cache;
+}
+
+/*
+ * lsm_block_known_empty -- does this backend know that logical block
+ * lblock holds no version and never will (see LSM_EMPTY_CACHE_BLOCKS)?
+ */
+bool
+lsm_block_known_empty(Relation rel, BlockNumber lblock)
+{
+	LsmRelCache *cache = (LsmRelCache *) rel->rd_amcache;
+
+	if (cache == NULL || lblock >= LSM_EMPTY_CACHE_BLOCKS ||
+		!RelFileNodeEquals(cache->node, rel->rd_node))
+		return false;
+	return (cache->empty[lblock / 8] & (1 << (lblock % 8))) != 0;
+}
+
+/*
+ * lsm_note_empty_block -- remember that lblock's page is sealed and holds
+ * no version (the caller saw LSM_MEM_NO_VERSIONS | LSM_MEM_SEALED on an
+ * ordinary memtable page).
+ */
+void
+lsm_note_empty_block(Relation rel, BlockNumber lblock)
+{
+	LsmRelCache *cache;
+
+	if (lblock >= LSM_EMPTY_CACHE_BLOCKS)
+		return;
+	cache = lsm_get_cache(rel);
+	cache->empty[lblock / 8] |= (uint8) (1 << (lblock % 8));
 }
 
 /*

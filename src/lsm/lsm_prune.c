@@ -27,9 +27,10 @@
  * them while the page is mapped, and VACUUM turns such a page into an
  * overlay page before it makes the items unused (lsm_vacuum_page).  A page
  * with LP_DEAD items is not flushed until VACUUM has cleaned them.  An
- * ordinary page left without any version is flagged LSM_MEM_NO_VERSIONS,
- * and scans skip it without looking at its items (adding a version to the
- * page clears the flag in the same record).
+ * ordinary page left without any version is flagged LSM_MEM_NO_VERSIONS
+ * and sealed (it takes no insertions any more): scans skip it without
+ * looking at its items, and backends remember its block as empty and skip
+ * it without reading the page (lsm_note_empty_block).
  *
  * WAL.  One generic WAL record changes the line pointers and pd_prune_xid
  * (generic WAL logs the changed bytes; there are no unlogged changes, so
@@ -149,8 +150,13 @@ lsm_page_prune(Relation rel, Buffer buf, GlobalVisState *vistest)
 	for (int i = 0; i < ndead; i++)
 		ItemIdSetDead(PageGetItemId(copy, dead[i]));
 	((PageHeader) copy)->pd_prune_xid = new_prune_xid;
+	/*
+	 * A done page left without versions takes none any more (sealed), so
+	 * that backends may remember the block as empty for good
+	 * (lsm_note_empty_block).
+	 */
 	if (no_versions)
-		LsmPageGetOpaque(copy)->lpo_flags |= LSM_MEM_NO_VERSIONS;
+		LsmPageGetOpaque(copy)->lpo_flags |= LSM_MEM_NO_VERSIONS | LSM_MEM_SEALED;
 	else
 		LsmPageGetOpaque(copy)->lpo_flags &= ~LSM_MEM_NO_VERSIONS;
 	GenericXLogFinish(state);

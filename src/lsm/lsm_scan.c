@@ -208,6 +208,10 @@ lsm_scan_getpage(LsmScanDesc scan, BlockNumber lblock,
 
 	CHECK_FOR_INTERRUPTS();
 
+	/* a block this backend knows to be empty for good: nothing to read */
+	if (lsm_block_known_empty(rel, lblock))
+		return false;
+
 	/* the view of the runs is created before any page is locked */
 	if (scan->rs_runs == NULL)
 		scan->rs_runs = lsm_runset_create(rel, GetMemoryChunkContext(scan));
@@ -225,7 +229,11 @@ restart:
 		if (LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_NO_VERSIONS)
 		{
 			/* pruned, nothing left (never an overlay page) */
+			bool		sealed = (LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_SEALED) != 0;
+
 			UnlockReleaseBuffer(buf);
+			if (sealed)
+				lsm_note_empty_block(rel, lblock);
 			return false;
 		}
 		maxoff = PageGetMaxOffsetNumber(page);

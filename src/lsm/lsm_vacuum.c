@@ -581,7 +581,11 @@ lsm_vacuum_page(LsmVacState *vs, Buffer buf)
 		state = GenericXLogStart(rel);
 		copy = GenericXLogRegisterBuffer(state, buf, 0);
 		if (make_overlay)
+		{
+			/* (LSM_MEM_NO_VERSIONS is never set on an overlay page) */
 			LsmPageGetOpaque(copy)->lpo_flags |= LSM_MEM_OVERLAY | LSM_MEM_SEALED;
+			LsmPageGetOpaque(copy)->lpo_flags &= ~LSM_MEM_NO_VERSIONS;
+		}
 		if (set_vm)
 			lsm_vm_set_in_record(state, copy, vmlock);
 		else if (clear_vm)
