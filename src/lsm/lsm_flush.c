@@ -572,12 +572,13 @@ lsm_compact_runs(Relation rel, bool full, bool wait)
 	return merged;
 }
 
+/* set by lsm_rewrite_runs: rewrite even a single run without tombstones */
+static bool lsm_compact_force_rewrite = false;
+
 /*
  * lsm_compact_runs_once -- one merge: all runs (full), or those the policy
  * picks.  Returns the number of runs merged.
  */
-static bool lsm_compact_force_rewrite = false;
-
 static int
 lsm_compact_runs_once(Relation rel, bool full, bool wait)
 {

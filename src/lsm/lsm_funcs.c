@@ -879,7 +879,6 @@ lsm_amplification(PG_FUNCTION_ARGS)
 	PGAlignedBlock mbuf;
 	LsmManifest m = (LsmManifest) mbuf.data;
 	int64		run_entries = 0;
-	int64		mem_versions = 0;
 	int64		kept = 0;
 	double		expected_runs = 0;
 	uint32		levels_seen[LSM_MAX_LEVEL + 1];
@@ -900,7 +899,6 @@ lsm_amplification(PG_FUNCTION_ARGS)
 
 	/* versions on memtable pages */
 	lsm_count_pages(rel, &counts);
-	mem_versions = counts.mem_versions;
 
 	/* runs: entries, levels, bloom filters */
 	lsm_manifest_read(rel, m);
@@ -939,10 +937,10 @@ lsm_amplification(PG_FUNCTION_ARGS)
 	else
 		nulls[i++] = true;
 	values[i++] = Int64GetDatum(run_entries);
-	values[i++] = Int64GetDatum(mem_versions);
+	values[i++] = Int64GetDatum(counts.mem_versions);
 	values[i++] = Int64GetDatum(kept);
 	if (kept > 0)
-		values[i++] = Float8GetDatum((double) (run_entries + mem_versions) / (double) kept);
+		values[i++] = Float8GetDatum((double) (run_entries + counts.mem_versions) / (double) kept);
 	else
 		nulls[i++] = true;
 	values[i++] = Int32GetDatum(m->nruns);

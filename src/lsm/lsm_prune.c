@@ -150,6 +150,7 @@ lsm_page_prune(Relation rel, Buffer buf, GlobalVisState *vistest)
 	for (int i = 0; i < ndead; i++)
 		ItemIdSetDead(PageGetItemId(copy, dead[i]));
 	((PageHeader) copy)->pd_prune_xid = new_prune_xid;
+
 	/*
 	 * A done page left without versions takes none any more (sealed), so
 	 * that backends may remember the block as empty for good

@@ -137,9 +137,9 @@ lsm_setting_index(const char *name)
 	return -1;
 }
 
-/* Parse and check a value of setting i; ereport if bad. */
-static int
-lsm_setting_parse(int i, const char *value)
+/* Parse a value of setting i into *result; false if it is not valid. */
+static bool
+lsm_setting_try_parse(int i, const char *value, int *result)
 {
 	const LsmSettingDef *def = &lsm_setting_defs[i];
 	char	   *end;
@@ -148,27 +148,45 @@ lsm_setting_parse(int i, const char *value)
 	if (def->field == offsetof(LsmSettings, compaction_policy))
 	{
 		if (pg_strcasecmp(value, "leveled") == 0)
-			return LSM_POLICY_LEVELED;
-		if (pg_strcasecmp(value, "tiered") == 0)
-			return LSM_POLICY_TIERED;
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid value for lsm setting \"%s\": \"%s\"",
-						def->name, value),
-				 errhint("Available values: leveled, tiered.")));
+			*result = LSM_POLICY_LEVELED;
+		else if (pg_strcasecmp(value, "tiered") == 0)
+			*result = LSM_POLICY_TIERED;
+		else
+			return false;
+		return true;
 	}
 	errno = 0;
 	v = strtol(value, &end, 10);
 	while (*end == ' ')
 		end++;
 	if (errno != 0 || end == value || *end != '\0' || v < def->min || v > def->max)
+		return false;
+	*result = (int) v;
+	return true;
+}
+
+/* Parse and check a value of setting i; ereport if bad. */
+static int
+lsm_setting_parse(int i, const char *value)
+{
+	const LsmSettingDef *def = &lsm_setting_defs[i];
+	int			v;
+
+	if (lsm_setting_try_parse(i, value, &v))
+		return v;
+	if (def->field == offsetof(LsmSettings, compaction_policy))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid value for lsm setting \"%s\": \"%s\"",
 						def->name, value),
-				 errhint("An integer between %d and %d is expected.",
-						 def->min, def->max)));
-	return (int) v;
+				 errhint("Available values: leveled, tiered.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid value for lsm setting \"%s\": \"%s\"",
+					def->name, value),
+			 errhint("An integer between %d and %d is expected.",
+					 def->min, def->max)));
+	return 0;					/* keep the compiler quiet */
 }
 
 /* The OID of lsm_table_settings, or InvalidOid (extension being made). */
@@ -243,22 +261,15 @@ lsm_settings_load(Relation rel)
 			value = heap_getattr(tup, 3, desc, &isnull);
 			if (i < 0 || isnull)
 				continue;		/* a row for a setting this build lacks */
-			PG_TRY();
-			{
-				local.values[i] = lsm_setting_parse(i, TextDatumGetCString(value));
+			if (lsm_setting_try_parse(i, TextDatumGetCString(value),
+									  &local.values[i]))
 				local.set_mask |= 1U << i;
-			}
-			PG_CATCH();
-			{
-				/* written through lsm_set_option, so only by hand: say so */
-				FlushErrorState();
+			else				/* lsm_set_option checks: written by hand */
 				ereport(WARNING,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("ignoring invalid lsm setting \"%s\" of \"%s\"",
 								lsm_setting_defs[i].name,
 								RelationGetRelationName(rel))));
-			}
-			PG_END_TRY();
 		}
 		systable_endscan(scan);
 		table_close(srel, AccessShareLock);

@@ -524,10 +524,7 @@ lsm_vacuum_page(LsmVacState *vs, Buffer buf)
 	 * Without, LP_DEAD items (left by pruning) are done with at once.
 	 */
 	leaves_lpdead = vs->nindexes > 0 && (ndead > 0 || nolddead > 0);
-	if (vs->nindexes > 0)
-		nolddead_clear = 0;
-	else
-		nolddead_clear = nolddead;
+	nolddead_clear = vs->nindexes > 0 ? 0 : nolddead;
 	will_be_all_visible = all_visible && !leaves_lpdead && nremaining > 0 &&
 		!overlay;
 
