@@ -69,6 +69,16 @@ lsm_manifest_verify(Relation rel, Buffer buf)
 					 m->magic, m->nruns, m->nretired));
 }
 
+/* Copy the manifest on the locked, verified page in buf into copy. */
+static void
+lsm_manifest_copy(Buffer buf, LsmManifest copy)
+{
+	LsmManifest m = LsmPageGetManifest(BufferGetPage(buf));
+
+	memcpy(copy, m, offsetof(LsmManifestData, runs) +
+		   (m->nruns + m->nretired) * sizeof(LsmManifestRun));
+}
+
 /* Block of the manifest, or InvalidBlockNumber if the table has no runs. */
 static BlockNumber
 lsm_manifest_blkno(Relation rel)
@@ -92,7 +102,6 @@ lsm_manifest_read(Relation rel, LsmManifest copy)
 {
 	BlockNumber blkno = lsm_manifest_blkno(rel);
 	Buffer		buf;
-	LsmManifest m;
 
 	memset(copy, 0, offsetof(LsmManifestData, runs));
 	if (blkno == InvalidBlockNumber)
@@ -100,9 +109,7 @@ lsm_manifest_read(Relation rel, LsmManifest copy)
 	buf = ReadBuffer(rel, blkno);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	lsm_manifest_verify(rel, buf);
-	m = LsmPageGetManifest(BufferGetPage(buf));
-	memcpy(copy, m, offsetof(LsmManifestData, runs) +
-		   (m->nruns + m->nretired) * sizeof(LsmManifestRun));
+	lsm_manifest_copy(buf, copy);
 	UnlockReleaseBuffer(buf);
 	return true;
 }
@@ -231,12 +238,10 @@ lsm_run_open_cached(Relation rel, const LsmManifestRun *desc)
 	return run;
 }
 
-/* Open the runs of the current manifest into rs (emptied first). */
+/* Open the runs of manifest m into rs (emptied first). */
 static void
-lsm_runset_load(Relation rel, LsmRunSet *rs)
+lsm_runset_load_from(Relation rel, LsmRunSet *rs, LsmManifest m)
 {
-	PGAlignedBlock mbuf;
-	LsmManifest m = (LsmManifest) mbuf.data;
 	MemoryContext old;
 
 	for (int i = 0; i < rs->nruns; i++)
@@ -245,7 +250,6 @@ lsm_runset_load(Relation rel, LsmRunSet *rs)
 	rs->nruns = 0;
 	rs->runs = NULL;
 	rs->chunks = NULL;
-	lsm_manifest_read(rel, m);
 	rs->generation = m->generation;
 	rs->cache_epoch = lsm_run_cache_epoch;
 	if (m->nruns == 0)
@@ -260,6 +264,17 @@ lsm_runset_load(Relation rel, LsmRunSet *rs)
 	}
 	rs->nruns = m->nruns;
 	MemoryContextSwitchTo(old);
+}
+
+/* Open the runs of the current manifest into rs (reads the metapage). */
+static void
+lsm_runset_load(Relation rel, LsmRunSet *rs)
+{
+	PGAlignedBlock mbuf;
+	LsmManifest m = (LsmManifest) mbuf.data;
+
+	lsm_manifest_read(rel, m);
+	lsm_runset_load_from(rel, rs, m);
 }
 
 /*
@@ -355,9 +370,24 @@ lsm_runset_refresh_ext(Relation rel, LsmRunSet *rs, bool may_read_meta)
 	}
 	lsm_manifest_verify(rel, buf);
 	gen = LsmPageGetManifest(BufferGetPage(buf))->generation;
-	UnlockReleaseBuffer(buf);
 	if (gen != rs->generation)
-		lsm_runset_load(rel, rs);
+	{
+		/*
+		 * Load from this page, not through lsm_manifest_read: that finds the
+		 * manifest through the metapage, which a caller holding a memtable
+		 * page must not lock (a standby's startup process, replaying a
+		 * record that holds the metapage and waits for that memtable page,
+		 * and a bitmap scan refreshing here once waited for each other).
+		 */
+		PGAlignedBlock mbuf;
+		LsmManifest m = (LsmManifest) mbuf.data;
+
+		lsm_manifest_copy(buf, m);
+		UnlockReleaseBuffer(buf);
+		lsm_runset_load_from(rel, rs, m);
+	}
+	else
+		UnlockReleaseBuffer(buf);
 	return true;
 }
 
