@@ -564,6 +564,21 @@ extern void lsm_rewrite_runs(Relation rel);
 extern bool lsm_maint_lock(Relation rel, bool wait);
 extern void lsm_maint_unlock(Relation rel);
 extern bool lsm_materialize(Relation rel, ItemPointer tid);
+
+/* a copy of a run version being changed in one record with the copying */
+typedef struct LsmPendingCopy
+{
+	Buffer		buf;			/* the block's memtable page, locked */
+	Buffer		vmbuf;			/* its visibility map page, or invalid */
+	GenericXLogState *state;	/* the record being built */
+	Page		page;			/* the record's copy of buf's page */
+	HeapTupleData tup;			/* the version, on page */
+} LsmPendingCopy;
+
+extern bool lsm_materialize_begin(Relation rel, ItemPointer tid,
+								  bool clear_vm, LsmPendingCopy *pc);
+extern void lsm_materialize_finish(LsmPendingCopy *pc);
+extern void lsm_materialize_abort(LsmPendingCopy *pc);
 extern Buffer lsm_read_version_page(Relation rel, ItemPointer tid,
 									int lockmode);
 

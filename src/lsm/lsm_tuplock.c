@@ -531,6 +531,10 @@ lsm_header_in_copy(Page copy, Buffer buf, HeapTupleHeader orig)
 							  ((char *) orig - (char *) BufferGetPage(buf)));
 }
 
+static void lsm_set_xmax_in(HeapTupleHeader htup, ItemPointer self,
+							TransactionId new_xmax, uint16 new_infomask,
+							uint16 new_infomask2, bool reset_ctid);
+
 /*
  * Install a new xmax on a version, WAL-logged.  The buffer is held
  * exclusively.  If lock_only, the version's t_ctid is reset to itself (a
@@ -543,19 +547,31 @@ lsm_set_xmax(Relation rel, Buffer buf, HeapTuple tuple,
 {
 	GenericXLogState *state;
 	Page		page;
-	HeapTupleHeader htup;
 
 	state = GenericXLogStart(rel);
 	page = GenericXLogRegisterBuffer(state, buf, 0);
-	htup = lsm_header_in_copy(page, buf, tuple->t_data);
+	lsm_set_xmax_in(lsm_header_in_copy(page, buf, tuple->t_data),
+					&tuple->t_self, new_xmax, new_infomask, new_infomask2,
+					reset_ctid);
+	GenericXLogFinish(state);
+}
+
+/*
+ * The change lsm_set_xmax makes, on htup, the header of the version self
+ * in the copy of its page of a generic WAL record being built.
+ */
+static void
+lsm_set_xmax_in(HeapTupleHeader htup, ItemPointer self,
+				TransactionId new_xmax, uint16 new_infomask,
+				uint16 new_infomask2, bool reset_ctid)
+{
 	htup->t_infomask &= ~HEAP_XMAX_BITS;
 	htup->t_infomask2 &= ~HEAP_KEYS_UPDATED;
 	htup->t_infomask |= new_infomask;
 	htup->t_infomask2 |= new_infomask2;
 	HeapTupleHeaderSetXmax(htup, new_xmax);
 	if (reset_ctid)
-		htup->t_ctid = tuple->t_self;
-	GenericXLogFinish(state);
+		htup->t_ctid = *self;
 }
 
 /*
@@ -790,10 +806,37 @@ lsm_lock_tuple(Relation rel, HeapTuple tuple, CommandId cid,
 	TransactionId xmax;
 	uint16		new_infomask;
 	uint16		new_infomask2;
+	LsmPendingCopy pc;
 
 	*buffer = InvalidBuffer;
 	if (ItemPointerGetOffsetNumber(&tid) > LSM_MAX_TUPLES_PER_PAGE)
 		goto no_tuple;
+
+	/*
+	 * A version that lives only in a run has no xmax: copy it to the
+	 * memtable page of its block and lock it there in one record.
+	 */
+	if (lsm_materialize_begin(rel, &tid, false, &pc))
+	{
+		if (lsm_satisfies_update(&pc.tup, cid) == TM_Ok &&
+			!(pc.tup.t_data->t_infomask & HEAP_XMAX_BITS & ~HEAP_XMAX_INVALID))
+		{
+			MultiXactIdSetOldestMember();
+			lsm_compute_new_xmax(InvalidTransactionId, pc.tup.t_data->t_infomask,
+								 pc.tup.t_data->t_infomask2,
+								 GetCurrentTransactionId(), mode, false,
+								 &xid, &new_infomask, &new_infomask2);
+			lsm_set_xmax_in(pc.tup.t_data, &tid, xid, new_infomask,
+							new_infomask2, HEAP_XMAX_IS_LOCKED_ONLY(new_infomask));
+			lsm_materialize_finish(&pc);
+			LockBuffer(pc.buf, BUFFER_LOCK_UNLOCK);
+			*buffer = pc.buf;
+			*tuple = pc.tup;
+			return TM_Ok;
+		}
+		lsm_materialize_abort(&pc);
+	}
+
 	*buffer = lsm_read_version_page(rel, &tid, BUFFER_LOCK_EXCLUSIVE);
 	if (!BufferIsValid(*buffer))
 		goto no_tuple;
