@@ -189,6 +189,41 @@ SELECT count(*), count(*) FILTER (WHERE md5(t.pad) = s.h) AS same
   JOIN runs_lookup t ON t.ctid = s.tid;
 SELECT count(t.id) AS found
   FROM generate_series(7, 6000, 7) g LEFT JOIN runs_lookup t ON t.id = g;
+-- lookups share the backend's cached view of the runs, which keeps the
+-- last two decoded pages of each run: two index scans of the same table
+-- taking turns (from both ends), and lookups in more tables than there are
+-- cached views (each row then opens views anew), find the right rows
+EXPLAIN (COSTS OFF)
+  SELECT count(md5(a.pad || b.pad)) FROM runs_lookup_seq s
+  JOIN runs_lookup a ON a.id = s.id JOIN runs_lookup b ON b.id = 6001 - s.id;
+SELECT count(*), count(*) FILTER (WHERE md5(a.pad) = s.h) AS same_a,
+       count(*) FILTER (WHERE md5(b.pad) = s2.h) AS same_b
+  FROM (SELECT * FROM runs_lookup_seq ORDER BY id OFFSET 0) s
+  JOIN runs_lookup a ON a.id = s.id
+  JOIN runs_lookup b ON b.id = 6001 - s.id
+  JOIN runs_lookup_seq s2 ON s2.tid = b.ctid;
+DO $$
+BEGIN
+  FOR i IN 1..6 LOOP
+    EXECUTE format('CREATE TABLE runs_many_%s (id int PRIMARY KEY, v int)
+                    USING lsm WITH (autovacuum_enabled = off)', i);
+    EXECUTE format('INSERT INTO runs_many_%s SELECT g, g * %s FROM generate_series(1, 2000) g', i, i);
+    PERFORM lsm_compact(format('runs_many_%s', i)::regclass, true);
+  END LOOP;
+END $$;
+EXPLAIN (COSTS OFF)
+SELECT count(*), sum(m1.v + m2.v + m3.v + m4.v + m5.v + m6.v) AS total
+  FROM generate_series(1, 1500, 3) g
+  JOIN runs_many_1 m1 ON m1.id = g JOIN runs_many_2 m2 ON m2.id = g
+  JOIN runs_many_3 m3 ON m3.id = g JOIN runs_many_4 m4 ON m4.id = g
+  JOIN runs_many_5 m5 ON m5.id = g JOIN runs_many_6 m6 ON m6.id = g;
+SELECT count(*), sum(m1.v + m2.v + m3.v + m4.v + m5.v + m6.v) AS total
+  FROM generate_series(1, 1500, 3) g
+  JOIN runs_many_1 m1 ON m1.id = g JOIN runs_many_2 m2 ON m2.id = g
+  JOIN runs_many_3 m3 ON m3.id = g JOIN runs_many_4 m4 ON m4.id = g
+  JOIN runs_many_5 m5 ON m5.id = g JOIN runs_many_6 m6 ON m6.id = g;
+DROP TABLE runs_many_1, runs_many_2, runs_many_3, runs_many_4, runs_many_5,
+  runs_many_6;
 RESET enable_seqscan;
 RESET enable_bitmapscan;
 RESET enable_hashjoin;

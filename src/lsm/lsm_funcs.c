@@ -1001,7 +1001,7 @@ lsm_bloom_check(PG_FUNCTION_ARGS)
 			off = (OffsetNumber) pg_prng_uint64_range(&prng, FirstOffsetNumber,
 													  LSM_MAX_TUPLES_PER_PAGE);
 			ItemPointerSet(&tid, lblock, off);
-			if (lsm_run_lookup(rel, run, &tid, &chunk, false) != NULL)
+			if (lsm_run_lookup(rel, run, &tid, &chunk, NULL, false) != NULL)
 				continue;		/* the run holds it: not a probe of absence */
 			absent++;
 			if (run->bloom_nbits > 0 && lsm_run_may_contain(rel, run, &tid))

@@ -42,7 +42,6 @@ typedef struct LsmIndexFetchData
 	IndexFetchTableData xs_base;	/* AM-independent part; must be first */
 	Buffer		xs_cbuf;		/* pinned memtable page of the last fetch */
 	BlockNumber xs_cblock;		/* its logical block */
-	LsmRunSet  *xs_runs;		/* view of the runs, made when needed */
 } LsmIndexFetchData;
 
 /*
@@ -56,7 +55,6 @@ lsm_index_fetch_begin(Relation rel)
 	scan->xs_base.rel = rel;
 	scan->xs_cbuf = InvalidBuffer;
 	scan->xs_cblock = InvalidBlockNumber;
-	scan->xs_runs = NULL;
 	return &scan->xs_base;
 }
 
@@ -82,11 +80,7 @@ lsm_index_fetch_reset(IndexFetchTableData *sscan)
 void
 lsm_index_fetch_end(IndexFetchTableData *sscan)
 {
-	LsmIndexFetchData *scan = (LsmIndexFetchData *) sscan;
-
 	lsm_index_fetch_reset(sscan);
-	if (scan->xs_runs)
-		lsm_runset_free(scan->xs_runs);
 	pfree(sscan);
 }
 
@@ -107,11 +101,8 @@ lsm_index_fetch_from_runs(LsmIndexFetchData *scan, ItemPointer tid,
 	LsmRunEntry *e;
 	bool		visible;
 
-	if (scan->xs_runs == NULL)
-		scan->xs_runs = lsm_runset_create(rel, GetMemoryChunkContext(scan));
-	else
-		lsm_runset_refresh(rel, scan->xs_runs);
-	e = lsm_runset_lookup(rel, scan->xs_runs, tid);
+	/* the backend's cached view: the version is copied below */
+	e = lsm_runset_lookup(rel, lsm_runset_cached(rel), tid);
 	if (e == NULL || e->tup == NULL)
 	{
 		if (all_dead)

@@ -482,7 +482,8 @@ extern int	lsm_run_parse(const char *raw, uint32 raw_len, uint32 nentries,
 						  LsmRunChunk *chunk);
 extern int	lsm_run_chunk_find(const LsmRunChunk *chunk, ItemPointer tid);
 extern LsmRunEntry *lsm_run_lookup(Relation rel, LsmRun *run, ItemPointer tid,
-								   LsmRunChunk *chunk, bool use_bloom);
+									LsmRunChunk *chunk, LsmRunChunk *alt,
+									bool use_bloom);
 extern void lsm_run_chunk_init(LsmRunChunk *chunk, MemoryContext mcxt);
 extern void lsm_run_chunk_free(LsmRunChunk *chunk);
 
@@ -501,6 +502,9 @@ typedef struct LsmRunSet
 	int			nruns;
 	LsmRun	  **runs;			/* shared, owned by the run cache */
 	LsmRunChunk *chunks;
+	LsmRunChunk *alt;			/* second chunk per run (cached views), or
+								 * NULL: see lsm_run_lookup */
+	bool		two_way;		/* give it alt chunks */
 } LsmRunSet;
 
 extern bool lsm_manifest_read(Relation rel, LsmManifest copy);

@@ -49,6 +49,9 @@
 static bool lsm_runset_refresh_ext(Relation rel, LsmRunSet *rs,
 								   bool may_read_meta);
 static void lsm_manifest_callbacks(void);
+static LsmRunSet *lsm_runset_create_ext(Relation rel, MemoryContext parent,
+										bool two_way);
+static void lsm_runset_free_chunks(LsmRunSet *rs);
 
 /* Verify the manifest page in buf (locked). */
 void
@@ -238,18 +241,30 @@ lsm_run_open_cached(Relation rel, const LsmManifestRun *desc)
 	return run;
 }
 
+/* Let go of the decode buffers of a view's chunks. */
+static void
+lsm_runset_free_chunks(LsmRunSet *rs)
+{
+	for (int i = 0; i < rs->nruns; i++)
+	{
+		lsm_run_chunk_free(&rs->chunks[i]);
+		if (rs->alt)
+			lsm_run_chunk_free(&rs->alt[i]);
+	}
+}
+
 /* Open the runs of manifest m into rs (emptied first). */
 static void
 lsm_runset_load_from(Relation rel, LsmRunSet *rs, LsmManifest m)
 {
 	MemoryContext old;
 
-	for (int i = 0; i < rs->nruns; i++)
-		lsm_run_chunk_free(&rs->chunks[i]);
+	lsm_runset_free_chunks(rs);
 	MemoryContextReset(rs->mcxt);
 	rs->nruns = 0;
 	rs->runs = NULL;
 	rs->chunks = NULL;
+	rs->alt = NULL;
 	rs->generation = m->generation;
 	rs->cache_epoch = lsm_run_cache_epoch;
 	if (m->nruns == 0)
@@ -257,10 +272,14 @@ lsm_runset_load_from(Relation rel, LsmRunSet *rs, LsmManifest m)
 	old = MemoryContextSwitchTo(rs->mcxt);
 	rs->runs = palloc(sizeof(LsmRun *) * m->nruns);
 	rs->chunks = palloc(sizeof(LsmRunChunk) * m->nruns);
+	if (rs->two_way)
+		rs->alt = palloc(sizeof(LsmRunChunk) * m->nruns);
 	for (uint32 i = 0; i < m->nruns; i++)
 	{
 		rs->runs[i] = lsm_run_open_cached(rel, &m->runs[i]);
 		lsm_run_chunk_init(&rs->chunks[i], rs->mcxt);
+		if (rs->alt)
+			lsm_run_chunk_init(&rs->alt[i], rs->mcxt);
 	}
 	rs->nruns = m->nruns;
 	MemoryContextSwitchTo(old);
@@ -284,11 +303,19 @@ lsm_runset_load(Relation rel, LsmRunSet *rs)
 LsmRunSet *
 lsm_runset_create(Relation rel, MemoryContext parent)
 {
+	return lsm_runset_create_ext(rel, parent, false);
+}
+
+/* As lsm_runset_create; with two_way, two chunks per run (lsm_run_lookup). */
+static LsmRunSet *
+lsm_runset_create_ext(Relation rel, MemoryContext parent, bool two_way)
+{
 	LsmRunSet  *rs = MemoryContextAllocZero(parent, sizeof(LsmRunSet));
 
 	rs->mcxt = AllocSetContextCreate(parent, "lsm runs",
 									 ALLOCSET_DEFAULT_SIZES);
 	rs->manifest_blk = InvalidBlockNumber;
+	rs->two_way = two_way;
 	lsm_runset_load(rel, rs);
 	return rs;
 }
@@ -395,8 +422,7 @@ lsm_runset_refresh_ext(Relation rel, LsmRunSet *rs, bool may_read_meta)
 void
 lsm_runset_free(LsmRunSet *rs)
 {
-	for (int i = 0; i < rs->nruns; i++)
-		lsm_run_chunk_free(&rs->chunks[i]);
+	lsm_runset_free_chunks(rs);
 	MemoryContextDelete(rs->mcxt);
 	pfree(rs);
 }
@@ -415,7 +441,7 @@ lsm_runset_lookup(Relation rel, LsmRunSet *rs, ItemPointer tid)
 
 		/* the oldest run is asked without its bloom filter: see lsm_run_lookup */
 		e = lsm_run_lookup(rel, rs->runs[i], tid, &rs->chunks[i],
-						   i < rs->nruns - 1);
+						   rs->alt ? &rs->alt[i] : NULL, i < rs->nruns - 1);
 
 		if (e != NULL)
 			return e;
@@ -694,19 +720,29 @@ lsm_reap_retired(Relation rel, bool all)
 }
 
 /*
- * The backend's cached view of the runs of one relation, for callers that
- * copy what they look up at once (materialization, row fetches by TID):
+ * The backend's cached views of the runs of the last few relations looked
+ * up, for callers that copy what they look up at once (index fetches,
+ * materialization, row fetches by TID, index entry deletion checks):
  * opening the runs (reading their index pages) once per manifest
- * generation instead of once per row.
+ * generation instead of once per row, and sharing decoded pages between
+ * these callers, which tend to look up the same TID one after the other
+ * (an UPDATE through an index: the index fetch, the fetch of the old row,
+ * its materialization, btree's bottom-up deletion).  Each view keeps the
+ * last two decoded pages of each run, so that two index scans of the same
+ * table taking turns (a self-join) do not decode a page at every row.
  */
+#define LSM_RUNSET_CACHE_SIZE 4
+
 typedef struct LsmRunSetCacheEntry
 {
 	Oid			relid;
 	RelFileNode node;
 	LsmRunSet  *rs;
+	uint64		last_used;
 } LsmRunSetCacheEntry;
 
-static LsmRunSetCacheEntry lsm_runset_cache = {InvalidOid};
+static LsmRunSetCacheEntry lsm_runset_cache[LSM_RUNSET_CACHE_SIZE];
+static uint64 lsm_runset_cache_clock = 0;
 
 /*
  * Relcache invalidation (sent by whatever truncates a relation, see
@@ -719,11 +755,14 @@ static LsmRunSetCacheEntry lsm_runset_cache = {InvalidOid};
 static void
 lsm_manifest_relcache_inval(Datum arg, Oid relid)
 {
-	LsmRunSetCacheEntry *c = &lsm_runset_cache;
-
 	lsm_run_cache_inval(relid);
-	if (c->rs != NULL && (relid == InvalidOid || relid == c->relid))
-		c->rs->manifest_blk = InvalidBlockNumber;
+	for (int i = 0; i < LSM_RUNSET_CACHE_SIZE; i++)
+	{
+		LsmRunSetCacheEntry *c = &lsm_runset_cache[i];
+
+		if (c->rs != NULL && (relid == InvalidOid || relid == c->relid))
+			c->rs->manifest_blk = InvalidBlockNumber;
+	}
 }
 
 /* Register the callbacks of the run cache and the cached view, once. */
@@ -741,14 +780,29 @@ lsm_manifest_callbacks(void)
 
 /*
  * lsm_runset_cached -- the cached view of rel's runs, brought up to date.
- * What a lookup through it returns is valid until the next lookup.
+ * What a lookup through it returns is valid until the next lookup of
+ * anybody in the backend: copy it at once.
  */
 LsmRunSet *
 lsm_runset_cached(Relation rel)
 {
-	LsmRunSetCacheEntry *c = &lsm_runset_cache;
+	LsmRunSetCacheEntry *c = NULL;
 
 	lsm_manifest_callbacks();
+	for (int i = 0; i < LSM_RUNSET_CACHE_SIZE; i++)
+	{
+		LsmRunSetCacheEntry *e = &lsm_runset_cache[i];
+
+		if (e->rs != NULL && e->relid == RelationGetRelid(rel))
+		{
+			c = e;
+			break;
+		}
+		/* else the least recently used (or an empty) entry */
+		if (c == NULL || (c->rs != NULL &&
+						  (e->rs == NULL || e->last_used < c->last_used)))
+			c = e;
+	}
 	if (c->rs != NULL &&
 		(c->relid != RelationGetRelid(rel) ||
 		 !RelFileNodeEquals(c->node, rel->rd_node)))
@@ -758,11 +812,12 @@ lsm_runset_cached(Relation rel)
 	}
 	if (c->rs == NULL)
 	{
-		c->rs = lsm_runset_create(rel, TopMemoryContext);
+		c->rs = lsm_runset_create_ext(rel, TopMemoryContext, true);
 		c->relid = RelationGetRelid(rel);
 		c->node = rel->rd_node;
 	}
 	else
 		lsm_runset_refresh(rel, c->rs);
+	c->last_used = ++lsm_runset_cache_clock;
 	return c->rs;
 }

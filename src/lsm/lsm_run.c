@@ -1435,19 +1435,38 @@ lsm_run_chunk_find(const LsmRunChunk *chunk, ItemPointer tid)
 }
 
 /*
+ * Does chunk hold the part of page pageidx of run where tid's entry would
+ * be: all of the page, or a decoded prefix reaching tid?
+ */
+static inline bool
+lsm_run_chunk_holds(LsmRunChunk *chunk, LsmRun *run, int pageidx,
+					ItemPointer tid)
+{
+	if (chunk->run == run && chunk->pageidx == pageidx)
+		return true;
+	return chunk->lookup_run == run && chunk->lookup_pageidx == pageidx &&
+		chunk->nentries > 0 &&
+		ItemPointerCompare(&chunk->entries[chunk->nentries - 1].tid, tid) >= 0;
+}
+
+/*
  * lsm_run_lookup -- the entry of tid in run, decoding through chunk (which
  * is kept if it already holds the right page).  Returns NULL if the run
  * has no entry for tid.  With use_bloom, the bloom filter is asked before a
  * page is decoded (worth it where a miss is likely: newer, sparser runs).
+ *
+ * With alt (a second chunk of the same run), the two keep the two pages
+ * looked at last: a hit in alt, or a page to decode, swaps the chunks
+ * first, so chunk always ends up holding the page just used and alt the
+ * one before.  (Entries live in the chunks' buffers, not in the structs,
+ * so swapping leaves earlier results where they are.)
  */
 LsmRunEntry *
 lsm_run_lookup(Relation rel, LsmRun *run, ItemPointer tid, LsmRunChunk *chunk,
-			   bool use_bloom)
+			   LsmRunChunk *alt, bool use_bloom)
 {
 	int			pageidx;
 	int			i;
-	bool		whole;			/* chunk holds all of the page */
-	bool		prefix;			/* chunk holds a prefix of it */
 
 	if (!lsm_run_covers(run, ItemPointerGetBlockNumber(tid),
 						ItemPointerGetOffsetNumber(tid)))
@@ -1456,19 +1475,35 @@ lsm_run_lookup(Relation rel, LsmRun *run, ItemPointer tid, LsmRunChunk *chunk,
 								ItemPointerGetOffsetNumber(tid));
 	if (pageidx < 0)
 		return NULL;
-	whole = chunk->run == run && chunk->pageidx == pageidx;
-	prefix = chunk->lookup_run == run && chunk->lookup_pageidx == pageidx;
-	if (!whole &&
-		!(prefix && chunk->nentries > 0 &&
-		  ItemPointerCompare(&chunk->entries[chunk->nentries - 1].tid, tid) >= 0))
+	if (!lsm_run_chunk_holds(chunk, run, pageidx, tid))
 	{
-		if (use_bloom && !lsm_run_may_contain(rel, run, tid))
-			return NULL;
-		/* a prefix of this page fell short: decode all of it this time */
-		if (prefix)
-			lsm_run_decode(rel, run, pageidx, chunk);
+		bool		prefix;
+
+		if (alt != NULL && lsm_run_chunk_holds(alt, run, pageidx, tid))
+		{
+			LsmRunChunk tmp = *chunk;
+
+			*chunk = *alt;
+			*alt = tmp;
+		}
 		else
-			lsm_run_decode_for_lookup(rel, run, pageidx, chunk, tid);
+		{
+			if (use_bloom && !lsm_run_may_contain(rel, run, tid))
+				return NULL;
+			if (alt != NULL)
+			{
+				LsmRunChunk tmp = *chunk;
+
+				*chunk = *alt;
+				*alt = tmp;
+			}
+			/* a prefix of this page fell short: decode all of it this time */
+			prefix = chunk->lookup_run == run && chunk->lookup_pageidx == pageidx;
+			if (prefix)
+				lsm_run_decode(rel, run, pageidx, chunk);
+			else
+				lsm_run_decode_for_lookup(rel, run, pageidx, chunk, tid);
+		}
 	}
 	i = lsm_run_chunk_find(chunk, tid);
 	return i >= 0 ? &chunk->entries[i] : NULL;

@@ -1076,7 +1076,7 @@ lsm_scan_analyze_hidden(LsmScanDesc scan, int r, ItemPointer tid)
 	if (scan->rs_analyze_shadow[off])
 		return true;
 	for (int q = 0; q < r; q++)
-		if (lsm_run_lookup(rel, rs->runs[q], tid, &rs->chunks[q], true) != NULL)
+		if (lsm_run_lookup(rel, rs->runs[q], tid, &rs->chunks[q], NULL, true) != NULL)
 			return true;
 	return false;
 }
