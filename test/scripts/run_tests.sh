@@ -33,6 +33,11 @@
 #   LSM_TEST_RESULTS=DIR       where logs and diffs are saved
 #                              (default: <repo>/results/test, git-ignored)
 #   PG_TEST_TIMEOUT_DEFAULT    TAP timeouts in seconds (default 180)
+#   LSM_TEST_TAP_LIMIT         wall-clock limit of one TAP script in seconds
+#                              (default 900): a script that hangs (say, on
+#                              an undetected lock deadlock in a server) is
+#                              killed, its clusters stopped, and it counts
+#                              as a failure; the next script runs
 #   PG_CONFIG                  pg_config to use
 #                              (default /usr/lib/postgresql/15/bin/pg_config)
 #
@@ -374,21 +379,30 @@ run_tap() {
 	for v in $(compgen -e | grep -E '^LSM_(PGBENCH|TAP)_' || true); do
 		env+=("$v=${!v}")
 	done
-	local start=$SECONDS
+	local start=$SECONDS tap_limit=${LSM_TEST_TAP_LIMIT:-900}
 	cd "$SRC/test"
 	for t in "${scripts[@]}"; do
-		local name log rc=0 nok nnotok ntodo
+		local name log rc=0 nok nnotok ntodo killed=0
 		name=$(basename "$t" .pl)
 		log="$LOGDIR/tap_$name.log"
 		if [ ! -f "$t" ]; then
 			failed "tap/$name: $t does not exist"
 			continue
 		fi
-		# prove, with autoflush so that progress shows up as it happens
+		# prove, with autoflush so that progress shows up as it happens,
+		# under a wall-clock limit (timeout signals prove's process group;
+		# the script's postmasters run in sessions of their own and are
+		# stopped below)
 		# shellcheck disable=SC2016
-		lsm_run_logged "$log" lsm_as_pg "${env[@]}" -- perl -MApp::Prove -e \
+		lsm_run_logged "$log" lsm_as_pg "${env[@]}" -- \
+			timeout --kill-after=30 "$tap_limit" perl -MApp::Prove -e \
 			'$| = 1; my $p = App::Prove->new; $p->process_args(@ARGV); exit($p->run ? 0 : 1);' \
 			-- -v --timer --formatter=TAP::Formatter::Console "$t" || rc=$?
+		if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+			killed=1
+			failed "tap/$name: killed after the limit of $tap_limit s (LSM_TEST_TAP_LIMIT)"
+			lsm_kill_postmasters_under "$TMP/tap"
+		fi
 		nok=$(grep -cE '^ok [0-9]+' "$log" || true)
 		nnotok=$(grep -cE '^not ok [0-9]+' "$log" || true)
 		ntodo=$(grep -E '^not ok [0-9]+' "$log" | grep -c '# TODO' || true)
@@ -397,7 +411,7 @@ run_tap() {
 		while IFS= read -r line; do
 			failed "tap/$name: ${line}"
 		done < <(grep -E '^not ok [0-9]+' "$log" | grep -v '# TODO' || true)
-		if [ "$rc" -ne 0 ] && [ $((nnotok - ntodo)) -eq 0 ]; then
+		if [ "$killed" -eq 0 ] && [ "$rc" -ne 0 ] && [ $((nnotok - ntodo)) -eq 0 ]; then
 			failed "tap/$name: script died, exited with an error or had a bad plan (see $log)"
 		elif [ "$rc" -eq 0 ] && ! grep -qE '^1\.\.[0-9]+' "$log"; then
 			failed "tap/$name: no TAP plan in the output (see $log)"
