@@ -268,6 +268,23 @@ RESET enable_seqscan;
 RESET enable_bitmapscan;
 DROP TABLE runs_mj_inner, runs_mj_outer;
 
+-- a sequential scan returns run versions from the decoded run pages and
+-- keeps the pages of the current and the previous logical block in place;
+-- with wide rows a block spans many run pages, all of which stay: every
+-- row read is the row written
+CREATE TABLE runs_wide (id int, pad text)
+  USING lsm WITH (autovacuum_enabled = off);
+INSERT INTO runs_wide
+  SELECT g, (SELECT string_agg(md5(g::text || i::text), '') FROM generate_series(1, 12) i)
+  FROM generate_series(1, 2000) g;
+SELECT runs FROM lsm_compact('runs_wide', true);
+SELECT pages > 100 AS many_pages FROM lsm_runs('runs_wide');
+SELECT count(*),
+       count(*) FILTER (WHERE pad = (SELECT string_agg(md5(id::text || i::text), '')
+                                     FROM generate_series(1, 12) i)) AS intact
+  FROM runs_wide;
+DROP TABLE runs_wide;
+
 -- a plain VACUUM after many deletions merges the runs (their tombstones
 -- reach lsm.vacuum_merge_tombstone_pct of the entries): tombstones and the
 -- rows they hide are gone, and the truncation gives the space back

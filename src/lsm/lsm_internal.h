@@ -227,11 +227,17 @@ typedef struct LsmScanDescData
 	/*
 	 * Blocks whose versions are (partly) in runs: rs_cbuf is then a pin of
 	 * rs_anchor (the metapage) unless the block also has an overlay page,
-	 * and the versions are copied to rs_blockbuf.
+	 * and the versions are returned from the decoded run pages, which stay
+	 * in place while the current or the previous block points into them
+	 * (rs_blockgen numbers the blocks read; LsmRunChunk.hold_gen).  When
+	 * the view of the runs is reloaded, the previous block's versions are
+	 * copied to rs_blockbuf first (lsm_scan_save_versions).
 	 */
 	struct LsmRunSet *rs_runs;	/* view of the runs, made when needed */
 	Buffer		rs_anchor;
-	char	   *rs_blockbuf[2];	/* alternate between blocks */
+	uint64		rs_blockgen;
+	int			rs_prev_ntuples;	/* rs_vistup entries of the previous block */
+	char	   *rs_blockbuf[2];	/* alternate between reloads */
 	Size		rs_blockbuf_cap[2];
 	int			rs_blockbuf_cur;
 
@@ -439,6 +445,14 @@ typedef struct LsmRunEntry
 } LsmRunEntry;
 
 /* a decoded data page */
+/* an arena a scan may still point into (LsmRunChunk.kept) */
+typedef struct LsmKeptArena
+{
+	char	   *mem;
+	Size		cap;
+	uint64		gen;			/* the last block that pointed into it */
+} LsmKeptArena;
+
 typedef struct LsmRunChunk
 {
 	MemoryContext mcxt;
@@ -456,6 +470,20 @@ typedef struct LsmRunChunk
 	Size		raw_cap;
 	char	   *arena;
 	Size		arena_cap;
+
+	/*
+	 * Scans return versions straight from the arena.  A scan sets hold_gen
+	 * to the number of the block it is reading and arena_gen to it when it
+	 * points into the arena; an arena that the current or the previous
+	 * block points into is not overwritten by the next decode but kept
+	 * (with its block number) until two blocks later (lsm_run_parse_until).
+	 * hold_gen 0: no scan holds anything (every other user).
+	 */
+	uint64		hold_gen;
+	uint64		arena_gen;
+	int			nkept;
+	int			maxkept;
+	struct LsmKeptArena *kept;
 } LsmRunChunk;
 
 typedef struct LsmRunWriter LsmRunWriter;
@@ -481,6 +509,7 @@ extern void lsm_run_decode_buffer(Relation rel, Buffer buf,
 extern int	lsm_run_parse(const char *raw, uint32 raw_len, uint32 nentries,
 						  LsmRunChunk *chunk);
 extern int	lsm_run_chunk_find(const LsmRunChunk *chunk, ItemPointer tid);
+extern bool lsm_run_chunk_owns(LsmRunChunk *chunk, const void *p);
 extern LsmRunEntry *lsm_run_lookup(Relation rel, LsmRun *run, ItemPointer tid,
 									LsmRunChunk *chunk, LsmRunChunk *alt,
 									bool use_bloom);
@@ -505,6 +534,13 @@ typedef struct LsmRunSet
 	LsmRunChunk *alt;			/* second chunk per run (cached views), or
 								 * NULL: see lsm_run_lookup */
 	bool		two_way;		/* give it alt chunks */
+
+	/*
+	 * Called before a reload frees the chunks: a scan copies the versions
+	 * it may still return from them (lsm_scan_save_versions).
+	 */
+	void		(*before_reload) (void *arg);
+	void	   *before_reload_arg;
 } LsmRunSet;
 
 extern bool lsm_manifest_read(Relation rel, LsmManifest copy);

@@ -259,6 +259,8 @@ lsm_runset_load_from(Relation rel, LsmRunSet *rs, LsmManifest m)
 {
 	MemoryContext old;
 
+	if (rs->before_reload)
+		rs->before_reload(rs->before_reload_arg);
 	lsm_runset_free_chunks(rs);
 	MemoryContextReset(rs->mcxt);
 	rs->nruns = 0;

@@ -1206,6 +1206,72 @@ lsm_run_parse(const char *raw, uint32 raw_len, uint32 nentries,
 }
 
 /*
+ * lsm_run_chunk_owns -- does p point into a version decoded by chunk (its
+ * arena, or one kept for a scan)?
+ */
+bool
+lsm_run_chunk_owns(LsmRunChunk *chunk, const void *p)
+{
+	const char *c = (const char *) p;
+
+	if (chunk->arena && c >= chunk->arena && c < chunk->arena + chunk->arena_cap)
+		return true;
+	for (int i = 0; i < chunk->nkept; i++)
+		if (c >= chunk->kept[i].mem && c < chunk->kept[i].mem + chunk->kept[i].cap)
+			return true;
+	return false;
+}
+
+/*
+ * Before a decode overwrites chunk's arena: if a scan's current or previous
+ * block points into it, keep it aside and take an arena nobody points into
+ * any more if there is one (the caller replaces it if it is too small),
+ * or none (the caller allocates one).  Versions of the block before the previous one are no longer
+ * referenced: see "Who owns a returned version" in doc/lsm-design.md.
+ */
+static void
+lsm_run_chunk_release_arena(LsmRunChunk *chunk)
+{
+	int			best = -1;
+
+	if (chunk->hold_gen == 0 || chunk->arena == NULL ||
+		chunk->arena_gen == 0 || chunk->arena_gen + 1 < chunk->hold_gen)
+	{
+		chunk->arena_gen = 0;
+		return;
+	}
+	if (chunk->nkept >= chunk->maxkept)
+	{
+		chunk->maxkept = Max(4, chunk->maxkept * 2);
+		if (chunk->kept == NULL)
+			chunk->kept = MemoryContextAlloc(chunk->mcxt,
+											 sizeof(LsmKeptArena) * chunk->maxkept);
+		else
+			chunk->kept = repalloc(chunk->kept,
+								   sizeof(LsmKeptArena) * chunk->maxkept);
+	}
+	chunk->kept[chunk->nkept].mem = chunk->arena;
+	chunk->kept[chunk->nkept].cap = chunk->arena_cap;
+	chunk->kept[chunk->nkept].gen = chunk->arena_gen;
+	chunk->nkept++;
+	chunk->arena = NULL;
+	chunk->arena_cap = 0;
+	chunk->arena_gen = 0;
+
+	/* a kept arena that no block of interest points into, the largest */
+	for (int i = 0; i < chunk->nkept; i++)
+		if (chunk->kept[i].gen + 1 < chunk->hold_gen &&
+			(best < 0 || chunk->kept[i].cap > chunk->kept[best].cap))
+			best = i;
+	if (best >= 0)
+	{
+		chunk->arena = chunk->kept[best].mem;
+		chunk->arena_cap = chunk->kept[best].cap;
+		chunk->kept[best] = chunk->kept[--chunk->nkept];
+	}
+}
+
+/*
  * lsm_run_parse_until -- as lsm_run_parse, but with stop != NULL it stops
  * after the first entry whose TID is stop or beyond; then raw may end
  * anywhere after that entry (a partly decompressed page), and -1 also
@@ -1246,6 +1312,7 @@ lsm_run_parse_until(const char *raw, uint32 raw_len, uint32 nentries,
 	/* every tuple gets a header and alignment padding on top of its bytes */
 	need = (Size) raw_len + (Size) nentries * (MAXALIGN(SizeofHeapTupleHeader) +
 											   MAXIMUM_ALIGNOF * 2);
+	lsm_run_chunk_release_arena(chunk);
 	if (chunk->arena_cap < need)
 	{
 		if (chunk->arena)
@@ -1389,6 +1456,12 @@ lsm_run_chunk_free(LsmRunChunk *chunk)
 {
 	if (chunk->mcxt != NULL)
 	{
+		/* arenas kept for a scan go; the spare keeps the current one */
+		for (int i = 0; i < chunk->nkept; i++)
+			pfree(chunk->kept[i].mem);
+		chunk->nkept = 0;
+		chunk->hold_gen = 0;
+		chunk->arena_gen = 0;
 		if (lsm_spare_cxt == NULL)
 			lsm_spare_cxt = AllocSetContextCreate(TopMemoryContext,
 												  "lsm spare run chunks",

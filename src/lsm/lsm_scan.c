@@ -81,8 +81,6 @@ lsm_scan_collect_runs(LsmScanDesc scan, BlockNumber lblock, Page page,
 	LsmRunSet  *rs;
 	bool		taken[MaxHeapTuplesPerPage + 1];
 	OffsetNumber maxoff = 0;
-	int			which;
-	Size		used = 0;
 
 	memset(taken, 0, sizeof(taken));
 	if (page != NULL)
@@ -97,7 +95,6 @@ lsm_scan_collect_runs(LsmScanDesc scan, BlockNumber lblock, Page page,
 	/* brought up to date by lsm_scan_getpage */
 	rs = scan->rs_runs;
 
-	which = scan->rs_blockbuf_cur = 1 - scan->rs_blockbuf_cur;
 	for (int r = 0; r < rs->nruns; r++)
 	{
 		LsmRun	   *run = rs->runs[r];
@@ -106,6 +103,8 @@ lsm_scan_collect_runs(LsmScanDesc scan, BlockNumber lblock, Page page,
 
 		if (lblock < run->desc.min_lblock || lblock > run->desc.max_lblock)
 			continue;
+		/* what this block points into stays for two blocks */
+		chunk->hold_gen = scan->rs_blockgen;
 		pageidx = lsm_run_find_page(run, lblock, FirstOffsetNumber);
 		if (pageidx < 0)
 			pageidx = 0;
@@ -137,30 +136,9 @@ lsm_scan_collect_runs(LsmScanDesc scan, BlockNumber lblock, Page page,
 				taken[off] = true;
 				if (e->tup == NULL)
 					continue;	/* a tombstone hides older runs */
-				if (used + MAXALIGN(e->len) > scan->rs_blockbuf_cap[which])
-				{
-					/* grow; earlier copies of this block move along */
-					Size		newcap = Max(scan->rs_blockbuf_cap[which] * 2,
-											 used + MAXALIGN(e->len) + BLCKSZ);
-					char	   *nb = MemoryContextAlloc(GetMemoryChunkContext(scan),
-														newcap);
-					char	   *ob = scan->rs_blockbuf[which];
-
-					if (ob)
-					{
-						memcpy(nb, ob, used);
-						for (OffsetNumber o = 1; o <= MaxHeapTuplesPerPage; o++)
-							if (runtup[o])
-								runtup[o] = (HeapTupleHeader) (nb + ((char *) runtup[o] - ob));
-						pfree(ob);
-					}
-					scan->rs_blockbuf[which] = nb;
-					scan->rs_blockbuf_cap[which] = newcap;
-				}
-				runtup[off] = (HeapTupleHeader) (scan->rs_blockbuf[which] + used);
-				memcpy(runtup[off], e->tup, e->len);
+				runtup[off] = e->tup;
 				runlen[off] = e->len;
-				used += MAXALIGN(e->len);
+				chunk->arena_gen = scan->rs_blockgen;
 				maxoff = Max(maxoff, off);
 			}
 			chunk->scan_pos = i;
@@ -169,6 +147,70 @@ lsm_scan_collect_runs(LsmScanDesc scan, BlockNumber lblock, Page page,
 		}
 	}
 	return maxoff;
+}
+
+/*
+ * The view of the runs is about to be reloaded, which frees its decoded
+ * pages: copy the versions of the previous block that point into them (the
+ * slot may hold one of them while the next block is read).  Runs only when
+ * a flush or compaction has changed the runs during the scan.
+ */
+static void
+lsm_scan_save_versions(void *arg)
+{
+	LsmScanDesc scan = (LsmScanDesc) arg;
+	LsmRunSet  *rs = scan->rs_runs;
+	int			which = scan->rs_blockbuf_cur = 1 - scan->rs_blockbuf_cur;
+	Size		used = 0;
+	Size		need = 0;
+
+	for (int pass = 0; pass < 2; pass++)
+	{
+		for (int i = 0; i < scan->rs_prev_ntuples; i++)
+		{
+			HeapTupleHeader t = scan->rs_vistup[i];
+			bool		inrun = false;
+
+			for (int r = 0; r < rs->nruns && !inrun; r++)
+				inrun = lsm_run_chunk_owns(&rs->chunks[r], t);
+			if (!inrun)
+				continue;
+			if (pass == 0)
+			{
+				need += MAXALIGN(scan->rs_vislen[i]);
+				continue;
+			}
+			memcpy(scan->rs_blockbuf[which] + used, t, scan->rs_vislen[i]);
+			scan->rs_vistup[i] = (HeapTupleHeader) (scan->rs_blockbuf[which] + used);
+			if (scan->rs_ctup.t_data == t)
+				scan->rs_ctup.t_data = scan->rs_vistup[i];
+			used += MAXALIGN(scan->rs_vislen[i]);
+		}
+		if (pass == 0)
+		{
+			if (need == 0)
+				return;
+			if (scan->rs_blockbuf_cap[which] < need)
+			{
+				if (scan->rs_blockbuf[which])
+					pfree(scan->rs_blockbuf[which]);
+				scan->rs_blockbuf_cap[which] = Max(need, BLCKSZ);
+				scan->rs_blockbuf[which] =
+					MemoryContextAlloc(GetMemoryChunkContext(scan),
+									   scan->rs_blockbuf_cap[which]);
+			}
+		}
+	}
+}
+
+/* Make the scan's view of the runs. */
+static void
+lsm_scan_create_runset(LsmScanDesc scan)
+{
+	scan->rs_runs = lsm_runset_create(scan->rs_base.rs_rd,
+									  GetMemoryChunkContext(scan));
+	scan->rs_runs->before_reload = lsm_scan_save_versions;
+	scan->rs_runs->before_reload_arg = scan;
 }
 
 /*
@@ -202,6 +244,8 @@ lsm_scan_getpage(LsmScanDesc scan, BlockNumber lblock,
 		scan->rs_cbuf = InvalidBuffer;
 	}
 	scan->rs_cblock = lblock;
+	scan->rs_prev_ntuples = scan->rs_ntuples;
+	scan->rs_blockgen++;
 	scan->rs_ntuples = 0;
 	scan->rs_cindex = 0;
 	scan->rs_cmaxoff = 0;
@@ -214,7 +258,7 @@ lsm_scan_getpage(LsmScanDesc scan, BlockNumber lblock,
 
 	/* the view of the runs is created before any page is locked */
 	if (scan->rs_runs == NULL)
-		scan->rs_runs = lsm_runset_create(rel, GetMemoryChunkContext(scan));
+		lsm_scan_create_runset(scan);
 
 restart:
 	page = NULL;
@@ -1018,7 +1062,7 @@ lsm_scan_analyze_run_page(LsmScanDesc scan, Buffer buf)
 	LsmRunSet  *rs;
 
 	if (scan->rs_runs == NULL)
-		scan->rs_runs = lsm_runset_create(rel, GetMemoryChunkContext(scan));
+		lsm_scan_create_runset(scan);
 	rs = scan->rs_runs;
 	for (int r = 0; r < rs->nruns; r++)
 	{
