@@ -1,6 +1,6 @@
 --
 -- Compaction policies (lsm.compaction_policy, lsm.compaction_size_ratio,
--- lsm.compaction_max_runs), run levels by size, lsm_amplification() and
+-- lsm.compaction_max_runs, lsm.compaction_max_levels), run levels by size, lsm_amplification() and
 -- lsm_bloom_check().
 --
 -- Each step loads one batch, commits, and flushes it with lsm_compact(),
@@ -58,6 +58,26 @@ SELECT * FROM lsm_pol_log ORDER BY step;
 -- every row is there once, whatever was merged
 SELECT count(*), count(DISTINCT id), min(id), max(id), sum(v) FROM lsm_pol;
 SELECT lsm_check('lsm_pol');
+
+-- lsm.compaction_max_levels caps the levels (size classes) the runs occupy,
+-- whatever the policy: tiered with ratio 10 alone would keep runs of
+-- levels 1 and 2 side by side below an older run of level 3
+TRUNCATE lsm_pol, lsm_pol_log;
+RESET lsm.compaction_max_runs;
+SET lsm.compaction_policy = tiered;
+SET lsm.compaction_size_ratio = 10;
+INSERT INTO lsm_pol SELECT g, g % 7 FROM generate_series(1, 60000) g;
+SELECT lsm_compact('lsm_pol', true) IS NOT NULL AS compacted;
+CALL lsm_pol_load(3, 10000);
+CALL lsm_pol_load(2, 2000);
+SELECT * FROM lsm_pol_log ORDER BY step;
+SET lsm.compaction_max_levels = 2;
+CALL lsm_pol_load(1, 2000);
+SELECT * FROM lsm_pol_log ORDER BY step DESC LIMIT 1;
+SELECT runs, levels FROM lsm_amplification('lsm_pol');
+SELECT count(*), count(DISTINCT id), sum(v) FROM lsm_pol;
+SELECT lsm_check('lsm_pol');
+RESET lsm.compaction_max_levels;
 
 -- updated rows leave older copies in the runs until a merge reaches them
 TRUNCATE lsm_pol, lsm_pol_log;

@@ -69,8 +69,10 @@ SELECT count(*) FROM lsm_table_settings;
 -- the rows of a dropped table go with it
 SELECT lsm_set_option('lsm_set_t', 'compaction_max_runs', '7');
 SELECT lsm_set_option('lsm_set_other', 'compaction_max_runs', '9');
+SELECT lsm_set_option('lsm_set_other', 'compaction_max_levels', '3');
+SELECT lsm_set_option('lsm_set_other', 'compaction_max_levels', '33');
 DROP TABLE lsm_set_t;
-SELECT rel, setting, value FROM lsm_table_settings;
+SELECT rel, setting, value FROM lsm_table_settings ORDER BY 1, 2;
 SELECT lsm_reset_option(NULL);
 
 DROP PROCEDURE lsm_set_load(regclass, int);

@@ -132,8 +132,8 @@ REVOKE ALL ON lsm_table_settings FROM PUBLIC;
 GRANT SELECT ON lsm_table_settings TO PUBLIC;
 
 -- Give an lsm table its own value of lsm.memtable_flush_pages,
--- lsm.compaction_policy, lsm.compaction_size_ratio, lsm.compaction_max_runs
--- or lsm.bloom_bits_per_key (owner only).
+-- lsm.compaction_policy, lsm.compaction_size_ratio, lsm.compaction_max_runs,
+-- lsm.compaction_max_levels or lsm.bloom_bits_per_key (owner only).
 CREATE FUNCTION lsm_set_option(rel regclass, setting text, value text)
 RETURNS void
 AS 'MODULE_PATHNAME', 'lsm_set_option'

@@ -85,6 +85,7 @@ int			lsm_vacuum_merge_tombstone_pct = 20;
 int			lsm_compaction_policy = LSM_POLICY_LEVELED;
 int			lsm_compaction_size_ratio = 4;
 int			lsm_compaction_max_runs = 32;
+int			lsm_compaction_max_levels = 0;
 
 static const struct config_enum_entry lsm_policy_options[] = {
 	{"leveled", LSM_POLICY_LEVELED, false},
@@ -134,6 +135,12 @@ lsm_tam_init_gucs(void)
 							"0: no limit beyond the policy's.",
 							&lsm_compaction_max_runs,
 							32, 0, 100,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("lsm.compaction_max_levels",
+							"Levels (size classes) the runs of an lsm table may occupy; beyond, a compaction merges more of the newest runs, whatever the policy.",
+							"0: no limit beyond the policy's.",
+							&lsm_compaction_max_levels,
+							0, 0, LSM_MAX_LEVEL,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("lsm.bloom_bits_per_key",
 							"Bits per entry of the bloom filter of new lsm runs.",
@@ -508,8 +515,11 @@ lsm_run_level_for(Relation rel, uint64 raw_bytes)
  * of one level are written once per level.
  *
  * Either way, more of the newest runs are merged if the table would
- * otherwise keep more than lsm.compaction_max_runs runs.
+ * otherwise keep more than lsm.compaction_max_runs runs, or runs of more
+ * than lsm.compaction_max_levels levels.
  */
+static int	lsm_policy_levels_after(Relation rel, LsmRunSet *rs, int last);
+
 static int
 lsm_policy_pick(Relation rel, LsmRunSet *rs)
 {
@@ -545,7 +555,47 @@ lsm_policy_pick(Relation rel, LsmRunSet *rs)
 	/* merging runs 0..last leaves nruns - last runs */
 	if (s.compaction_max_runs > 0 && rs->nruns - Max(last, 0) > s.compaction_max_runs)
 		last = rs->nruns - s.compaction_max_runs;
+	if (s.compaction_max_levels > 0)
+	{
+		while (last < rs->nruns - 1 &&
+			   lsm_policy_levels_after(rel, rs, last) > s.compaction_max_levels)
+			last = Max(last, 0) + 1;
+	}
 	return last;
+}
+
+/*
+ * How many levels (size classes) the runs occupy once runs 0..last are
+ * merged into one (last < 1: none merged).
+ */
+static int
+lsm_policy_levels_after(Relation rel, LsmRunSet *rs, int last)
+{
+	bool		seen[LSM_MAX_LEVEL + 1];
+	int			nlevels = 0;
+	uint64		merged = 0;
+	int			first = 0;
+
+	memset(seen, 0, sizeof(seen));
+	if (last >= 1)
+	{
+		for (int i = 0; i <= last; i++)
+			merged += rs->runs[i]->desc.raw_bytes;
+		seen[lsm_run_level_for(rel, merged)] = true;
+		nlevels = 1;
+		first = last + 1;
+	}
+	for (int i = first; i < rs->nruns; i++)
+	{
+		uint32		level = lsm_run_level_for(rel, rs->runs[i]->desc.raw_bytes);
+
+		if (!seen[level])
+		{
+			seen[level] = true;
+			nlevels++;
+		}
+	}
+	return nlevels;
 }
 
 /*

@@ -570,6 +570,7 @@ extern PGDLLIMPORT int lsm_memtable_flush_pages;
 extern PGDLLIMPORT int lsm_compaction_policy;
 extern PGDLLIMPORT int lsm_compaction_size_ratio;
 extern PGDLLIMPORT int lsm_compaction_max_runs;
+extern PGDLLIMPORT int lsm_compaction_max_levels;
 
 /* lsm.compaction_policy */
 #define LSM_POLICY_LEVELED	0
@@ -589,6 +590,7 @@ typedef struct LsmSettings
 	int			compaction_policy;
 	int			compaction_size_ratio;
 	int			compaction_max_runs;
+	int			compaction_max_levels;
 	int			bloom_bits_per_key;
 } LsmSettings;
 

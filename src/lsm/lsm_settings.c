@@ -74,6 +74,8 @@ static const LsmSettingDef lsm_setting_defs[] = {
 	offsetof(LsmSettings, compaction_size_ratio)},
 	{"compaction_max_runs", 0, 100, &lsm_compaction_max_runs,
 	offsetof(LsmSettings, compaction_max_runs)},
+	{"compaction_max_levels", 0, LSM_MAX_LEVEL, &lsm_compaction_max_levels,
+	offsetof(LsmSettings, compaction_max_levels)},
 	{"bloom_bits_per_key", 0, 64, &lsm_bloom_bits_per_key,
 	offsetof(LsmSettings, bloom_bits_per_key)},
 };
@@ -373,7 +375,7 @@ lsm_set_option(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("unrecognized lsm setting \"%s\"", name),
-				 errhint("Per-table settings: memtable_flush_pages, compaction_policy, compaction_size_ratio, compaction_max_runs, bloom_bits_per_key.")));
+				 errhint("Per-table settings: memtable_flush_pages, compaction_policy, compaction_size_ratio, compaction_max_runs, compaction_max_levels, bloom_bits_per_key.")));
 	v = lsm_setting_parse(i, value);
 	lsm_settings_check_rel(relid);
 
