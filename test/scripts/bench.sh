@@ -182,20 +182,8 @@ cleanup() {
 	cd /
 	sampler_stop
 	lsm_kill_child
-	if [ -n "$DATADIR" ]; then
-		lsm_pg_stop "$DATADIR"
-		cp "$TMP/postmaster.log" "$RESULTS/postmaster.log" 2>/dev/null || true
-		DATADIR=""
-	fi
-	if [ -n "$TMP" ]; then
-		lsm_kill_postmasters_under "$TMP"
-		if [ "${LSM_BENCH_KEEP:-0}" = 1 ]; then
-			echo "bench: keeping $TMP (LSM_BENCH_KEEP=1)"
-		else
-			rm -rf "$TMP"
-		fi
-		TMP=""
-	fi
+	lsm_cleanup_cluster "bench (LSM_BENCH_KEEP=1)" "${LSM_BENCH_KEEP:-0}" \
+		"${TMP:+$TMP/postmaster.log}" "$RESULTS"
 }
 
 on_exit() {

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 #
-# lib.sh -- helpers shared by run_tests.sh, test_core.sh and demo.sh.
+# lib.sh -- helpers shared by run_tests.sh, test_core.sh, bench.sh and demo.sh.
 #
 # Source it after "set -euo pipefail"; it defines functions and a few
 # variables and runs nothing with side effects.
@@ -189,6 +189,32 @@ lsm_kill_postmasters_under() {
 		sleep 0.1
 	done
 	kill -KILL "${pids[@]}" 2>/dev/null || true
+}
+
+# lsm_cleanup_cluster PROG KEEP LOG RESULTS -- the clean-up the scripts
+# share: stop the cluster in $DATADIR (if any) and copy its log LOG (if
+# given and present) to RESULTS/postmaster.log (if RESULTS exists); stop
+# any postmaster left under $TMP (a TAP script's, a killed run's) and
+# remove $TMP unless KEEP is 1 (then say so, as PROG).  Empties DATADIR
+# and TMP, so that a second call does nothing.
+lsm_cleanup_cluster() {
+	local prog=$1 keep=$2 log=$3 results=$4
+	if [ -n "${DATADIR:-}" ]; then
+		lsm_pg_stop "$DATADIR"
+		if [ -n "$log" ] && [ -f "$log" ] && [ -d "$results" ]; then
+			cp "$log" "$results/postmaster.log" 2>/dev/null || true
+		fi
+		DATADIR=""
+	fi
+	if [ -n "${TMP:-}" ]; then
+		lsm_kill_postmasters_under "$TMP"
+		if [ "$keep" = 1 ]; then
+			echo "$prog: keeping $TMP"
+		else
+			rm -rf "$TMP"
+		fi
+		TMP=""
+	fi
 }
 
 # lsm_run_logged LOGFILE cmd args... -- run a command in its own process

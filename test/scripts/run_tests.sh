@@ -93,22 +93,8 @@ suites_not_run() {
 cleanup() {
 	cd /
 	lsm_kill_child
-	if [ -n "$DATADIR" ]; then
-		lsm_pg_stop "$DATADIR"
-		if [ -n "$SERVER_LOG" ] && [ -f "$SERVER_LOG" ] && [ -d "$RESULTS" ]; then
-			cp "$SERVER_LOG" "$RESULTS/postmaster.log" 2>/dev/null || true
-		fi
-		DATADIR=""
-	fi
-	if [ -n "$TMP" ]; then
-		lsm_kill_postmasters_under "$TMP"
-		if [ "${LSM_TEST_KEEP:-0}" = 1 ]; then
-			echo "run_tests: keeping $TMP (LSM_TEST_KEEP=1)"
-		else
-			rm -rf "$TMP"
-		fi
-		TMP=""
-	fi
+	lsm_cleanup_cluster "run_tests (LSM_TEST_KEEP=1)" "${LSM_TEST_KEEP:-0}" \
+		"$SERVER_LOG" "$RESULTS"
 }
 
 on_exit() {

@@ -88,20 +88,8 @@ failed() {
 cleanup() {
 	cd /
 	lsm_kill_child
-	if [ -n "$DATADIR" ]; then
-		lsm_pg_stop "$DATADIR"
-		cp "$TMP/postmaster.log" "$RESULTS/postmaster.log" 2>/dev/null || true
-		DATADIR=""
-	fi
-	if [ -n "$TMP" ]; then
-		lsm_kill_postmasters_under "$TMP"
-		if [ "${LSM_CORE_KEEP:-0}" = 1 ]; then
-			echo "test_core: keeping $TMP (LSM_CORE_KEEP=1)"
-		else
-			rm -rf "$TMP"
-		fi
-		TMP=""
-	fi
+	lsm_cleanup_cluster "test_core (LSM_CORE_KEEP=1)" "${LSM_CORE_KEEP:-0}" \
+		"${TMP:+$TMP/postmaster.log}" "$RESULTS"
 }
 
 on_exit() {
