@@ -1225,9 +1225,10 @@ lsm_run_chunk_owns(LsmRunChunk *chunk, const void *p)
 /*
  * Before a decode overwrites chunk's arena: if a scan's current or previous
  * block points into it, keep it aside and take an arena nobody points into
- * any more if there is one (the caller replaces it if it is too small),
- * or none (the caller allocates one).  Versions of the block before the previous one are no longer
- * referenced: see "Who owns a returned version" in doc/lsm-design.md.
+ * any more if there is one (the caller replaces it if it is too small), or
+ * none (the caller allocates one).  Versions of the block before the
+ * previous one are no longer referenced: see "Who owns a returned version"
+ * in doc/lsm-design.md.
  */
 static void
 lsm_run_chunk_release_arena(LsmRunChunk *chunk)
@@ -1563,15 +1564,18 @@ lsm_run_lookup(Relation rel, LsmRun *run, ItemPointer tid, LsmRunChunk *chunk,
 		{
 			if (use_bloom && !lsm_run_may_contain(rel, run, tid))
 				return NULL;
-			if (alt != NULL)
+			prefix = chunk->lookup_run == run && chunk->lookup_pageidx == pageidx;
+			if (alt != NULL && !prefix)
 			{
+				/* decode into the older chunk; the newer one becomes alt */
 				LsmRunChunk tmp = *chunk;
 
 				*chunk = *alt;
 				*alt = tmp;
+				prefix = chunk->lookup_run == run &&
+					chunk->lookup_pageidx == pageidx;
 			}
 			/* a prefix of this page fell short: decode all of it this time */
-			prefix = chunk->lookup_run == run && chunk->lookup_pageidx == pageidx;
 			if (prefix)
 				lsm_run_decode(rel, run, pageidx, chunk);
 			else
