@@ -110,9 +110,24 @@ lsm_vm_pin(Relation rel, BlockNumber lblock, bool extend)
 {
 	BlockNumber vmblock = LSM_VM_MAPBLOCK(lblock);
 	SMgrRelation reln = RelationGetSmgr(rel);
+	BlockNumber cached = reln->smgr_cached_nblocks[VISIBILITYMAP_FORKNUM];
 
-	if (!smgrexists(reln, VISIBILITYMAP_FORKNUM) ||
-		smgrnblocks(reln, VISIBILITYMAP_FORKNUM) <= vmblock)
+	/*
+	 * The fork's size as the smgr last saw it, asked again only when it
+	 * does not cover vmblock: smgrexists closes and reopens the file, an
+	 * open() per call (once per flushed page).  The fork only grows (lsm
+	 * never truncates it), so a cached size that covers vmblock is right;
+	 * one that does not may be stale (another backend extended the fork),
+	 * hence the second look before answering "no such page".
+	 */
+	if (cached == InvalidBlockNumber || cached <= vmblock)
+	{
+		if (smgrexists(reln, VISIBILITYMAP_FORKNUM))
+			cached = smgrnblocks(reln, VISIBILITYMAP_FORKNUM);
+		else
+			cached = 0;
+	}
+	if (cached <= vmblock)
 	{
 		if (!extend)
 			return InvalidBuffer;
