@@ -115,10 +115,12 @@ lsm_vm_pin(Relation rel, BlockNumber lblock, bool extend)
 	/*
 	 * The fork's size as the smgr last saw it, asked again only when it
 	 * does not cover vmblock: smgrexists closes and reopens the file, an
-	 * open() per call (once per flushed page).  The fork only grows (lsm
-	 * never truncates it), so a cached size that covers vmblock is right;
-	 * one that does not may be stale (another backend extended the fork),
-	 * hence the second look before answering "no such page".
+	 * open() per call (once per overlay page made, per page VACUUM looks
+	 * at).  The fork only grows (lsm never truncates it; whoever else does,
+	 * pg_truncate_visibility_map, holds an AccessExclusiveLock and sends an
+	 * smgr invalidation, as for heap), so a cached size that covers vmblock
+	 * is right; one that does not may be stale (another backend extended
+	 * the fork), hence the second look before answering "no such page".
 	 */
 	if (cached == InvalidBlockNumber || cached <= vmblock)
 	{
