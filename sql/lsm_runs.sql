@@ -270,7 +270,7 @@ DROP TABLE runs_mj_inner, runs_mj_outer;
 
 -- a sequential scan returns run versions from the decoded run pages and
 -- keeps the pages of the current and the previous logical block in place;
--- with wide rows a block spans many run pages, all of which stay: every
+-- with wide rows a block spans several run pages, all of which stay: every
 -- row read is the row written
 CREATE TABLE runs_wide (id int, pad text)
   USING lsm WITH (autovacuum_enabled = off);
