@@ -845,9 +845,7 @@ lsm_materialize_begin(Relation rel, ItemPointer tid, bool clear_vm,
 	if (BufferIsValid(buf))
 	{
 		page = BufferGetPage(buf);
-		if (!(LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_OVERLAY) ||
-			(off <= PageGetMaxOffsetNumber(page) &&
-			 ItemIdIsUsed(PageGetItemId(page, off))))
+		if (LsmPageHoldsOffset(page, off))
 		{
 			UnlockReleaseBuffer(buf);
 			return false;
@@ -863,9 +861,7 @@ lsm_materialize_begin(Relation rel, ItemPointer tid, bool clear_vm,
 	/* the block's page, created as an overlay page if there is none */
 	buf = lsm_get_overlay_page(rel, lblock);
 	page = BufferGetPage(buf);
-	if (!(LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_OVERLAY) ||
-		(off <= PageGetMaxOffsetNumber(page) &&
-		 ItemIdIsUsed(PageGetItemId(page, off))))
+	if (LsmPageHoldsOffset(page, off))
 	{
 		/* copied (or changed) by someone else meanwhile */
 		UnlockReleaseBuffer(buf);
@@ -955,9 +951,7 @@ lsm_read_version_page(Relation rel, ItemPointer tid, int lockmode)
 			continue;
 		}
 		page = BufferGetPage(buf);
-		if (!(LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_OVERLAY) ||
-			(off <= PageGetMaxOffsetNumber(page) &&
-			 ItemIdIsUsed(PageGetItemId(page, off))))
+		if (LsmPageHoldsOffset(page, off))
 			return buf;
 		UnlockReleaseBuffer(buf);
 	}

@@ -182,9 +182,7 @@ lsm_index_fetch_tuple(IndexFetchTableData *sscan, ItemPointer tid,
 		Page		page = BufferGetPage(scan->xs_cbuf);
 		OffsetNumber off = ItemPointerGetOffsetNumber(tid);
 
-		if ((LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_OVERLAY) &&
-			(off > PageGetMaxOffsetNumber(page) ||
-			 !ItemIdIsUsed(PageGetItemId(page, off))))
+		if (!LsmPageHoldsOffset(page, off))
 		{
 			/* an overlay page without this version: look in the runs */
 			LockBuffer(scan->xs_cbuf, BUFFER_LOCK_UNLOCK);
@@ -357,10 +355,8 @@ lsm_index_delete_tuples(Relation rel, TM_IndexDeleteOp *delstate)
 		checked = i + 1;
 
 		if (BufferIsValid(buf) &&
-			(LsmPageGetOpaque(BufferGetPage(buf))->lpo_flags & LSM_MEM_OVERLAY) &&
-			(ItemPointerGetOffsetNumber(tid) > PageGetMaxOffsetNumber(BufferGetPage(buf)) ||
-			 !ItemIdIsUsed(PageGetItemId(BufferGetPage(buf),
-										 ItemPointerGetOffsetNumber(tid)))))
+			!LsmPageHoldsOffset(BufferGetPage(buf),
+								ItemPointerGetOffsetNumber(tid)))
 		{
 			/* the version is in the runs: committed, no xmax, live */
 			continue;

@@ -428,9 +428,7 @@ lsm_fetch_any(Relation rel, ItemPointer tid, LsmRunSet **rsp,
 	{
 		Page		page = BufferGetPage(*buf);
 
-		if (!(LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_OVERLAY) ||
-			(off <= PageGetMaxOffsetNumber(page) &&
-			 ItemIdIsUsed(PageGetItemId(page, off))))
+		if (LsmPageHoldsOffset(page, off))
 		{
 			if (lsm_page_get_tuple(rel, *buf, off, tuple))
 				return LSM_FETCH_MEM;

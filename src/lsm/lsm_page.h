@@ -103,6 +103,16 @@ typedef LsmPageOpaqueData *LsmPageOpaque;
 
 #define LSM_SPECIAL_SIZE		MAXALIGN(sizeof(LsmPageOpaqueData))
 
+/*
+ * Does the memtable page of a logical block answer for offset off?  An
+ * ordinary page holds every version of its block; an overlay page only
+ * those whose line pointer is in use: an unused one means "in the runs".
+ */
+#define LsmPageHoldsOffset(page, off) \
+	(!(LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_OVERLAY) || \
+	 ((off) <= PageGetMaxOffsetNumber(page) && \
+	  ItemIdIsUsed(PageGetItemId(page, off))))
+
 /* Usable bytes between the page header and the special space. */
 #define LSM_PAGE_CONTENT_SIZE \
 	(BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - LSM_SPECIAL_SIZE)

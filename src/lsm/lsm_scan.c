@@ -1107,12 +1107,9 @@ lsm_scan_analyze_hidden(LsmScanDesc scan, int r, ItemPointer tid)
 		if (BufferIsValid(buf))
 		{
 			Page		page = BufferGetPage(buf);
-			bool		overlay = (LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_OVERLAY) != 0;
 
 			for (OffsetNumber o = FirstOffsetNumber; o <= MaxHeapTuplesPerPage; o++)
-				scan->rs_analyze_shadow[o] = !overlay ||
-					(o <= PageGetMaxOffsetNumber(page) &&
-					 ItemIdIsUsed(PageGetItemId(page, o)));
+				scan->rs_analyze_shadow[o] = LsmPageHoldsOffset(page, o);
 			UnlockReleaseBuffer(buf);
 		}
 		scan->rs_analyze_lblock = lblock;
