@@ -69,6 +69,23 @@ lsm_scan_map_hint(LsmScanDesc scan, BlockNumber lblock)
 }
 
 /*
+ * Decode data page pageidx of run into chunk unless it holds it already, and
+ * return where to look for the entries of logical block lblock: a scan in
+ * TID order starts where the previous block ended.
+ */
+static int
+lsm_scan_chunk_start(Relation rel, LsmRun *run, int pageidx,
+					 LsmRunChunk *chunk, BlockNumber lblock)
+{
+	if (chunk->run != run || chunk->pageidx != pageidx)
+		lsm_run_decode(rel, run, pageidx, chunk);
+	if (chunk->scan_pos > 0 && chunk->scan_pos < chunk->nentries &&
+		ItemPointerGetBlockNumber(&chunk->entries[chunk->scan_pos - 1].tid) < lblock)
+		return chunk->scan_pos;
+	return 0;
+}
+
+/*
  * Versions of logical block lblock held by the runs at offsets not taken
  * by its (overlay) memtable page: copied into the scan's block buffer,
  * pointers in runtup[off] (NULL elsewhere).  Returns the highest offset.
@@ -114,14 +131,8 @@ lsm_scan_collect_runs(LsmScanDesc scan, BlockNumber lblock, Page page,
 
 			if (run->fences[pageidx].lblock > lblock)
 				break;
-			if (chunk->run != run || chunk->pageidx != pageidx)
-				lsm_run_decode(rel, run, pageidx, chunk);
-			/* a scan in TID order starts where the previous block ended */
-			i = 0;
-			if (chunk->scan_pos > 0 && chunk->scan_pos < chunk->nentries &&
-				ItemPointerGetBlockNumber(&chunk->entries[chunk->scan_pos - 1].tid) < lblock)
-				i = chunk->scan_pos;
-			for (; i < chunk->nentries; i++)
+			for (i = lsm_scan_chunk_start(rel, run, pageidx, chunk, lblock);
+				 i < chunk->nentries; i++)
 			{
 				LsmRunEntry *e = &chunk->entries[i];
 				OffsetNumber off;
@@ -147,6 +158,94 @@ lsm_scan_collect_runs(LsmScanDesc scan, BlockNumber lblock, Page page,
 		}
 	}
 	return maxoff;
+}
+
+/*
+ * The common case of a sequential scan of a compacted table: logical block
+ * lblock has no memtable page and lies in the range of exactly one run,
+ * within one of its data pages, and no SSI checks are needed.  Then its
+ * versions are a stretch of that page's decoded entries in offset order:
+ * return those visible to the snapshot straight into rs_vistuples etc.,
+ * without the per-offset arrays of the general path (lsm_scan_collect_runs
+ * and the loop of lsm_scan_getpage).  Returns the number of visible
+ * versions and sets *maxoff, or returns -1 (nothing done) if the case does
+ * not apply.  The view must be up to date (lsm_scan_getpage).
+ */
+static int
+lsm_scan_run_block(LsmScanDesc scan, BlockNumber lblock, Snapshot snapshot,
+				   OffsetNumber *maxoff)
+{
+	Relation	rel = scan->rs_base.rs_rd;
+	LsmRunSet  *rs = scan->rs_runs;
+	LsmRun	   *run = NULL;
+	LsmRunChunk *chunk = NULL;
+	int			pageidx;
+	int			i;
+	int			ntup = 0;
+	bool		mvcc = IsMVCCSnapshot(snapshot);
+
+	for (int r = 0; r < rs->nruns; r++)
+	{
+		if (lblock < rs->runs[r]->desc.min_lblock ||
+			lblock > rs->runs[r]->desc.max_lblock)
+			continue;
+		if (run != NULL)
+			return -1;			/* two runs: the general merge */
+		run = rs->runs[r];
+		chunk = &rs->chunks[r];
+	}
+	if (run == NULL)
+	{
+		*maxoff = 0;
+		return 0;
+	}
+	pageidx = lsm_run_find_page(run, lblock, FirstOffsetNumber);
+	if (pageidx < 0)
+		pageidx = 0;
+	/* the block must not continue on the next data page */
+	if (pageidx + 1 < run->nfences &&
+		run->fences[pageidx + 1].lblock <= lblock)
+		return -1;
+	if (run->fences[pageidx].lblock > lblock)
+	{
+		*maxoff = 0;
+		return 0;
+	}
+	chunk->hold_gen = scan->rs_blockgen;
+	*maxoff = 0;
+	for (i = lsm_scan_chunk_start(rel, run, pageidx, chunk, lblock);
+		 i < chunk->nentries; i++)
+	{
+		LsmRunEntry *e = &chunk->entries[i];
+		BlockNumber eblock = ItemPointerGetBlockNumber(&e->tid);
+		HeapTupleData tup;
+
+		if (eblock < lblock)
+			continue;
+		if (eblock > lblock)
+			break;
+		*maxoff = ItemPointerGetOffsetNumber(&e->tid);
+		if (e->tup == NULL)
+			continue;			/* a tombstone */
+		/* a frozen version (never an xmax in a run) is visible to all */
+		if (!(mvcc && HeapTupleHeaderXminFrozen(e->tup)))
+		{
+			tup.t_data = e->tup;
+			tup.t_len = e->len;
+			tup.t_tableOid = RelationGetRelid(rel);
+			tup.t_self = e->tid;
+			if (!lsm_tuple_satisfies(&tup, snapshot))
+				continue;
+		}
+		scan->rs_vistuples[ntup] = ItemPointerGetOffsetNumber(&e->tid);
+		scan->rs_vistup[ntup] = e->tup;
+		scan->rs_vislen[ntup] = e->len;
+		ntup++;
+	}
+	chunk->scan_pos = i;
+	if (ntup > 0)
+		chunk->arena_gen = scan->rs_blockgen;
+	return ntup;
 }
 
 /*
@@ -293,7 +392,6 @@ restart:
 	{
 		OffsetNumber rmax;
 
-		memset(runtup, 0, sizeof(runtup));
 
 		/*
 		 * The view must be brought up to date after the page was looked at:
@@ -309,6 +407,25 @@ restart:
 			lsm_runset_refresh(rel, scan->rs_runs);
 			goto restart;
 		}
+		if (!BufferIsValid(buf) && offsets == NULL && !predlock_tids &&
+			!CheckForSerializableConflictOutNeeded(rel, snapshot))
+		{
+			int			n = lsm_scan_run_block(scan, lblock, snapshot, &rmax);
+
+			if (n >= 0)
+			{
+				if (rmax == 0)
+					return false;
+				if (!BufferIsValid(scan->rs_anchor))
+					scan->rs_anchor = ReadBuffer(rel, LSM_METAPAGE_BLKNO);
+				IncrBufferRefCount(scan->rs_anchor);
+				scan->rs_cbuf = scan->rs_anchor;
+				scan->rs_cmaxoff = rmax;
+				scan->rs_ntuples = n;
+				return true;
+			}
+		}
+		memset(runtup, 0, sizeof(runtup));
 		rmax = lsm_scan_collect_runs(scan, lblock, page, runtup, runlen);
 
 		maxoff = Max(maxoff, rmax);
