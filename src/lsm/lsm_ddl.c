@@ -343,8 +343,7 @@ lsm_rewrite_links(LsmRewriteState *rs)
 									   ItemPointerGetBlockNumber(&link->newtid),
 									   NULL, BUFFER_LOCK_EXCLUSIVE);
 		if (!BufferIsValid(buf) ||
-			!lsm_page_get_tuple(rs->NewHeap, buf,
-								ItemPointerGetOffsetNumber(&link->newtid), &tup))
+			!lsm_page_get_version(rs->NewHeap, buf, &link->newtid, &tup))
 			elog(ERROR, "copied version (%u,%u) not found",
 				 ItemPointerGetBlockNumber(&link->newtid),
 				 ItemPointerGetOffsetNumber(&link->newtid));

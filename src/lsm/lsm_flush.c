@@ -24,12 +24,15 @@
  *	  lsm_vacuum_page), so that the run's copy stays hidden.
  *
  *	- Materialization: before a version that lives only in a run is
- *	  deleted, updated or locked, it is copied to the memtable page of its
- *	  logical block at its own offset (the page is created as an overlay
- *	  page if the block has none).  On an overlay page an unused line
- *	  pointer means "the version is in the runs"; VACUUM leaves a tombstone
- *	  line pointer where it removes a version, so that the run's older copy
- *	  stays hidden until a compaction drops both.
+ *	  deleted, updated or locked, it is copied to the memtable page that
+ *	  answers for its logical block: at its own offset on an ordinary
+ *	  page; if the block has none, on a shared overlay page that collects
+ *	  such copies of many blocks, each item prefixed by its TID (see
+ *	  lsm_page.h and doc/lsm-design.md, "Shared overlay pages").  On an
+ *	  overlay page a TID without an item means "the version is in the
+ *	  runs"; VACUUM leaves a tombstone where it removes a version, so that
+ *	  the run's older copy stays hidden until a compaction drops both.
+ *	  A shared page is flushed block by block and freed as a whole.
  *
  *	- Compaction merges runs newest-first by TID: the newest entry of a TID
  *	  wins; tombstones are kept unless the merge includes the oldest run
@@ -65,6 +68,7 @@
 #include "storage/procarray.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -246,8 +250,8 @@ lsm_version_is_stable(HeapTupleHeader t, TransactionId OldestXmin,
 }
 
 /*
- * Is every item of this memtable page (locked) fit for a run?  Counts the
- * entries it would give.
+ * Is every item of this memtable page (locked) fit for a run (stable, and
+ * not too large for a run's data page)?  Counts the entries it would give.
  */
 static bool
 lsm_page_is_flushable(Relation rel, Buffer buf, TransactionId OldestXmin,
@@ -272,40 +276,100 @@ lsm_page_is_flushable(Relation rel, Buffer buf, TransactionId OldestXmin,
 			return false;		/* index entries still to delete */
 		if (!lsm_page_get_tuple(rel, buf, off, &tup))
 			continue;
-		if (!lsm_version_is_stable(tup.t_data, OldestXmin, &frozen))
+		if (!lsm_version_is_stable(tup.t_data, OldestXmin, &frozen) ||
+			!lsm_run_takes(tup.t_data, tup.t_len))
 			return false;
 		(*nentries)++;
 	}
 	return true;
 }
 
-/* Write the items of a flushable memtable page (locked) to the run. */
+/*
+ * Write the items of logical block lblock on a flushable memtable page
+ * (locked) to the run, in offset order: all of the page, or on a shared
+ * overlay page the items of that block.
+ */
 static void
-lsm_page_to_run(Relation rel, Buffer buf, LsmRunWriter *w,
-				TransactionId OldestXmin)
+lsm_page_to_run(Relation rel, Buffer buf, BlockNumber lblock,
+				LsmRunWriter *w, TransactionId OldestXmin)
 {
 	Page		page = BufferGetPage(buf);
 	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
-	BlockNumber lblock = LsmPageGetOpaque(page)->lpo_aux;
+	bool		shared = LsmPageIsShared(page);
+	OffsetNumber lps[LSM_MAX_TUPLES_PER_PAGE + 1];
 
+	if (shared)
+		maxoff = lsm_page_block_items(rel, buf, lblock, lps);
 	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 	{
-		ItemId		itemid = PageGetItemId(page, off);
+		OffsetNumber lp = shared ? lps[off] : off;
 		HeapTupleData tup;
 		ItemPointerData tid;
 		bool		frozen = false;
 
+		if (lp == InvalidOffsetNumber)
+			continue;
 		ItemPointerSet(&tid, lblock, off);
-		if (LsmItemIdIsTombstone(itemid))
+		if (LsmItemIdIsTombstone(PageGetItemId(page, lp)))
 		{
 			lsm_run_writer_add(w, &tid, NULL, 0, false);
 			continue;
 		}
-		if (!lsm_page_get_tuple(rel, buf, off, &tup))
+		if (!lsm_page_get_tuple(rel, buf, lp, &tup))
 			continue;
 		(void) lsm_version_is_stable(tup.t_data, OldestXmin, &frozen);
 		lsm_run_writer_add(w, &tid, tup.t_data, tup.t_len, frozen);
 	}
+}
+
+/*
+ * What a flush knows of a shared overlay page: it is read once per logical
+ * block it serves, and freed afterwards only if it was flushable, its LSN
+ * never changed, and it held no item of a block the flush had passed
+ * before it first read the page (such items were not written).
+ */
+typedef struct LsmFlushShared
+{
+	BlockNumber blkno;			/* hash key */
+	XLogRecPtr	lsn;			/* at the first read */
+	BlockNumber first;			/* its map range */
+	bool		flushable;
+	bool		freeable;
+} LsmFlushShared;
+
+/*
+ * A shared overlay page met at logical block lblock (locked in buf): may
+ * its items of lblock go to the run?  Updates what the flush knows of it.
+ */
+static bool
+lsm_flush_shared_page(Relation rel, HTAB *shared, Buffer buf,
+					  BlockNumber lblock, TransactionId OldestXmin)
+{
+	Page		page = BufferGetPage(buf);
+	BlockNumber blkno = BufferGetBlockNumber(buf);
+	LsmFlushShared *fs;
+	bool		found;
+	int			nentries;
+
+	fs = hash_search(shared, &blkno, HASH_ENTER, &found);
+	if (!found)
+	{
+		fs->lsn = PageGetLSN(page);
+		fs->first = LsmPageGetOpaque(page)->lpo_aux;
+		fs->flushable = lsm_page_is_flushable(rel, buf, OldestXmin, &nentries);
+		fs->freeable = fs->flushable;
+		for (OffsetNumber lp = FirstOffsetNumber;
+			 fs->freeable && lp <= PageGetMaxOffsetNumber(page); lp++)
+		{
+			LsmSharedItemData *prefix = lsm_shared_item(rel, blkno, page, lp);
+
+			if (prefix != NULL && prefix->lblock < lblock)
+				fs->freeable = false;
+		}
+	}
+	else if (PageGetLSN(page) != fs->lsn)
+		fs->flushable = fs->freeable = false;
+	return fs->flushable;
 }
 
 /*
@@ -380,6 +444,8 @@ lsm_flush(Relation rel, bool wait)
 	int			nfreed = 0;
 	LsmManifestRun *reaped;
 	int			nreaped;
+	HASHCTL		hctl;
+	HTAB	   *shared;
 
 	if (!lsm_maint_lock_for_switch(rel, wait, "flush"))
 		return 0;
@@ -396,12 +462,17 @@ lsm_flush(Relation rel, bool wait)
 
 	OldestXmin = GetOldestNonRemovableTransactionId(rel);
 	pages = palloc(sizeof(LsmFlushedPage) * maxpages);
+	hctl.keysize = sizeof(BlockNumber);
+	hctl.entrysize = sizeof(LsmFlushShared);
+	hctl.hcxt = CurrentMemoryContext;
+	shared = hash_create("lsm flush shared pages", 64, &hctl,
+						 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 
 	for (BlockNumber lblock = 0; lblock < nlblocks; lblock++)
 	{
 		BlockNumber blkno = lsm_map_lookup(rel, lblock);
 		Buffer		buf;
-		int			nentries;
+		int			nentries = 16;
 
 		CHECK_FOR_INTERRUPTS();
 		if (blkno == InvalidBlockNumber || blkno == insert_page)
@@ -410,6 +481,19 @@ lsm_flush(Relation rel, bool wait)
 									 BUFFER_LOCK_SHARE);
 		if (!BufferIsValid(buf))
 			continue;
+		if (LsmPageIsShared(BufferGetPage(buf)))
+		{
+			/* (freed after the publication, from the hash table) */
+			if (lsm_flush_shared_page(rel, shared, buf, lblock, OldestXmin))
+			{
+				if (w == NULL)
+					w = lsm_run_writer_begin(rel, lsm_manifest_next_run_id(rel), 0,
+											 (uint64) (nlblocks - lblock) * 16);
+				lsm_page_to_run(rel, buf, lblock, w, OldestXmin);
+			}
+			UnlockReleaseBuffer(buf);
+			continue;
+		}
 		if (BufferGetBlockNumber(buf) == insert_page ||
 			!lsm_page_is_flushable(rel, buf, OldestXmin, &nentries))
 		{
@@ -421,7 +505,7 @@ lsm_flush(Relation rel, bool wait)
 			w = lsm_run_writer_begin(rel, lsm_manifest_next_run_id(rel), 0,
 									 (uint64) (nlblocks - lblock) *
 									 Max(nentries, 16));
-		lsm_page_to_run(rel, buf, w, OldestXmin);
+		lsm_page_to_run(rel, buf, lblock, w, OldestXmin);
 		if (npages >= maxpages)
 		{
 			maxpages *= 2;
@@ -452,6 +536,24 @@ lsm_flush(Relation rel, bool wait)
 									 pages[i].lsn))
 			nfreed++;
 	}
+	if (w != NULL)
+	{
+		HASH_SEQ_STATUS hs;
+		LsmFlushShared *fs;
+
+		hash_seq_init(&hs, shared);
+		while ((fs = hash_seq_search(&hs)) != NULL)
+		{
+			CHECK_FOR_INTERRUPTS();
+			if (fs->freeable &&
+				lsm_free_shared_page(rel, fs->first, fs->blkno, fs->lsn))
+			{
+				nfreed++;
+				npages++;
+			}
+		}
+	}
+	hash_destroy(shared);
 	pfree(pages);
 	lsm_maint_unlock(rel);
 	return npages;
@@ -831,10 +933,8 @@ lsm_materialize_begin(Relation rel, ItemPointer tid, bool clear_vm,
 	BlockNumber lblock = ItemPointerGetBlockNumber(tid);
 	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
 	Buffer		buf;
-	Page		page;
 	LsmRunSet  *rs;
 	LsmRunEntry *e;
-	ItemId		itemid;
 
 	memset(pc, 0, sizeof(LsmPendingCopy));
 	if (off < FirstOffsetNumber || off > LSM_MAX_TUPLES_PER_PAGE)
@@ -844,13 +944,11 @@ lsm_materialize_begin(Relation rel, ItemPointer tid, bool clear_vm,
 	buf = lsm_read_mem_page_locked(rel, lblock, NULL, BUFFER_LOCK_SHARE);
 	if (BufferIsValid(buf))
 	{
-		page = BufferGetPage(buf);
-		if (LsmPageHoldsOffset(page, off))
-		{
-			UnlockReleaseBuffer(buf);
-			return false;
-		}
+		bool		holds = lsm_page_holds(rel, buf, lblock, off);
+
 		UnlockReleaseBuffer(buf);
+		if (holds)
+			return false;
 	}
 
 	rs = lsm_runset_cached(rel);
@@ -858,10 +956,13 @@ lsm_materialize_begin(Relation rel, ItemPointer tid, bool clear_vm,
 	if (e == NULL || e->tup == NULL)
 		return false;
 
-	/* the block's page, created as an overlay page if there is none */
-	buf = lsm_get_overlay_page(rel, lblock);
-	page = BufferGetPage(buf);
-	if (LsmPageHoldsOffset(page, off))
+	/*
+	 * The page answering for the block, with room for the copy: a shared
+	 * overlay page if the block has none.  (e stays valid: nothing below
+	 * looks anything up in the runs.)
+	 */
+	buf = lsm_get_overlay_page(rel, lblock, e->len);
+	if (lsm_page_holds(rel, buf, lblock, off))
 	{
 		/* copied (or changed) by someone else meanwhile */
 		UnlockReleaseBuffer(buf);
@@ -874,10 +975,9 @@ lsm_materialize_begin(Relation rel, ItemPointer tid, bool clear_vm,
 	pc->page = GenericXLogRegisterBuffer(pc->state, buf, 0);
 	if (clear_vm)
 		lsm_vm_clear_in_record(pc->state, pc->page, pc->vmbuf);
-	lsm_page_put_tuple(rel, pc->page, off, e->tup, e->len);
-	itemid = PageGetItemId(pc->page, off);
-	pc->tup.t_data = (HeapTupleHeader) PageGetItem(pc->page, itemid);
-	pc->tup.t_len = ItemIdGetLength(itemid);
+	pc->tup.t_data = lsm_page_put_tuple(rel, pc->page, lblock, off, e->tup,
+										e->len);
+	pc->tup.t_len = e->len;
 	pc->tup.t_self = *tid;
 	pc->tup.t_tableOid = RelationGetRelid(rel);
 	return true;
@@ -930,7 +1030,6 @@ lsm_read_version_page(Relation rel, ItemPointer tid, int lockmode)
 	for (int attempt = 0;; attempt++)
 	{
 		Buffer		buf;
-		Page		page;
 
 		lsm_materialize(rel, tid);
 		buf = lsm_read_mem_page_locked(rel, ItemPointerGetBlockNumber(tid),
@@ -950,8 +1049,7 @@ lsm_read_version_page(Relation rel, ItemPointer tid, int lockmode)
 				return buf;
 			continue;
 		}
-		page = BufferGetPage(buf);
-		if (LsmPageHoldsOffset(page, off))
+		if (lsm_page_holds(rel, buf, ItemPointerGetBlockNumber(tid), off))
 			return buf;
 		UnlockReleaseBuffer(buf);
 	}

@@ -106,7 +106,9 @@ lsm_count_pages(Relation rel, LsmPageCounts *counts)
 		{
 			OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
 
-			counts->rowids_assigned += maxoff;
+			/* (line pointers of a shared overlay page are not row ids) */
+			if (!LsmPageIsShared(page))
+				counts->rowids_assigned += maxoff;
 			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 				if (ItemIdIsNormal(PageGetItemId(page, off)))
 					counts->mem_versions++;
@@ -247,6 +249,9 @@ typedef struct LsmCheckState
 	uint8	   *expected;		/* per physical block: type expected from
 								 * the map walk, 0 if not referenced */
 	uint32	   *expected_aux;	/* and the lpo_aux it must have */
+	bool	   *multi;			/* per physical block: a memtable page
+								 * several logical blocks map to */
+	BlockNumber *lmap;			/* per logical block: its memtable page */
 	int64		mem_pages;
 	FullTransactionId next_fxid;
 	TransactionId relfrozenxid;
@@ -262,11 +267,48 @@ lsm_check_expect(LsmCheckState *cs, BlockNumber from, BlockNumber blkno,
 		LSM_CORRUPT(cs->rel, from,
 					("Points to block %u, which is not a valid page number (relation has %u blocks).",
 					 blkno, cs->nblocks));
+	if (type == LSM_PAGE_MEM && aux < cs->next_lblock)
+		cs->lmap[aux] = blkno;
 	if (cs->expected[blkno] != 0)
+	{
+		/* a shared overlay page: logical blocks of one map range */
+		if (type == LSM_PAGE_MEM && cs->expected[blkno] == LSM_PAGE_MEM &&
+			lsm_map_range_first(aux) ==
+			lsm_map_range_first(cs->expected_aux[blkno]))
+		{
+			cs->multi[blkno] = true;
+			return;
+		}
 		LSM_CORRUPT(cs->rel, from,
 					("Block %u is referenced twice by the map.", blkno));
+	}
 	cs->expected[blkno] = type;
 	cs->expected_aux[blkno] = aux;
+}
+
+/*
+ * The page of a shared overlay page (locked): the map entry of every
+ * logical block it holds an item of must lead here.
+ */
+static void
+lsm_check_shared_page(LsmCheckState *cs, Buffer buf)
+{
+	Page		page = BufferGetPage(buf);
+	BlockNumber blkno = BufferGetBlockNumber(buf);
+
+	for (OffsetNumber lp = FirstOffsetNumber;
+		 lp <= PageGetMaxOffsetNumber(page); lp++)
+	{
+		LsmSharedItemData *prefix = lsm_shared_item(cs->rel, blkno, page, lp);
+
+		if (prefix == NULL)
+			continue;
+		if (prefix->lblock >= cs->next_lblock ||
+			cs->lmap[prefix->lblock] != blkno)
+			LSM_CORRUPT(cs->rel, blkno,
+						("Shared overlay page holds an item of logical block %u, whose map entry does not lead to it.",
+						 prefix->lblock));
+	}
 }
 
 /* Walk the map from the metapage, recording what each page must be. */
@@ -285,6 +327,11 @@ lsm_check_map(LsmCheckState *cs)
 		return;
 	meta = LsmPageGetMeta(BufferGetPage(metabuf));
 	cs->next_lblock = meta->next_lblock;
+	if (cs->next_lblock <= MaxBlockNumber)
+		cs->lmap = palloc_extended(sizeof(BlockNumber) * Max(cs->next_lblock, 1),
+								   MCXT_ALLOC_HUGE);
+	for (BlockNumber b = 0; b < cs->next_lblock && cs->lmap; b++)
+		cs->lmap[b] = InvalidBlockNumber;
 	nmapdir = meta->nmapdir;
 	mapdir = palloc(sizeof(BlockNumber) * Max(nmapdir, 1));
 	memcpy(mapdir, meta->mapdir, sizeof(BlockNumber) * nmapdir);
@@ -618,6 +665,7 @@ lsm_check_once(Relation rel)
 	cs.relminmxid = cs.rel->rd_rel->relminmxid;
 	cs.expected = palloc0(Max(cs.nblocks, 1));
 	cs.expected_aux = palloc0(sizeof(uint32) * Max(cs.nblocks, 1));
+	cs.multi = palloc0(sizeof(bool) * Max(cs.nblocks, 1));
 
 	if (cs.nblocks > 0)
 	{
@@ -666,13 +714,27 @@ lsm_check_once(Relation rel)
 			case LSM_PAGE_MAPDIR:
 			case LSM_PAGE_MAP:
 			case LSM_PAGE_MEM:
+				if (opaque->lpo_type == LSM_PAGE_MEM && LsmPageIsShared(page) &&
+					cs.expected[blkno] == 0)
+				{
+					/* every block it served moved away: VACUUM frees it */
+					lsm_verify_mem_page(cs.rel, buf, opaque->lpo_aux);
+					lsm_check_shared_page(&cs, buf);
+					mem_seen++;
+					break;
+				}
 				if (cs.expected[blkno] != opaque->lpo_type)
 					LSM_CORRUPT(cs.rel, blkno,
 								("A %s page that the map does not reference as such.",
 								 lsm_page_type_name(opaque->lpo_type)));
 				if (opaque->lpo_type == LSM_PAGE_MEM)
 				{
+					if (cs.multi[blkno] && !LsmPageIsShared(page))
+						LSM_CORRUPT(cs.rel, blkno,
+									("Several logical blocks map to a memtable page that is not a shared overlay page."));
 					lsm_verify_mem_page(cs.rel, buf, cs.expected_aux[blkno]);
+					if (LsmPageIsShared(page))
+						lsm_check_shared_page(&cs, buf);
 					lsm_check_mem_page(&cs, buf);
 					mem_seen++;
 				}
@@ -718,6 +780,9 @@ lsm_check_once(Relation rel)
 					 (long long) cs.mem_pages, (long long) mem_seen));
 
 	pfree(cs.expected);
+	pfree(cs.multi);
+	if (cs.lmap)
+		pfree(cs.lmap);
 	pfree(cs.expected_aux);
 }
 

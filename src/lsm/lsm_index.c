@@ -157,8 +157,12 @@ lsm_index_fetch_tuple(IndexFetchTableData *sscan, ItemPointer tid,
 	if (BufferIsValid(scan->xs_cbuf) && scan->xs_cblock == lblock)
 	{
 		LockBuffer(scan->xs_cbuf, BUFFER_LOCK_SHARE);
-		/* still the page of lblock?  (it might have been freed) */
+		/*
+		 * Still the page of lblock?  (It might have been freed; and the
+		 * blocks of a shared page may move away: ask the map again.)
+		 */
 		if (LsmPageGetOpaque(BufferGetPage(scan->xs_cbuf))->lpo_type != LSM_PAGE_MEM ||
+			LsmPageIsShared(BufferGetPage(scan->xs_cbuf)) ||
 			LsmPageGetOpaque(BufferGetPage(scan->xs_cbuf))->lpo_aux != lblock)
 		{
 			UnlockReleaseBuffer(scan->xs_cbuf);
@@ -179,10 +183,8 @@ lsm_index_fetch_tuple(IndexFetchTableData *sscan, ItemPointer tid,
 	}
 	if (BufferIsValid(scan->xs_cbuf))
 	{
-		Page		page = BufferGetPage(scan->xs_cbuf);
-		OffsetNumber off = ItemPointerGetOffsetNumber(tid);
-
-		if (!LsmPageHoldsOffset(page, off))
+		if (!lsm_page_holds(rel, scan->xs_cbuf, lblock,
+							ItemPointerGetOffsetNumber(tid)))
 		{
 			/* an overlay page without this version: look in the runs */
 			LockBuffer(scan->xs_cbuf, BUFFER_LOCK_UNLOCK);
@@ -193,8 +195,7 @@ lsm_index_fetch_tuple(IndexFetchTableData *sscan, ItemPointer tid,
 	else
 		return lsm_index_fetch_from_runs(scan, tid, snapshot, slot, all_dead);
 
-	if (!lsm_page_get_tuple(rel, scan->xs_cbuf, ItemPointerGetOffsetNumber(tid),
-							tuple))
+	if (!lsm_page_get_version(rel, scan->xs_cbuf, tid, tuple))
 	{
 		LockBuffer(scan->xs_cbuf, BUFFER_LOCK_UNLOCK);
 		if (all_dead)
@@ -355,8 +356,7 @@ lsm_index_delete_tuples(Relation rel, TM_IndexDeleteOp *delstate)
 		checked = i + 1;
 
 		if (BufferIsValid(buf) &&
-			!LsmPageHoldsOffset(BufferGetPage(buf),
-								ItemPointerGetOffsetNumber(tid)))
+			!lsm_page_holds(rel, buf, cblock, ItemPointerGetOffsetNumber(tid)))
 		{
 			/* the version is in the runs: committed, no xmax, live */
 			continue;
@@ -373,7 +373,7 @@ lsm_index_delete_tuples(Relation rel, TM_IndexDeleteOp *delstate)
 				continue;
 		}
 		if (!BufferIsValid(buf) ||
-			!lsm_page_get_tuple(rel, buf, ItemPointerGetOffsetNumber(tid), &tup))
+			!lsm_page_get_version(rel, buf, tid, &tup))
 		{
 			/* removed already; its removal carried the conflict horizon */
 			istatus->knowndeletable = true;

@@ -56,7 +56,11 @@ extern int	lsm_map_read_unit(Relation rel, BlockNumber lblock,
 							  BlockNumber *entries, BlockNumber *first);
 extern Buffer lsm_new_mem_page(Relation rel, BufferAccessStrategy strategy);
 extern Buffer lsm_get_new_page(Relation rel);
-extern Buffer lsm_get_overlay_page(Relation rel, BlockNumber lblock);
+extern Buffer lsm_get_overlay_page(Relation rel, BlockNumber lblock, Size len);
+extern BlockNumber lsm_map_range_first(BlockNumber lblock);
+extern int	lsm_map_range_size(BlockNumber first);
+extern bool lsm_free_shared_page(Relation rel, BlockNumber first,
+								 BlockNumber blkno, XLogRecPtr flushed_lsn);
 extern void lsm_vm_set_run_blocks(Relation rel, const BlockNumber *notvisible,
 								  int nnot);
 extern bool lsm_free_flushed_page(Relation rel, BlockNumber lblock,
@@ -80,8 +84,23 @@ extern void lsm_store_tuple_copy(HeapTuple tuple, TupleTableSlot *slot,
 extern bool lsm_page_has_room(Page page, Size len, Size reserve);
 extern Size lsm_fillfactor_reserve(Relation rel);
 extern HeapTupleHeader lsm_page_add_tuple(Page page, HeapTuple tuple);
-extern void lsm_page_put_tuple(Relation rel, Page page, OffsetNumber off,
-							   HeapTupleHeader tup, uint32 len);
+extern HeapTupleHeader lsm_page_put_tuple(Relation rel, Page page,
+										  BlockNumber lblock, OffsetNumber off,
+										  HeapTupleHeader tup, uint32 len);
+extern bool lsm_shared_page_has_room(Page page, Size len);
+extern LsmSharedItemData *lsm_shared_item(Relation rel, BlockNumber blkno,
+										  Page page, OffsetNumber lp);
+extern OffsetNumber lsm_page_find(Relation rel, BlockNumber blkno, Page page,
+								  BlockNumber lblock, OffsetNumber off);
+extern bool lsm_page_holds(Relation rel, Buffer buf, BlockNumber lblock,
+						   OffsetNumber off);
+extern OffsetNumber lsm_page_block_items(Relation rel, Buffer buf,
+										 BlockNumber lblock, OffsetNumber *lps);
+extern bool lsm_page_item_tid(Relation rel, BlockNumber blkno, Page page,
+							  OffsetNumber lp, ItemPointer tid);
+extern bool lsm_version_moved(Buffer buf, HeapTupleHeader tup);
+extern void lsm_item_set_dead(Page page, OffsetNumber lp);
+extern void lsm_item_set_tombstone(Page page, OffsetNumber lp);
 extern Buffer lsm_get_insert_buffer(Relation rel, Size len,
 									BulkInsertState bistate);
 extern Buffer lsm_read_mem_page(Relation rel, BlockNumber lblock,
@@ -93,8 +112,10 @@ extern Buffer lsm_read_mem_page_hint(Relation rel, BlockNumber lblock,
 									 BlockNumber blkno,
 									 BufferAccessStrategy strategy,
 									 int lockmode);
-extern bool lsm_page_get_tuple(Relation rel, Buffer buf, OffsetNumber off,
+extern bool lsm_page_get_tuple(Relation rel, Buffer buf, OffsetNumber lp,
 							   HeapTuple tuple);
+extern bool lsm_page_get_version(Relation rel, Buffer buf, ItemPointer tid,
+								 HeapTuple tuple);
 extern bool lsm_fetch_tuple(Relation rel, ItemPointer tid, Buffer *buf,
 							HeapTuple tuple);
 extern void lsm_check_tuple_size(Relation rel, HeapTuple tuple);
@@ -491,6 +512,7 @@ typedef struct LsmRunWriter LsmRunWriter;
 extern LsmRunWriter *lsm_run_writer_begin(Relation rel, uint32 run_id,
 										  uint32 level,
 										  uint64 expected_entries);
+extern bool lsm_run_takes(HeapTupleHeader tup, uint32 len);
 extern void lsm_run_writer_add(LsmRunWriter *w, ItemPointer tid,
 							   HeapTupleHeader tup, uint32 len, bool frozen);
 extern uint64 lsm_run_writer_count(LsmRunWriter *w);

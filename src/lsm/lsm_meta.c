@@ -74,6 +74,8 @@
  */
 #define LSM_EMPTY_CACHE_BLOCKS 8192
 
+#define LSM_SHARED_HINTS 16
+
 typedef struct LsmRelCache
 {
 	RelFileNode node;			/* storage the entries belong to */
@@ -83,6 +85,9 @@ typedef struct LsmRelCache
 	uint32		flush_next_at;	/* memtable pages at which to try again */
 	/* logical blocks below LSM_EMPTY_CACHE_BLOCKS known to hold no version */
 	uint8		empty[LSM_EMPTY_CACHE_BLOCKS / 8];
+	/* shared overlay pages this backend fills, by map range (soft hints) */
+	BlockNumber shared_first[LSM_SHARED_HINTS]; /* first lblock of range */
+	BlockNumber shared_blk[LSM_SHARED_HINTS];	/* the page */
 } LsmRelCache;
 
 static LsmRelCache *
@@ -105,6 +110,11 @@ lsm_get_cache(Relation rel)
 		cache->flush_wanted = false;
 		cache->flush_next_at = 0;
 		memset(cache->empty, 0, sizeof(cache->empty));
+		for (int i = 0; i < LSM_SHARED_HINTS; i++)
+		{
+			cache->shared_first[i] = InvalidBlockNumber;
+			cache->shared_blk[i] = InvalidBlockNumber;
+		}
 		rel->rd_amcache = cache;
 	}
 	return cache;
@@ -381,7 +391,20 @@ lsm_verify_mem_page(Relation rel, Buffer buf, BlockNumber lblock)
 	Page		page = BufferGetPage(buf);
 
 	lsm_verify_page(rel, buf, LSM_PAGE_MEM);
-	if (LsmPageGetOpaque(page)->lpo_aux != lblock)
+	if (LsmPageIsShared(page))
+	{
+		BlockNumber first = LsmPageGetOpaque(page)->lpo_aux;
+
+		if ((LsmPageGetOpaque(page)->lpo_flags & (LSM_MEM_OVERLAY | LSM_MEM_SEALED)) !=
+			(LSM_MEM_OVERLAY | LSM_MEM_SEALED) ||
+			lsm_map_range_first(first) != first ||
+			lsm_map_range_first(lblock) != first)
+			LSM_CORRUPT(rel, BufferGetBlockNumber(buf),
+						("Shared overlay page for logical blocks from %u (flags %u) does not cover logical block %u.",
+						 first, (unsigned) LsmPageGetOpaque(page)->lpo_flags,
+						 lblock));
+	}
+	else if (LsmPageGetOpaque(page)->lpo_aux != lblock)
 		LSM_CORRUPT(rel, BufferGetBlockNumber(buf),
 					("Memtable page holds logical block %u, expected %u.",
 					 LsmPageGetOpaque(page)->lpo_aux, lblock));
@@ -548,6 +571,26 @@ static inline BlockNumber
 lsm_leaf_first_lblock(uint32 leafno)
 {
 	return LSM_META_DIRECT + leafno * LSM_MAP_ENTRIES;
+}
+
+/*
+ * lsm_map_range_first -- the first logical block of the map range of
+ * lblock: the metapage's direct entries, or one MAP page.  A shared overlay
+ * page serves logical blocks of one map range.
+ */
+BlockNumber
+lsm_map_range_first(BlockNumber lblock)
+{
+	if (lblock < LSM_META_DIRECT)
+		return 0;
+	return lblock - (lblock - LSM_META_DIRECT) % LSM_MAP_ENTRIES;
+}
+
+/* lsm_map_range_size -- how many logical blocks the range from first has. */
+int
+lsm_map_range_size(BlockNumber first)
+{
+	return first < LSM_META_DIRECT ? LSM_META_DIRECT : LSM_MAP_ENTRIES;
 }
 
 /*
@@ -793,8 +836,86 @@ lsm_get_new_page(Relation rel)
  * Returns the new page pinned and exclusively locked, already formatted and
  * WAL-logged, with the map and metapage updated.
  */
+/* The hint slot of the map range from first: one per range, modulo */
+static inline int
+lsm_shared_hint_slot(BlockNumber first)
+{
+	if (first < LSM_META_DIRECT)
+		return 0;
+	return (1 + (first - LSM_META_DIRECT) / LSM_MAP_ENTRIES) % LSM_SHARED_HINTS;
+}
+
+/*
+ * A logical block joins a shared overlay page only while LSM_SHARED_RESERVE
+ * bytes stay free beyond its first copy: later copies of the blocks already
+ * there must go to the same page, and a block whose page is full has to
+ * move its items elsewhere first (lsm_move_shared_block).
+ */
+#define LSM_SHARED_RESERVE (BLCKSZ / 4)
+
+/*
+ * The shared overlay page this backend last used for the map range of
+ * lblock (other than exclude), exclusively locked, if it is still one and
+ * has need_bytes free and room for need_items more line pointers; else
+ * InvalidBuffer.  The caller holds the metapage and the
+ * range's map page exclusively (pages are freed only under those locks).
+ */
 static Buffer
-lsm_new_mem_page_internal(Relation rel, BlockNumber overlay_lblock)
+lsm_try_shared_page(Relation rel, BlockNumber lblock, Size need_bytes,
+					int need_items, BlockNumber exclude)
+{
+	LsmRelCache *cache = lsm_get_cache(rel);
+	BlockNumber first = lsm_map_range_first(lblock);
+	int			slot = lsm_shared_hint_slot(first);
+	BlockNumber blkno = cache->shared_blk[slot];
+	Buffer		buf;
+	Page		page;
+
+	if (cache->shared_first[slot] != first || blkno == InvalidBlockNumber ||
+		blkno == exclude || !lsm_block_in_relation(rel, blkno))
+		return InvalidBuffer;
+	buf = ReadBuffer(rel, blkno);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	page = BufferGetPage(buf);
+	if (!PageIsNew(page) &&
+		((PageHeader) page)->pd_special == BLCKSZ - LSM_SPECIAL_SIZE &&
+		LsmPageGetOpaque(page)->lpo_page_id == LSM_PAGE_ID &&
+		LsmPageGetOpaque(page)->lpo_type == LSM_PAGE_MEM &&
+		LsmPageIsShared(page) &&
+		LsmPageGetOpaque(page)->lpo_aux == first &&
+		PageGetMaxOffsetNumber(page) + need_items <= LSM_MAX_TUPLES_PER_PAGE &&
+		(Size) (((PageHeader) page)->pd_upper - ((PageHeader) page)->pd_lower) >=
+		need_bytes)
+	{
+		lsm_verify_mem_page(rel, buf, lblock);
+		return buf;
+	}
+	UnlockReleaseBuffer(buf);
+	cache->shared_blk[slot] = InvalidBlockNumber;
+	return InvalidBuffer;
+}
+
+/* Remember the shared overlay page this backend fills for lblock's range. */
+static void
+lsm_note_shared_page(Relation rel, BlockNumber lblock, BlockNumber blkno)
+{
+	LsmRelCache *cache = lsm_get_cache(rel);
+	BlockNumber first = lsm_map_range_first(lblock);
+	int			slot = lsm_shared_hint_slot(first);
+
+	cache->shared_first[slot] = first;
+	cache->shared_blk[slot] = blkno;
+}
+
+/*
+ * lsm_new_mem_page_internal -- a new memtable page for the next logical
+ * block, or (overlay_lblock valid) the page that is to take the copy of a
+ * version of overlay_lblock, overlay_len bytes long, which has no memtable
+ * page: a shared overlay page of its map range with room, or a new one.
+ */
+static Buffer
+lsm_new_mem_page_internal(Relation rel, BlockNumber overlay_lblock,
+						  Size overlay_len)
 {
 	Buffer		metabuf;
 	Buffer		leafbuf = InvalidBuffer;
@@ -807,6 +928,8 @@ lsm_new_mem_page_internal(Relation rel, BlockNumber overlay_lblock)
 	Page		page;
 	Buffer		vmbuf = InvalidBuffer;
 	int			flush_pages;
+	bool		shared = MAXALIGN(overlay_len) + LSM_SHARED_PREFIX +
+		sizeof(ItemIdData) <= LSM_PAGE_CONTENT_SIZE;
 
 	/*
 	 * An overlay page's block may be all-visible in the visibility map (its
@@ -915,6 +1038,45 @@ lsm_new_mem_page_internal(Relation rel, BlockNumber overlay_lblock)
 		}
 	}
 
+	/*
+	 * Step 3 for a copy: the shared overlay page this backend fills for the
+	 * range, if it has room, is entered in the map (one record: the map
+	 * entry and the visibility map bit; the page itself changes when the
+	 * copy is put there, while it stays locked).
+	 */
+	if (overlay_lblock != InvalidBlockNumber && shared)
+	{
+		newbuf = lsm_try_shared_page(rel, lblock,
+									 MAXALIGN(overlay_len) + LSM_SHARED_PREFIX +
+									 sizeof(ItemIdData) + LSM_SHARED_RESERVE,
+									 1, InvalidBlockNumber);
+		if (BufferIsValid(newbuf))
+		{
+			if (BufferIsValid(vmbuf))
+				LockBuffer(vmbuf, BUFFER_LOCK_EXCLUSIVE);
+			state = GenericXLogStart(rel);
+			if (pos.direct)
+			{
+				meta = LsmPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
+				meta->direct[pos.index] = BufferGetBlockNumber(newbuf);
+			}
+			else
+			{
+				page = GenericXLogRegisterBuffer(state, leafbuf, 0);
+				LsmPageGetMapArray(page)[pos.index] = BufferGetBlockNumber(newbuf);
+			}
+			if (BufferIsValid(vmbuf))
+				lsm_vm_clear_block_in_record(state, lblock, vmbuf);
+			GenericXLogFinish(state);
+			if (BufferIsValid(vmbuf))
+				UnlockReleaseBuffer(vmbuf);
+			if (BufferIsValid(leafbuf))
+				UnlockReleaseBuffer(leafbuf);
+			UnlockReleaseBuffer(metabuf);
+			return newbuf;
+		}
+	}
+
 	/* Step 3: the memtable page itself, entered in the map. */
 	newbuf = lsm_alloc_page(rel);
 	if (BufferIsValid(vmbuf))
@@ -939,15 +1101,24 @@ lsm_new_mem_page_internal(Relation rel, BlockNumber overlay_lblock)
 		LsmPageGetMapArray(page)[pos.index] = BufferGetBlockNumber(newbuf);
 	}
 	page = GenericXLogRegisterBuffer(state, newbuf, GENERIC_XLOG_FULL_IMAGE);
-	lsm_init_page(page, LSM_PAGE_MEM, lblock);
 	if (overlay_lblock != InvalidBlockNumber)
 	{
-		LsmPageGetOpaque(page)->lpo_flags |= LSM_MEM_OVERLAY | LSM_MEM_SEALED;
+		/*
+		 * A new shared overlay page for the block's map range; or an overlay
+		 * page of the block's own, for a copy too big to share a page.
+		 */
+		lsm_init_page(page, LSM_PAGE_MEM,
+					  shared ? lsm_map_range_first(lblock) : lblock);
+		LsmPageGetOpaque(page)->lpo_flags |= LSM_MEM_OVERLAY | LSM_MEM_SEALED |
+			(shared ? LSM_MEM_SHARED : 0);
 		if (BufferIsValid(vmbuf))
 			lsm_vm_clear_block_in_record(state, lblock, vmbuf);
+		if (shared)
+			lsm_note_shared_page(rel, lblock, BufferGetBlockNumber(newbuf));
 	}
 	else
 	{
+		lsm_init_page(page, LSM_PAGE_MEM, lblock);
 		meta->next_lblock = lblock + 1;
 		meta->insert_page = BufferGetBlockNumber(newbuf);
 	}
@@ -988,23 +1159,248 @@ lsm_new_mem_page_internal(Relation rel, BlockNumber overlay_lblock)
 Buffer
 lsm_new_mem_page(Relation rel, BufferAccessStrategy strategy)
 {
-	return lsm_new_mem_page_internal(rel, InvalidBlockNumber);
+	return lsm_new_mem_page_internal(rel, InvalidBlockNumber, 0);
 }
 
 /*
- * lsm_get_overlay_page -- the memtable page of logical block lblock (an
- * existing one), exclusively locked; if the block has none (its versions
- * are in runs), a new overlay page is made and mapped.
+ * Lock the map entry of lblock for a change: the metapage is held
+ * exclusively by the caller; the MAP page (unless the entry is direct) is
+ * returned exclusively locked in *leafbuf.  Returns the entry's address in
+ * the page, or NULL if the MAP page does not exist.
+ */
+static BlockNumber *
+lsm_lock_map_entry(Relation rel, Buffer metabuf, BlockNumber lblock,
+				   LsmMapPos *pos, Buffer *leafbuf)
+{
+	LsmMetaPage meta = LsmPageGetMeta(BufferGetPage(metabuf));
+	BlockNumber dirblk;
+	BlockNumber leafblk;
+
+	*leafbuf = InvalidBuffer;
+	lsm_map_pos(lblock, pos);
+	if (pos->direct)
+		return &meta->direct[pos->index];
+	dirblk = pos->dirslot < meta->nmapdir ? meta->mapdir[pos->dirslot] :
+		InvalidBlockNumber;
+	if (dirblk == InvalidBlockNumber)
+		return NULL;
+	leafblk = lsm_read_map_entry(rel, dirblk, LSM_PAGE_MAPDIR, pos->dirslot,
+								 pos->leafidx);
+	if (leafblk == InvalidBlockNumber || leafblk == InvalidBlockNumber - 1)
+		return NULL;
+	*leafbuf = ReadBuffer(rel, leafblk);
+	LockBuffer(*leafbuf, BUFFER_LOCK_EXCLUSIVE);
+	lsm_verify_page(rel, *leafbuf, LSM_PAGE_MAP);
+	if (LsmPageGetOpaque(BufferGetPage(*leafbuf))->lpo_aux !=
+		lsm_leaf_first_lblock(pos->leafno))
+		LSM_CORRUPT(rel, leafblk,
+					("Map page does not cover logical block %u.", lblock));
+	return &LsmPageGetMapArray(BufferGetPage(*leafbuf))[pos->index];
+}
+
+/*
+ * Put an item of a shared overlay page (its storage, prefix included, and
+ * its line pointer state) on page dst: appended if dst is a shared page,
+ * at the TID's own offset otherwise (dst's line pointers up to that offset
+ * exist already).
+ */
+static void
+lsm_copy_shared_item(Page dst, ItemId srcid, const char *src)
+{
+	PageHeader	phdr = (PageHeader) dst;
+	const LsmSharedItemData *prefix = (const LsmSharedItemData *) src;
+	ItemId		dstid;
+
+	if (LsmPageIsShared(dst))
+	{
+		dstid = PageGetItemId(dst, PageGetMaxOffsetNumber(dst) + 1);
+		phdr->pd_lower += sizeof(ItemIdData);
+		phdr->pd_upper -= MAXALIGN(ItemIdGetLength(srcid));
+		memcpy((char *) dst + phdr->pd_upper, src, ItemIdGetLength(srcid));
+		*dstid = *srcid;
+		dstid->lp_off = phdr->pd_upper;
+		return;
+	}
+	dstid = PageGetItemId(dst, prefix->off);
+	if (ItemIdIsNormal(srcid))
+	{
+		Size		len = ItemIdGetLength(srcid) - LSM_SHARED_PREFIX;
+
+		phdr->pd_upper -= MAXALIGN(len);
+		memcpy((char *) dst + phdr->pd_upper, src + LSM_SHARED_PREFIX, len);
+		ItemIdSetNormal(dstid, phdr->pd_upper, len);
+	}
+	else if (ItemIdIsDead(srcid))
+		ItemIdSetDead(dstid);
+	else
+		lsm_item_set_tombstone(dst, prefix->off);
+}
+
+/*
+ * lsm_move_shared_block -- logical block lblock is mapped to a shared
+ * overlay page without room for another copy of len bytes: move its items
+ * to a page with room and map the block there.  Returns that page
+ * exclusively locked; the old page if it has room after all; or
+ * InvalidBuffer if the block is no longer mapped to a shared page (the
+ * caller looks again).
+ *
+ * The items keep their state (version, LP_DEAD, tombstone); on the old page
+ * their line pointers become unused and nothing else changes, so a backend
+ * holding a pin and a pointer into an old copy can still read it, and
+ * learns of the move when it locks the page again (lsm_version_moved).
+ * The target is the shared page this backend fills for the range if the
+ * items, the new copy and the reserve fit there; else a new shared page;
+ * else (even an empty shared page could not take them with their prefixes)
+ * a page of the block's own.  One generic WAL record: the metapage (the map
+ * entry of a direct block, the page count of a new page), the MAP page, the
+ * old page and the target.  Lock order: metapage, MAP page, old page,
+ * target; holding the metapage, two moves never run at once.
+ */
+static Buffer
+lsm_move_shared_block(Relation rel, BlockNumber lblock, Size len)
+{
+	Buffer		metabuf;
+	Buffer		leafbuf;
+	Buffer		oldbuf;
+	Buffer		newbuf;
+	Page		oldpage;
+	Page		newpage;
+	LsmMapPos	pos;
+	BlockNumber *entry;
+	BlockNumber first = lsm_map_range_first(lblock);
+	OffsetNumber lps[LSM_MAX_TUPLES_PER_PAGE];
+	int			n = 0;
+	Size		bytes = 0;
+	Size		need;
+	OffsetNumber highest = 0;
+	bool		new_page = false;
+	bool		shared_target = true;
+	GenericXLogState *state;
+	LsmMetaPage meta;
+	TransactionId prune_xid;
+
+	metabuf = lsm_read_metapage(rel, BUFFER_LOCK_EXCLUSIVE);
+	entry = lsm_lock_map_entry(rel, metabuf, lblock, &pos, &leafbuf);
+	if (entry == NULL || *entry == InvalidBlockNumber)
+	{
+		if (BufferIsValid(leafbuf))
+			UnlockReleaseBuffer(leafbuf);
+		UnlockReleaseBuffer(metabuf);
+		return InvalidBuffer;
+	}
+	oldbuf = ReadBuffer(rel, *entry);
+	LockBuffer(oldbuf, BUFFER_LOCK_EXCLUSIVE);
+	lsm_verify_mem_page(rel, oldbuf, lblock);
+	oldpage = BufferGetPage(oldbuf);
+	if (!LsmPageIsShared(oldpage) || lsm_shared_page_has_room(oldpage, len))
+	{
+		if (BufferIsValid(leafbuf))
+			UnlockReleaseBuffer(leafbuf);
+		UnlockReleaseBuffer(metabuf);
+		return oldbuf;
+	}
+
+	/* the block's items, and the room they take */
+	for (OffsetNumber lp = FirstOffsetNumber;
+		 lp <= PageGetMaxOffsetNumber(oldpage); lp++)
+	{
+		LsmSharedItemData *prefix = lsm_shared_item(rel, BufferGetBlockNumber(oldbuf),
+													 oldpage, lp);
+
+		if (prefix == NULL || prefix->lblock != lblock)
+			continue;
+		lps[n++] = lp;
+		bytes += MAXALIGN(ItemIdGetLength(PageGetItemId(oldpage, lp)));
+		highest = Max(highest, prefix->off);
+	}
+	need = bytes + MAXALIGN(len) + LSM_SHARED_PREFIX +
+		(n + 1) * sizeof(ItemIdData);
+
+	newbuf = lsm_try_shared_page(rel, lblock, need + LSM_SHARED_RESERVE, n + 1,
+								 BufferGetBlockNumber(oldbuf));
+	if (!BufferIsValid(newbuf))
+	{
+		new_page = true;
+		shared_target = need <= LSM_PAGE_CONTENT_SIZE &&
+			n + 1 <= LSM_MAX_TUPLES_PER_PAGE;
+		newbuf = lsm_alloc_page(rel);
+	}
+
+	state = GenericXLogStart(rel);
+	meta = (pos.direct || new_page) ?
+		LsmPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0)) : NULL;
+	if (pos.direct)
+		entry = &meta->direct[pos.index];
+	else
+		entry = &LsmPageGetMapArray(GenericXLogRegisterBuffer(state, leafbuf, 0))[pos.index];
+	oldpage = GenericXLogRegisterBuffer(state, oldbuf, 0);
+	newpage = GenericXLogRegisterBuffer(state, newbuf,
+										new_page ? GENERIC_XLOG_FULL_IMAGE : 0);
+	if (new_page)
+	{
+		lsm_init_page(newpage, LSM_PAGE_MEM, shared_target ? first : lblock);
+		LsmPageGetOpaque(newpage)->lpo_flags |= LSM_MEM_OVERLAY | LSM_MEM_SEALED |
+			(shared_target ? LSM_MEM_SHARED : 0);
+		meta->mem_pages++;
+		if (!shared_target)
+		{
+			/* a page of the block's own: line pointers up to the highest */
+			for (OffsetNumber o = FirstOffsetNumber; o <= highest; o++)
+				ItemIdSetUnused(PageGetItemId(newpage, o));
+			((PageHeader) newpage)->pd_lower += highest * sizeof(ItemIdData);
+		}
+	}
+	for (int i = 0; i < n; i++)
+	{
+		ItemId		itemid = PageGetItemId(oldpage, lps[i]);
+
+		lsm_copy_shared_item(newpage, itemid, PageGetItem(oldpage, itemid));
+		ItemIdSetUnused(itemid);
+	}
+	/* what may be prunable came along */
+	prune_xid = ((PageHeader) oldpage)->pd_prune_xid;
+	if (TransactionIdIsValid(prune_xid) &&
+		(!TransactionIdIsValid(((PageHeader) newpage)->pd_prune_xid) ||
+		 TransactionIdPrecedes(prune_xid, ((PageHeader) newpage)->pd_prune_xid)))
+		((PageHeader) newpage)->pd_prune_xid = prune_xid;
+	*entry = BufferGetBlockNumber(newbuf);
+	GenericXLogFinish(state);
+
+	if (shared_target)
+		lsm_note_shared_page(rel, lblock, BufferGetBlockNumber(newbuf));
+	UnlockReleaseBuffer(oldbuf);
+	if (BufferIsValid(leafbuf))
+		UnlockReleaseBuffer(leafbuf);
+	UnlockReleaseBuffer(metabuf);
+	return newbuf;
+}
+
+/*
+ * lsm_get_overlay_page -- the memtable page answering for logical block
+ * lblock, exclusively locked, to take a copy of len bytes of one of its
+ * versions: its page if it has one (moving the block off a full shared
+ * page first); if the block has none (its versions are in runs), it is
+ * mapped to a shared overlay page with room (lsm_new_mem_page_internal).
  */
 Buffer
-lsm_get_overlay_page(Relation rel, BlockNumber lblock)
+lsm_get_overlay_page(Relation rel, BlockNumber lblock, Size len)
 {
-	Buffer		buf = lsm_read_mem_page_locked(rel, lblock, NULL,
-											   BUFFER_LOCK_EXCLUSIVE);
+	for (;;)
+	{
+		Buffer		buf = lsm_read_mem_page_locked(rel, lblock, NULL,
+												   BUFFER_LOCK_EXCLUSIVE);
 
-	if (BufferIsValid(buf))
-		return buf;
-	return lsm_new_mem_page_internal(rel, lblock);
+		if (!BufferIsValid(buf))
+			return lsm_new_mem_page_internal(rel, lblock, len);
+		if (!LsmPageIsShared(BufferGetPage(buf)) ||
+			lsm_shared_page_has_room(BufferGetPage(buf), len))
+			return buf;
+		/* a full shared page: the block moves (metapage first) */
+		UnlockReleaseBuffer(buf);
+		buf = lsm_move_shared_block(rel, lblock, len);
+		if (BufferIsValid(buf))
+			return buf;
+	}
 }
 
 /*
@@ -1047,20 +1443,28 @@ lsm_store_tuple_copy(HeapTuple tuple, TupleTableSlot *slot, Relation rel)
 }
 
 /*
- * lsm_free_mem_page -- unmap a memtable page none of whose versions remain
- * and turn it into a free page.  Returns whether it did.
+ * lsm_unmap_page -- unmap a memtable page and turn it into a free page.
+ * Returns whether it did.
  *
- * The caller has checked, without holding any lock now, that the page is
- * empty; it is checked again here under the exclusive lock.  The newest
- * memtable page (the metapage's insertion hint) is kept.  One generic WAL
- * record covers {metapage, MAP page (unless direct), freed page, visibility
- * map page}: the freed logical block becomes all-visible (see
- * lsm_vm_set_freed_in_record).  Lock order: metapage, MAP page, memtable
+ * An ordinary page is the page of logical block lblock; a shared overlay
+ * page (shared) serves logical blocks of the map range from lblock, and
+ * every one of them mapped to it is unmapped.  With flushed_lsn valid, the
+ * page's contents are in a published run and it is freed only if its LSN
+ * is still that; otherwise the caller has checked, without holding any
+ * lock now, that it holds no item, and that is checked again here.  The
+ * newest memtable page (the metapage's insertion hint) is kept.
+ *
+ * One generic WAL record covers {metapage, MAP page (unless direct), freed
+ * page, visibility map page}: a freed empty ordinary page's logical block
+ * becomes all-visible (see lsm_vm_set_freed_in_record); a flushed page's
+ * bit stays as it was (the versions in the run are exactly as visible as
+ * they were on the page), and so do the bits of a shared page's blocks
+ * (their versions are in runs).  Lock order: metapage, MAP page, memtable
  * page, visibility map page.
  */
 static bool
 lsm_unmap_page(Relation rel, BlockNumber lblock, BlockNumber blkno,
-			   XLogRecPtr flushed_lsn)
+			   XLogRecPtr flushed_lsn, bool shared)
 {
 	Buffer		metabuf;
 	Buffer		leafbuf = InvalidBuffer;
@@ -1071,38 +1475,19 @@ lsm_unmap_page(Relation rel, BlockNumber lblock, BlockNumber blkno,
 	LsmMapPos	pos;
 	GenericXLogState *state;
 	Page		page;
-	BlockNumber mapped;
+	BlockNumber *entry;
 	Buffer		vmbuf;
 
 	/* the visibility map page, pinned (and extended) before any lock */
-	vmbuf = flushed_lsn == InvalidXLogRecPtr ? lsm_vm_pin(rel, lblock, true) :
-		InvalidBuffer;
+	vmbuf = flushed_lsn == InvalidXLogRecPtr && !shared ?
+		lsm_vm_pin(rel, lblock, true) : InvalidBuffer;
 
-	lsm_map_pos(lblock, &pos);
 	metabuf = lsm_read_metapage(rel, BUFFER_LOCK_EXCLUSIVE);
 	meta = LsmPageGetMeta(BufferGetPage(metabuf));
 	if (meta->insert_page == blkno || lblock >= meta->next_lblock)
 		goto out;
-	if (pos.direct)
-		mapped = meta->direct[pos.index];
-	else
-	{
-		BlockNumber dirblk = pos.dirslot < meta->nmapdir ?
-			meta->mapdir[pos.dirslot] : InvalidBlockNumber;
-		BlockNumber leafblk;
-
-		if (dirblk == InvalidBlockNumber)
-			goto out;
-		leafblk = lsm_read_map_entry(rel, dirblk, LSM_PAGE_MAPDIR,
-									 pos.dirslot, pos.leafidx);
-		if (leafblk == InvalidBlockNumber || leafblk == InvalidBlockNumber - 1)
-			goto out;
-		leafbuf = ReadBuffer(rel, leafblk);
-		LockBuffer(leafbuf, BUFFER_LOCK_EXCLUSIVE);
-		lsm_verify_page(rel, leafbuf, LSM_PAGE_MAP);
-		mapped = LsmPageGetMapArray(BufferGetPage(leafbuf))[pos.index];
-	}
-	if (mapped != blkno)
+	entry = lsm_lock_map_entry(rel, metabuf, lblock, &pos, &leafbuf);
+	if (entry == NULL || (!shared && *entry != blkno))
 		goto out;
 
 	/*
@@ -1120,6 +1505,8 @@ lsm_unmap_page(Relation rel, BlockNumber lblock, BlockNumber blkno,
 	buf_locked = true;
 	lsm_verify_mem_page(rel, buf, lblock);
 	page = BufferGetPage(buf);
+	if (LsmPageIsShared(page) != shared)
+		goto out;
 	if (flushed_lsn != InvalidXLogRecPtr)
 	{
 		/* flushed: its contents are in a run unless it changed since */
@@ -1144,12 +1531,20 @@ lsm_unmap_page(Relation rel, BlockNumber lblock, BlockNumber blkno,
 	meta->mem_pages--;
 	meta->pages_freed++;
 	if (pos.direct)
-		meta->direct[pos.index] = InvalidBlockNumber;
+		entry = &meta->direct[pos.index];
 	else
+		entry = &LsmPageGetMapArray(GenericXLogRegisterBuffer(state, leafbuf, 0))[pos.index];
+	if (shared)
 	{
-		page = GenericXLogRegisterBuffer(state, leafbuf, 0);
-		LsmPageGetMapArray(page)[pos.index] = InvalidBlockNumber;
+		/* every entry of the range that leads to the page */
+		BlockNumber *entries = entry - pos.index;
+
+		for (int i = 0; i < lsm_map_range_size(lblock); i++)
+			if (entries[i] == blkno)
+				entries[i] = InvalidBlockNumber;
 	}
+	else
+		*entry = InvalidBlockNumber;
 	page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
 	lsm_init_free_page(page, flushed_lsn != InvalidXLogRecPtr ?
 					   LSM_PAGE_RUN_DATA : LSM_PAGE_MEM);
@@ -1183,22 +1578,34 @@ out:
 bool
 lsm_free_mem_page(Relation rel, BlockNumber lblock, BlockNumber blkno)
 {
-	return lsm_unmap_page(rel, lblock, blkno, InvalidXLogRecPtr);
+	return lsm_unmap_page(rel, lblock, blkno, InvalidXLogRecPtr, false);
 }
 
 /*
- * lsm_free_flushed_page -- unmap and free a memtable page whose contents a
- * published run holds, if its LSN is still the one it had when it was
- * flushed.  Its visibility map bit is left as it was: the versions in the
- * run are exactly as visible as they were on the page.  The free page is
- * marked as having held run data, since a standby query may still read
- * the block through the map (see lsm_alloc_page).
+ * lsm_free_flushed_page -- see lsm_unmap_page: a memtable page whose
+ * contents a published run holds, if its LSN is still the one it had when
+ * it was flushed.  The free page is marked as having held run data, since
+ * a standby query may still read the block through the map (see
+ * lsm_alloc_page).
  */
 bool
 lsm_free_flushed_page(Relation rel, BlockNumber lblock, BlockNumber blkno,
 					  XLogRecPtr lsn)
 {
-	return lsm_unmap_page(rel, lblock, blkno, lsn);
+	return lsm_unmap_page(rel, lblock, blkno, lsn, false);
+}
+
+/*
+ * lsm_free_shared_page -- see lsm_unmap_page: the shared overlay page at
+ * blkno, serving the map range from logical block first, after a flush (if
+ * its LSN is still flushed_lsn) or once it holds no item at all (every
+ * block it served has moved away; flushed_lsn invalid).
+ */
+bool
+lsm_free_shared_page(Relation rel, BlockNumber first, BlockNumber blkno,
+					 XLogRecPtr flushed_lsn)
+{
+	return lsm_unmap_page(rel, first, blkno, flushed_lsn, true);
 }
 
 /*
@@ -1436,6 +1843,9 @@ lsm_move_page(Relation rel, BlockNumber blkno)
 	}
 	type = LsmPageGetOpaque(page)->lpo_type;
 	aux = LsmPageGetOpaque(page)->lpo_aux;
+	/* a shared overlay page has many pointers to it: it stays */
+	if (type == LSM_PAGE_MEM && LsmPageIsShared(page))
+		type = LSM_PAGE_FREE;
 	UnlockReleaseBuffer(oldbuf);
 	if (type != LSM_PAGE_MEM && type != LSM_PAGE_MAP &&
 		type != LSM_PAGE_MAPDIR && type != LSM_PAGE_MANIFEST)

@@ -219,7 +219,7 @@ lsm_tuple_complete_speculative(Relation rel, TupleTableSlot *slot,
 	buf = lsm_read_mem_page_locked(rel, ItemPointerGetBlockNumber(&tid), NULL,
 								   BUFFER_LOCK_EXCLUSIVE);
 	if (!BufferIsValid(buf) ||
-		!lsm_page_get_tuple(rel, buf, ItemPointerGetOffsetNumber(&tid), &tuple))
+		!lsm_page_get_version(rel, buf, &tid, &tuple))
 		elog(ERROR, "speculatively inserted tuple (%u,%u) of \"%s\" not found",
 			 ItemPointerGetBlockNumber(&tid), ItemPointerGetOffsetNumber(&tid),
 			 RelationGetRelationName(rel));
@@ -599,7 +599,7 @@ lsm_tuple_delete(Relation rel, ItemPointer tid, CommandId cid,
 		/* a version that lives in a run is changed on a memtable page */
 		buf = lsm_read_version_page(rel, tid, BUFFER_LOCK_EXCLUSIVE);
 		if (!BufferIsValid(buf) ||
-			!lsm_page_get_tuple(rel, buf, ItemPointerGetOffsetNumber(tid), &tp))
+			!lsm_page_get_version(rel, buf, tid, &tp))
 			elog(ERROR, "tuple (%u,%u) to delete not found in \"%s\"",
 				 ItemPointerGetBlockNumber(tid), ItemPointerGetOffsetNumber(tid),
 				 RelationGetRelationName(rel));
@@ -816,7 +816,7 @@ lsm_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot,
 	/* The old version, to see which columns change (from a run: copied). */
 	buf = lsm_read_version_page(rel, otid, BUFFER_LOCK_SHARE);
 	if (!BufferIsValid(buf) ||
-		!lsm_page_get_tuple(rel, buf, ItemPointerGetOffsetNumber(otid), &oldtup))
+		!lsm_page_get_version(rel, buf, otid, &oldtup))
 		elog(ERROR, "tuple (%u,%u) to update not found in \"%s\"",
 			 ItemPointerGetBlockNumber(otid), ItemPointerGetOffsetNumber(otid),
 			 RelationGetRelationName(rel));
@@ -840,6 +840,27 @@ lsm_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot,
 		}
 		else
 			newbuf = lsm_lock_pair(rel, buf, heaptup->t_len);
+
+		if (lsm_version_moved(buf, oldtup.t_data))
+		{
+			/*
+			 * While we waited with only a pin, the old version's block moved
+			 * off a full shared overlay page (lsm_move_shared_block): look
+			 * it up again and start over.
+			 */
+			lsm_unlock_pair(buf, newbuf);
+			if (BufferIsValid(newbuf) && newbuf != buf)
+				ReleaseBuffer(newbuf);
+			ReleaseBuffer(buf);
+			buf = lsm_read_version_page(rel, otid, BUFFER_LOCK_SHARE);
+			if (!BufferIsValid(buf) ||
+				!lsm_page_get_version(rel, buf, otid, &oldtup))
+				elog(ERROR, "tuple (%u,%u) to update not found in \"%s\"",
+					 ItemPointerGetBlockNumber(otid), ItemPointerGetOffsetNumber(otid),
+					 RelationGetRelationName(rel));
+			LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+			continue;
+		}
 
 		result = lsm_check_modify(rel, &oldtup, buf, newbuf, cid, crosscheck,
 								  wait, false, *lockmode, key_intact, &ms);

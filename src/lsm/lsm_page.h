@@ -17,7 +17,8 @@
  * Block 0 is the metapage.  The other pages are map-directory pages, map
  * pages, memtable pages, free pages, and the pages of compressed runs: the
  * manifest, run data, run index and bloom filter pages (the STAMP type is
- * reserved; stamps are stored as overlay memtable pages).
+ * reserved; stamps are stored as overlay memtable pages, see "Shared
+ * overlay pages" below).
  *
  *-------------------------------------------------------------------------
  */
@@ -37,7 +38,8 @@
  *	 META		unused (0)
  *	 MAPDIR		index of the directory slot in the metapage
  *	 MAP		first logical block covered by the page
- *	 MEM		the logical block this memtable page holds
+ *	 MEM		the logical block this memtable page holds (shared overlay
+ *				pages: the first logical block of their map range)
  *	 FREE		unused (0)
  */
 typedef struct LsmPageOpaqueData
@@ -75,43 +77,63 @@ typedef LsmPageOpaqueData *LsmPageOpaque;
 										 * pruning, never on an overlay page;
 										 * cleared when a version is added):
 										 * scans skip the page */
+#define LSM_MEM_SHARED			0x08	/* an overlay page shared by logical
+										 * blocks of one map range: each item
+										 * starts with its TID (always with
+										 * OVERLAY and SEALED) */
+
+/*
+ * Shared overlay pages.
+ *
+ * Changing a version that lives only in a run copies it to a memtable page
+ * first.  A logical block without a memtable page used to get an overlay
+ * page of its own for that, 8 kB for one or two copied rows; random updates
+ * of a compacted table then grew it by a page per block touched.  Such
+ * copies now go to a *shared* overlay page instead, which collects the
+ * copies of many logical blocks: every logical block it serves is mapped to
+ * it, and its lpo_aux is the first logical block of the map range those
+ * blocks lie in (the metapage's direct entries, or one MAP page), so that
+ * freeing it changes one map page.  Line pointer numbers are not offsets
+ * there: each item starts with an LsmSharedItemData naming the version's
+ * TID, followed by the heap tuple.  Items keep that storage in every state:
+ * a version (LP_NORMAL), a removed version whose index entries are still
+ * to be deleted (LP_DEAD with storage) and a tombstone (LP_REDIRECT, the
+ * storage reduced to the prefix).  A TID appears at most once on a page.
+ */
+typedef struct LsmSharedItemData
+{
+	BlockNumber lblock;			/* the version's logical block */
+	OffsetNumber off;			/* and offset */
+	uint16		reserved;		/* zero */
+} LsmSharedItemData;
+
+#define LSM_SHARED_PREFIX		MAXALIGN(sizeof(LsmSharedItemData))
+
+#define LsmPageIsShared(page) \
+	((LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_SHARED) != 0)
 
 /*
  * Line pointer of a tombstone on an overlay page: the version at this
  * offset is removed and no index entry leads to it any more, but runs may
  * still hold an older copy, which it hides.  (LP_REDIRECT is never used
- * otherwise on lsm pages.)
+ * otherwise on lsm pages.)  On an ordinary overlay page it has no storage;
+ * on a shared one it keeps the item's prefix (lsm_item_set_tombstone).
  */
 #define LsmItemIdIsTombstone(itemId) \
-	((itemId)->lp_flags == LP_REDIRECT && (itemId)->lp_off == 0)
-#define LsmItemIdSetTombstone(itemId) \
-	((itemId)->lp_flags = LP_REDIRECT, (itemId)->lp_off = 0, \
-	 (itemId)->lp_len = 0)
+	((itemId)->lp_flags == LP_REDIRECT)
 
 /*
- * An item that certainly holds no version: unused, removed (LP_DEAD
- * without storage) or a tombstone.  A cheap test before lsm_page_get_tuple,
- * which checks everything else.
+ * An item that certainly holds no version: unused, removed (LP_DEAD) or a
+ * tombstone.  A cheap test before lsm_page_get_tuple, which checks
+ * everything else.
  */
 #define lsm_item_is_gone(itemId) \
-	(!ItemIdIsUsed(itemId) || \
-	 (ItemIdIsDead(itemId) && !ItemIdHasStorage(itemId)) || \
-	 LsmItemIdIsTombstone(itemId))
+	(!ItemIdIsNormal(itemId))
 
 #define LsmPageGetOpaque(page) \
 	((LsmPageOpaque) PageGetSpecialPointer(page))
 
 #define LSM_SPECIAL_SIZE		MAXALIGN(sizeof(LsmPageOpaqueData))
-
-/*
- * Does the memtable page of a logical block answer for offset off?  An
- * ordinary page holds every version of its block; an overlay page only
- * those whose line pointer is in use: an unused one means "in the runs".
- */
-#define LsmPageHoldsOffset(page, off) \
-	(!(LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_OVERLAY) || \
-	 ((off) <= PageGetMaxOffsetNumber(page) && \
-	  ItemIdIsUsed(PageGetItemId(page, off))))
 
 /* Usable bytes between the page header and the special space. */
 #define LSM_PAGE_CONTENT_SIZE \
@@ -360,8 +382,8 @@ typedef struct LsmRunBloomHeader
  * Entries, as stored (before compression) in a data page, in TID order:
  *
  *	uint8 flags (LSM_ENTRY_xxx)
- *	[uint32 lblock]				unless SAME_BLOCK
- *	uint8 offset delta			(from the previous entry of the block, or 0)
+ *	uint32 lblock, uint16 offset	unless SAME_BLOCK; then
+ *	uint8 offset delta			(from the previous entry of the block)
  *	-- for versions only:
  *	[uint32 xmin]				unless FROZEN
  *	[uint16 infomask2, uint16 infomask bits, uint8 hoff]	unless SAME_SHAPE
@@ -376,6 +398,9 @@ typedef struct LsmRunBloomHeader
 #define LSM_ENTRY_SAME_BLOCK	0x02
 #define LSM_ENTRY_FROZEN		0x04
 #define LSM_ENTRY_SAME_SHAPE	0x08
+
+/* the most an entry adds to the tuple's bitmap and data (1+6+4+5+5) */
+#define LSM_ENTRY_MAX_OVERHEAD	21
 
 /* infomask bits kept in runs: those describing the tuple's layout */
 #define LSM_RUN_INFOMASK_KEEP	(HEAP_HASNULL | HEAP_HASVARWIDTH | HEAP_HASEXTERNAL)

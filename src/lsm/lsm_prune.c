@@ -148,7 +148,7 @@ lsm_page_prune(Relation rel, Buffer buf, GlobalVisState *vistest)
 	state = GenericXLogStart(rel);
 	copy = GenericXLogRegisterBuffer(state, buf, 0);
 	for (int i = 0; i < ndead; i++)
-		ItemIdSetDead(PageGetItemId(copy, dead[i]));
+		lsm_item_set_dead(copy, dead[i]);
 	((PageHeader) copy)->pd_prune_xid = new_prune_xid;
 
 	/*

@@ -578,6 +578,24 @@ lsm_run_encode(LsmRunWriter *w, ItemPointer tid, HeapTupleHeader tup,
 }
 
 /*
+ * lsm_run_takes -- can a run hold this version?  Its entry must fit in one
+ * data page: the tuple without its header, plus at most
+ * LSM_ENTRY_MAX_OVERHEAD bytes of entry fields.  Rows close to the largest
+ * a memtable page takes (8152 bytes, plain storage) do not fit; a flush
+ * leaves their page in the memtable (lsm_page_is_flushable).
+ */
+bool
+lsm_run_takes(HeapTupleHeader tup, uint32 len)
+{
+	uint32		bitmaplen = (tup->t_infomask & HEAP_HASNULL) ?
+		BITMAPLEN(HeapTupleHeaderGetNatts(tup)) : 0;
+
+	return len >= tup->t_hoff &&
+		bitmaplen + (len - tup->t_hoff) + LSM_ENTRY_MAX_OVERHEAD <=
+		(uint32) LSM_RUN_DATA_SPACE;
+}
+
+/*
  * lsm_run_writer_add -- append an entry; entries come in ascending TID
  * order.  tup == NULL makes a tombstone.  A version's xmin must be
  * committed; it is stored frozen if "frozen".

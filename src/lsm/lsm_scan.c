@@ -87,12 +87,14 @@ lsm_scan_chunk_start(Relation rel, LsmRun *run, int pageidx,
 
 /*
  * Versions of logical block lblock held by the runs at offsets not taken
- * by its (overlay) memtable page: copied into the scan's block buffer,
- * pointers in runtup[off] (NULL elsewhere).  Returns the highest offset.
+ * by its (overlay) memtable page (on a shared one, the line pointers lps[]
+ * of the block's items there): pointers in runtup[off] (NULL elsewhere).
+ * Returns the highest offset.
  */
 static OffsetNumber
 lsm_scan_collect_runs(LsmScanDesc scan, BlockNumber lblock, Page page,
-					  HeapTupleHeader *runtup, uint32 *runlen)
+					  const OffsetNumber *lps, HeapTupleHeader *runtup,
+					  uint32 *runlen)
 {
 	Relation	rel = scan->rs_base.rs_rd;
 	LsmRunSet  *rs;
@@ -100,7 +102,13 @@ lsm_scan_collect_runs(LsmScanDesc scan, BlockNumber lblock, Page page,
 	OffsetNumber maxoff = 0;
 
 	memset(taken, 0, sizeof(taken));
-	if (page != NULL)
+	if (lps != NULL)
+	{
+		/* a shared overlay page: the block's items found there */
+		for (OffsetNumber off = FirstOffsetNumber; off <= MaxHeapTuplesPerPage; off++)
+			taken[off] = lps[off] != InvalidOffsetNumber;
+	}
+	else if (page != NULL)
 	{
 		OffsetNumber pmax = PageGetMaxOffsetNumber(page);
 
@@ -336,6 +344,8 @@ lsm_scan_getpage(LsmScanDesc scan, BlockNumber lblock,
 	bool		mvcc;
 	HeapTupleHeader runtup[MaxHeapTuplesPerPage + 1];
 	uint32		runlen[MaxHeapTuplesPerPage + 1];
+	OffsetNumber lpsdata[MaxHeapTuplesPerPage + 1];
+	OffsetNumber *lps;
 
 	if (BufferIsValid(scan->rs_cbuf))
 	{
@@ -361,6 +371,7 @@ lsm_scan_getpage(LsmScanDesc scan, BlockNumber lblock,
 
 restart:
 	page = NULL;
+	lps = NULL;
 	maxoff = 0;
 	all_visible = false;
 	buf = lsm_read_mem_page_hint(rel, lblock, lsm_scan_map_hint(scan, lblock),
@@ -380,6 +391,12 @@ restart:
 			return false;
 		}
 		maxoff = PageGetMaxOffsetNumber(page);
+		if (LsmPageIsShared(page))
+		{
+			/* line pointers are not offsets there */
+			lps = lpsdata;
+			maxoff = lsm_page_block_items(rel, buf, lblock, lps);
+		}
 		use_runs = (LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_OVERLAY) != 0;
 		/* as heap: an all-visible page needs no checks (not on a standby) */
 		all_visible = PageIsAllVisible(page) && IsMVCCSnapshot(snapshot) &&
@@ -426,7 +443,7 @@ restart:
 			}
 		}
 		memset(runtup, 0, sizeof(runtup));
-		rmax = lsm_scan_collect_runs(scan, lblock, page, runtup, runlen);
+		rmax = lsm_scan_collect_runs(scan, lblock, page, lps, runtup, runlen);
 
 		maxoff = Max(maxoff, rmax);
 	}
@@ -472,10 +489,16 @@ restart:
 			ItemPointerSet(&tup.t_self, lblock, off);
 			fromrun = true;
 		}
-		else if (page == NULL || off > PageGetMaxOffsetNumber(page) ||
-				 lsm_item_is_gone(PageGetItemId(page, off)) ||
-				 !lsm_page_get_tuple(rel, buf, off, &tup))
-			continue;
+		else
+		{
+			OffsetNumber lp = lps ? lps[off] : off;
+
+			if (page == NULL || lp == InvalidOffsetNumber ||
+				lp > PageGetMaxOffsetNumber(page) ||
+				lsm_item_is_gone(PageGetItemId(page, lp)) ||
+				!lsm_page_get_tuple(rel, buf, lp, &tup))
+				continue;
+		}
 		/*
 		 * A frozen version from a run (never an xmax there) is visible to
 		 * every MVCC snapshot, as on an all-visible page.
@@ -1223,10 +1246,8 @@ lsm_scan_analyze_hidden(LsmScanDesc scan, int r, ItemPointer tid)
 		memset(scan->rs_analyze_shadow, 0, sizeof(scan->rs_analyze_shadow));
 		if (BufferIsValid(buf))
 		{
-			Page		page = BufferGetPage(buf);
-
 			for (OffsetNumber o = FirstOffsetNumber; o <= MaxHeapTuplesPerPage; o++)
-				scan->rs_analyze_shadow[o] = LsmPageHoldsOffset(page, o);
+				scan->rs_analyze_shadow[o] = lsm_page_holds(rel, buf, lblock, o);
 			UnlockReleaseBuffer(buf);
 		}
 		scan->rs_analyze_lblock = lblock;

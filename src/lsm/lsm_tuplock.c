@@ -645,8 +645,7 @@ lsm_lock_updated_chain(Relation rel, TransactionId priorXmax,
 		buf = lsm_read_version_page(rel, &tupid, BUFFER_LOCK_EXCLUSIVE);
 		if (!BufferIsValid(buf))
 			return TM_Ok;		/* version gone: nothing to lock */
-		if (!lsm_page_get_tuple(rel, buf, ItemPointerGetOffsetNumber(&tupid),
-								&mytup))
+		if (!lsm_page_get_version(rel, buf, &tupid, &mytup))
 		{
 			UnlockReleaseBuffer(buf);
 			return TM_Ok;
@@ -785,6 +784,19 @@ lsm_lock_updated_tuple(Relation rel, uint16 prior_infomask,
 }
 
 /*
+ * Lock the version's page again after waiting with only a pin.  If the
+ * version's block moved off a full shared overlay page meanwhile
+ * (lsm_move_shared_block), tuple points at a stale copy: look the version
+ * up again and start over (label "moved" in lsm_lock_tuple).
+ */
+#define LSM_RELOCK() \
+	do { \
+		LockBuffer(*buffer, BUFFER_LOCK_EXCLUSIVE); \
+		if (lsm_version_moved(*buffer, tuple->t_data)) \
+			goto moved; \
+	} while (0)
+
+/*
  * lsm_lock_tuple -- lock the version tuple->t_self in the given mode.
  *
  * On return *buffer holds a pin (no lock) on the version's page and tuple
@@ -840,8 +852,7 @@ lsm_lock_tuple(Relation rel, HeapTuple tuple, CommandId cid,
 	*buffer = lsm_read_version_page(rel, &tid, BUFFER_LOCK_EXCLUSIVE);
 	if (!BufferIsValid(*buffer))
 		goto no_tuple;
-	if (!lsm_page_get_tuple(rel, *buffer, ItemPointerGetOffsetNumber(&tid),
-							tuple))
+	if (!lsm_page_get_version(rel, *buffer, &tid, tuple))
 	{
 		UnlockReleaseBuffer(*buffer);
 		*buffer = InvalidBuffer;
@@ -952,11 +963,11 @@ l3:
 					if (res != TM_Ok)
 					{
 						result = res;
-						LockBuffer(*buffer, BUFFER_LOCK_EXCLUSIVE);
+						LSM_RELOCK();
 						goto failed;
 					}
 				}
-				LockBuffer(*buffer, BUFFER_LOCK_EXCLUSIVE);
+				LSM_RELOCK();
 
 				/*
 				 * Start over if someone updated keys or deleted meanwhile;
@@ -975,7 +986,7 @@ l3:
 			if (HEAP_XMAX_IS_LOCKED_ONLY(infomask) &&
 				!HEAP_XMAX_IS_EXCL_LOCKED(infomask))
 			{
-				LockBuffer(*buffer, BUFFER_LOCK_EXCLUSIVE);
+				LSM_RELOCK();
 				if (!HEAP_XMAX_IS_LOCKED_ONLY(tuple->t_data->t_infomask) ||
 					HEAP_XMAX_IS_EXCL_LOCKED(tuple->t_data->t_infomask))
 					goto l3;
@@ -990,7 +1001,7 @@ l3:
 				if (!lsm_multixact_conflicts((MultiXactId) xwait, infomask,
 											 mode, NULL))
 				{
-					LockBuffer(*buffer, BUFFER_LOCK_EXCLUSIVE);
+					LSM_RELOCK();
 					if (lsm_xmax_infomask_changed(tuple->t_data->t_infomask,
 												  infomask) ||
 						!TransactionIdEquals(HeapTupleHeaderGetRawXmax(tuple->t_data),
@@ -1001,7 +1012,7 @@ l3:
 			}
 			else if (HEAP_XMAX_IS_KEYSHR_LOCKED(infomask))
 			{
-				LockBuffer(*buffer, BUFFER_LOCK_EXCLUSIVE);
+				LSM_RELOCK();
 				if (lsm_xmax_infomask_changed(tuple->t_data->t_infomask,
 											  infomask) ||
 					!TransactionIdEquals(HeapTupleHeaderGetRawXmax(tuple->t_data),
@@ -1018,7 +1029,7 @@ l3:
 		if (require_sleep && !(infomask & HEAP_XMAX_IS_MULTI) &&
 			TransactionIdIsCurrentTransactionId(xwait))
 		{
-			LockBuffer(*buffer, BUFFER_LOCK_EXCLUSIVE);
+			LSM_RELOCK();
 			if (lsm_xmax_infomask_changed(tuple->t_data->t_infomask,
 										  infomask) ||
 				!TransactionIdEquals(HeapTupleHeaderGetRawXmax(tuple->t_data),
@@ -1030,7 +1041,7 @@ l3:
 		if (require_sleep && (result == TM_Updated || result == TM_Deleted))
 		{
 			/* a committed update or delete conflicts: fail now */
-			LockBuffer(*buffer, BUFFER_LOCK_EXCLUSIVE);
+			LSM_RELOCK();
 			goto failed;
 		}
 		else if (require_sleep)
@@ -1041,7 +1052,7 @@ l3:
 									 &have_tuple_lock))
 			{
 				result = TM_WouldBlock;
-				LockBuffer(*buffer, BUFFER_LOCK_EXCLUSIVE);
+				LSM_RELOCK();
 				goto failed;
 			}
 
@@ -1062,7 +1073,7 @@ l3:
 												XLTW_None, NULL))
 						{
 							result = TM_WouldBlock;
-							LockBuffer(*buffer, BUFFER_LOCK_EXCLUSIVE);
+							LSM_RELOCK();
 							goto failed;
 						}
 						break;
@@ -1089,7 +1100,7 @@ l3:
 						if (!ConditionalXactLockTableWait(xwait))
 						{
 							result = TM_WouldBlock;
-							LockBuffer(*buffer, BUFFER_LOCK_EXCLUSIVE);
+							LSM_RELOCK();
 							goto failed;
 						}
 						break;
@@ -1114,12 +1125,12 @@ l3:
 				if (res != TM_Ok)
 				{
 					result = res;
-					LockBuffer(*buffer, BUFFER_LOCK_EXCLUSIVE);
+					LSM_RELOCK();
 					goto failed;
 				}
 			}
 
-			LockBuffer(*buffer, BUFFER_LOCK_EXCLUSIVE);
+			LSM_RELOCK();
 			if (lsm_xmax_infomask_changed(tuple->t_data->t_infomask,
 										  infomask) ||
 				!TransactionIdEquals(HeapTupleHeaderGetRawXmax(tuple->t_data),
@@ -1180,7 +1191,22 @@ no_tuple:
 	tmfd->xmax = InvalidTransactionId;
 	tmfd->cmax = InvalidCommandId;
 	return TM_Deleted;
+
+moved:
+	UnlockReleaseBuffer(*buffer);
+	*buffer = lsm_read_version_page(rel, &tid, BUFFER_LOCK_EXCLUSIVE);
+	if (BufferIsValid(*buffer) &&
+		lsm_page_get_version(rel, *buffer, &tid, tuple))
+		goto l3;
+	if (BufferIsValid(*buffer))
+		UnlockReleaseBuffer(*buffer);
+	*buffer = InvalidBuffer;
+	if (have_tuple_lock)
+		lsm_release_tuplock(rel, &tid, mode);
+	goto no_tuple;
 }
+
+#undef LSM_RELOCK
 
 /*
  * Fetch a version by TID for the update-chain walk: returns true if it is

@@ -209,6 +209,22 @@ lsm_vacuum_page_unused(LsmVacState *vs, BlockNumber lblock,
 			 lblock, RelationGetRelationName(rel));
 	page = BufferGetPage(buf);
 	blkno = BufferGetBlockNumber(buf);
+	if (LsmPageIsShared(page))
+	{
+		/* the items become tombstones (the runs hold older copies) */
+		state = GenericXLogStart(rel);
+		copy = GenericXLogRegisterBuffer(state, buf, 0);
+		for (int i = 0; i < n; i++)
+		{
+			OffsetNumber lp = lsm_page_find(rel, blkno, copy, lblock, offs[i]);
+
+			if (lp != InvalidOffsetNumber && ItemIdIsDead(PageGetItemId(copy, lp)))
+				lsm_item_set_tombstone(copy, lp);
+		}
+		GenericXLogFinish(state);
+		UnlockReleaseBuffer(buf);
+		return;
+	}
 	maxoff = PageGetMaxOffsetNumber(page);
 	overlay = (LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_OVERLAY) != 0;
 
@@ -274,7 +290,7 @@ lsm_vacuum_page_unused(LsmVacState *vs, BlockNumber lblock,
 	{
 		/* on an overlay page, a tombstone keeps hiding the runs' copy */
 		if (overlay)
-			LsmItemIdSetTombstone(PageGetItemId(copy, unused[i]));
+			lsm_item_set_tombstone(copy, unused[i]);
 		else
 			ItemIdSetUnused(PageGetItemId(copy, unused[i]));
 	}
@@ -380,6 +396,196 @@ lsm_vacuum_record_dead(LsmVacState *vs, ItemPointer tid)
 }
 
 /*
+ * Classify a version (not LP_DEAD) for VACUUM's first pass and count it:
+ * for a dead one, advance *latestRemovedXid; for one being or recently
+ * deleted, note the xid that will make it prunable.  In-progress
+ * insertions count as live only if they are ours, as heap counts them.
+ */
+static HTSV_Result
+lsm_vacuum_classify(LsmVacState *vs, HeapTuple tup,
+					TransactionId *latestRemovedXid,
+					TransactionId *new_prune_xid)
+{
+	HTSV_Result res = lsm_satisfies_vacuum(tup, vs->OldestXmin);
+
+	switch (res)
+	{
+		case HEAPTUPLE_DEAD:
+			HeapTupleHeaderAdvanceLatestRemovedXid(tup->t_data,
+												   latestRemovedXid);
+			break;
+		case HEAPTUPLE_LIVE:
+			vs->live_versions += 1;
+			break;
+		case HEAPTUPLE_RECENTLY_DEAD:
+			vs->recently_dead_versions += 1;
+			lsm_prune_note_xid(new_prune_xid,
+							   HeapTupleHeaderGetUpdateXid(tup->t_data));
+			break;
+		case HEAPTUPLE_INSERT_IN_PROGRESS:
+			if (TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data)))
+				vs->live_versions += 1;
+			break;
+		case HEAPTUPLE_DELETE_IN_PROGRESS:
+			vs->live_versions += 1;
+			lsm_prune_note_xid(new_prune_xid,
+							   HeapTupleHeaderGetUpdateXid(tup->t_data));
+			break;
+	}
+	return res;
+}
+
+/* Does a remaining version need freezing?  Heap's rules on its header. */
+static bool
+lsm_vacuum_prepare_freeze(LsmVacState *vs, HeapTuple tup,
+						  xl_heap_freeze_tuple *frz)
+{
+	bool		totally_frozen;
+
+	return heap_prepare_freeze_tuple(tup->t_data,
+									 vs->rel->rd_rel->relfrozenxid,
+									 vs->rel->rd_rel->relminmxid,
+									 vs->FreezeLimit, vs->MultiXactCutoff,
+									 frz, &totally_frozen,
+									 &vs->NewRelfrozenXid,
+									 &vs->NewRelminMxid);
+}
+
+/*
+ * Before a record that removes versions (latestRemovedXid valid) or
+ * freezes some: cancel the standby queries that could still see them.
+ * Freezing uses the same horizon as heap's freeze records (FreezeLimit).
+ */
+static void
+lsm_vacuum_log_horizons(LsmVacState *vs, TransactionId latestRemovedXid,
+						bool freezes)
+{
+	if (TransactionIdIsValid(latestRemovedXid))
+		lsm_log_conflict_horizon(vs->rel, latestRemovedXid);
+	if (freezes)
+	{
+		TransactionId horizon = vs->FreezeLimit;
+
+		TransactionIdRetreat(horizon);
+		lsm_log_conflict_horizon(vs->rel, horizon);
+	}
+}
+
+/*
+ * First pass over a shared overlay page (pinned, not locked): as
+ * lsm_vacuum_page, for copies of versions of many logical blocks.  Each
+ * item names its TID.  Removed versions become LP_DEAD keeping their
+ * storage while index entries remain, tombstones afterwards (or at once
+ * without indexes): the runs still hold older copies.  Such a page is
+ * never all-visible.  Returns true if no item is left at all (every block
+ * it served has moved away): the caller frees it.
+ */
+static bool
+lsm_vacuum_shared_page(LsmVacState *vs, Buffer buf)
+{
+	Relation	rel = vs->rel;
+	BlockNumber blkno = BufferGetBlockNumber(buf);
+	Page		page;
+	OffsetNumber maxoff;
+	OffsetNumber dead[MaxHeapTuplesPerPage];
+	int			ndead = 0;
+	OffsetNumber olddead[MaxHeapTuplesPerPage];
+	int			nolddead = 0;
+	OffsetNumber frozen[MaxHeapTuplesPerPage];
+	xl_heap_freeze_tuple frz[MaxHeapTuplesPerPage];
+	int			nfrozen = 0;
+	int			nremaining = 0;
+	int			nused = 0;
+	TransactionId latestRemovedXid = InvalidTransactionId;
+	TransactionId new_prune_xid = InvalidTransactionId;
+	bool		leaves_lpdead;
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	page = BufferGetPage(buf);
+	lsm_verify_mem_page(rel, buf, LsmPageGetOpaque(page)->lpo_aux);
+	maxoff = PageGetMaxOffsetNumber(page);
+
+	for (OffsetNumber lp = FirstOffsetNumber; lp <= maxoff; lp++)
+	{
+		ItemId		itemid = PageGetItemId(page, lp);
+		HeapTupleData tup;
+
+		if (!ItemIdIsUsed(itemid))
+			continue;
+		nused++;
+		if (ItemIdIsDead(itemid))
+		{
+			olddead[nolddead++] = lp;
+			continue;
+		}
+		if (!lsm_page_get_tuple(rel, buf, lp, &tup))
+			continue;			/* a tombstone */
+
+		if (lsm_vacuum_classify(vs, &tup, &latestRemovedXid,
+								&new_prune_xid) == HEAPTUPLE_DEAD)
+		{
+			dead[ndead++] = lp;
+			continue;
+		}
+		nremaining++;
+		if (lsm_vacuum_prepare_freeze(vs, &tup, &frz[nfrozen]))
+			frozen[nfrozen++] = lp;
+	}
+
+	leaves_lpdead = vs->nindexes > 0 && (ndead > 0 || nolddead > 0);
+	if (ndead > 0 || (vs->nindexes == 0 && nolddead > 0) || nfrozen > 0)
+	{
+		GenericXLogState *state;
+		Page		copy;
+
+		lsm_vacuum_log_horizons(vs, ndead > 0 ? latestRemovedXid :
+								InvalidTransactionId, nfrozen > 0);
+		state = GenericXLogStart(rel);
+		copy = GenericXLogRegisterBuffer(state, buf, 0);
+		for (int i = 0; i < nfrozen; i++)
+			heap_execute_freeze_tuple((HeapTupleHeader)
+									  ((char *) PageGetItem(copy, PageGetItemId(copy, frozen[i])) +
+									   LSM_SHARED_PREFIX),
+									  &frz[i]);
+		for (int i = 0; i < ndead; i++)
+		{
+			if (vs->nindexes > 0)
+				lsm_item_set_dead(copy, dead[i]);
+			else
+				lsm_item_set_tombstone(copy, dead[i]);
+		}
+		if (vs->nindexes == 0)
+			for (int i = 0; i < nolddead; i++)
+				lsm_item_set_tombstone(copy, olddead[i]);
+		((PageHeader) copy)->pd_prune_xid = new_prune_xid;
+		GenericXLogFinish(state);
+	}
+
+	/* TIDs whose index entries are to be deleted (read before unlocking) */
+	if (leaves_lpdead && vs->do_index_cleanup)
+	{
+		ItemPointerData tid;
+
+		for (int i = 0; i < nolddead; i++)
+			if (lsm_page_item_tid(rel, blkno, page, olddead[i], &tid))
+				lsm_vacuum_record_dead(vs, &tid);
+		for (int i = 0; i < ndead; i++)
+			if (lsm_page_item_tid(rel, blkno, page, dead[i], &tid))
+				lsm_vacuum_record_dead(vs, &tid);
+	}
+	else if (leaves_lpdead)
+		vs->lpdead_left += ndead + nolddead;
+	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+
+	vs->frozen_versions += nfrozen;
+	vs->removed_versions += ndead;
+	vs->remaining_versions += nremaining;
+	if (nused > 0)
+		vs->notallvisible_pages++;
+	return nused == 0 && maxoff > 0;
+}
+
+/*
  * First pass over one memtable page (pinned, not locked): remove dead
  * versions, freeze old ones, set the visibility map bit.
  *
@@ -439,7 +645,7 @@ lsm_vacuum_page(LsmVacState *vs, Buffer buf)
 	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 	{
 		HeapTupleData tup;
-		bool		totally_frozen;
+		HTSV_Result res;
 
 		if (ItemIdIsDead(PageGetItemId(page, off)))
 		{
@@ -449,56 +655,27 @@ lsm_vacuum_page(LsmVacState *vs, Buffer buf)
 		if (!lsm_page_get_tuple(rel, buf, off, &tup))
 			continue;
 
-		switch (lsm_satisfies_vacuum(&tup, vs->OldestXmin))
+		res = lsm_vacuum_classify(vs, &tup, &latestRemovedXid, &new_prune_xid);
+		if (res == HEAPTUPLE_DEAD)
 		{
-			case HEAPTUPLE_DEAD:
-				HeapTupleHeaderAdvanceLatestRemovedXid(tup.t_data,
-													   &latestRemovedXid);
-				dead[ndead++] = off;
-				continue;
-			case HEAPTUPLE_LIVE:
-				vs->live_versions += 1;
-				/* visible to all only if inserted before every snapshot */
-				if (!HeapTupleHeaderXminFrozen(tup.t_data))
-				{
-					TransactionId xmin = HeapTupleHeaderGetXmin(tup.t_data);
+			dead[ndead++] = off;
+			continue;
+		}
+		if (res != HEAPTUPLE_LIVE)
+			all_visible = false;
+		else if (!HeapTupleHeaderXminFrozen(tup.t_data))
+		{
+			/* visible to all only if inserted before every snapshot */
+			TransactionId xmin = HeapTupleHeaderGetXmin(tup.t_data);
 
-					if (!TransactionIdPrecedes(xmin, vs->OldestXmin))
-						all_visible = false;
-					else if (!TransactionIdIsValid(visibility_cutoff_xid) ||
-							 TransactionIdFollows(xmin, visibility_cutoff_xid))
-						visibility_cutoff_xid = xmin;
-				}
-				break;
-			case HEAPTUPLE_RECENTLY_DEAD:
-				vs->recently_dead_versions += 1;
+			if (!TransactionIdPrecedes(xmin, vs->OldestXmin))
 				all_visible = false;
-				lsm_prune_note_xid(&new_prune_xid,
-								   HeapTupleHeaderGetUpdateXid(tup.t_data));
-				break;
-			case HEAPTUPLE_INSERT_IN_PROGRESS:
-				/* counted as live only if ours, as heap does */
-				if (TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup.t_data)))
-					vs->live_versions += 1;
-				all_visible = false;
-				break;
-			case HEAPTUPLE_DELETE_IN_PROGRESS:
-				vs->live_versions += 1;
-				all_visible = false;
-				lsm_prune_note_xid(&new_prune_xid,
-								   HeapTupleHeaderGetUpdateXid(tup.t_data));
-				break;
+			else if (!TransactionIdIsValid(visibility_cutoff_xid) ||
+					 TransactionIdFollows(xmin, visibility_cutoff_xid))
+				visibility_cutoff_xid = xmin;
 		}
 		nremaining++;
-
-		/* freezing: heap's rules on the same header */
-		if (heap_prepare_freeze_tuple(tup.t_data,
-									  rel->rd_rel->relfrozenxid,
-									  rel->rd_rel->relminmxid,
-									  vs->FreezeLimit, vs->MultiXactCutoff,
-									  &frz[nfrozen], &totally_frozen,
-									  &vs->NewRelfrozenXid,
-									  &vs->NewRelminMxid))
+		if (lsm_vacuum_prepare_freeze(vs, &tup, &frz[nfrozen]))
 			frozen[nfrozen++] = off;
 	}
 
@@ -563,15 +740,8 @@ lsm_vacuum_page(LsmVacState *vs, Buffer buf)
 		 * made all-visible here are cancelled first.  Freezing uses the
 		 * same horizon as heap's freeze records (FreezeLimit).
 		 */
-		if (ndead > 0)
-			lsm_log_conflict_horizon(rel, latestRemovedXid);
-		if (nfrozen > 0)
-		{
-			TransactionId horizon = vs->FreezeLimit;
-
-			TransactionIdRetreat(horizon);
-			lsm_log_conflict_horizon(rel, horizon);
-		}
+		lsm_vacuum_log_horizons(vs, ndead > 0 ? latestRemovedXid :
+								InvalidTransactionId, nfrozen > 0);
 		if (set_vm)
 			lsm_log_conflict_horizon(rel, visibility_cutoff_xid);
 
@@ -602,14 +772,14 @@ lsm_vacuum_page(LsmVacState *vs, Buffer buf)
 			if (vs->nindexes > 0)
 				ItemIdSetDead(PageGetItemId(copy, dead[i]));
 			else if (overlay)
-				LsmItemIdSetTombstone(PageGetItemId(copy, dead[i]));
+				lsm_item_set_tombstone(copy, dead[i]);
 			else
 				ItemIdSetUnused(PageGetItemId(copy, dead[i]));
 		}
 		for (int i = 0; i < nolddead_clear; i++)
 		{
 			if (overlay)
-				LsmItemIdSetTombstone(PageGetItemId(copy, olddead[i]));
+				lsm_item_set_tombstone(copy, olddead[i]);
 			else
 				ItemIdSetUnused(PageGetItemId(copy, olddead[i]));
 		}
@@ -874,6 +1044,8 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 		Buffer		buf;
 		Page		page;
 		uint8		type;
+		bool		shared;
+		BlockNumber first;
 
 		vacuum_delay_point();
 		buf = ReadBufferExtended(rel, MAIN_FORKNUM, blkno, RBM_NORMAL,
@@ -891,6 +1063,8 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 			LsmPageGetOpaque(page)->lpo_page_id != LSM_PAGE_ID)
 			LSM_CORRUPT(rel, blkno, ("Page is not an lsm page."));
 		type = LsmPageGetOpaque(page)->lpo_type;
+		shared = type == LSM_PAGE_MEM && LsmPageIsShared(page);
+		first = LsmPageGetOpaque(page)->lpo_aux;
 		LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 
 		if (type == LSM_PAGE_FREE)
@@ -913,6 +1087,17 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 				buf = InvalidBuffer;
 				(void) lsm_free_run_page(rel, blkno, run_id);
 				vs.orphans_freed++;
+			}
+		}
+		else if (shared)
+		{
+			vs.scanned_pages++;
+			if (lsm_vacuum_shared_page(&vs, buf))
+			{
+				ReleaseBuffer(buf);
+				buf = InvalidBuffer;
+				if (lsm_free_shared_page(rel, first, blkno, InvalidXLogRecPtr))
+					vs.freed_pages++;
 			}
 		}
 		else if (type == LSM_PAGE_MEM)
