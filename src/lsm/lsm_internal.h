@@ -94,6 +94,7 @@ extern OffsetNumber lsm_page_find(Relation rel, BlockNumber blkno, Page page,
 								  BlockNumber lblock, OffsetNumber off);
 extern bool lsm_page_holds(Relation rel, Buffer buf, BlockNumber lblock,
 						   OffsetNumber off);
+extern Size lsm_shared_block_bytes(Relation rel, Buffer buf, BlockNumber lblock);
 extern OffsetNumber lsm_page_block_items(Relation rel, Buffer buf,
 										 BlockNumber lblock, OffsetNumber *lps);
 extern bool lsm_page_item_tid(Relation rel, BlockNumber blkno, Page page,

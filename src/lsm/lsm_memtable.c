@@ -203,7 +203,7 @@ lsm_shared_item(Relation rel, BlockNumber blkno, Page page, OffsetNumber lp)
 					 (unsigned) ItemIdGetLength(itemid)));
 	prefix = (LsmSharedItemData *) PageGetItem(page, itemid);
 	if (prefix->lblock < first ||
-		prefix->lblock - first >= (BlockNumber) lsm_map_range_size(first) ||
+		prefix->lblock - first >= (BlockNumber) LsmMapRangeSize(first) ||
 		prefix->off < FirstOffsetNumber ||
 		prefix->off > LSM_MAX_TUPLES_PER_PAGE)
 		LSM_CORRUPT(rel, blkno,
@@ -246,6 +246,28 @@ lsm_page_find(Relation rel, BlockNumber blkno, Page page, BlockNumber lblock,
 			return lp;
 	}
 	return InvalidOffsetNumber;
+}
+
+/*
+ * lsm_shared_block_bytes -- the room the items of logical block lblock take
+ * on a shared overlay page (locked, in buf), line pointers included.
+ */
+Size
+lsm_shared_block_bytes(Relation rel, Buffer buf, BlockNumber lblock)
+{
+	Page		page = BufferGetPage(buf);
+	Size		bytes = 0;
+
+	for (OffsetNumber lp = FirstOffsetNumber; lp <= PageGetMaxOffsetNumber(page); lp++)
+	{
+		LsmSharedItemData *prefix =
+			lsm_shared_item(rel, BufferGetBlockNumber(buf), page, lp);
+
+		if (prefix != NULL && prefix->lblock == lblock)
+			bytes += MAXALIGN(ItemIdGetLength(PageGetItemId(page, lp))) +
+				sizeof(ItemIdData);
+	}
+	return bytes;
 }
 
 /*

@@ -590,7 +590,7 @@ lsm_map_range_first(BlockNumber lblock)
 int
 lsm_map_range_size(BlockNumber first)
 {
-	return first < LSM_META_DIRECT ? LSM_META_DIRECT : LSM_MAP_ENTRIES;
+	return LsmMapRangeSize(first);
 }
 
 /*
@@ -852,6 +852,25 @@ lsm_shared_hint_slot(BlockNumber first)
  * move its items elsewhere first (lsm_move_shared_block).
  */
 #define LSM_SHARED_RESERVE (BLCKSZ / 4)
+
+/*
+ * A logical block's items take at most this much of a shared overlay page:
+ * the copy that would pass it moves the block to a page of its own.
+ * Scattered changes (a row here and there) stay shared; a block whose rows
+ * are changed one after the other (a bulk DELETE or UPDATE) gets its own
+ * page, where finding an item costs nothing and the page that generic WAL
+ * compares for each record is no fuller than the block's own copies.
+ */
+#define LSM_SHARED_BLOCK_BYTES (BLCKSZ / 8)
+
+/* Would a copy of len bytes of a block pass LSM_SHARED_BLOCK_BYTES? */
+static bool
+lsm_shared_block_is_heavy(Relation rel, Buffer buf, BlockNumber lblock,
+						  Size len)
+{
+	return lsm_shared_block_bytes(rel, buf, lblock) + MAXALIGN(len) +
+		LSM_SHARED_PREFIX + sizeof(ItemIdData) > LSM_SHARED_BLOCK_BYTES;
+}
 
 /*
  * The shared overlay page this backend last used for the map range of
@@ -1238,8 +1257,9 @@ lsm_copy_shared_item(Page dst, ItemId srcid, const char *src)
 
 /*
  * lsm_move_shared_block -- logical block lblock is mapped to a shared
- * overlay page without room for another copy of len bytes: move its items
- * to a page with room and map the block there.  Returns that page
+ * overlay page without room for another copy of len bytes, or the copy
+ * would make its items take more than LSM_SHARED_BLOCK_BYTES there: move
+ * its items to a page with room and map the block there.  Returns that page
  * exclusively locked; the old page if it has room after all; or
  * InvalidBuffer if the block is no longer mapped to a shared page (the
  * caller looks again).
@@ -1248,10 +1268,10 @@ lsm_copy_shared_item(Page dst, ItemId srcid, const char *src)
  * their line pointers become unused and nothing else changes, so a backend
  * holding a pin and a pointer into an old copy can still read it, and
  * learns of the move when it locks the page again (lsm_version_moved).
- * The target is the shared page this backend fills for the range if the
- * items, the new copy and the reserve fit there; else a new shared page;
- * else (even an empty shared page could not take them with their prefixes)
- * a page of the block's own.  One generic WAL record: the metapage (the map
+ * The target is a page of the block's own if its items and the new copy
+ * take more than LSM_SHARED_BLOCK_BYTES; else the shared page this backend
+ * fills for the range if they fit there with the reserve; else a new
+ * shared page.  One generic WAL record: the metapage (the map
  * entry of a direct block, the page count of a new page), the MAP page, the
  * old page and the target.  Lock order: metapage, MAP page, old page,
  * target; holding the metapage, two moves never run at once.
@@ -1275,6 +1295,7 @@ lsm_move_shared_block(Relation rel, BlockNumber lblock, Size len)
 	OffsetNumber highest = 0;
 	bool		new_page = false;
 	bool		shared_target = true;
+	bool		heavy;
 	GenericXLogState *state;
 	LsmMetaPage meta;
 	TransactionId prune_xid;
@@ -1292,7 +1313,9 @@ lsm_move_shared_block(Relation rel, BlockNumber lblock, Size len)
 	LockBuffer(oldbuf, BUFFER_LOCK_EXCLUSIVE);
 	lsm_verify_mem_page(rel, oldbuf, lblock);
 	oldpage = BufferGetPage(oldbuf);
-	if (!LsmPageIsShared(oldpage) || lsm_shared_page_has_room(oldpage, len))
+	if (!LsmPageIsShared(oldpage) ||
+		(lsm_shared_page_has_room(oldpage, len) &&
+		 !lsm_shared_block_is_heavy(rel, oldbuf, lblock, len)))
 	{
 		if (BufferIsValid(leafbuf))
 			UnlockReleaseBuffer(leafbuf);
@@ -1316,13 +1339,14 @@ lsm_move_shared_block(Relation rel, BlockNumber lblock, Size len)
 	need = bytes + MAXALIGN(len) + LSM_SHARED_PREFIX +
 		(n + 1) * sizeof(ItemIdData);
 
-	newbuf = lsm_try_shared_page(rel, lblock, need + LSM_SHARED_RESERVE, n + 1,
-								 BufferGetBlockNumber(oldbuf));
+	heavy = need > LSM_SHARED_BLOCK_BYTES;
+	newbuf = !heavy ?
+		lsm_try_shared_page(rel, lblock, need + LSM_SHARED_RESERVE, n + 1,
+							BufferGetBlockNumber(oldbuf)) : InvalidBuffer;
 	if (!BufferIsValid(newbuf))
 	{
 		new_page = true;
-		shared_target = need <= LSM_PAGE_CONTENT_SIZE &&
-			n + 1 <= LSM_MAX_TUPLES_PER_PAGE;
+		shared_target = !heavy;
 		newbuf = lsm_alloc_page(rel);
 	}
 
@@ -1393,9 +1417,14 @@ lsm_get_overlay_page(Relation rel, BlockNumber lblock, Size len)
 		if (!BufferIsValid(buf))
 			return lsm_new_mem_page_internal(rel, lblock, len);
 		if (!LsmPageIsShared(BufferGetPage(buf)) ||
-			lsm_shared_page_has_room(BufferGetPage(buf), len))
+			(lsm_shared_page_has_room(BufferGetPage(buf), len) &&
+			 !lsm_shared_block_is_heavy(rel, buf, lblock, len)))
 			return buf;
-		/* a full shared page: the block moves (metapage first) */
+
+		/*
+		 * A full shared page, or a block with many copies there: the block
+		 * moves (metapage first).
+		 */
 		UnlockReleaseBuffer(buf);
 		buf = lsm_move_shared_block(rel, lblock, len);
 		if (BufferIsValid(buf))

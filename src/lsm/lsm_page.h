@@ -109,6 +109,10 @@ typedef struct LsmSharedItemData
 
 #define LSM_SHARED_PREFIX		MAXALIGN(sizeof(LsmSharedItemData))
 
+/* logical blocks in the map range from first (see "Logical blocks") */
+#define LsmMapRangeSize(first) \
+	((first) < LSM_META_DIRECT ? LSM_META_DIRECT : LSM_MAP_ENTRIES)
+
 #define LsmPageIsShared(page) \
 	((LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_SHARED) != 0)
 
