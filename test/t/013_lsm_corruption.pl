@@ -11,7 +11,8 @@
 #   * a tuple header of a memtable page (header size),
 #   * the metapage's magic number,
 #   * the map in the metapage (a logical block mapped to the memtable page
-#     of another logical block, or to a block past the end of the file).
+#     of another logical block, or to a block past the end of the file),
+#   * the TID prefix of an item of a shared overlay page.
 #
 # Each time lsm_check() must fail with an ERROR naming the relation and the
 # block, a SELECT must fail with an ERROR (not crash the server: the
@@ -212,6 +213,37 @@ check_corruption('map entry past the end of the file', '(?:0|100000)',
 my $lp3 = unpack('L', substr(read_page(3), 24, 4));
 write_bytes(3 * BLCKSZ + 24, pack('L', ($lp3 & 0x7FFF) | (1 << 15) | (10 << 17)));
 check_corruption('short line pointer on block 3', 3);
+
+# --- the TID prefix of an item of a shared overlay page -----------------------------------
+
+# Rows in a run, then one row changed in each logical block: the copies of
+# the changed rows share an overlay page (special area flag 0x08); every
+# item there starts with its TID (logical block, offset).
+$node->start;
+$node->safe_psql('postgres', q{SELECT lsm_compact('victim', true)});
+$node->safe_psql('postgres',
+	q{UPDATE victim SET v = v || '?' WHERE id % 150 = 1});
+verify_query($node, q{SELECT lsm_check('victim')}, '',
+	'lsm_check is clean with a shared overlay page');
+$node->stop;
+$original = slurp_file($file);
+
+my $shared_blk = -1;
+for my $blkno (1 .. length($original) / BLCKSZ - 1)
+{
+	my $page = substr($original, $blkno * BLCKSZ, BLCKSZ);
+	my ($aux, $type, $flags) = unpack('L C C', substr($page, BLCKSZ - 8, 6));
+	if (page_type($page) == 4 && ($flags & 0x08))
+	{
+		$shared_blk = $blkno;
+		last;
+	}
+}
+ok($shared_blk > 0, 'found a shared overlay page');
+my $item = tuple_offset($shared_blk, 1);
+ok($item > 24 && $item < BLCKSZ - 8, 'found an item on the shared overlay page');
+write_bytes($shared_blk * BLCKSZ + $item, pack('L', 0x7FFFFFF0));
+check_corruption('TID prefix of an item of a shared overlay page', $shared_blk);
 
 # --- the original file is clean again ------------------------------------------------------
 
