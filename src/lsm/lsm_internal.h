@@ -58,7 +58,6 @@ extern Buffer lsm_new_mem_page(Relation rel, BufferAccessStrategy strategy);
 extern Buffer lsm_get_new_page(Relation rel);
 extern Buffer lsm_get_overlay_page(Relation rel, BlockNumber lblock, Size len);
 extern BlockNumber lsm_map_range_first(BlockNumber lblock);
-extern int	lsm_map_range_size(BlockNumber first);
 extern bool lsm_free_shared_page(Relation rel, BlockNumber first,
 								 BlockNumber blkno, XLogRecPtr flushed_lsn);
 extern void lsm_vm_set_run_blocks(Relation rel, const BlockNumber *notvisible,

@@ -522,7 +522,7 @@ lsm_shared_page_has_block(Relation rel, Buffer buf, BlockNumber lblock)
 	Page		page = BufferGetPage(buf);
 	BlockNumber first = LsmPageGetOpaque(page)->lpo_aux;
 
-	if (lblock < first || lblock - first >= (BlockNumber) lsm_map_range_size(first))
+	if (lblock < first || lblock - first >= (BlockNumber) LsmMapRangeSize(first))
 		return false;
 	for (OffsetNumber lp = FirstOffsetNumber;
 		 lp <= PageGetMaxOffsetNumber(page) && lp <= LSM_MAX_TUPLES_PER_PAGE; lp++)

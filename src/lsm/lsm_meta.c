@@ -586,12 +586,6 @@ lsm_map_range_first(BlockNumber lblock)
 	return lblock - (lblock - LSM_META_DIRECT) % LSM_MAP_ENTRIES;
 }
 
-/* lsm_map_range_size -- how many logical blocks the range from first has. */
-int
-lsm_map_range_size(BlockNumber first)
-{
-	return LsmMapRangeSize(first);
-}
 
 /*
  * Find MAP page number leafno by walking down from the metapage.  Returns
@@ -1568,7 +1562,7 @@ lsm_unmap_page(Relation rel, BlockNumber lblock, BlockNumber blkno,
 		/* every entry of the range that leads to the page */
 		BlockNumber *entries = entry - pos.index;
 
-		for (int i = 0; i < lsm_map_range_size(lblock); i++)
+		for (int i = 0; i < LsmMapRangeSize(lblock); i++)
 			if (entries[i] == blkno)
 				entries[i] = InvalidBlockNumber;
 	}

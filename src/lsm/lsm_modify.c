@@ -510,6 +510,29 @@ lsm_check_modify(Relation rel, HeapTuple tuple, Buffer buf, Buffer newbuf,
 }
 
 /*
+ * Install the xmax of a delete or an update on htup, a version's header in
+ * the copy of its page of the record being built: the new xmax and its
+ * infomask bits, the command id (cmax, combo or not), and the forward link
+ * (the version's own TID for a delete).  The page becomes prunable by xid.
+ */
+static void
+lsm_mark_changed_in(HeapTupleHeader htup, Page page, TransactionId xid,
+					TransactionId new_xmax, uint16 new_infomask,
+					uint16 new_infomask2, CommandId cid, bool iscombo,
+					ItemPointer ctid)
+{
+	htup->t_infomask &= ~(HEAP_XMAX_BITS | HEAP_MOVED);
+	htup->t_infomask2 &= ~HEAP_KEYS_UPDATED;
+	htup->t_infomask |= new_infomask;
+	htup->t_infomask2 |= new_infomask2;
+	HeapTupleHeaderClearHotUpdated(htup);
+	HeapTupleHeaderSetXmax(htup, new_xmax);
+	HeapTupleHeaderSetCmax(htup, cid, iscombo);
+	htup->t_ctid = *ctid;
+	PageSetPrunable(page, xid);
+}
+
+/*
  * Mark version tp deleted by xid: htup is its header in the record's copy
  * of its page (the same as tp->t_data when the copy is where tp lives).
  */
@@ -528,15 +551,9 @@ lsm_delete_mark(HeapTuple tp, HeapTupleHeader htup, Page page,
 						 tp->t_data->t_infomask, tp->t_data->t_infomask2,
 						 xid, LockTupleExclusive, true,
 						 &new_xmax, &new_infomask, &new_infomask2);
-	htup->t_infomask &= ~(HEAP_XMAX_BITS | HEAP_MOVED);
-	htup->t_infomask2 &= ~HEAP_KEYS_UPDATED;
-	htup->t_infomask |= new_infomask;
-	htup->t_infomask2 |= new_infomask2;
-	HeapTupleHeaderClearHotUpdated(htup);
-	HeapTupleHeaderSetXmax(htup, new_xmax);
-	HeapTupleHeaderSetCmax(htup, cid, iscombo);
-	htup->t_ctid = tp->t_self;	/* no forward link */
-	PageSetPrunable(page, xid);
+	/* no forward link */
+	lsm_mark_changed_in(htup, page, xid, new_xmax, new_infomask,
+						new_infomask2, cid, iscombo, &tp->t_self);
 	if (changingPart)
 		HeapTupleHeaderSetMovedPartitions(htup);
 }
@@ -976,15 +993,9 @@ lsm_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot,
 	lsm_page_add_tuple(newpage, heaptup);
 	ohtup = (HeapTupleHeader) ((char *) oldpage +
 							   ((char *) oldtup.t_data - (char *) BufferGetPage(buf)));
-	ohtup->t_infomask &= ~(HEAP_XMAX_BITS | HEAP_MOVED);
-	ohtup->t_infomask2 &= ~HEAP_KEYS_UPDATED;
-	ohtup->t_infomask |= infomask_old_tuple;
-	ohtup->t_infomask2 |= infomask2_old_tuple;
-	HeapTupleHeaderClearHotUpdated(ohtup);
-	HeapTupleHeaderSetXmax(ohtup, xmax_old_tuple);
-	HeapTupleHeaderSetCmax(ohtup, cid, iscombo);
-	ohtup->t_ctid = heaptup->t_self;
-	PageSetPrunable(oldpage, xid);
+	lsm_mark_changed_in(ohtup, oldpage, xid, xmax_old_tuple,
+						infomask_old_tuple, infomask2_old_tuple, cid, iscombo,
+						&heaptup->t_self);
 	GenericXLogFinish(state);
 	lsm_vm_release(vmbuf_new);
 	lsm_vm_release(vmbuf_old);
