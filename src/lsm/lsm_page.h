@@ -160,7 +160,7 @@ typedef struct LsmSharedItemData
  * Row versions are identified by TIDs (logical block, offset).  A logical
  * block holds at most MaxHeapTuplesPerPage (291) versions; a memtable page
  * holds exactly one logical block, so its line pointer numbers are the TID
- * offsets.  The map translates a logical block to the physical block of its
+ * offsets (except a shared overlay page, see above).  The map translates a logical block to the physical block of its
  * memtable page.  The first LSM_META_DIRECT logical blocks are mapped by an
  * array in the metapage itself, so a small table needs no map pages; the
  * rest by a radix tree with two levels of map pages under the metapage
