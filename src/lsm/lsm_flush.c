@@ -152,6 +152,7 @@ lsm_tam_init_gucs(void)
 							&lsm_bloom_bits_per_key,
 							10, 0, 64,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	lsm_load_init_gucs();
 	MarkGUCPrefixReserved("lsm");
 }
 
@@ -759,9 +760,27 @@ lsm_compact_runs_once(Relation rel, bool full, bool wait)
 	/* which runs: all (full), or the newest ones the policy picks */
 	first = 0;
 	last = full ? rs->nruns - 1 : lsm_policy_pick(rel, rs);
+
+	/*
+	 * ... but none from a run loaded by a transaction still running on
+	 * (lsm_load.c): its versions cannot be written in a merged run before
+	 * the transaction's fate is known.  Its TIDs are its own (blocks
+	 * reserved for it), so the newer runs merge alone; nothing older can
+	 * lose its tombstones meanwhile.
+	 */
+	for (int i = first; i <= last; i++)
+	{
+		if (lsm_run_load_pending(rs->runs[i]))
+		{
+			last = i - 1;
+			break;
+		}
+	}
 	nin = last - first + 1;
 	if (nin < 1 || (nin == 1 && !lsm_compact_force_rewrite &&
-					(!full || rs->runs[0]->ntombstones == 0 || rs->nruns > 1)))
+					(!full || rs->nruns > 1 ||
+					 (rs->runs[0]->ntombstones == 0 &&
+					  !lsm_run_load_aborted(rs->runs[0])))))
 	{
 		/* a single run with only frozen versions: as after a merge */
 		if (full && rs->nruns == 1 && rs->runs[0]->ntombstones == 0 &&
@@ -813,6 +832,10 @@ lsm_compact_runs_once(Relation rel, bool full, bool wait)
 			{
 				if (!drop_tombstones)
 					lsm_run_writer_add(w, &e->tid, NULL, 0, false);
+			}
+			else if (HeapTupleHeaderXminInvalid(e->tup))
+			{
+				/* loaded by a transaction that aborted: gone */
 			}
 			else
 			{

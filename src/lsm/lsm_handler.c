@@ -339,7 +339,7 @@ static const TableAmRoutine lsm_methods = {
 	.tuple_delete = lsm_tuple_delete,
 	.tuple_update = lsm_tuple_update,
 	.tuple_lock = lsm_tuple_lock,
-	.finish_bulk_insert = NULL,
+	.finish_bulk_insert = lsm_finish_bulk_insert,
 
 	.relation_set_new_filenode = lsm_relation_set_new_filenode,
 	.relation_nontransactional_truncate = lsm_relation_nontransactional_truncate,

@@ -55,6 +55,7 @@ extern BlockNumber lsm_map_lookup(Relation rel, BlockNumber lblock);
 extern int	lsm_map_read_unit(Relation rel, BlockNumber lblock,
 							  BlockNumber *entries, BlockNumber *first);
 extern Buffer lsm_new_mem_page(Relation rel, BufferAccessStrategy strategy);
+extern BlockNumber lsm_reserve_lblocks(Relation rel, BlockNumber n);
 extern Buffer lsm_get_new_page(Relation rel);
 extern Buffer lsm_get_overlay_page(Relation rel, BlockNumber lblock, Size len);
 extern BlockNumber lsm_map_range_first(BlockNumber lblock);
@@ -434,6 +435,8 @@ extern void lsm_vm_clear_block_in_record(GenericXLogState *state,
 										 BlockNumber lblock, Buffer vmbuf);
 extern void lsm_vm_release(Buffer vmbuf);
 extern bool lsm_vm_is_set(Relation rel, BlockNumber lblock, Buffer *vmbuf);
+extern void lsm_vm_clear_range(Relation rel, BlockNumber first,
+							   BlockNumber last);
 
 /* ----------------------------------------------------------------
  * lsm_run.c: runs
@@ -455,6 +458,8 @@ typedef struct LsmRun
 	BlockNumber *bloom_pages;
 	uint64		nversions;
 	uint64		ntombstones;
+	bool		loaded;			/* a loaded run (LSM_RUN_LOADED) */
+	CommandId	load_cid;		/* ... its command id */
 } LsmRun;
 
 /* one decoded entry: tup == NULL for a tombstone */
@@ -512,6 +517,9 @@ typedef struct LsmRunWriter LsmRunWriter;
 extern LsmRunWriter *lsm_run_writer_begin(Relation rel, uint32 run_id,
 										  uint32 level,
 										  uint64 expected_entries);
+extern LsmRunWriter *lsm_run_writer_begin_load(Relation rel, uint32 run_id,
+											   TransactionId xid,
+											   CommandId cid);
 extern bool lsm_run_takes(HeapTupleHeader tup, uint32 len);
 extern void lsm_run_writer_add(LsmRunWriter *w, ItemPointer tid,
 							   HeapTupleHeader tup, uint32 len, bool frozen);
@@ -528,6 +536,25 @@ extern void lsm_run_decode(Relation rel, LsmRun *run, int pageidx,
 						   LsmRunChunk *chunk);
 extern void lsm_run_decode_buffer(Relation rel, Buffer buf,
 								  LsmRunChunk *chunk);
+extern void lsm_run_fix_loaded(const LsmRun *run, LsmRunChunk *chunk);
+
+/*
+ * Is a version read from a run visible to the MVCC snapshot without the
+ * full check?  Runs hold no xmax, so it is if it is frozen, or if its xmin
+ * is hinted committed (a loaded run's, lsm_run_fix_loaded) and older than
+ * every transaction the snapshot sees as running.
+ */
+static inline bool
+lsm_run_version_visible_fast(HeapTupleHeader t, Snapshot snapshot)
+{
+	if (HeapTupleHeaderXminFrozen(t))
+		return true;
+	return snapshot->snapshot_type == SNAPSHOT_MVCC &&
+		HeapTupleHeaderXminCommitted(t) &&
+		TransactionIdPrecedes(HeapTupleHeaderGetRawXmin(t), snapshot->xmin);
+}
+extern bool lsm_run_load_pending(const LsmRun *run);
+extern bool lsm_run_load_aborted(const LsmRun *run);
 extern int	lsm_run_parse(const char *raw, uint32 raw_len, uint32 nentries,
 						  LsmRunChunk *chunk);
 extern int	lsm_run_chunk_find(const LsmRunChunk *chunk, ItemPointer tid);
@@ -583,6 +610,7 @@ extern bool lsm_manifest_has_room(Relation rel);
 extern void lsm_free_retired(Relation rel, LsmManifestRun *runs, int nruns);
 extern int	lsm_reap_retired(Relation rel, bool all);
 extern uint32 lsm_manifest_next_run_id(Relation rel);
+extern uint32 lsm_manifest_reserve_run_id(Relation rel);
 
 /* ----------------------------------------------------------------
  * lsm_flush.c: flush and compaction
@@ -628,6 +656,18 @@ extern void lsm_rewrite_runs(Relation rel);
 extern bool lsm_maint_lock(Relation rel, bool wait);
 extern void lsm_maint_unlock(Relation rel);
 extern bool lsm_materialize(Relation rel, ItemPointer tid);
+
+/* ----------------------------------------------------------------
+ * lsm_load.c: COPY straight into a run
+ * ----------------------------------------------------------------
+ */
+extern PGDLLIMPORT int lsm_direct_load_min_bytes;
+extern void lsm_load_init_gucs(void);
+extern bool lsm_load_multi_insert(Relation rel, HeapTuple *tuples,
+								  int ntuples, CommandId cid, int options,
+								  bool *done);
+extern void lsm_finish_bulk_insert(Relation rel, int options);
+extern bool lsm_load_in_flight(Relation rel, uint32 run_id);
 
 /* a copy of a run version being changed in one record with the copying */
 typedef struct LsmPendingCopy

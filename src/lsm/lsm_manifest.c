@@ -468,6 +468,55 @@ lsm_manifest_next_run_id(Relation rel)
 }
 
 /*
+ * lsm_manifest_reserve_run_id -- reserve a run id for a run that is
+ * written without the maintenance lock (a COPY loading a run, lsm_load.c):
+ * the manifest's next_run_id moves past it at once, in a record of its
+ * own, so that no flush or compaction takes the same id meanwhile.  The
+ * caller holds the maintenance lock.
+ */
+uint32
+lsm_manifest_reserve_run_id(Relation rel)
+{
+	Buffer		metabuf;
+	Buffer		buf;
+	BlockNumber mblk;
+	GenericXLogState *state;
+	LsmManifest m;
+	uint32		id;
+
+	metabuf = lsm_read_metapage(rel, BUFFER_LOCK_SHARE);
+	mblk = BufferIsValid(metabuf) ?
+		LsmPageGetMeta(BufferGetPage(metabuf))->manifest : InvalidBlockNumber;
+	if (BufferIsValid(metabuf))
+		UnlockReleaseBuffer(metabuf);
+	if (mblk == InvalidBlockNumber)
+	{
+		LsmManifestRun *reaped;
+		int			nreaped;
+
+		/* no manifest yet: an empty switch makes one (nothing to reap) */
+		lsm_manifest_switch(rel, NULL, 0, NULL, 0, 0, 0, false,
+							&reaped, &nreaped);
+		pfree(reaped);
+	}
+
+	/* lock order: metapage, manifest (as lsm_manifest_switch) */
+	metabuf = lsm_read_metapage(rel, BUFFER_LOCK_EXCLUSIVE);
+	mblk = LsmPageGetMeta(BufferGetPage(metabuf))->manifest;
+	buf = ReadBuffer(rel, mblk);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	lsm_manifest_verify(rel, buf);
+	state = GenericXLogStart(rel);
+	m = LsmPageGetManifest(GenericXLogRegisterBuffer(state, buf, 0));
+	id = Max(m->next_run_id, 1);
+	m->next_run_id = id + 1;
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+	UnlockReleaseBuffer(metabuf);
+	return id;
+}
+
+/*
  * May the retired run e be freed: no snapshot older than its retirement
  * can remain (or all, under lsm_shrink's exclusive lock)?
  */

@@ -1167,6 +1167,38 @@ lsm_new_mem_page_internal(Relation rel, BlockNumber overlay_lblock,
 }
 
 /*
+ * lsm_reserve_lblocks -- reserve n logical blocks that get no memtable
+ * page, for a run loaded by COPY (lsm_load.c); returns the first.  Like a
+ * new memtable page, this moves next_lblock (one small record).  Blocks
+ * reserved but never used (a load that ended early, a crash) stay empty:
+ * a logical block with no page and no run entry holds nothing.
+ */
+BlockNumber
+lsm_reserve_lblocks(Relation rel, BlockNumber n)
+{
+	Buffer		metabuf;
+	GenericXLogState *state;
+	LsmMetaPage meta;
+	BlockNumber first;
+
+	lsm_ensure_metapage(rel);
+	metabuf = lsm_read_metapage(rel, BUFFER_LOCK_EXCLUSIVE);
+	first = LsmPageGetMeta(BufferGetPage(metabuf))->next_lblock;
+	if (first >= MaxBlockNumber || MaxBlockNumber - first < n)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("lsm table \"%s\" has used up its row identifiers",
+						RelationGetRelationName(rel)),
+				 errhint("Rewrite the table with VACUUM FULL or CLUSTER to renumber its rows.")));
+	state = GenericXLogStart(rel);
+	meta = LsmPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
+	meta->next_lblock = first + n;
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(metabuf);
+	return first;
+}
+
+/*
  * lsm_new_mem_page -- see above: a new logical block.
  */
 Buffer

@@ -263,7 +263,8 @@ lsm_tuple_complete_speculative(Relation rel, TupleTableSlot *slot,
  * SELECT via the executor's batching).
  *
  * Versions are appended page by page; each page's additions are one
- * generic WAL record.
+ * generic WAL record.  The versions of a large COPY go to a run instead
+ * (lsm_load.c).
  */
 void
 lsm_multi_insert(Relation rel, TupleTableSlot **slots, int ntuples,
@@ -271,11 +272,13 @@ lsm_multi_insert(Relation rel, TupleTableSlot **slots, int ntuples,
 {
 	TransactionId xid = GetCurrentTransactionId();
 	HeapTuple  *heaptuples;
+	HeapTuple  *rest;
+	bool	   *loaded;
+	int			nrest = 0;
 	int			done = 0;
 	Size		reserve = lsm_fillfactor_reserve(rel);
 
 	lsm_check_publication(rel);
-	lsm_maybe_flush(rel);
 
 	heaptuples = palloc(ntuples * sizeof(HeapTuple));
 	for (int i = 0; i < ntuples; i++)
@@ -290,9 +293,21 @@ lsm_multi_insert(Relation rel, TupleTableSlot **slots, int ntuples,
 
 	CheckForSerializableConflictIn(rel, NULL, InvalidBlockNumber);
 
-	while (done < ntuples)
+	/* a large COPY goes straight into a run (lsm_load.c) */
+	rest = palloc(ntuples * sizeof(HeapTuple));
+	loaded = palloc0(ntuples * sizeof(bool));
+	(void) lsm_load_multi_insert(rel, heaptuples, ntuples, cid, options,
+								 loaded);
+	for (int i = 0; i < ntuples; i++)
+		if (!loaded[i])
+			rest[nrest++] = heaptuples[i];
+	if (nrest > 0)
+		lsm_maybe_flush(rel);
+
+	/* the others go to memtable pages */
+	while (done < nrest)
 	{
-		Buffer		buf = lsm_get_insert_buffer(rel, heaptuples[done]->t_len,
+		Buffer		buf = lsm_get_insert_buffer(rel, rest[done]->t_len,
 												bistate);
 		Buffer		vmbuf = lsm_vm_clear_prepare(rel, buf);
 		GenericXLogState *state = GenericXLogStart(rel);
@@ -309,10 +324,10 @@ lsm_multi_insert(Relation rel, TupleTableSlot **slots, int ntuples,
 		lsm_vm_clear_in_record(state, page, vmbuf);
 		do
 		{
-			lsm_page_add_tuple(page, heaptuples[done]);
+			lsm_page_add_tuple(page, rest[done]);
 			done++;
-		} while (done < ntuples &&
-				 lsm_page_has_room(page, heaptuples[done]->t_len, reserve));
+		} while (done < nrest &&
+				 lsm_page_has_room(page, rest[done]->t_len, reserve));
 		GenericXLogFinish(state);
 		lsm_vm_release(vmbuf);
 		UnlockReleaseBuffer(buf);
@@ -322,6 +337,8 @@ lsm_multi_insert(Relation rel, TupleTableSlot **slots, int ntuples,
 		slots[i]->tts_tid = heaptuples[i]->t_self;
 	pgstat_count_heap_insert(rel, ntuples);
 	pfree(heaptuples);
+	pfree(rest);
+	pfree(loaded);
 }
 
 /*

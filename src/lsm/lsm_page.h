@@ -329,7 +329,7 @@ typedef struct LsmRunIndexHeader
 	BlockNumber next;			/* next index page, or Invalid */
 	uint32		nfences;		/* fences on this page */
 	/* the rest is meaningful on the root only */
-	uint32		level;
+	uint32		level;			/* | LSM_RUN_LOADED for a loaded run */
 	uint32		ndata;			/* data pages */
 	uint32		nindex;			/* index pages */
 	uint32		nbloom;			/* bloom pages */
@@ -345,7 +345,18 @@ typedef struct LsmRunIndexHeader
 	BlockNumber max_lblock;
 	OffsetNumber min_off;
 	OffsetNumber max_off;
+	CommandId	load_cid;		/* a loaded run: the loading command */
 } LsmRunIndexHeader;
+
+/*
+ * A loaded run (lsm_load.c) was written by COPY while its transaction was
+ * still running: every version in it was inserted by the run's oldest_xid
+ * (in the manifest and the root) with command id load_cid, and is stored
+ * in the frozen form (no xmin of its own).  Readers give each version that
+ * xmin and command id back (lsm_run_fix_loaded), so that the ordinary
+ * visibility rules apply to it until a merge writes the versions again.
+ */
+#define LSM_RUN_LOADED			0x80000000
 
 #define LSM_RUN_FENCES_PER_PAGE \
 	((int) ((LSM_PAGE_CONTENT_SIZE - MAXALIGN(sizeof(LsmRunIndexHeader))) / \

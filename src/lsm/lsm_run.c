@@ -32,9 +32,11 @@
 #include "access/generic_xlog.h"
 #include "access/htup_details.h"
 #include "access/transam.h"
+#include "access/xact.h"
 #include "common/hashfn.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "storage/procarray.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
@@ -106,7 +108,30 @@ struct LsmRunWriter
 	ItemPointerData min_tid;
 	ItemPointerData max_tid;
 	uint32		npages;
+
+	/*
+	 * A loaded run (lsm_run_writer_begin_load): the loading transaction and
+	 * command, and the TIDs added so far as ranges of offsets of one block
+	 * each, for the bloom filter built at the end, when the number of
+	 * entries is known.
+	 */
+	TransactionId load_xid;
+	CommandId	load_cid;
+	struct LsmTidRange *ranges;
+	int			nranges;
+	int			max_ranges;
 };
+
+/* a range of consecutive TIDs of one logical block */
+typedef struct LsmTidRange
+{
+	BlockNumber lblock;
+	OffsetNumber first;
+	OffsetNumber last;
+} LsmTidRange;
+
+StaticAssertDecl(MAXALIGN(sizeof(LsmRunIndexHeader)) == 96,
+				 "the root index page's header must keep its size");
 
 /* the two bloom hashes of a TID (double hashing gives the others) */
 static inline void
@@ -252,13 +277,14 @@ lsm_run_bloom_fpr(const LsmRun *run, uint64 nentries)
  * decided when it is finished) that will hold about expected_entries
  * entries (to size the bloom filter).
  */
+static void lsm_run_writer_init_bloom(LsmRunWriter *w,
+									  uint64 expected_entries);
+
 LsmRunWriter *
 lsm_run_writer_begin(Relation rel, uint32 run_id, uint32 level,
 					 uint64 expected_entries)
 {
 	LsmRunWriter *w = palloc0(sizeof(LsmRunWriter));
-	uint64		nbits;
-	int			bits_per_key = lsm_settings(rel).bloom_bits_per_key;
 
 	w->rel = rel;
 	w->run_id = run_id;
@@ -274,8 +300,41 @@ lsm_run_writer_begin(Relation rel, uint32 run_id, uint32 level,
 	w->oldest_xid = InvalidTransactionId;
 	ItemPointerSetInvalid(&w->min_tid);
 	ItemPointerSetInvalid(&w->max_tid);
+	w->load_xid = InvalidTransactionId;
+	if (expected_entries > 0)
+		lsm_run_writer_init_bloom(w, expected_entries);
+	return w;
+}
 
-	/* the bloom filter: bits per key, whole pages, at least one */
+/*
+ * lsm_run_writer_begin_load -- start a loaded run (see LSM_RUN_LOADED):
+ * every version added must have been inserted by transaction xid with
+ * command cid, and is added with frozen = true.  Its level follows from
+ * its size, and its bloom filter is sized and built when it is finished.
+ */
+LsmRunWriter *
+lsm_run_writer_begin_load(Relation rel, uint32 run_id, TransactionId xid,
+						  CommandId cid)
+{
+	LsmRunWriter *w = lsm_run_writer_begin(rel, run_id, 0, 0);
+
+	w->load_xid = xid;
+	w->load_cid = cid;
+	w->max_ranges = 1024;
+	w->ranges = palloc(sizeof(LsmTidRange) * w->max_ranges);
+	return w;
+}
+
+/*
+ * The bloom filter of a run of about expected_entries entries: bits per
+ * key, whole pages, at least one; none if lsm.bloom_bits_per_key is 0.
+ */
+static void
+lsm_run_writer_init_bloom(LsmRunWriter *w, uint64 expected_entries)
+{
+	uint64		nbits;
+	int			bits_per_key = lsm_settings(w->rel).bloom_bits_per_key;
+
 	if (bits_per_key > 0)
 	{
 		nbits = Max(expected_entries, 1) * (uint64) bits_per_key;
@@ -291,7 +350,6 @@ lsm_run_writer_begin(Relation rel, uint32 run_id, uint32 level,
 			w->bloom_pending = palloc(sizeof(uint64) * LSM_BLOOM_PARTS *
 									  LSM_BLOOM_PART_CAP);
 	}
-	return w;
 }
 
 static void lsm_run_encode(LsmRunWriter *w, ItemPointer tid,
@@ -610,6 +668,12 @@ lsm_run_writer_add(LsmRunWriter *w, ItemPointer tid, HeapTupleHeader tup,
 
 	if (tup == NULL)
 		w->ntombstones++;
+	else if (TransactionIdIsValid(w->load_xid))
+	{
+		/* a loaded run: the run's xid is every version's xmin */
+		Assert(frozen && !TransactionIdIsValid(w->oldest_xid));
+		w->nversions++;
+	}
 	else
 	{
 		w->nversions++;
@@ -642,6 +706,27 @@ lsm_run_writer_add(LsmRunWriter *w, ItemPointer tid, HeapTupleHeader tup,
 		lsm_bloom_hashes(ItemPointerGetBlockNumber(tid),
 						 ItemPointerGetOffsetNumber(tid), &h1, &h2);
 		lsm_bloom_add(w, h1, h2);
+	}
+	else if (w->ranges)
+	{
+		/* for the filter built at the end (lsm_run_writer_bloom_ranges) */
+		LsmTidRange *r = w->nranges > 0 ? &w->ranges[w->nranges - 1] : NULL;
+
+		if (r != NULL && r->lblock == ItemPointerGetBlockNumber(tid) &&
+			r->last + 1 == ItemPointerGetOffsetNumber(tid))
+			r->last++;
+		else
+		{
+			if (w->nranges >= w->max_ranges)
+			{
+				w->max_ranges *= 2;
+				w->ranges = repalloc_huge(w->ranges,
+										  sizeof(LsmTidRange) * w->max_ranges);
+			}
+			r = &w->ranges[w->nranges++];
+			r->lblock = ItemPointerGetBlockNumber(tid);
+			r->first = r->last = ItemPointerGetOffsetNumber(tid);
+		}
 	}
 
 	lsm_run_encode(w, tid, tup, len, frozen);
@@ -685,6 +770,24 @@ lsm_run_writer_finish(LsmRunWriter *w, LsmManifestRun *desc)
 		lsm_run_emit(w);
 	if (w->nfences == 0)
 		return false;
+
+	/* a loaded run: its filter, now that the number of entries is known */
+	if (w->ranges)
+	{
+		lsm_run_writer_init_bloom(w, w->nversions + w->ntombstones);
+		for (int i = 0; w->bloom && i < w->nranges; i++)
+		{
+			for (uint32 off = w->ranges[i].first; off <= w->ranges[i].last; off++)
+			{
+				uint32		h1,
+							h2;
+
+				lsm_bloom_hashes(w->ranges[i].lblock, (OffsetNumber) off,
+								 &h1, &h2);
+				lsm_bloom_add(w, h1, h2);
+			}
+		}
+	}
 
 	/* bloom pages, chained by consecutive "seq" numbers through the root */
 	if (w->bloom)
@@ -749,6 +852,12 @@ lsm_run_writer_finish(LsmRunWriter *w, LsmManifestRun *desc)
 		if (p == 0)
 		{
 			ih->level = w->level;
+			if (TransactionIdIsValid(w->load_xid))
+			{
+				ih->level |= LSM_RUN_LOADED;
+				ih->load_cid = w->load_cid;
+				w->oldest_xid = w->load_xid;
+			}
 			ih->ndata = w->nfences - nbloom;
 			ih->nindex = nindex;
 			ih->nbloom = nbloom;
@@ -864,6 +973,11 @@ lsm_run_open(Relation rel, const LsmManifestRun *desc, MemoryContext mcxt)
 			run->bloom_blocked = (ih->bloom_nhash & LSM_RUN_BLOOM_BLOCKED) != 0;
 			run->nversions = ih->nversions;
 			run->ntombstones = ih->ntombstones;
+			run->loaded = (ih->level & LSM_RUN_LOADED) != 0;
+			run->load_cid = ih->load_cid;
+			if (run->loaded && !TransactionIdIsNormal(ih->oldest_xid))
+				LSM_CORRUPT(rel, blkno, ("Loaded run %u has no transaction id.",
+										 desc->run_id));
 			if (ih->bloom_nbits != (uint64) ih->nbloom * LSM_RUN_BLOOM_BITS ||
 				run->bloom_nhash > 64 ||
 				(ih->bloom_nhash & ~(LSM_RUN_BLOOM_NHASH_MASK | LSM_RUN_BLOOM_BLOCKED)) != 0)
@@ -1089,8 +1203,78 @@ lsm_run_decode(Relation rel, LsmRun *run, int pageidx, LsmRunChunk *chunk)
 
 	buf = lsm_run_read_page(rel, blkno, LSM_PAGE_RUN_DATA, run->desc.run_id);
 	lsm_run_decode_buffer(rel, buf, chunk);
+	lsm_run_fix_loaded(run, chunk);
 	chunk->run = run;
 	chunk->pageidx = pageidx;
+}
+
+/*
+ * Status of the transaction that loaded a run, as a hint for its versions:
+ * HEAP_XMIN_COMMITTED or HEAP_XMIN_INVALID once it is over, 0 while it is
+ * ours or running.  The order of the checks is heap's (see
+ * lsm_visibility.c), so that a transaction committing meanwhile is never
+ * taken for aborted.
+ */
+static uint16
+lsm_run_load_hint(TransactionId xid)
+{
+	if (TransactionIdIsCurrentTransactionId(xid) ||
+		TransactionIdIsInProgress(xid))
+		return 0;
+	if (TransactionIdDidCommit(xid))
+		return HEAP_XMIN_COMMITTED;
+	return HEAP_XMIN_INVALID;
+}
+
+/*
+ * lsm_run_load_pending -- is run a loaded run whose transaction is still
+ * running (ours or another's)?  Merges leave such a run alone.
+ */
+bool
+lsm_run_load_pending(const LsmRun *run)
+{
+	return run->loaded && TransactionIdIsNormal(run->desc.oldest_xid) &&
+		lsm_run_load_hint(run->desc.oldest_xid) == 0;
+}
+
+/*
+ * lsm_run_load_aborted -- is run a loaded run whose transaction aborted
+ * (every version in it is dead)?
+ */
+bool
+lsm_run_load_aborted(const LsmRun *run)
+{
+	return run->loaded && TransactionIdIsNormal(run->desc.oldest_xid) &&
+		lsm_run_load_hint(run->desc.oldest_xid) == HEAP_XMIN_INVALID;
+}
+
+/*
+ * lsm_run_fix_loaded -- in a chunk just decoded from run, give the versions
+ * of a loaded run their xmin and command id back (they are stored frozen,
+ * see LSM_RUN_LOADED), hinted as committed or aborted once the loading
+ * transaction is over.  A chunk kept while that transaction ends keeps no
+ * hint, which is never wrong: the visibility rules then ask the commit log.
+ */
+void
+lsm_run_fix_loaded(const LsmRun *run, LsmRunChunk *chunk)
+{
+	TransactionId xid = run->desc.oldest_xid;
+	uint16		hint;
+
+	if (!run->loaded || !TransactionIdIsNormal(xid))
+		return;
+	hint = lsm_run_load_hint(xid);
+	for (int i = 0; i < chunk->nentries; i++)
+	{
+		HeapTupleHeader t = chunk->entries[i].tup;
+
+		if (t == NULL || !HeapTupleHeaderXminFrozen(t))
+			continue;
+		t->t_infomask &= ~HEAP_XMIN_FROZEN;
+		t->t_infomask |= hint;
+		HeapTupleHeaderSetXmin(t, xid);
+		HeapTupleHeaderSetCmin(t, run->load_cid);
+	}
 }
 
 /*
@@ -1154,6 +1338,7 @@ lsm_run_decode_for_lookup(Relation rel, LsmRun *run, int pageidx,
 			ItemPointerGetOffsetNumber(&chunk->entries[0].tid) == hdr.first_off)
 		{
 			UnlockReleaseBuffer(buf);
+			lsm_run_fix_loaded(run, chunk);
 			chunk->lookup_run = run;
 			chunk->lookup_pageidx = pageidx;
 			return;
@@ -1165,6 +1350,7 @@ lsm_run_decode_for_lookup(Relation rel, LsmRun *run, int pageidx,
 	 * wrong): the ordinary decode of the whole page.
 	 */
 	lsm_run_decode_buffer(rel, buf, chunk);
+	lsm_run_fix_loaded(run, chunk);
 	chunk->run = run;
 	chunk->pageidx = pageidx;
 }

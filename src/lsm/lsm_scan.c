@@ -236,7 +236,7 @@ lsm_scan_run_block(LsmScanDesc scan, BlockNumber lblock, Snapshot snapshot,
 		if (e->tup == NULL)
 			continue;			/* a tombstone */
 		/* a frozen version (never an xmax in a run) is visible to all */
-		if (!(mvcc && HeapTupleHeaderXminFrozen(e->tup)))
+		if (!(mvcc && lsm_run_version_visible_fast(e->tup, snapshot)))
 		{
 			tup.t_data = e->tup;
 			tup.t_len = e->len;
@@ -503,7 +503,8 @@ restart:
 		 * A frozen version from a run (never an xmax there) is visible to
 		 * every MVCC snapshot, as on an all-visible page.
 		 */
-		valid = (fromrun ? (mvcc && HeapTupleHeaderXminFrozen(tup.t_data)) :
+		valid = (fromrun ? (mvcc && lsm_run_version_visible_fast(tup.t_data,
+																 snapshot)) :
 				 all_visible) ||
 			lsm_tuple_satisfies(&tup, snapshot);
 		if (ssi)
@@ -1216,6 +1217,7 @@ lsm_scan_analyze_run_page(LsmScanDesc scan, Buffer buf)
 		}
 		IncrBufferRefCount(buf);	/* the pin stays as the slots' anchor */
 		lsm_run_decode_buffer(rel, buf, scan->rs_analyze_chunk);
+		lsm_run_fix_loaded(rs->runs[r], scan->rs_analyze_chunk);
 		scan->rs_cbuf = buf;
 		scan->rs_analyze_run = r;
 		scan->rs_analyze_entry = 0;

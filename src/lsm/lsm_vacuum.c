@@ -927,6 +927,7 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 	int			max_items;
 	bool		frozenxid_updated;
 	bool		minmulti_updated;
+	uint32		loading_id = 0; /* a run being loaded (run ids start at 1) */
 	PGRUsage	ru0;
 	TimestampTz starttime = 0;
 	bool		verbose = (params->options & VACOPT_VERBOSE) != 0;
@@ -1081,6 +1082,13 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 			for (uint32 r = 0; r < vs.nruns_listed; r++)
 				if (vs.run_ids[r] == run_id)
 					listed = true;
+			/* a run COPY is still writing is not an orphan (lsm_load.c) */
+			if (!listed &&
+				(run_id == loading_id || lsm_load_in_flight(rel, run_id)))
+			{
+				loading_id = run_id;
+				listed = true;
+			}
 			if (!listed)
 			{
 				ReleaseBuffer(buf);

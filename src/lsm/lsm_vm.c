@@ -247,6 +247,57 @@ lsm_vm_clear_block_in_record(GenericXLogState *state, BlockNumber lblock,
 }
 
 /*
+ * lsm_vm_clear_range -- clear the bits of logical blocks first .. last, one
+ * record per map page that has any of them set.  A run loaded by COPY
+ * (lsm_load.c) fills blocks that had no page while it was written, which a
+ * merge may have marked all-visible meanwhile; its publication clears them
+ * first, under the maintenance lock that such merges take too.
+ */
+void
+lsm_vm_clear_range(Relation rel, BlockNumber first, BlockNumber last)
+{
+	BlockNumber lb = first;
+
+	while (lb <= last)
+	{
+		Buffer		vmbuf = lsm_vm_pin(rel, lb, false);
+		BlockNumber vmblock = LSM_VM_MAPBLOCK(lb);
+		BlockNumber end;
+		bool		any = false;
+		uint8	   *map;
+
+		/* the blocks of this range on this map page */
+		end = (BlockNumber) Min((uint64) last,
+								((uint64) vmblock + 1) * LSM_VM_BLOCKS_PER_PAGE - 1);
+		if (!BufferIsValid(vmbuf))
+		{
+			/* no map page: no bit set (the fork only grows, see above) */
+			lb = end + 1;
+			continue;
+		}
+		LockBuffer(vmbuf, BUFFER_LOCK_EXCLUSIVE);
+		if (!PageIsNew(BufferGetPage(vmbuf)))
+		{
+			map = (uint8 *) PageGetContents(BufferGetPage(vmbuf));
+			for (BlockNumber b = lb; b <= end && !any; b++)
+				any = (map[LSM_VM_MAPBYTE(b)] &
+					   (VISIBILITYMAP_ALL_VISIBLE << LSM_VM_OFFSET(b))) != 0;
+		}
+		if (any)
+		{
+			GenericXLogState *state = GenericXLogStart(rel);
+			Page		copy = GenericXLogRegisterBuffer(state, vmbuf, 0);
+
+			for (BlockNumber b = lb; b <= end; b++)
+				lsm_vm_change(copy, b, false);
+			GenericXLogFinish(state);
+		}
+		UnlockReleaseBuffer(vmbuf);
+		lb = end + 1;
+	}
+}
+
+/*
  * lsm_vm_is_set -- is the ALL_VISIBLE bit of lblock set?  (No lock: a
  * single byte is read, as visibilitymap_get_status does.)
  */

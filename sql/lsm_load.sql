@@ -1,0 +1,156 @@
+--
+-- lsm_load: COPY straight into a run (direct load, src/lsm/lsm_load.c).
+-- A COPY batch of at least lsm.direct_load_min_bytes into a table without
+-- indexes and triggers sends the rest of the COPY into a run of its own,
+-- published when COPY ends; its rows carry the loading transaction's xid.
+--
+\getenv abs_builddir PG_ABS_BUILDDIR
+\set f1 :abs_builddir '/results/lsm_load1.data'
+\set f2 :abs_builddir '/results/lsm_load2.data'
+\set fbad :abs_builddir '/results/lsm_load_bad.data'
+\set fgood :abs_builddir '/results/lsm_load_good.data'
+COPY (SELECT g, g * 7, g % 1000, repeat('x', g % 50) FROM generate_series(1, 30000) g) TO :'f1';
+COPY (SELECT g, g * 7, g % 1000, repeat('y', g % 50) FROM generate_series(30001, 40000) g) TO :'f2';
+COPY (SELECT g::text, (g * 7)::text, (g % 1000)::text, 'z' FROM generate_series(40001, 45000) g
+      UNION ALL SELECT '45001', 'not a number', '0', 'z') TO :'fbad';
+COPY (SELECT g, g * 7, g % 1000, 'z' FROM generate_series(50001, 54000) g) TO :'fgood';
+
+SET lsm.direct_load_min_bytes = '1kB';
+CREATE TABLE load_t (id bigint, r bigint, v int, s text) USING lsm;
+
+-- one run, no memtable page
+COPY load_t FROM :'f1';
+SELECT count(*) AS runs, sum(versions) AS versions FROM lsm_runs('load_t');
+SELECT memtable_pages FROM lsm_info('load_t');
+SELECT count(*), sum(id), sum(v), sum(length(s)) FROM load_t;
+SELECT * FROM load_t WHERE id IN (1, 15000, 30000) ORDER BY id;
+SELECT lsm_check('load_t');
+
+-- in the loading transaction: visible to the next commands, and its rows
+-- can be updated, deleted and locked there
+BEGIN;
+COPY load_t FROM :'f2';
+SELECT count(*), sum(id) FROM load_t;
+UPDATE load_t SET v = -1 WHERE id = 35000;
+DELETE FROM load_t WHERE id = 35001;
+SELECT id, v FROM load_t WHERE id = 35002 FOR UPDATE;
+SELECT id, v FROM load_t WHERE id BETWEEN 34999 AND 35002 ORDER BY id;
+COMMIT;
+SELECT count(*), sum(id) FROM load_t;
+SELECT id, v FROM load_t WHERE id BETWEEN 34999 AND 35002 ORDER BY id;
+SELECT count(*) AS runs FROM lsm_runs('load_t');
+SELECT lsm_check('load_t');
+
+-- aborted: the rows never resurface, and a merge drops them
+BEGIN;
+COPY load_t FROM :'f2';
+SELECT count(*) FROM load_t;
+ROLLBACK;
+SELECT count(*), sum(id) FROM load_t;
+SELECT count(*) AS runs FROM lsm_runs('load_t');
+SELECT runs FROM lsm_compact('load_t', true);
+SELECT count(*) AS runs, sum(versions) AS versions, sum(tombstones) AS tombstones
+  FROM lsm_runs('load_t');
+SELECT count(*), sum(id) FROM load_t;
+SELECT id, v FROM load_t WHERE id BETWEEN 34999 AND 35002 ORDER BY id;
+SELECT lsm_check('load_t');
+
+-- a savepoint rolled back takes its COPY along; the next one stays
+BEGIN;
+SAVEPOINT a;
+COPY load_t FROM :'f2';
+ROLLBACK TO SAVEPOINT a;
+SELECT count(*) FROM load_t;
+SAVEPOINT b;
+COPY load_t FROM :'f2';
+RELEASE SAVEPOINT b;
+SELECT count(*) FROM load_t;
+COMMIT;
+SELECT count(*), sum(id) FROM load_t;
+
+-- a COPY that fails half-way leaves orphan pages, which VACUUM reclaims
+-- (frees, or truncates away at the end of the relation)
+SELECT total_pages - free_pages AS used_before FROM lsm_info('load_t') \gset
+COPY load_t FROM :'fbad';
+SELECT count(*) FROM load_t;
+SELECT total_pages - free_pages > :used_before AS orphans FROM lsm_info('load_t');
+VACUUM load_t;
+SELECT total_pages - free_pages <= :used_before AS reclaimed FROM lsm_info('load_t');
+SELECT lsm_check('load_t');
+COPY load_t FROM :'fgood';
+SELECT count(*), sum(id) FROM load_t;
+
+-- after the commit, compactions merge a loaded run like any other
+SELECT runs FROM lsm_compact('load_t', true);
+SELECT count(*) AS runs FROM lsm_runs('load_t');
+SELECT count(*), sum(id), sum(v), sum(length(s)) FROM load_t;
+SELECT lsm_check('load_t');
+
+-- TOAST values, and rows too wide for a run (they go to the memtable)
+CREATE TABLE load_wide (id int, t text, p text) USING lsm;
+ALTER TABLE load_wide ALTER COLUMN p SET STORAGE PLAIN;
+COPY (SELECT g, CASE WHEN g % 10 <> 0 THEN
+                  (SELECT string_agg(md5(g::text || i::text), '') FROM generate_series(1, 100) i) END,
+             CASE WHEN g % 10 = 0 THEN repeat('w', 8100) END
+        FROM generate_series(1, 200) g) TO :'f1';
+COPY load_wide FROM :'f1';
+SELECT count(*) AS runs, sum(versions) AS versions FROM lsm_runs('load_wide');
+SELECT memtable_pages > 0 AS wide_rows_in_memtable FROM lsm_info('load_wide');
+SELECT count(*), sum(length(t)), count(p), sum(length(p)),
+       bool_and(t = (SELECT string_agg(md5(id::text || i::text), '') FROM generate_series(1, 100) i)
+                OR id % 10 = 0) AS toast_ok
+  FROM load_wide;
+SELECT lsm_check('load_wide');
+
+-- not loaded: tables with an index or a trigger, or the setting at 0
+COPY (SELECT g, g * 7, g % 1000, 'a' FROM generate_series(1, 5000) g) TO :'f1';
+CREATE TABLE load_idx (id bigint, r bigint, v int, s text) USING lsm;
+CREATE INDEX ON load_idx (id);
+COPY load_idx FROM :'f1';
+SELECT count(*) AS runs FROM lsm_runs('load_idx');
+CREATE TABLE load_trg (id bigint, r bigint, v int, s text) USING lsm;
+CREATE FUNCTION load_trg_f() RETURNS trigger LANGUAGE plpgsql AS
+  $$BEGIN RETURN NULL; END$$;
+CREATE TRIGGER load_trg_t AFTER INSERT ON load_trg FOR EACH ROW EXECUTE FUNCTION load_trg_f();
+COPY load_trg FROM :'f1';
+SELECT count(*) AS runs FROM lsm_runs('load_trg');
+CREATE TABLE load_off (id bigint, r bigint, v int, s text) USING lsm;
+SET lsm.direct_load_min_bytes = 0;
+COPY load_off FROM :'f1';
+SELECT count(*) AS runs FROM lsm_runs('load_off');
+-- COPY FREEZE (into a table created in the same transaction): memtable
+SET lsm.direct_load_min_bytes = '1kB';
+BEGIN;
+CREATE TABLE load_frz (id bigint, r bigint, v int, s text) USING lsm;
+COPY load_frz FROM :'f1' WITH (FREEZE);
+SELECT count(*) AS runs FROM lsm_runs('load_frz');
+COMMIT;
+SELECT count(*) FROM load_frz;
+DROP TABLE load_frz;
+RESET lsm.direct_load_min_bytes;
+-- the default (32kB): a small COPY uses the memtable, a large one a run
+COPY (SELECT 1, 2, 3, 'a') TO :'f2';
+COPY load_off FROM :'f2';
+SELECT count(*) AS runs FROM lsm_runs('load_off');
+COPY load_off FROM :'f1';
+SELECT count(*) AS runs FROM lsm_runs('load_off');
+SELECT count(*) FROM load_off;
+
+-- partitions: each lsm partition gets a run of its own
+SET lsm.direct_load_min_bytes = '1kB';
+CREATE TABLE load_p (id bigint, r bigint, v int, s text) PARTITION BY RANGE (id);
+CREATE TABLE load_p1 PARTITION OF load_p FOR VALUES FROM (0) TO (2500) USING lsm;
+CREATE TABLE load_p2 PARTITION OF load_p FOR VALUES FROM (2500) TO (10000) USING lsm;
+COPY load_p FROM :'f1';
+SELECT (SELECT count(*) FROM lsm_runs('load_p1')) AS runs1,
+       (SELECT count(*) FROM lsm_runs('load_p2')) AS runs2;
+SELECT tableoid::regclass, count(*), sum(id) FROM load_p GROUP BY 1 ORDER BY 1;
+
+-- an index created afterwards finds the loaded rows
+CREATE INDEX ON load_t (id);
+SET enable_seqscan = off;
+SELECT id, r FROM load_t WHERE id = 31234;
+RESET enable_seqscan;
+
+DROP TABLE load_t, load_wide, load_idx, load_trg, load_off, load_p;
+DROP FUNCTION load_trg_f();
