@@ -118,14 +118,23 @@ CREATE TABLE load_off (id bigint, r bigint, v int, s text) USING lsm;
 SET lsm.direct_load_min_bytes = 0;
 COPY load_off FROM :'f1';
 SELECT count(*) AS runs FROM lsm_runs('load_off');
--- COPY FREEZE (into a table created in the same transaction): memtable
+-- COPY FREEZE (into a table created or truncated in the same transaction):
+-- an ordinary run of frozen versions, visible to every snapshot
 SET lsm.direct_load_min_bytes = '1kB';
 BEGIN;
 CREATE TABLE load_frz (id bigint, r bigint, v int, s text) USING lsm;
 COPY load_frz FROM :'f1' WITH (FREEZE);
-SELECT count(*) AS runs FROM lsm_runs('load_frz');
+SELECT count(*) AS runs, sum(versions) AS versions, bool_and(oldest_xid IS NULL) AS frozen
+  FROM lsm_runs('load_frz');
+SELECT count(*), sum(id) FROM load_frz;
 COMMIT;
-SELECT count(*) FROM load_frz;
+SELECT count(*), sum(id) FROM load_frz;
+BEGIN;
+TRUNCATE load_frz;
+COPY load_frz FROM :'f1' WITH (FREEZE);
+ROLLBACK;
+SELECT count(*), sum(id) FROM load_frz;
+SELECT lsm_check('load_frz');
 DROP TABLE load_frz;
 RESET lsm.direct_load_min_bytes;
 -- the default (32kB): a small COPY uses the memtable, a large one a run

@@ -6,8 +6,10 @@
  *
  * Runs hold only versions that nobody can change any more through the
  * run: xmin committed (stored frozen when it is older than every
- * snapshot), no xmax.  Everything else about a version lives on memtable
- * pages, where heap's MVCC and locking code works unchanged:
+ * snapshot), no xmax.  (The exception, a run COPY writes while its
+ * transaction runs, is lsm_load.c's.)  Everything else about a version
+ * lives on memtable pages, where heap's MVCC and locking code works
+ * unchanged:
  *
  *	- Flush takes memtable pages all of whose versions are like that (or
  *	  are tombstones), except the newest page that takes insertions, and

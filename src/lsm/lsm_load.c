@@ -37,6 +37,14 @@
  * to TIDs not yet readable) and without triggers (AFTER triggers fetch
  * their rows by TID before COPY ends).
  *
+ * COPY FREEZE.  Its versions are frozen when they are written (as heap
+ * does), which COPY allows only into a table created or truncated in the
+ * current subtransaction: nobody else can see that relfilenode before the
+ * commit, and an abort discards it.  So its load is an ordinary run of
+ * frozen versions, visible to all once published.  (Unlike heap's, those
+ * versions are not visible before COPY ends, not even to the COPY command
+ * itself, e.g. to a function of a CHECK constraint that reads the table.)
+ *
  * Pages and crashes.  The run's pages are written as full images while
  * COPY runs, without the maintenance lock, under a run id reserved in the
  * manifest.  VACUUM frees run pages whose run the manifest does not list
@@ -91,6 +99,7 @@ typedef struct LsmLoad
 	TransactionId xid;			/* the loading (sub)transaction */
 	CommandId	cid;			/* ... and command */
 	SubTransactionId subid;
+	bool		frozen;			/* COPY FREEZE */
 	MemoryContext cxt;			/* everything of the load */
 	uint32		run_id;
 	LsmRunWriter *w;
@@ -156,8 +165,7 @@ lsm_load_forget(LsmLoad *ld)
 /*
  * May a batch of nbytes bytes start a load into rel?  The table must have
  * no index and no trigger (see the file header), the batch must be large
- * enough, and not be COPY FREEZE's (its versions are stored frozen, which
- * a loaded run would take for the loading transaction's), and no maintenance may be running right now (the run id is
+ * enough, and no maintenance may be running right now (the run id is
  * reserved under the maintenance lock; if it is busy, a later batch tries
  * again).
  */
@@ -172,8 +180,7 @@ lsm_load_start(Relation rel, Size nbytes, CommandId cid, int options)
 
 	if (lsm_direct_load_min_bytes <= 0 ||
 		nbytes < (Size) lsm_direct_load_min_bytes * 1024 ||
-		rel->trigdesc != NULL || IsInParallelMode() ||
-		(options & TABLE_INSERT_FROZEN))
+		rel->trigdesc != NULL || IsInParallelMode())
 		return NULL;
 	indexes = RelationGetIndexList(rel);
 	if (indexes != NIL)
@@ -203,7 +210,11 @@ lsm_load_start(Relation rel, Size nbytes, CommandId cid, int options)
 	ld->subid = GetCurrentSubTransactionId();
 	ld->cxt = cxt;
 	ld->run_id = run_id;
-	ld->w = lsm_run_writer_begin_load(rel, run_id, ld->xid, cid);
+	/* COPY FREEZE: an ordinary run of frozen versions (see the header) */
+	ld->frozen = (options & TABLE_INSERT_FROZEN) != 0;
+	ld->w = lsm_run_writer_begin_load(rel, run_id,
+									  ld->frozen ? InvalidTransactionId : ld->xid,
+									  cid);
 	ld->next = ld->end = InvalidBlockNumber;
 	ld->nreserve = LSM_LOAD_RESERVE_FIRST;
 	ld->cur = InvalidBlockNumber;
@@ -269,7 +280,8 @@ lsm_load_multi_insert(Relation rel, HeapTuple *tuples, int ntuples,
 		if (ld == NULL)
 			return false;
 	}
-	else if (ld->cid != cid || ld->xid != GetCurrentTransactionId())
+	else if (ld->cid != cid || ld->xid != GetCurrentTransactionId() ||
+			 ld->frozen != ((options & TABLE_INSERT_FROZEN) != 0))
 		elog(ERROR, "lsm: a direct load into \"%s\" outlived its COPY",
 			 RelationGetRelationName(rel));
 

@@ -603,9 +603,11 @@ lsm_tuple_delete(Relation rel, ItemPointer tid, CommandId cid,
 
 	/*
 	 * A version that lives only in a run is copied to the memtable page of
-	 * its block and deleted there in one record.  Versions in runs have a
-	 * committed xmin and no xmax, so the check can only fail on a
-	 * crosscheck snapshot; then the usual way below reports it.
+	 * its block and deleted there in one record.  Versions in runs have no
+	 * xmax and a committed xmin (but in a run loaded by COPY, whose
+	 * transaction may still run: see lsm_load.c), so the check fails only
+	 * on a crosscheck snapshot or for such a version; then the usual way
+	 * below reports it.
 	 */
 	if (lsm_materialize_begin(rel, tid, true, &pc))
 	{

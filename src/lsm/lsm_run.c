@@ -16,7 +16,9 @@
  * never change, so this is cached for as long as the run is listed),
  * answers "might the run hold this TID?" with the TID range and the bloom
  * filter, and decodes one data page at a time into a chunk of ordinary
- * heap tuples (xmin committed or frozen, no xmax, t_ctid = own TID).
+ * heap tuples (xmin committed or frozen, no xmax, t_ctid = own TID; the
+ * versions of a run loaded by COPY get their transaction's xmin and
+ * command id, see lsm_run_fix_loaded).
  * Everything read from disk is verified: magic, run id, checksum of the
  * compressed bytes, the decompressed length, and the bounds of every entry;
  * a mismatch is an ERROR naming the relation and block.
@@ -307,10 +309,12 @@ lsm_run_writer_begin(Relation rel, uint32 run_id, uint32 level,
 }
 
 /*
- * lsm_run_writer_begin_load -- start a loaded run (see LSM_RUN_LOADED):
- * every version added must have been inserted by transaction xid with
- * command cid, and is added with frozen = true.  Its level follows from
- * its size, and its bloom filter is sized and built when it is finished.
+ * lsm_run_writer_begin_load -- start a run written by COPY (lsm_load.c):
+ * a loaded run (see LSM_RUN_LOADED), every version of which must have been
+ * inserted by transaction xid with command cid and is added with frozen =
+ * true; or, with xid invalid, an ordinary run of versions frozen already
+ * (COPY FREEZE).  Its level follows from its size, and its bloom filter is
+ * sized and built when it is finished.
  */
 LsmRunWriter *
 lsm_run_writer_begin_load(Relation rel, uint32 run_id, TransactionId xid,

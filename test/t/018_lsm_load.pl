@@ -26,14 +26,16 @@ my ($primary, $standby) = primary_and_standby('lsm_load',
 	extra_conf => [ 'autovacuum = off', q(lsm.direct_load_min_bytes = '1kB') ]);
 
 # COPY ... FROM PROGRAM of the ids from .. to (then the program sleeps
-# $sleep seconds, keeping the COPY open)
+# $sleep seconds, keeping the COPY open) into ld, or into $table with
+# $options
 sub copy_sql
 {
-	my ($from, $to, $sleep) = @_;
+	my ($from, $to, $sleep, $table, $options) = @_;
 	my $prog = "seq $from $to | sed 's/.*/&\\t&\\t7\\tabc/'";
 	$prog = "($prog; sleep $sleep)" if $sleep;
 	$prog =~ s/'/''/g;
-	return "COPY ld FROM PROGRAM '$prog'";
+	return "COPY " . ($table // 'ld') . " FROM PROGRAM '$prog'"
+	  . ($options ? " WITH ($options)" : '');
 }
 
 my $digest = q{SELECT count(*), sum(id), sum(v), count(DISTINCT id) FROM ld};
@@ -59,6 +61,17 @@ compare_query($primary, $standby, $digest, 'standby: the same rows');
 compare_query($primary, $standby, $runs, 'standby: the same runs');
 verify_query($standby, q{SELECT lsm_check('ld')}, '',
 	'standby: lsm_check clean');
+
+# COPY FREEZE: an ordinary run of frozen versions
+$primary->safe_psql('postgres',
+	'BEGIN; CREATE TABLE ldf (id bigint, r bigint, v int, s text) USING lsm; '
+	  . copy_sql(1, 20000, 0, 'ldf', 'FREEZE')
+	  . '; COMMIT;');
+verify_query($primary,
+	q{SELECT count(*), bool_and(oldest_xid IS NULL) FROM lsm_runs('ldf')},
+	'1|t', 'COPY FREEZE: one run, frozen');
+compare_query($primary, $standby, q{SELECT count(*), sum(id) FROM ldf},
+	'standby: the rows of COPY FREEZE');
 
 $primary->safe_psql('postgres', q{SELECT lsm_compact('ld', true)});
 verify_query($primary, q{SELECT count(*) FROM lsm_runs('ld')}, '1',
