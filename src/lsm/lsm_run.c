@@ -112,9 +112,10 @@ struct LsmRunWriter
 	uint32		npages;
 
 	/*
-	 * A loaded run (lsm_run_writer_begin_load): the loading transaction and
-	 * command, and the TIDs added so far as ranges of offsets of one block
-	 * each, for the bloom filter built at the end, when the number of
+	 * A run written by COPY (lsm_run_writer_begin_load): the loading
+	 * transaction and command (a loaded run; invalid for COPY FREEZE), and
+	 * the TIDs added so far as ranges of offsets of one block each, for the
+	 * bloom filter built by lsm_run_writer_finish, when the number of
 	 * entries is known.
 	 */
 	TransactionId load_xid;
@@ -274,14 +275,15 @@ lsm_run_bloom_fpr(const LsmRun *run, uint64 nentries)
 	return sum;
 }
 
-/*
- * lsm_run_writer_begin -- start a run of the given level (0: by its size,
- * decided when it is finished) that will hold about expected_entries
- * entries (to size the bloom filter).
- */
 static void lsm_run_writer_init_bloom(LsmRunWriter *w,
 									  uint64 expected_entries);
 
+/*
+ * lsm_run_writer_begin -- start a run of the given level (0: by its size,
+ * decided when it is finished) that will hold about expected_entries
+ * entries (to size the bloom filter; 0: no filter yet, see
+ * lsm_run_writer_begin_load).
+ */
 LsmRunWriter *
 lsm_run_writer_begin(Relation rel, uint32 run_id, uint32 level,
 					 uint64 expected_entries)
@@ -713,7 +715,7 @@ lsm_run_writer_add(LsmRunWriter *w, ItemPointer tid, HeapTupleHeader tup,
 	}
 	else if (w->ranges)
 	{
-		/* for the filter built at the end (lsm_run_writer_bloom_ranges) */
+		/* for the filter built at the end (lsm_run_writer_finish) */
 		LsmTidRange *r = w->nranges > 0 ? &w->ranges[w->nranges - 1] : NULL;
 
 		if (r != NULL && r->lblock == ItemPointerGetBlockNumber(tid) &&
