@@ -159,6 +159,15 @@ SELECT tableoid::regclass, count(*), sum(id) FROM load_p GROUP BY 1 ORDER BY 1;
 CREATE INDEX ON load_t (id);
 SET enable_seqscan = off;
 SELECT id, r FROM load_t WHERE id = 31234;
+-- index fetches in descending TID order within a data page: a lookup
+-- decodes a page only up to the TID it wants, so the next, smaller TID
+-- needs the whole page
+SET enable_bitmapscan = off;
+EXPLAIN (COSTS OFF)
+SELECT id, r FROM load_t WHERE id BETWEEN 31195 AND 31200 ORDER BY id DESC;
+SELECT string_agg(id || ':' || r, ',') FROM
+  (SELECT id, r FROM load_t WHERE id BETWEEN 31195 AND 31200 ORDER BY id DESC) s;
+RESET enable_bitmapscan;
 RESET enable_seqscan;
 
 DROP TABLE load_t, load_wide, load_idx, load_trg, load_off, load_p;

@@ -462,13 +462,18 @@ typedef struct LsmRun
 	CommandId	load_cid;		/* ... its command id */
 } LsmRun;
 
-/* one decoded entry: tup == NULL for a tombstone */
+/*
+ * one decoded entry: tup == NULL for a tombstone (len 0), or for a version
+ * a lookup skipped (len LSM_RUN_ENTRY_SKIPPED; lsm_run_parse_until)
+ */
 typedef struct LsmRunEntry
 {
 	ItemPointerData tid;
 	HeapTupleHeader tup;
 	uint32		len;
 } LsmRunEntry;
+
+#define LSM_RUN_ENTRY_SKIPPED	PG_UINT32_MAX
 
 /* a decoded data page */
 /* an arena a scan may still point into (LsmRunChunk.kept) */
@@ -486,6 +491,8 @@ typedef struct LsmRunChunk
 	int			pageidx;
 	LsmRun	   *lookup_run;		/* or: a prefix of which page (point */
 	int			lookup_pageidx; /* lookups, lsm_run_decode_for_lookup) */
+	bool		lookup_single;	/* ... of which only the last entry has its
+								 * version (the others: TIDs only) */
 	int			nentries;
 	int			max_entries;
 	int			scan_pos;		/* where a scan's next block starts (a hint:

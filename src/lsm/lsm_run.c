@@ -1291,13 +1291,15 @@ lsm_run_fix_loaded(const LsmRun *run, LsmRunChunk *chunk)
  * order, so decompressing and parsing all of them does about twice the
  * work needed on average.  The header's first and last TIDs give an
  * estimate of where tid lies; LZ4 decompresses a little beyond that and
- * parsing stops at the first entry at or past tid.  If the estimate fell
- * short, the whole page is decoded after all.  The chunk then describes a
- * prefix of the page (lookup_run, lookup_pageidx; run stays NULL, so that
- * every other user decodes the page in full); a later lookup in the same
- * page beyond the prefix decodes all of it (lsm_run_lookup), so that a
- * scan through the page in TID order decodes it at most twice.  The
- * checksum covers the whole compressed page as before.
+ * parsing stops at the first entry at or past tid, building only that
+ * entry's version (the entries before it are checked, not built).  If the
+ * estimate fell short, the whole page is decoded after all.  The chunk
+ * then holds that one version of the page (lookup_run, lookup_pageidx,
+ * lookup_single; run stays NULL, so that every other user decodes the page
+ * in full); a later lookup of another TID in the same page decodes all of
+ * it (lsm_run_lookup), so that a scan through the page in TID order
+ * decodes it at most twice.  The checksum covers the whole compressed page
+ * as before.
  */
 static void
 lsm_run_decode_for_lookup(Relation rel, LsmRun *run, int pageidx,
@@ -1347,6 +1349,7 @@ lsm_run_decode_for_lookup(Relation rel, LsmRun *run, int pageidx,
 			lsm_run_fix_loaded(run, chunk);
 			chunk->lookup_run = run;
 			chunk->lookup_pageidx = pageidx;
+			chunk->lookup_single = true;
 			return;
 		}
 	}
@@ -1486,7 +1489,9 @@ lsm_run_chunk_release_arena(LsmRunChunk *chunk)
  * lsm_run_parse_until -- as lsm_run_parse, but with stop != NULL it stops
  * after the first entry whose TID is stop or beyond; then raw may end
  * anywhere after that entry (a partly decompressed page), and -1 also
- * means that the bytes ended before it.
+ * means that the bytes ended before it.  The versions before that entry
+ * are checked and skipped, not built: their entries have only their TIDs
+ * (tup NULL, len LSM_RUN_ENTRY_SKIPPED).
  */
 static int
 lsm_run_parse_until(const char *raw, uint32 raw_len, uint32 nentries,
@@ -1510,6 +1515,7 @@ lsm_run_parse_until(const char *raw, uint32 raw_len, uint32 nentries,
 	chunk->pageidx = -1;
 	chunk->lookup_run = NULL;
 	chunk->lookup_pageidx = -1;
+	chunk->lookup_single = false;
 	chunk->nentries = 0;
 	chunk->scan_pos = 0;
 	if (chunk->max_entries < (int) nentries)
@@ -1572,6 +1578,7 @@ lsm_run_parse_until(const char *raw, uint32 raw_len, uint32 nentries,
 			uint32		datalen;
 			uint32		bitmaplen;
 			HeapTupleHeader t;
+			bool		skip = stop != NULL && ItemPointerCompare(&e->tid, stop) < 0;
 
 			if (!(flags & LSM_ENTRY_FROZEN))
 			{
@@ -1600,6 +1607,15 @@ lsm_run_parse_until(const char *raw, uint32 raw_len, uint32 nentries,
 				hoff < SizeofHeapTupleHeader + bitmaplen ||
 				hoff != MAXALIGN(hoff) || bitmaplen > datalen)
 				return -1;
+			if (skip)
+			{
+				/* before the TID a lookup wants: its TID only */
+				p += datalen;
+				e->tup = NULL;
+				e->len = LSM_RUN_ENTRY_SKIPPED;
+				n++;
+				continue;
+			}
 			apos = MAXALIGN(apos);
 			if (apos + hoff + (datalen - bitmaplen) > chunk->arena_cap)
 				return -1;
@@ -1728,9 +1744,13 @@ lsm_run_chunk_holds(LsmRunChunk *chunk, LsmRun *run, int pageidx,
 {
 	if (chunk->run == run && chunk->pageidx == pageidx)
 		return true;
-	return chunk->lookup_run == run && chunk->lookup_pageidx == pageidx &&
-		chunk->nentries > 0 &&
-		ItemPointerCompare(&chunk->entries[chunk->nentries - 1].tid, tid) >= 0;
+	if (chunk->lookup_run != run || chunk->lookup_pageidx != pageidx ||
+		chunk->nentries == 0)
+		return false;
+	/* only the last entry of a lookup's decode has its version */
+	if (chunk->lookup_single)
+		return ItemPointerEquals(&chunk->entries[chunk->nentries - 1].tid, tid);
+	return ItemPointerCompare(&chunk->entries[chunk->nentries - 1].tid, tid) >= 0;
 }
 
 /*
