@@ -294,7 +294,10 @@ typedef struct LsmFreePageData
  */
 #define LSM_RUN_MAGIC			0x4C534D52	/* "LSMR" */
 
-/* the header of a data page, followed by the compressed bytes */
+/*
+ * the header of a data page, followed by the compressed bytes (nparts 0),
+ * or by a table of nparts parts and then their bytes (see below)
+ */
 typedef struct LsmRunDataHeader
 {
 	uint32		magic;			/* LSM_RUN_MAGIC */
@@ -307,7 +310,34 @@ typedef struct LsmRunDataHeader
 	BlockNumber last_lblock;	/* TID of the last entry */
 	OffsetNumber first_off;
 	OffsetNumber last_off;
+	uint16		nparts;			/* 0, or 2 .. LSM_RUN_MAX_PARTS */
+	uint16		unused;
 } LsmRunDataHeader;
+
+/*
+ * Parts.  A point lookup needs one entry of a data page, but LZ4 can only
+ * decompress from the start of a block, and entries can only be parsed
+ * from the start too (each may lean on its predecessor).  So the entries
+ * of a page are compressed as up to LSM_RUN_MAX_PARTS independent LZ4
+ * blocks of about equal raw size, each starting with an entry encoded on
+ * its own (no LSM_ENTRY_SAME_* flags): a lookup decompresses and parses
+ * only the part its TID falls in.  The table of parts follows the header;
+ * comp_len (or raw_len, when stored uncompressed) counts the parts' bytes
+ * after it, and the checksum covers the table and those bytes.  Pages
+ * written before parts existed have nparts 0: one block, no table.
+ */
+#define LSM_RUN_MAX_PARTS		4
+
+typedef struct LsmRunDataPart
+{
+	uint32		raw_off;		/* where its entries start in the raw bytes */
+	uint16		comp_off;		/* where its bytes start after the table
+								 * (compressed pages; 0 otherwise) */
+	uint16		first_entry;	/* number of its first entry in the page */
+	BlockNumber first_lblock;	/* TID of its first entry */
+	OffsetNumber first_off;
+	uint16		unused;
+} LsmRunDataPart;
 
 #define LSM_RUN_DATA_SPACE \
 	((int) (LSM_PAGE_CONTENT_SIZE - MAXALIGN(sizeof(LsmRunDataHeader))))

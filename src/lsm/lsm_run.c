@@ -80,6 +80,8 @@ struct LsmRunWriter
 	ItemPointerData *tids;		/* TID of each entry in raw */
 	int			nentries;		/* entries in raw */
 	int			max_entries;
+	int			part_start[LSM_RUN_MAX_PARTS];	/* first entry of each part */
+	int			nparts;			/* parts begun in raw (at least 1) */
 
 	/* encoding state (reset at every data page) */
 	BlockNumber prev_lblock;
@@ -298,6 +300,7 @@ lsm_run_writer_begin(Relation rel, uint32 run_id, uint32 level,
 	w->raw = palloc(w->raw_cap);
 	w->max_entries = 4096;
 	w->starts = palloc(sizeof(int) * w->max_entries);
+	w->nparts = 1;				/* part_start[0] = 0 */
 	w->tids = palloc(sizeof(ItemPointerData) * w->max_entries);
 	w->max_fences = 64;
 	w->fences = palloc(sizeof(LsmRunFence) * w->max_fences);
@@ -402,26 +405,67 @@ lsm_run_write_page(LsmRunWriter *w, uint8 type, const char *contents,
 }
 
 /*
- * Compress the first n entries of the raw buffer into a data page; false
- * if they do not fit.
+ * Compress the first n entries of the raw buffer into a data page, as one
+ * LZ4 block per part they span (a single one: no table); false if they do
+ * not fit.  Returns the page's payload length in *payload.
  */
 static bool
-lsm_run_try_emit(LsmRunWriter *w, int n, char *pagebuf)
+lsm_run_try_emit(LsmRunWriter *w, int n, char *pagebuf, int *payload)
 {
 	LsmRunDataHeader *hdr = (LsmRunDataHeader *) pagebuf;
-	char	   *dst = pagebuf + MAXALIGN(sizeof(LsmRunDataHeader));
+	char	   *start = pagebuf + MAXALIGN(sizeof(LsmRunDataHeader));
+	LsmRunDataPart *parts = (LsmRunDataPart *) start;
 	int			len = n < w->nentries ? w->starts[n] : w->raw_len;
-	int			clen;
+	int			np = 0;
+	int			space;
+	char	   *dst;
+	int			clen = 0;
 
-	clen = LZ4_compress_default(w->raw, dst, len, LSM_RUN_DATA_SPACE);
+	/* the parts that the first n entries span */
+	while (np < w->nparts && w->part_start[np] < n)
+		np++;
+	if (np < 2)
+		np = 0;
+	dst = start + np * sizeof(LsmRunDataPart);
+	space = LSM_RUN_DATA_SPACE - np * (int) sizeof(LsmRunDataPart);
+
+	if (np == 0)
+		clen = LZ4_compress_default(w->raw, dst, len, space);
+	else
+	{
+		memset(parts, 0, np * sizeof(LsmRunDataPart));
+		for (int i = 0; i < np; i++)
+		{
+			int			rs = w->starts[w->part_start[i]];
+			int			re = i + 1 < np ? w->starts[w->part_start[i + 1]] : len;
+			int			c = clen < space ?
+				LZ4_compress_default(w->raw + rs, dst + clen, re - rs,
+									 space - clen) : 0;
+
+			parts[i].raw_off = rs;
+			parts[i].comp_off = clen;
+			parts[i].first_entry = w->part_start[i];
+			parts[i].first_lblock = ItemPointerGetBlockNumber(&w->tids[w->part_start[i]]);
+			parts[i].first_off = ItemPointerGetOffsetNumber(&w->tids[w->part_start[i]]);
+			if (c <= 0)
+			{
+				clen = 0;
+				break;
+			}
+			clen += c;
+		}
+	}
 	if (clen <= 0 || clen >= len)
 	{
 		/* incompressible: stored as is, if it fits */
-		if (len > LSM_RUN_DATA_SPACE)
+		if (len > space)
 			return false;
 		memcpy(dst, w->raw, len);
 		clen = 0;
+		for (int i = 0; i < np; i++)
+			parts[i].comp_off = 0;
 	}
+	*payload = np * sizeof(LsmRunDataPart) + (clen > 0 ? clen : len);
 	/* the padding before the payload too: the page is logged as it is */
 	memset(hdr, 0, MAXALIGN(sizeof(LsmRunDataHeader)));
 	hdr->magic = LSM_RUN_MAGIC;
@@ -433,8 +477,9 @@ lsm_run_try_emit(LsmRunWriter *w, int n, char *pagebuf)
 	hdr->first_off = ItemPointerGetOffsetNumber(&w->tids[0]);
 	hdr->last_lblock = ItemPointerGetBlockNumber(&w->tids[n - 1]);
 	hdr->last_off = ItemPointerGetOffsetNumber(&w->tids[n - 1]);
+	hdr->nparts = np;
 	INIT_CRC32C(hdr->crc);
-	COMP_CRC32C(hdr->crc, dst, clen > 0 ? clen : len);
+	COMP_CRC32C(hdr->crc, start, *payload);
 	FIN_CRC32C(hdr->crc);
 	return true;
 }
@@ -453,10 +498,11 @@ lsm_run_emit(LsmRunWriter *w)
 	LsmRunDataHeader *hdr = (LsmRunDataHeader *) pagebuf.data;
 	BlockNumber blkno;
 	int			used;
+	int			payload;
 
 	if (w->nentries == 0)
 		return;
-	if (!lsm_run_try_emit(w, n, pagebuf.data))
+	if (!lsm_run_try_emit(w, n, pagebuf.data, &payload))
 	{
 		/* binary search for the longest prefix that fits */
 		lo = 1;
@@ -465,23 +511,22 @@ lsm_run_emit(LsmRunWriter *w)
 		{
 			int			mid = (lo + hi + 1) / 2;
 
-			if (lsm_run_try_emit(w, mid, pagebuf.data))
+			if (lsm_run_try_emit(w, mid, pagebuf.data, &payload))
 				lo = mid;
 			else
 				hi = mid - 1;
 		}
 		n = lo;
-		if (!lsm_run_try_emit(w, n, pagebuf.data))
+		if (!lsm_run_try_emit(w, n, pagebuf.data, &payload))
 			elog(ERROR, "lsm run entry of %d bytes does not fit a data page",
 				 w->nentries > 1 ? w->starts[1] : w->raw_len);
 	}
 
 	blkno = lsm_run_write_page(w, LSM_PAGE_RUN_DATA, pagebuf.data,
-							   MAXALIGN(sizeof(LsmRunDataHeader)) +
-							   (hdr->comp_len > 0 ? hdr->comp_len : hdr->raw_len));
+							   MAXALIGN(sizeof(LsmRunDataHeader)) + payload);
 	used = hdr->raw_len;
 	w->raw_bytes += used;
-	w->comp_bytes += hdr->comp_len > 0 ? hdr->comp_len : hdr->raw_len;
+	w->comp_bytes += payload;
 
 	/* adapt the raw target to the compression ratio seen */
 	if (hdr->comp_len > 0 && n == w->nentries)
@@ -516,6 +561,7 @@ lsm_run_emit(LsmRunWriter *w)
 			elog(ERROR, "lsm run writer: cannot re-read its own entries");
 		w->raw_len = 0;
 		w->nentries = 0;
+		w->nparts = 1;
 		w->have_prev = false;
 		for (int i = n; i < total; i++)
 		{
@@ -529,6 +575,7 @@ lsm_run_emit(LsmRunWriter *w)
 	}
 	w->raw_len = 0;
 	w->nentries = 0;
+	w->nparts = 1;
 	w->have_prev = false;
 }
 
@@ -548,6 +595,18 @@ lsm_run_encode(LsmRunWriter *w, ItemPointer tid, HeapTupleHeader tup,
 	uint16		im2 = 0,
 				im = 0;
 	uint8		hoff = 0;
+
+	/*
+	 * A new part (see LSM_RUN_MAX_PARTS) once this one holds its share of
+	 * the page's raw bytes: its first entry leans on nothing before it.
+	 */
+	if (w->nentries > 0 && w->nparts < LSM_RUN_MAX_PARTS &&
+		w->raw_len - w->starts[w->part_start[w->nparts - 1]] >=
+		w->raw_target / LSM_RUN_MAX_PARTS)
+	{
+		w->part_start[w->nparts++] = w->nentries;
+		w->have_prev = false;
+	}
 
 	if (tup == NULL)
 		flags |= LSM_ENTRY_TOMBSTONE;
@@ -1152,35 +1211,78 @@ lsm_get_varint(const char **p, const char *end, uint32 *v)
 }
 
 /*
- * Verify the header and checksum of the run data page in buf (locked);
- * copy the header to *hdr and return where the (compressed) entries start.
+ * Verify the header, checksum and table of parts of the run data page in
+ * buf (locked); copy the header to *hdr and the parts (hdr->nparts of
+ * them) to parts[], and return where the (compressed) entries start.
  */
 static const char *
-lsm_run_check_data_page(Relation rel, Buffer buf, LsmRunDataHeader *hdr)
+lsm_run_check_data_page(Relation rel, Buffer buf, LsmRunDataHeader *hdr,
+						LsmRunDataPart *parts)
 {
 	BlockNumber blkno = BufferGetBlockNumber(buf);
 	Page		page = BufferGetPage(buf);
 	const char *src;
 	pg_crc32c	crc;
+	uint32		tbl;
+	uint32		body;
 
 	memcpy(hdr, PageGetContents(page), sizeof(LsmRunDataHeader));
 	src = PageGetContents(page) + MAXALIGN(sizeof(LsmRunDataHeader));
+	tbl = hdr->nparts * sizeof(LsmRunDataPart);
+	body = hdr->comp_len > 0 ? hdr->comp_len : hdr->raw_len;
 	if (hdr->raw_len > (uint32) LSM_RUN_DATA_SPACE * 16 + BLCKSZ ||
-		hdr->comp_len > (uint32) LSM_RUN_DATA_SPACE ||
-		(hdr->comp_len == 0 && hdr->raw_len > (uint32) LSM_RUN_DATA_SPACE) ||
+		hdr->nparts == 1 || hdr->nparts > LSM_RUN_MAX_PARTS ||
+		hdr->comp_len > (uint32) LSM_RUN_DATA_SPACE - tbl ||
+		(hdr->comp_len == 0 && hdr->raw_len > (uint32) LSM_RUN_DATA_SPACE - tbl) ||
 		hdr->nentries == 0 || hdr->nentries > hdr->raw_len ||
 		((PageHeader) page)->pd_lower < MAXALIGN(SizeOfPageHeaderData) +
-		MAXALIGN(sizeof(LsmRunDataHeader)) +
-		(hdr->comp_len > 0 ? hdr->comp_len : hdr->raw_len))
-		LSM_CORRUPT(rel, blkno, ("Run data page with raw length %u, compressed length %u, %u entries.",
-								 hdr->raw_len, hdr->comp_len, hdr->nentries));
+		MAXALIGN(sizeof(LsmRunDataHeader)) + tbl + body)
+		LSM_CORRUPT(rel, blkno, ("Run data page with raw length %u, compressed length %u, %u entries, %u parts.",
+								 hdr->raw_len, hdr->comp_len, hdr->nentries,
+								 hdr->nparts));
 	INIT_CRC32C(crc);
-	COMP_CRC32C(crc, src, hdr->comp_len > 0 ? hdr->comp_len : hdr->raw_len);
+	COMP_CRC32C(crc, src, tbl + body);
 	FIN_CRC32C(crc);
 	if (!EQ_CRC32C(crc, hdr->crc))
 		LSM_CORRUPT(rel, blkno, ("Run data page checksum %08X, expected %08X.",
 								 crc, hdr->crc));
-	return src;
+
+	/* the parts: in order, from the start, within the page */
+	memcpy(parts, src, tbl);
+	for (int i = 0; i < hdr->nparts; i++)
+	{
+		const LsmRunDataPart *p = &parts[i];
+		bool		ok;
+
+		if (i == 0)
+			ok = p->raw_off == 0 && p->comp_off == 0 && p->first_entry == 0 &&
+				p->first_lblock == hdr->first_lblock &&
+				p->first_off == hdr->first_off;
+		else
+			ok = p->raw_off > parts[i - 1].raw_off && p->raw_off < hdr->raw_len &&
+				p->first_entry > parts[i - 1].first_entry &&
+				p->first_entry < hdr->nentries &&
+				(hdr->comp_len == 0 ? p->comp_off == 0 :
+				 p->comp_off > parts[i - 1].comp_off && p->comp_off < hdr->comp_len) &&
+				lsm_tid_ordinal(p->first_lblock, p->first_off) >
+				lsm_tid_ordinal(parts[i - 1].first_lblock, parts[i - 1].first_off);
+		if (!ok)
+			LSM_CORRUPT(rel, blkno, ("Run data page part %d of %u is out of place.",
+									 i, hdr->nparts));
+	}
+	return src + tbl;
+}
+
+/* The raw and compressed length of part i of a checked data page. */
+static void
+lsm_run_part_lengths(const LsmRunDataHeader *hdr, const LsmRunDataPart *parts,
+					 int i, int *rawlen, int *complen)
+{
+	bool		last = i + 1 == hdr->nparts;
+
+	*rawlen = (last ? hdr->raw_len : parts[i + 1].raw_off) - parts[i].raw_off;
+	*complen = hdr->comp_len == 0 ? 0 :
+		(last ? hdr->comp_len : parts[i + 1].comp_off) - parts[i].comp_off;
 }
 
 /* The chunk's raw buffer, made large enough for len bytes. */
@@ -1284,6 +1386,61 @@ lsm_run_fix_loaded(const LsmRun *run, LsmRunChunk *chunk)
 }
 
 /*
+ * Decode, of the checked data page in buf (with parts; unlocked and
+ * released here), only the part tid falls in, into chunk: as far as the
+ * first entry at or past tid, building only that entry's version (see
+ * lsm_run_parse_until).  If the part ends before tid, the chunk is left
+ * empty: the page has no entry for tid.
+ */
+static void
+lsm_run_decode_part(Relation rel, BlockNumber blkno, Buffer buf,
+					const LsmRunDataHeader *hdr, const LsmRunDataPart *parts,
+					const char *src, LsmRunChunk *chunk, ItemPointer tid)
+{
+	uint64		want = lsm_tid_ordinal(ItemPointerGetBlockNumber(tid),
+									   ItemPointerGetOffsetNumber(tid));
+	int			p = 0;
+	int			rawlen,
+				complen,
+				count,
+				n;
+	char	   *raw;
+
+	while (p + 1 < hdr->nparts &&
+		   lsm_tid_ordinal(parts[p + 1].first_lblock, parts[p + 1].first_off) <= want)
+		p++;
+	lsm_run_part_lengths(hdr, parts, p, &rawlen, &complen);
+	count = (p + 1 < hdr->nparts ? parts[p + 1].first_entry : hdr->nentries) -
+		parts[p].first_entry;
+	raw = lsm_run_chunk_raw(chunk, rawlen);
+	if (hdr->comp_len > 0)
+	{
+		int			got = LZ4_decompress_safe(src + parts[p].comp_off, raw,
+											  complen, rawlen);
+
+		if (got != rawlen)
+			LSM_CORRUPT(rel, blkno, ("Run data page part %d decompresses to %d bytes, expected %d.",
+									 p, got, rawlen));
+	}
+	else
+		memcpy(raw, src + parts[p].raw_off, rawlen);
+	UnlockReleaseBuffer(buf);
+
+	n = lsm_run_parse_until(raw, rawlen, count, chunk, tid);
+	if (n <= 0 ||
+		ItemPointerGetBlockNumber(&chunk->entries[0].tid) != parts[p].first_lblock ||
+		ItemPointerGetOffsetNumber(&chunk->entries[0].tid) != parts[p].first_off)
+	{
+		chunk->nentries = 0;
+		LSM_CORRUPT(rel, blkno, ("Malformed entries in part %d of a data page of run %u (%d of %d decoded).",
+								 p, hdr->run_id, n, count));
+	}
+	/* the part ended before tid: its last entry was skipped, not built */
+	if (ItemPointerCompare(&chunk->entries[n - 1].tid, tid) < 0)
+		chunk->nentries = 0;
+}
+
+/*
  * lsm_run_decode_for_lookup -- decode data page pageidx of run into chunk
  * only as far as needed to find tid.
  *
@@ -1308,6 +1465,7 @@ lsm_run_decode_for_lookup(Relation rel, LsmRun *run, int pageidx,
 	BlockNumber blkno = run->fences[pageidx].blkno;
 	Buffer		buf;
 	LsmRunDataHeader hdr;
+	LsmRunDataPart parts[LSM_RUN_MAX_PARTS];
 	const char *src;
 	char	   *raw;
 	uint64		first,
@@ -1317,7 +1475,16 @@ lsm_run_decode_for_lookup(Relation rel, LsmRun *run, int pageidx,
 	int			n;
 
 	buf = lsm_run_read_page(rel, blkno, LSM_PAGE_RUN_DATA, run->desc.run_id);
-	src = lsm_run_check_data_page(rel, buf, &hdr);
+	src = lsm_run_check_data_page(rel, buf, &hdr, parts);
+	if (hdr.nparts > 0)
+	{
+		lsm_run_decode_part(rel, blkno, buf, &hdr, parts, src, chunk, tid);
+		lsm_run_fix_loaded(run, chunk);
+		chunk->lookup_run = run;
+		chunk->lookup_pageidx = pageidx;
+		chunk->lookup_single = true;
+		return;
+	}
 	first = lsm_tid_ordinal(hdr.first_lblock, hdr.first_off);
 	last = lsm_tid_ordinal(hdr.last_lblock, hdr.last_off);
 	want = lsm_tid_ordinal(ItemPointerGetBlockNumber(tid),
@@ -1373,13 +1540,14 @@ lsm_run_decode_buffer(Relation rel, Buffer buf, LsmRunChunk *chunk)
 {
 	BlockNumber blkno = BufferGetBlockNumber(buf);
 	LsmRunDataHeader hdr;
+	LsmRunDataPart parts[LSM_RUN_MAX_PARTS];
 	const char *src;
 	char	   *raw;
 	int			n;
 
-	src = lsm_run_check_data_page(rel, buf, &hdr);
+	src = lsm_run_check_data_page(rel, buf, &hdr, parts);
 	raw = lsm_run_chunk_raw(chunk, hdr.raw_len);
-	if (hdr.comp_len > 0)
+	if (hdr.comp_len > 0 && hdr.nparts == 0)
 	{
 		int			got = LZ4_decompress_safe(src, raw, hdr.comp_len, hdr.raw_len);
 
@@ -1387,11 +1555,36 @@ lsm_run_decode_buffer(Relation rel, Buffer buf, LsmRunChunk *chunk)
 			LSM_CORRUPT(rel, blkno, ("Run data page decompresses to %d bytes, expected %u.",
 									 got, hdr.raw_len));
 	}
+	else if (hdr.comp_len > 0)
+	{
+		for (int p = 0; p < hdr.nparts; p++)
+		{
+			int			rawlen,
+						complen,
+						got;
+
+			lsm_run_part_lengths(&hdr, parts, p, &rawlen, &complen);
+			got = LZ4_decompress_safe(src + parts[p].comp_off,
+									  raw + parts[p].raw_off, complen, rawlen);
+			if (got != rawlen)
+				LSM_CORRUPT(rel, blkno, ("Run data page part %d decompresses to %d bytes, expected %d.",
+										 p, got, rawlen));
+		}
+	}
 	else
 		memcpy(raw, src, hdr.raw_len);
 	UnlockReleaseBuffer(buf);
 
 	n = lsm_run_parse(raw, hdr.raw_len, hdr.nentries, chunk);
+	/* each part begins where the table says (its entries parse alone) */
+	for (int p = 0; p < hdr.nparts && n == (int) hdr.nentries; p++)
+	{
+		if (ItemPointerGetBlockNumber(&chunk->entries[parts[p].first_entry].tid) !=
+			parts[p].first_lblock ||
+			ItemPointerGetOffsetNumber(&chunk->entries[parts[p].first_entry].tid) !=
+			parts[p].first_off)
+			n = -1;
+	}
 	if (n != (int) hdr.nentries ||
 		ItemPointerGetBlockNumber(&chunk->entries[0].tid) != hdr.first_lblock ||
 		ItemPointerGetOffsetNumber(&chunk->entries[0].tid) != hdr.first_off ||

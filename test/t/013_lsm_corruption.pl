@@ -12,7 +12,9 @@
 #   * the metapage's magic number,
 #   * the map in the metapage (a logical block mapped to the memtable page
 #     of another logical block, or to a block past the end of the file),
-#   * the TID prefix of an item of a shared overlay page.
+#   * the TID prefix of an item of a shared overlay page,
+#   * the table of parts of a run data page (an entry out of place, with a
+#     checksum that matches; a number of parts out of range).
 #
 # Each time lsm_check() must fail with an ERROR naming the relation and the
 # block, a SELECT must fail with an ERROR (not crash the server: the
@@ -244,6 +246,64 @@ my $item = tuple_offset($shared_blk, 1);
 ok($item > 24 && $item < BLCKSZ - 8, 'found an item on the shared overlay page');
 write_bytes($shared_blk * BLCKSZ + $item, pack('L', 0x7FFFFFF0));
 check_corruption('TID prefix of an item of a shared overlay page', $shared_blk);
+
+# --- the table of parts of a run data page ---------------------------------------------------
+
+# CRC-32C as PostgreSQL computes it (to write a page whose checksum holds
+# while its contents are wrong)
+sub crc32c
+{
+	my ($data) = @_;
+	my $crc = 0xFFFFFFFF;
+	foreach my $byte (unpack('C*', $data))
+	{
+		$crc ^= $byte;
+		$crc = ($crc & 1) ? (($crc >> 1) ^ 0x82F63B78) : ($crc >> 1)
+		  for 1 .. 8;
+	}
+	return $crc ^ 0xFFFFFFFF;
+}
+
+# A run data page compressed in parts: LsmRunDataHeader (40 bytes) at the
+# page contents (offset 24): crc at 8, raw_len at 12, comp_len at 16,
+# nparts at 36; then nparts LsmRunDataPart of 16 bytes (raw_off, comp_off,
+# first_entry, first TID), then the parts' bytes, which the crc covers
+# with the table.
+$node->start;
+$node->safe_psql('postgres', q{SELECT lsm_compact('victim', true)});
+verify_query($node, q{SELECT lsm_check('victim')}, '',
+	'lsm_check is clean after a full compaction');
+$node->stop;
+$original = slurp_file($file);
+
+my ($parts_blk, $nparts) = (-1, 0);
+for my $blkno (1 .. length($original) / BLCKSZ - 1)
+{
+	my $page = substr($original, $blkno * BLCKSZ, BLCKSZ);
+	next unless page_type($page) == 7;
+	my $np = unpack('S', substr($page, 24 + 36, 2));
+	if ($np >= 2)
+	{
+		($parts_blk, $nparts) = ($blkno, $np);
+		last;
+	}
+}
+ok($parts_blk > 0, 'found a run data page compressed in parts');
+
+# part 1 claims to start at the first entry (and the checksum agrees)
+{
+	my $page = substr($original, $parts_blk * BLCKSZ, BLCKSZ);
+	my ($raw_len, $comp_len) = unpack('L L', substr($page, 24 + 12, 8));
+	my $covered = 16 * $nparts + ($comp_len > 0 ? $comp_len : $raw_len);
+	substr($page, 64 + 16 + 6, 2) = pack('S', 0);
+	substr($page, 24 + 8, 4) = pack('L', crc32c(substr($page, 64, $covered)));
+	write_bytes($parts_blk * BLCKSZ, $page);
+}
+check_corruption('table of parts of a run data page', $parts_blk);
+
+# more parts than a page may have (found before the checksum is computed)
+write_bytes($parts_blk * BLCKSZ + 24 + 36, pack('S', 9));
+check_corruption('number of parts of a run data page', $parts_blk);
 
 # --- the original file is clean again ------------------------------------------------------
 
