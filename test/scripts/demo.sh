@@ -112,6 +112,7 @@ psql_demo -q -d "$DEMO_DB" -c "CREATE EXTENSION lsm"
 echo "== extension lsm $(psql_demo -d "$DEMO_DB" -A -t -c 'SELECT lsm_version()') installed in database $DEMO_DB =="
 
 psql_demo -d "$DEMO_DB" -v ON_ERROR_STOP=1 -v rows="$DEMO_ROWS" \
+	-v datafile="$DEMO_DIR/demo_events.tsv" \
 	-f "$LSM_ROOT/test/scripts/demo.sql" || die "the demo workload failed"
 
 cat <<EOF
