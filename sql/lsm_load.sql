@@ -167,6 +167,22 @@ EXPLAIN (COSTS OFF)
 SELECT id, r FROM load_t WHERE id BETWEEN 31195 AND 31200 ORDER BY id DESC;
 SELECT string_agg(id || ':' || r, ',') FROM
   (SELECT id, r FROM load_t WHERE id BETWEEN 31195 AND 31200 ORDER BY id DESC) s;
+-- forward and backward through many parts and pages: each fetch decodes
+-- the part of its TID (the whole part after the first lookup there)
+SET enable_seqscan = on;
+SET enable_indexscan = off;
+CREATE TEMP TABLE load_t_seq AS
+  SELECT count(*) AS n, sum(r) AS r, sum(length(s)) AS s
+    FROM load_t WHERE id BETWEEN 30400 AND 32600;
+RESET enable_indexscan;
+SET enable_seqscan = off;
+SELECT (SELECT n FROM load_t_seq) AS rows,
+       (SELECT (count(*), sum(r), sum(length(s)))
+          FROM (SELECT * FROM load_t WHERE id BETWEEN 30400 AND 32600 ORDER BY id) f)
+       = (SELECT (n, r, s) FROM load_t_seq) AS forward_ok,
+       (SELECT (count(*), sum(r), sum(length(s)))
+          FROM (SELECT * FROM load_t WHERE id BETWEEN 30400 AND 32600 ORDER BY id DESC) b)
+       = (SELECT (n, r, s) FROM load_t_seq) AS backward_ok;
 RESET enable_bitmapscan;
 RESET enable_seqscan;
 

@@ -1387,15 +1387,16 @@ lsm_run_fix_loaded(const LsmRun *run, LsmRunChunk *chunk)
 
 /*
  * Decode, of the checked data page in buf (with parts; unlocked and
- * released here), only the part tid falls in, into chunk: as far as the
- * first entry at or past tid, building only that entry's version (see
- * lsm_run_parse_until).  If the part ends before tid, the chunk is left
- * empty: the page has no entry for tid.
+ * released here), only the part tid falls in, into chunk.  With whole, all
+ * of the part; else as far as the first entry at or past tid, building only
+ * that entry's version (see lsm_run_parse_until), and if the part ends
+ * before tid, the chunk is left empty: the page has no entry for tid.
  */
 static void
 lsm_run_decode_part(Relation rel, BlockNumber blkno, Buffer buf,
 					const LsmRunDataHeader *hdr, const LsmRunDataPart *parts,
-					const char *src, LsmRunChunk *chunk, ItemPointer tid)
+					const char *src, LsmRunChunk *chunk, ItemPointer tid,
+					bool whole)
 {
 	uint64		want = lsm_tid_ordinal(ItemPointerGetBlockNumber(tid),
 									   ItemPointerGetOffsetNumber(tid));
@@ -1426,8 +1427,8 @@ lsm_run_decode_part(Relation rel, BlockNumber blkno, Buffer buf,
 		memcpy(raw, src + parts[p].raw_off, rawlen);
 	UnlockReleaseBuffer(buf);
 
-	n = lsm_run_parse_until(raw, rawlen, count, chunk, tid);
-	if (n <= 0 ||
+	n = lsm_run_parse_until(raw, rawlen, count, chunk, whole ? NULL : tid);
+	if (n <= 0 || (whole && n != count) ||
 		ItemPointerGetBlockNumber(&chunk->entries[0].tid) != parts[p].first_lblock ||
 		ItemPointerGetOffsetNumber(&chunk->entries[0].tid) != parts[p].first_off)
 	{
@@ -1436,31 +1437,34 @@ lsm_run_decode_part(Relation rel, BlockNumber blkno, Buffer buf,
 								 p, hdr->run_id, n, count));
 	}
 	/* the part ended before tid: its last entry was skipped, not built */
-	if (ItemPointerCompare(&chunk->entries[n - 1].tid, tid) < 0)
+	if (!whole && ItemPointerCompare(&chunk->entries[n - 1].tid, tid) < 0)
 		chunk->nentries = 0;
 }
 
 /*
  * lsm_run_decode_for_lookup -- decode data page pageidx of run into chunk
- * only as far as needed to find tid.
+ * only as far as needed to find tid; with more (another TID of this page
+ * was looked up last), the whole part of tid, or the whole page if it has
+ * no parts.
  *
  * A point lookup needs one entry of the page, and entries are in TID
  * order, so decompressing and parsing all of them does about twice the
- * work needed on average.  The header's first and last TIDs give an
- * estimate of where tid lies; LZ4 decompresses a little beyond that and
- * parsing stops at the first entry at or past tid, building only that
- * entry's version (the entries before it are checked, not built).  If the
- * estimate fell short, the whole page is decoded after all.  The chunk
- * then holds that one version of the page (lookup_run, lookup_pageidx,
- * lookup_single; run stays NULL, so that every other user decodes the page
- * in full); a later lookup of another TID in the same page decodes all of
- * it (lsm_run_lookup), so that a scan through the page in TID order
- * decodes it at most twice.  The checksum covers the whole compressed page
- * as before.
+ * work needed on average.  A page in parts (LSM_RUN_MAX_PARTS) needs only
+ * the part of tid decoded.  Otherwise, the header's first and last TIDs
+ * give an estimate of where tid lies; LZ4 decompresses a little beyond
+ * that.  Either way parsing stops at the first entry at or past tid,
+ * building only that entry's version (the entries before it are checked,
+ * not built); if the estimate fell short, the whole page is decoded after
+ * all.  The chunk then holds that one version of the page (lookup_run,
+ * lookup_pageidx, lookup_single; run stays NULL, so that every other user
+ * decodes the page in full).  A later lookup of another TID of the page
+ * decodes its whole part, or the whole page (lsm_run_lookup), so that a
+ * scan through a page in TID order decodes each part at most twice.  The
+ * checksum covers the whole compressed page as before.
  */
 static void
 lsm_run_decode_for_lookup(Relation rel, LsmRun *run, int pageidx,
-						  LsmRunChunk *chunk, ItemPointer tid)
+						  LsmRunChunk *chunk, ItemPointer tid, bool more)
 {
 	BlockNumber blkno = run->fences[pageidx].blkno;
 	Buffer		buf;
@@ -1478,25 +1482,31 @@ lsm_run_decode_for_lookup(Relation rel, LsmRun *run, int pageidx,
 	src = lsm_run_check_data_page(rel, buf, &hdr, parts);
 	if (hdr.nparts > 0)
 	{
-		lsm_run_decode_part(rel, blkno, buf, &hdr, parts, src, chunk, tid);
+		lsm_run_decode_part(rel, blkno, buf, &hdr, parts, src, chunk, tid,
+							more);
 		lsm_run_fix_loaded(run, chunk);
 		chunk->lookup_run = run;
 		chunk->lookup_pageidx = pageidx;
-		chunk->lookup_single = true;
+		chunk->lookup_single = !more;
 		return;
 	}
-	first = lsm_tid_ordinal(hdr.first_lblock, hdr.first_off);
-	last = lsm_tid_ordinal(hdr.last_lblock, hdr.last_off);
-	want = lsm_tid_ordinal(ItemPointerGetBlockNumber(tid),
-						   ItemPointerGetOffsetNumber(tid));
-	if (hdr.comp_len == 0 || last <= first || want <= first)
-		want = hdr.raw_len;
+	if (more)
+		want = hdr.raw_len;		/* the whole page (below) */
 	else
 	{
-		/* where tid would be if entries were evenly spread, plus a margin */
-		want = (want - first + 1) * hdr.raw_len / (last - first + 1) +
-			hdr.raw_len / 8 + 256;
-		want = Min(want, hdr.raw_len);
+		first = lsm_tid_ordinal(hdr.first_lblock, hdr.first_off);
+		last = lsm_tid_ordinal(hdr.last_lblock, hdr.last_off);
+		want = lsm_tid_ordinal(ItemPointerGetBlockNumber(tid),
+							   ItemPointerGetOffsetNumber(tid));
+		if (hdr.comp_len == 0 || last <= first || want <= first)
+			want = hdr.raw_len;
+		else
+		{
+			/* where tid would be if entries were evenly spread, plus a margin */
+			want = (want - first + 1) * hdr.raw_len / (last - first + 1) +
+				hdr.raw_len / 8 + 256;
+			want = Min(want, hdr.raw_len);
+		}
 	}
 
 	if (want < hdr.raw_len)
@@ -1943,7 +1953,9 @@ lsm_run_chunk_holds(LsmRunChunk *chunk, LsmRun *run, int pageidx,
 	/* only the last entry of a lookup's decode has its version */
 	if (chunk->lookup_single)
 		return ItemPointerEquals(&chunk->entries[chunk->nentries - 1].tid, tid);
-	return ItemPointerCompare(&chunk->entries[chunk->nentries - 1].tid, tid) >= 0;
+	/* a prefix of the page, or one whole part of it */
+	return ItemPointerCompare(&chunk->entries[0].tid, tid) <= 0 &&
+		ItemPointerCompare(&chunk->entries[chunk->nentries - 1].tid, tid) >= 0;
 }
 
 /*
@@ -1998,11 +2010,11 @@ lsm_run_lookup(Relation rel, LsmRun *run, ItemPointer tid, LsmRunChunk *chunk,
 				prefix = chunk->lookup_run == run &&
 					chunk->lookup_pageidx == pageidx;
 			}
-			/* a prefix of this page fell short: decode all of it this time */
-			if (prefix)
-				lsm_run_decode(rel, run, pageidx, chunk);
-			else
-				lsm_run_decode_for_lookup(rel, run, pageidx, chunk, tid);
+			/*
+			 * A part of this page was decoded for another TID: decode more
+			 * this time, the whole part of tid (or page, without parts).
+			 */
+			lsm_run_decode_for_lookup(rel, run, pageidx, chunk, tid, prefix);
 		}
 	}
 	i = lsm_run_chunk_find(chunk, tid);
