@@ -433,25 +433,29 @@ lsm_run_try_emit(LsmRunWriter *w, int n, char *pagebuf, int *payload)
 		clen = LZ4_compress_default(w->raw, dst, len, space);
 	else
 	{
+		/* the whole table first: it stays if the page is stored raw */
 		memset(parts, 0, np * sizeof(LsmRunDataPart));
 		for (int i = 0; i < np; i++)
 		{
-			int			rs = w->starts[w->part_start[i]];
-			int			re = i + 1 < np ? w->starts[w->part_start[i + 1]] : len;
+			parts[i].raw_off = w->starts[w->part_start[i]];
+			parts[i].first_entry = w->part_start[i];
+			parts[i].first_lblock = ItemPointerGetBlockNumber(&w->tids[w->part_start[i]]);
+			parts[i].first_off = ItemPointerGetOffsetNumber(&w->tids[w->part_start[i]]);
+		}
+		for (int i = 0; i < np; i++)
+		{
+			int			rs = parts[i].raw_off;
+			int			re = i + 1 < np ? (int) parts[i + 1].raw_off : len;
 			int			c = clen < space ?
 				LZ4_compress_default(w->raw + rs, dst + clen, re - rs,
 									 space - clen) : 0;
 
-			parts[i].raw_off = rs;
-			parts[i].comp_off = clen;
-			parts[i].first_entry = w->part_start[i];
-			parts[i].first_lblock = ItemPointerGetBlockNumber(&w->tids[w->part_start[i]]);
-			parts[i].first_off = ItemPointerGetOffsetNumber(&w->tids[w->part_start[i]]);
 			if (c <= 0)
 			{
-				clen = 0;
+				clen = 0;		/* does not fit compressed */
 				break;
 			}
+			parts[i].comp_off = clen;
 			clen += c;
 		}
 	}
