@@ -920,6 +920,19 @@ lsm_note_shared_page(Relation rel, BlockNumber lblock, BlockNumber blkno)
 	cache->shared_blk[slot] = blkno;
 }
 
+static void lsm_rowids_used_up(Relation rel) pg_attribute_noreturn();
+
+/* Fail: rel has no logical block left to give out. */
+static void
+lsm_rowids_used_up(Relation rel)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("lsm table \"%s\" has used up its row identifiers",
+					RelationGetRelationName(rel)),
+			 errhint("Rewrite the table with VACUUM FULL or CLUSTER to renumber its rows.")));
+}
+
 /*
  * lsm_new_mem_page_internal -- a new memtable page for the next logical
  * block, or (overlay_lblock valid) the page that is to take the copy of a
@@ -961,11 +974,7 @@ lsm_new_mem_page_internal(Relation rel, BlockNumber overlay_lblock,
 		elog(ERROR, "overlay page for unassigned logical block %u of \"%s\"",
 			 lblock, RelationGetRelationName(rel));
 	if (lblock >= MaxBlockNumber)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("lsm table \"%s\" has used up its row identifiers",
-						RelationGetRelationName(rel)),
-				 errhint("Rewrite the table with VACUUM FULL or CLUSTER to renumber its rows.")));
+		lsm_rowids_used_up(rel);
 	lsm_map_pos(lblock, &pos);
 
 	if (!pos.direct)
@@ -1185,11 +1194,7 @@ lsm_reserve_lblocks(Relation rel, BlockNumber n)
 	metabuf = lsm_read_metapage(rel, BUFFER_LOCK_EXCLUSIVE);
 	first = LsmPageGetMeta(BufferGetPage(metabuf))->next_lblock;
 	if (first >= MaxBlockNumber || MaxBlockNumber - first < n)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("lsm table \"%s\" has used up its row identifiers",
-						RelationGetRelationName(rel)),
-				 errhint("Rewrite the table with VACUUM FULL or CLUSTER to renumber its rows.")));
+		lsm_rowids_used_up(rel);
 	state = GenericXLogStart(rel);
 	meta = LsmPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
 	meta->next_lblock = first + n;
