@@ -1289,6 +1289,31 @@ lsm_run_part_lengths(const LsmRunDataHeader *hdr, const LsmRunDataPart *parts,
 		(last ? hdr->comp_len : parts[i + 1].comp_off) - parts[i].comp_off;
 }
 
+/*
+ * Decompress (or copy, on a page stored raw) part i of the checked data
+ * page whose entries start at src into dst.
+ */
+static void
+lsm_run_part_decode(Relation rel, BlockNumber blkno,
+					const LsmRunDataHeader *hdr, const LsmRunDataPart *parts,
+					int i, const char *src, char *dst)
+{
+	int			rawlen,
+				complen,
+				got;
+
+	lsm_run_part_lengths(hdr, parts, i, &rawlen, &complen);
+	if (hdr->comp_len == 0)
+	{
+		memcpy(dst, src + parts[i].raw_off, rawlen);
+		return;
+	}
+	got = LZ4_decompress_safe(src + parts[i].comp_off, dst, complen, rawlen);
+	if (got != rawlen)
+		LSM_CORRUPT(rel, blkno, ("Run data page part %d decompresses to %d bytes, expected %d.",
+								 i, got, rawlen));
+}
+
 /* The chunk's raw buffer, made large enough for len bytes. */
 static char *
 lsm_run_chunk_raw(LsmRunChunk *chunk, uint32 len)
@@ -1414,21 +1439,11 @@ lsm_run_decode_part(Relation rel, BlockNumber blkno, Buffer buf,
 	while (p + 1 < hdr->nparts &&
 		   lsm_tid_ordinal(parts[p + 1].first_lblock, parts[p + 1].first_off) <= want)
 		p++;
-	lsm_run_part_lengths(hdr, parts, p, &rawlen, &complen);
 	count = (p + 1 < hdr->nparts ? parts[p + 1].first_entry : hdr->nentries) -
 		parts[p].first_entry;
+	lsm_run_part_lengths(hdr, parts, p, &rawlen, &complen);
 	raw = lsm_run_chunk_raw(chunk, rawlen);
-	if (hdr->comp_len > 0)
-	{
-		int			got = LZ4_decompress_safe(src + parts[p].comp_off, raw,
-											  complen, rawlen);
-
-		if (got != rawlen)
-			LSM_CORRUPT(rel, blkno, ("Run data page part %d decompresses to %d bytes, expected %d.",
-									 p, got, rawlen));
-	}
-	else
-		memcpy(raw, src + parts[p].raw_off, rawlen);
+	lsm_run_part_decode(rel, blkno, hdr, parts, p, src, raw);
 	UnlockReleaseBuffer(buf);
 
 	n = lsm_run_parse_until(raw, rawlen, count, chunk, whole ? NULL : tid);
@@ -1572,18 +1587,8 @@ lsm_run_decode_buffer(Relation rel, Buffer buf, LsmRunChunk *chunk)
 	else if (hdr.comp_len > 0)
 	{
 		for (int p = 0; p < hdr.nparts; p++)
-		{
-			int			rawlen,
-						complen,
-						got;
-
-			lsm_run_part_lengths(&hdr, parts, p, &rawlen, &complen);
-			got = LZ4_decompress_safe(src + parts[p].comp_off,
-									  raw + parts[p].raw_off, complen, rawlen);
-			if (got != rawlen)
-				LSM_CORRUPT(rel, blkno, ("Run data page part %d decompresses to %d bytes, expected %d.",
-										 p, got, rawlen));
-		}
+			lsm_run_part_decode(rel, blkno, &hdr, parts, p, src,
+								raw + parts[p].raw_off);
 	}
 	else
 		memcpy(raw, src, hdr.raw_len);
