@@ -542,13 +542,12 @@ extern int	lsm_run_find_page(const LsmRun *run, BlockNumber lblock,
 extern void lsm_run_decode(Relation rel, LsmRun *run, int pageidx,
 						   LsmRunChunk *chunk);
 extern void lsm_run_decode_buffer(Relation rel, Buffer buf,
-								  LsmRunChunk *chunk);
-extern void lsm_run_fix_loaded(const LsmRun *run, LsmRunChunk *chunk);
+								  LsmRunChunk *chunk, const LsmRun *run);
 
 /*
  * Is a version read from a run visible to the MVCC snapshot without the
  * full check?  Runs hold no xmax, so it is if it is frozen, or if its xmin
- * is hinted committed (a loaded run's, lsm_run_fix_loaded) and older than
+ * is hinted committed (a loaded run's, lsm_run_parse_until) and older than
  * every transaction the snapshot sees as running.
  */
 static inline bool

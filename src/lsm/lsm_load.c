@@ -25,7 +25,7 @@
  * the frozen form and names the loading transaction and command once, in
  * its root and manifest entry (LSM_RUN_LOADED, oldest_xid, load_cid);
  * readers give every version that xmin and command id back, hinted only
- * once the transaction is over (lsm_run_fix_loaded), and the ordinary
+ * once the transaction is over (lsm_run_parse_until), and the ordinary
  * visibility rules do the rest: the rows are invisible to others until the
  * commit, visible to the loading transaction's later commands, and dead if
  * it aborts (also after a ROLLBACK TO SAVEPOINT: the xid is the

@@ -383,7 +383,7 @@ typedef struct LsmRunIndexHeader
  * still running: every version in it was inserted by the run's oldest_xid
  * (in the manifest and the root) with command id load_cid, and is stored
  * in the frozen form (no xmin of its own).  Readers give each version that
- * xmin and command id back (lsm_run_fix_loaded), so that the ordinary
+ * xmin and command id back (lsm_run_parse_until), so that the ordinary
  * visibility rules apply to it until a merge writes the versions again.
  */
 #define LSM_RUN_LOADED			0x80000000
@@ -443,6 +443,7 @@ typedef struct LsmRunBloomHeader
 #define LSM_ENTRY_SAME_BLOCK	0x02
 #define LSM_ENTRY_FROZEN		0x04
 #define LSM_ENTRY_SAME_SHAPE	0x08
+#define LSM_ENTRY_ALL_FLAGS		0x0F
 
 /* the most an entry adds to the tuple's bitmap and data (1+6+4+5+5) */
 #define LSM_ENTRY_MAX_OVERHEAD	21

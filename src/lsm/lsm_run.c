@@ -18,7 +18,7 @@
  * filter, and decodes one data page at a time into a chunk of ordinary
  * heap tuples (xmin committed or frozen, no xmax, t_ctid = own TID; the
  * versions of a run loaded by COPY get their transaction's xmin and
- * command id, see lsm_run_fix_loaded).
+ * command id, see lsm_run_parse_until).
  * Everything read from disk is verified: magic, run id, checksum of the
  * compressed bytes, the decompressed length, and the bounds of every entry;
  * a mismatch is an ERROR naming the relation and block.
@@ -982,7 +982,7 @@ lsm_tid_ordinal(BlockNumber lblock, OffsetNumber off)
 
 static int	lsm_run_parse_until(const char *raw, uint32 raw_len,
 								uint32 nentries, LsmRunChunk *chunk,
-								ItemPointer stop);
+								ItemPointer stop, const LsmRun *run);
 
 /* Read and verify a run page of the given type; returned pinned and locked. */
 static Buffer
@@ -1339,8 +1339,7 @@ lsm_run_decode(Relation rel, LsmRun *run, int pageidx, LsmRunChunk *chunk)
 	Buffer		buf;
 
 	buf = lsm_run_read_page(rel, blkno, LSM_PAGE_RUN_DATA, run->desc.run_id);
-	lsm_run_decode_buffer(rel, buf, chunk);
-	lsm_run_fix_loaded(run, chunk);
+	lsm_run_decode_buffer(rel, buf, chunk, run);
 	chunk->run = run;
 	chunk->pageidx = pageidx;
 }
@@ -1386,35 +1385,6 @@ lsm_run_load_aborted(const LsmRun *run)
 }
 
 /*
- * lsm_run_fix_loaded -- in a chunk just decoded from run, give the versions
- * of a loaded run their xmin and command id back (they are stored frozen,
- * see LSM_RUN_LOADED), hinted as committed or aborted once the loading
- * transaction is over.  A chunk kept while that transaction ends keeps no
- * hint, which is never wrong: the visibility rules then ask the commit log.
- */
-void
-lsm_run_fix_loaded(const LsmRun *run, LsmRunChunk *chunk)
-{
-	TransactionId xid = run->desc.oldest_xid;
-	uint16		hint;
-
-	if (!run->loaded || !TransactionIdIsNormal(xid))
-		return;
-	hint = lsm_run_load_hint(xid);
-	for (int i = 0; i < chunk->nentries; i++)
-	{
-		HeapTupleHeader t = chunk->entries[i].tup;
-
-		if (t == NULL || !HeapTupleHeaderXminFrozen(t))
-			continue;
-		t->t_infomask &= ~HEAP_XMIN_FROZEN;
-		t->t_infomask |= hint;
-		HeapTupleHeaderSetXmin(t, xid);
-		HeapTupleHeaderSetCmin(t, run->load_cid);
-	}
-}
-
-/*
  * Decode, of the checked data page in buf (with parts; unlocked and
  * released here), only the part tid falls in, into chunk.  With whole, all
  * of the part; else as far as the first entry at or past tid, building only
@@ -1425,7 +1395,7 @@ static void
 lsm_run_decode_part(Relation rel, BlockNumber blkno, Buffer buf,
 					const LsmRunDataHeader *hdr, const LsmRunDataPart *parts,
 					const char *src, LsmRunChunk *chunk, ItemPointer tid,
-					bool whole)
+					bool whole, const LsmRun *run)
 {
 	uint64		want = lsm_tid_ordinal(ItemPointerGetBlockNumber(tid),
 									   ItemPointerGetOffsetNumber(tid));
@@ -1446,7 +1416,8 @@ lsm_run_decode_part(Relation rel, BlockNumber blkno, Buffer buf,
 	lsm_run_part_decode(rel, blkno, hdr, parts, p, src, raw);
 	UnlockReleaseBuffer(buf);
 
-	n = lsm_run_parse_until(raw, rawlen, count, chunk, whole ? NULL : tid);
+	n = lsm_run_parse_until(raw, rawlen, count, chunk, whole ? NULL : tid,
+							run);
 	if (n <= 0 || (whole && n != count) ||
 		ItemPointerGetBlockNumber(&chunk->entries[0].tid) != parts[p].first_lblock ||
 		ItemPointerGetOffsetNumber(&chunk->entries[0].tid) != parts[p].first_off)
@@ -1502,8 +1473,7 @@ lsm_run_decode_for_lookup(Relation rel, LsmRun *run, int pageidx,
 	if (hdr.nparts > 0)
 	{
 		lsm_run_decode_part(rel, blkno, buf, &hdr, parts, src, chunk, tid,
-							more);
-		lsm_run_fix_loaded(run, chunk);
+							more, run);
 		chunk->lookup_run = run;
 		chunk->lookup_pageidx = pageidx;
 		chunk->lookup_single = !more;
@@ -1535,14 +1505,13 @@ lsm_run_decode_for_lookup(Relation rel, LsmRun *run, int pageidx,
 										  (int) chunk->raw_cap);
 		if (got < 0 || got > (int) hdr.raw_len)
 			LSM_CORRUPT(rel, blkno, ("Run data page does not decompress (%d).", got));
-		n = lsm_run_parse_until(raw, got, hdr.nentries, chunk, tid);
+		n = lsm_run_parse_until(raw, got, hdr.nentries, chunk, tid, run);
 		if (n > 0 && n < (int) hdr.nentries &&
 			ItemPointerCompare(&chunk->entries[n - 1].tid, tid) >= 0 &&
 			ItemPointerGetBlockNumber(&chunk->entries[0].tid) == hdr.first_lblock &&
 			ItemPointerGetOffsetNumber(&chunk->entries[0].tid) == hdr.first_off)
 		{
 			UnlockReleaseBuffer(buf);
-			lsm_run_fix_loaded(run, chunk);
 			chunk->lookup_run = run;
 			chunk->lookup_pageidx = pageidx;
 			chunk->lookup_single = true;
@@ -1554,18 +1523,19 @@ lsm_run_decode_for_lookup(Relation rel, LsmRun *run, int pageidx,
 	 * No gain to be had, or the estimate fell short (or the prefix looked
 	 * wrong): the ordinary decode of the whole page.
 	 */
-	lsm_run_decode_buffer(rel, buf, chunk);
-	lsm_run_fix_loaded(run, chunk);
+	lsm_run_decode_buffer(rel, buf, chunk, run);
 	chunk->run = run;
 	chunk->pageidx = pageidx;
 }
 
 /*
  * lsm_run_decode_buffer -- decode the run data page in buf (pinned and
- * share-locked; unlocked and released here) into chunk.
+ * share-locked; unlocked and released here) into chunk.  run is the run
+ * the page belongs to, for the versions of a loaded run, or NULL.
  */
 void
-lsm_run_decode_buffer(Relation rel, Buffer buf, LsmRunChunk *chunk)
+lsm_run_decode_buffer(Relation rel, Buffer buf, LsmRunChunk *chunk,
+					  const LsmRun *run)
 {
 	BlockNumber blkno = BufferGetBlockNumber(buf);
 	LsmRunDataHeader hdr;
@@ -1594,7 +1564,7 @@ lsm_run_decode_buffer(Relation rel, Buffer buf, LsmRunChunk *chunk)
 		memcpy(raw, src, hdr.raw_len);
 	UnlockReleaseBuffer(buf);
 
-	n = lsm_run_parse(raw, hdr.raw_len, hdr.nentries, chunk);
+	n = lsm_run_parse_until(raw, hdr.raw_len, hdr.nentries, chunk, NULL, run);
 	/* each part begins where the table says (its entries parse alone) */
 	for (int p = 0; p < hdr.nparts && n == (int) hdr.nentries; p++)
 	{
@@ -1627,7 +1597,7 @@ int
 lsm_run_parse(const char *raw, uint32 raw_len, uint32 nentries,
 			  LsmRunChunk *chunk)
 {
-	return lsm_run_parse_until(raw, raw_len, nentries, chunk, NULL);
+	return lsm_run_parse_until(raw, raw_len, nentries, chunk, NULL, NULL);
 }
 
 /*
@@ -1704,10 +1674,21 @@ lsm_run_chunk_release_arena(LsmRunChunk *chunk)
  * means that the bytes ended before it.  The versions before that entry
  * are checked and skipped, not built: their entries have only their TIDs
  * (tup NULL, len LSM_RUN_ENTRY_SKIPPED).
+ *
+ * With run a loaded run (LSM_RUN_LOADED), its frozen entries get the
+ * loading transaction's xmin and command id back, hinted as committed or
+ * aborted once that transaction is over (lsm_run_load_hint).  A chunk kept
+ * while the transaction ends keeps no hint, which is never wrong: the
+ * visibility rules then ask the commit log.
+ *
+ * This is the inner loop of every sequential scan of runs, so it does the
+ * per-entry work once per change of layout where it can: the header of a
+ * version is copied from a template made when the entry's layout (natts,
+ * infomask bits, t_hoff) changes, and then gets its TID, xmin and hint.
  */
 static int
 lsm_run_parse_until(const char *raw, uint32 raw_len, uint32 nentries,
-					LsmRunChunk *chunk, ItemPointer stop)
+					LsmRunChunk *chunk, ItemPointer stop, const LsmRun *run)
 {
 	const char *p = raw;
 	const char *end = raw + raw_len;
@@ -1717,9 +1698,21 @@ lsm_run_parse_until(const char *raw, uint32 raw_len, uint32 nentries,
 	uint16		im2 = 0,
 				im = 0;
 	uint8		hoff = 0xFF;
+	uint32		bitmaplen = 0;
 	Size		need;
 	Size		apos = 0;
 	TransactionId xmin = InvalidTransactionId;
+	TransactionId frozen_xmin = FrozenTransactionId;
+	CommandId	frozen_cid = FirstCommandId;
+	uint16		frozen_hint = HEAP_XMIN_FROZEN;
+
+	/* the header every version starts from, up to t_hoff (at most 255) */
+	union
+	{
+		HeapTupleHeaderData hdr;
+		char		bytes[256];
+		double		align;
+	}			tmpl;
 
 	if (nentries == 0 || nentries > raw_len)
 		return -1;
@@ -1750,36 +1743,56 @@ lsm_run_parse_until(const char *raw, uint32 raw_len, uint32 nentries,
 		chunk->arena = MemoryContextAlloc(chunk->mcxt, chunk->arena_cap);
 	}
 
+	/* a loaded run's versions are stored frozen: what they really are */
+	if (run != NULL && run->loaded && TransactionIdIsNormal(run->desc.oldest_xid))
+	{
+		frozen_xmin = run->desc.oldest_xid;
+		frozen_cid = run->load_cid;
+		frozen_hint = lsm_run_load_hint(frozen_xmin);
+	}
+	memset(&tmpl, 0, sizeof(tmpl));
+	HeapTupleHeaderSetXmax(&tmpl.hdr, InvalidTransactionId);
+
 	while (p < end)
 	{
 		uint8		flags = (uint8) *p++;
 		LsmRunEntry *e;
 
-		if (n >= (int) nentries)
+		if (n >= (int) nentries || (flags & ~LSM_ENTRY_ALL_FLAGS) != 0)
 			return -1;
 		e = &chunk->entries[n];
 		if (flags & LSM_ENTRY_SAME_BLOCK)
 		{
+			uint8		delta;
+
+			/* the delta is never 0, so TIDs rise within a block */
 			if (p >= end || n == 0)
 				return -1;
-			off += (uint8) *p++;
+			delta = (uint8) *p++;
+			if (delta == 0)
+				return -1;
+			off += delta;
+			if (off > LSM_MAX_TUPLES_PER_PAGE)
+				return -1;
 		}
 		else
 		{
+			BlockNumber prev_lblock = lblock;
+			OffsetNumber prev_off = off;
+
 			if (end - p < 6)
 				return -1;
 			memcpy(&lblock, p, sizeof(uint32));
 			memcpy(&off, p + 4, sizeof(uint16));
 			p += 6;
+			if (off < FirstOffsetNumber || off > LSM_MAX_TUPLES_PER_PAGE ||
+				lblock >= MaxBlockNumber)
+				return -1;
+			if (n > 0 && (lblock < prev_lblock ||
+						  (lblock == prev_lblock && off <= prev_off)))
+				return -1;
 		}
-		if (off < FirstOffsetNumber || off > LSM_MAX_TUPLES_PER_PAGE ||
-			lblock >= MaxBlockNumber)
-			return -1;
 		ItemPointerSet(&e->tid, lblock, off);
-		if (n > 0 && lsm_tid_ordinal(ItemPointerGetBlockNumber(&chunk->entries[n - 1].tid),
-									 ItemPointerGetOffsetNumber(&chunk->entries[n - 1].tid)) >=
-			lsm_tid_ordinal(lblock, off))
-			return -1;
 		if (flags & LSM_ENTRY_TOMBSTONE)
 		{
 			e->tup = NULL;
@@ -1788,9 +1801,7 @@ lsm_run_parse_until(const char *raw, uint32 raw_len, uint32 nentries,
 		else
 		{
 			uint32		datalen;
-			uint32		bitmaplen;
 			HeapTupleHeader t;
-			bool		skip = stop != NULL && ItemPointerCompare(&e->tid, stop) < 0;
 
 			if (!(flags & LSM_ENTRY_FROZEN))
 			{
@@ -1809,17 +1820,23 @@ lsm_run_parse_until(const char *raw, uint32 raw_len, uint32 nentries,
 				memcpy(&im, p + 2, sizeof(uint16));
 				hoff = (uint8) p[4];
 				p += 5;
+				bitmaplen = (im & HEAP_HASNULL) ?
+					BITMAPLEN(im2 & HEAP_NATTS_MASK) : 0;
+				if ((im & ~LSM_RUN_INFOMASK_KEEP) != 0 ||
+					hoff < SizeofHeapTupleHeader + bitmaplen ||
+					hoff != MAXALIGN(hoff))
+					return -1;
+				/* the new layout's template: null bitmap and padding zero */
+				tmpl.hdr.t_infomask2 = im2;
+				tmpl.hdr.t_hoff = hoff;
+				memset(tmpl.hdr.t_bits, 0, hoff - offsetof(HeapTupleHeaderData, t_bits));
 			}
 			else if (hoff == 0xFF)
 				return -1;
-			if (!lsm_get_varint(&p, end, &datalen) || datalen > (uint32) (end - p))
+			if (!lsm_get_varint(&p, end, &datalen) || datalen > (uint32) (end - p) ||
+				bitmaplen > datalen)
 				return -1;
-			bitmaplen = (im & HEAP_HASNULL) ? BITMAPLEN(im2 & HEAP_NATTS_MASK) : 0;
-			if ((im & ~LSM_RUN_INFOMASK_KEEP) != 0 ||
-				hoff < SizeofHeapTupleHeader + bitmaplen ||
-				hoff != MAXALIGN(hoff) || bitmaplen > datalen)
-				return -1;
-			if (skip)
+			if (stop != NULL && ItemPointerCompare(&e->tid, stop) < 0)
 			{
 				/* before the TID a lookup wants: its TID only */
 				p += datalen;
@@ -1834,29 +1851,28 @@ lsm_run_parse_until(const char *raw, uint32 raw_len, uint32 nentries,
 			t = (HeapTupleHeader) (chunk->arena + apos);
 
 			/*
-			 * Zero the fixed part of the header with a constant-size memset
-			 * (a variable-size one became "rep stos", a third of the time
-			 * of a sequential scan's parsing) and any padding after the
-			 * null bitmap by hand.
+			 * The header: a fixed-size copy in the usual case of no null
+			 * bitmap (a variable-size one is a call), then what differs
+			 * from entry to entry.
 			 */
-			memset(t, 0, SizeofHeapTupleHeader);
-			for (char *z = (char *) t->t_bits + bitmaplen; z < (char *) t + hoff; z++)
-				*z = 0;
+			if (hoff == MAXALIGN(SizeofHeapTupleHeader))
+				memcpy(t, &tmpl, MAXALIGN(SizeofHeapTupleHeader));
+			else
+				memcpy(t, &tmpl, hoff);
+			if (bitmaplen > 0)
+				memcpy(t->t_bits, p, bitmaplen);
 			if (flags & LSM_ENTRY_FROZEN)
 			{
-				HeapTupleHeaderSetXmin(t, FrozenTransactionId);
-				t->t_infomask = im | HEAP_XMIN_FROZEN | HEAP_XMAX_INVALID;
+				HeapTupleHeaderSetXmin(t, frozen_xmin);
+				t->t_choice.t_heap.t_field3.t_cid = frozen_cid;
+				t->t_infomask = im | frozen_hint | HEAP_XMAX_INVALID;
 			}
 			else
 			{
 				HeapTupleHeaderSetXmin(t, xmin);
 				t->t_infomask = im | HEAP_XMIN_COMMITTED | HEAP_XMAX_INVALID;
 			}
-			HeapTupleHeaderSetXmax(t, InvalidTransactionId);
-			t->t_infomask2 = im2;
-			t->t_hoff = hoff;
-			t->t_ctid = e->tid;
-			memcpy(t->t_bits, p, bitmaplen);
+			ItemPointerSet(&t->t_ctid, lblock, off);
 			memcpy((char *) t + hoff, p + bitmaplen, datalen - bitmaplen);
 			p += datalen;
 			e->tup = t;

@@ -1216,8 +1216,7 @@ lsm_scan_analyze_run_page(LsmScanDesc scan, Buffer buf)
 			lsm_run_chunk_init(scan->rs_analyze_chunk, GetMemoryChunkContext(scan));
 		}
 		IncrBufferRefCount(buf);	/* the pin stays as the slots' anchor */
-		lsm_run_decode_buffer(rel, buf, scan->rs_analyze_chunk);
-		lsm_run_fix_loaded(rs->runs[r], scan->rs_analyze_chunk);
+		lsm_run_decode_buffer(rel, buf, scan->rs_analyze_chunk, rs->runs[r]);
 		scan->rs_cbuf = buf;
 		scan->rs_analyze_run = r;
 		scan->rs_analyze_entry = 0;

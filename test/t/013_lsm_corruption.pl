@@ -14,7 +14,9 @@
 #     of another logical block, or to a block past the end of the file),
 #   * the TID prefix of an item of a shared overlay page,
 #   * the table of parts of a run data page (an entry out of place, with a
-#     checksum that matches; a number of parts out of range).
+#     checksum that matches; a number of parts out of range),
+#   * the flags of an entry of a run data page (an unknown bit, with a
+#     checksum that matches).
 #
 # Each time lsm_check() must fail with an ERROR naming the relation and the
 # block, a SELECT must fail with an ERROR (not crash the server: the
@@ -304,6 +306,30 @@ check_corruption('table of parts of a run data page', $parts_blk);
 # more parts than a page may have (found before the checksum is computed)
 write_bytes($parts_blk * BLCKSZ + 24 + 36, pack('S', 9));
 check_corruption('number of parts of a run data page', $parts_blk);
+
+# an unknown flag bit in the first entry of the page (and the checksum
+# agrees): the first entry is the first literal of the first LZ4 sequence,
+# after its token byte and any extra literal-length bytes
+{
+	my $page = substr($original, $parts_blk * BLCKSZ, BLCKSZ);
+	my ($raw_len, $comp_len) = unpack('L L', substr($page, 24 + 12, 8));
+	my $covered = 16 * $nparts + ($comp_len > 0 ? $comp_len : $raw_len);
+	my $pos = 64 + 16 * $nparts;
+	if ($comp_len > 0)
+	{
+		my $token = unpack('C', substr($page, $pos++, 1));
+		if (($token >> 4) == 15)
+		{
+			$pos++ while unpack('C', substr($page, $pos, 1)) == 255;
+			$pos++;
+		}
+	}
+	my $flags = unpack('C', substr($page, $pos, 1));
+	substr($page, $pos, 1) = pack('C', $flags | 0x40);
+	substr($page, 24 + 8, 4) = pack('L', crc32c(substr($page, 64, $covered)));
+	write_bytes($parts_blk * BLCKSZ, $page);
+}
+check_corruption('unknown flag of a run entry', $parts_blk);
 
 # --- the original file is clean again ------------------------------------------------------
 
