@@ -839,7 +839,7 @@ lsm_scan_next_block(LsmScanDesc scan, ScanDirection dir)
 }
 
 /* Point rs_ctup at rs_vistuples[rs_cindex] of the current block. */
-static void
+static inline void
 lsm_scan_set_current(LsmScanDesc scan)
 {
 	int			i = scan->rs_cindex;
@@ -904,6 +904,21 @@ lsm_scan_getnextslot(TableScanDesc sscan, ScanDirection direction,
 					 TupleTableSlot *slot)
 {
 	LsmScanDesc scan = (LsmScanDesc) sscan;
+
+	/*
+	 * The usual step, inline: forward to the next version of the current
+	 * block, no scan keys (lsm_scan_next does the same and all the rest).
+	 */
+	if (likely(direction == ForwardScanDirection && sscan->rs_nkeys == 0 &&
+			   scan->rs_inited && scan->rs_cindex + 1 < scan->rs_ntuples &&
+			   BufferIsValid(scan->rs_cbuf)))
+	{
+		scan->rs_cindex++;
+		lsm_scan_set_current(scan);
+		pgstat_count_heap_getnext(sscan->rs_rd);
+		ExecStoreBufferHeapTuple(&scan->rs_ctup, slot, scan->rs_cbuf);
+		return true;
+	}
 
 	while (lsm_scan_next(scan, direction))
 	{
