@@ -42,6 +42,15 @@ typedef struct LsmIndexFetchData
 	IndexFetchTableData xs_base;	/* AM-independent part; must be first */
 	Buffer		xs_cbuf;		/* pinned memtable page of the last fetch */
 	BlockNumber xs_cblock;		/* its logical block */
+
+	/*
+	 * The logical block the last fetch found without a memtable page, and
+	 * the MVCC snapshot it used (see lsm_index_fetch_tuple).
+	 */
+	BlockNumber xs_runblock;
+	Snapshot	xs_runsnap;
+	CommandId	xs_runcid;
+	uint64		xs_runcount;	/* the snapshot's snapXactCompletionCount */
 } LsmIndexFetchData;
 
 /*
@@ -55,6 +64,7 @@ lsm_index_fetch_begin(Relation rel)
 	scan->xs_base.rel = rel;
 	scan->xs_cbuf = InvalidBuffer;
 	scan->xs_cblock = InvalidBlockNumber;
+	scan->xs_runblock = InvalidBlockNumber;
 	return &scan->xs_base;
 }
 
@@ -72,6 +82,7 @@ lsm_index_fetch_reset(IndexFetchTableData *sscan)
 		scan->xs_cbuf = InvalidBuffer;
 		scan->xs_cblock = InvalidBlockNumber;
 	}
+	scan->xs_runblock = InvalidBlockNumber;
 }
 
 /*
@@ -93,7 +104,7 @@ lsm_index_fetch_end(IndexFetchTableData *sscan)
 static bool
 lsm_index_fetch_from_runs(LsmIndexFetchData *scan, ItemPointer tid,
 						  Snapshot snapshot, TupleTableSlot *slot,
-						  bool *all_dead)
+						  bool *all_dead, bool check_manifest)
 {
 	Relation	rel = scan->xs_base.rel;
 	BufferHeapTupleTableSlot *bslot = (BufferHeapTupleTableSlot *) slot;
@@ -102,7 +113,7 @@ lsm_index_fetch_from_runs(LsmIndexFetchData *scan, ItemPointer tid,
 	bool		visible;
 
 	/* the backend's cached view: the version is copied below */
-	e = lsm_runset_lookup(rel, lsm_runset_cached(rel), tid);
+	e = lsm_runset_lookup(rel, lsm_runset_cached_ext(rel, check_manifest), tid);
 	if (e == NULL || e->tup == NULL)
 	{
 		if (all_dead)
@@ -130,9 +141,38 @@ lsm_index_fetch_from_runs(LsmIndexFetchData *scan, ItemPointer tid,
 }
 
 /*
+ * Is snapshot the very MVCC snapshot of the fetch that found logical block
+ * xs_runblock without a memtable page, with nothing committed or aborted
+ * since it was taken?
+ */
+static inline bool
+lsm_index_fetch_same_snapshot(LsmIndexFetchData *scan, Snapshot snapshot)
+{
+	return snapshot == scan->xs_runsnap &&
+		snapshot->snapshot_type == SNAPSHOT_MVCC &&
+		snapshot->curcid == scan->xs_runcid &&
+		snapshot->snapXactCompletionCount == scan->xs_runcount;
+}
+
+/*
  * lsm_index_fetch_tuple -- table AM callback index_fetch_tuple.
  *
  * Consecutive fetches from the same logical block keep the page pinned.
+ *
+ * Consecutive fetches from the same logical block without a memtable page
+ * (an index range over rows in runs) look up the map only once per block
+ * and MVCC snapshot.  A memtable page that appears meanwhile can only hold
+ * changes this snapshot does not see: copies of run versions with an xmax
+ * of a transaction that was running or not yet started when the snapshot
+ * was taken (or of this command, whose changes it does not see either),
+ * and new versions, which have TIDs of their own; the run versions answer
+ * for such a snapshot as the copies would.  A page that was flushed away
+ * meanwhile left its versions in a run that the cached view of the runs
+ * finds: the view is brought up to date at the first fetch of the block.
+ * The later ones skip that too (lsm_runset_cached_ext): a view taken after
+ * the snapshot holds every run the snapshot needs, and those stay
+ * readable while it is held.  Only the same snapshot, with the same
+ * command id and no transaction ended since, qualifies.
  */
 bool
 lsm_index_fetch_tuple(IndexFetchTableData *sscan, ItemPointer tid,
@@ -153,6 +193,11 @@ lsm_index_fetch_tuple(IndexFetchTableData *sscan, ItemPointer tid,
 
 	if (ItemPointerGetOffsetNumber(tid) > LSM_MAX_TUPLES_PER_PAGE)
 		return false;
+
+	if (scan->xs_runblock == lblock && lsm_index_fetch_same_snapshot(scan, snapshot))
+		return lsm_index_fetch_from_runs(scan, tid, snapshot, slot, all_dead,
+										 false);
+	scan->xs_runblock = InvalidBlockNumber;
 
 	if (BufferIsValid(scan->xs_cbuf) && scan->xs_cblock == lblock)
 	{
@@ -189,11 +234,21 @@ lsm_index_fetch_tuple(IndexFetchTableData *sscan, ItemPointer tid,
 			/* an overlay page without this version: look in the runs */
 			LockBuffer(scan->xs_cbuf, BUFFER_LOCK_UNLOCK);
 			return lsm_index_fetch_from_runs(scan, tid, snapshot, slot,
-											 all_dead);
+											 all_dead, true);
 		}
 	}
 	else
-		return lsm_index_fetch_from_runs(scan, tid, snapshot, slot, all_dead);
+	{
+		if (snapshot->snapshot_type == SNAPSHOT_MVCC)
+		{
+			scan->xs_runblock = lblock;
+			scan->xs_runsnap = snapshot;
+			scan->xs_runcid = snapshot->curcid;
+			scan->xs_runcount = snapshot->snapXactCompletionCount;
+		}
+		return lsm_index_fetch_from_runs(scan, tid, snapshot, slot, all_dead,
+										 true);
+	}
 
 	if (!lsm_page_get_version(rel, scan->xs_cbuf, tid, tuple))
 	{

@@ -605,6 +605,7 @@ extern void lsm_runset_refresh(Relation rel, LsmRunSet *rs);
 extern bool lsm_runset_try_refresh(Relation rel, LsmRunSet *rs);
 extern void lsm_runset_free(LsmRunSet *rs);
 extern LsmRunSet *lsm_runset_cached(Relation rel);
+extern LsmRunSet *lsm_runset_cached_ext(Relation rel, bool check_manifest);
 extern LsmRunEntry *lsm_runset_lookup(Relation rel, LsmRunSet *rs,
 									  ItemPointer tid);
 extern uint32 lsm_manifest_switch(Relation rel, const uint32 *remove,

@@ -837,6 +837,20 @@ lsm_manifest_callbacks(void)
 LsmRunSet *
 lsm_runset_cached(Relation rel)
 {
+	return lsm_runset_cached_ext(rel, true);
+}
+
+/*
+ * lsm_runset_cached_ext -- as lsm_runset_cached; with check_manifest
+ * false, a view that exists is not compared with the manifest (one shared
+ * buffer access), only reloaded if the run cache was emptied.  For a
+ * caller that refreshed the view since its snapshot was taken and needs
+ * nothing newer: the runs of that view stay readable while the snapshot
+ * does (see "Retired runs" in doc/lsm-design.md).
+ */
+LsmRunSet *
+lsm_runset_cached_ext(Relation rel, bool check_manifest)
+{
 	LsmRunSetCacheEntry *c = NULL;
 
 	lsm_manifest_callbacks();
@@ -867,7 +881,7 @@ lsm_runset_cached(Relation rel)
 		c->relid = RelationGetRelid(rel);
 		c->node = rel->rd_node;
 	}
-	else
+	else if (check_manifest || c->rs->cache_epoch != lsm_run_cache_epoch)
 		lsm_runset_refresh(rel, c->rs);
 	c->last_used = ++lsm_runset_cache_clock;
 	return c->rs;
