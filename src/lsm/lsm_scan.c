@@ -853,8 +853,11 @@ lsm_scan_set_current(LsmScanDesc scan)
 
 /*
  * Return the next visible version in the given direction, or false.
+ * Inlined into the scans' getnextslot callbacks: the usual step, to the
+ * next version of the current block, is what a sequential scan does per
+ * row.
  */
-static bool
+static pg_attribute_always_inline bool
 lsm_scan_next(LsmScanDesc scan, ScanDirection dir)
 {
 	if (ScanDirectionIsNoMovement(dir))
@@ -904,21 +907,6 @@ lsm_scan_getnextslot(TableScanDesc sscan, ScanDirection direction,
 					 TupleTableSlot *slot)
 {
 	LsmScanDesc scan = (LsmScanDesc) sscan;
-
-	/*
-	 * The usual step, inline: forward to the next version of the current
-	 * block, no scan keys (lsm_scan_next does the same and all the rest).
-	 */
-	if (likely(direction == ForwardScanDirection && sscan->rs_nkeys == 0 &&
-			   scan->rs_inited && scan->rs_cindex + 1 < scan->rs_ntuples &&
-			   BufferIsValid(scan->rs_cbuf)))
-	{
-		scan->rs_cindex++;
-		lsm_scan_set_current(scan);
-		pgstat_count_heap_getnext(sscan->rs_rd);
-		ExecStoreBufferHeapTuple(&scan->rs_ctup, slot, scan->rs_cbuf);
-		return true;
-	}
 
 	while (lsm_scan_next(scan, direction))
 	{
