@@ -36,6 +36,33 @@
 					RelationGetRelationName(rel), (unsigned) (blkno)), \
 			 errdetail detail))
 
+/*
+ * TIDs set on the per-row paths of scans.  ItemPointerSet stores the block
+ * number as two 16-bit halves; a reader that soon loads them as one word
+ * (ExecStoreBufferHeapTuple copies t_self that way, and so does a compiler
+ * reloading a spilled TID) then stalls on the CPU's store-to-load
+ * forwarding, which cost more than the rest of a scan's step.  So the
+ * block part is made once as a 32-bit word (lsm_blockword) and stored
+ * whole (lsm_tid_set_word).
+ */
+static inline uint32
+lsm_blockword(BlockNumber blkno)
+{
+	BlockIdData bid;
+	uint32		word;
+
+	BlockIdSet(&bid, blkno);
+	memcpy(&word, &bid, sizeof(uint32));
+	return word;
+}
+
+static inline void
+lsm_tid_set_word(ItemPointer tid, uint32 blockword, OffsetNumber off)
+{
+	memcpy(&tid->ip_blkid, &blockword, sizeof(uint32));
+	tid->ip_posid = off;
+}
+
 /* ----------------------------------------------------------------
  * lsm_meta.c: metapage, map and page allocation
  * ----------------------------------------------------------------

@@ -1705,6 +1705,7 @@ lsm_run_parse_until(const char *raw, uint32 raw_len, uint32 nentries,
 	TransactionId frozen_xmin = FrozenTransactionId;
 	CommandId	frozen_cid = FirstCommandId;
 	uint16		frozen_hint = HEAP_XMIN_FROZEN;
+	uint32		blkword = 0;	/* lblock, see lsm_blockword */
 
 	/* the header every version starts from, up to t_hoff (at most 255) */
 	union
@@ -1791,8 +1792,9 @@ lsm_run_parse_until(const char *raw, uint32 raw_len, uint32 nentries,
 			if (n > 0 && (lblock < prev_lblock ||
 						  (lblock == prev_lblock && off <= prev_off)))
 				return -1;
+			blkword = lsm_blockword(lblock);
 		}
-		ItemPointerSet(&e->tid, lblock, off);
+		lsm_tid_set_word(&e->tid, blkword, off);
 		if (flags & LSM_ENTRY_TOMBSTONE)
 		{
 			e->tup = NULL;
@@ -1872,7 +1874,7 @@ lsm_run_parse_until(const char *raw, uint32 raw_len, uint32 nentries,
 				HeapTupleHeaderSetXmin(t, xmin);
 				t->t_infomask = im | HEAP_XMIN_COMMITTED | HEAP_XMAX_INVALID;
 			}
-			ItemPointerSet(&t->t_ctid, lblock, off);
+			lsm_tid_set_word(&t->t_ctid, blkword, off);
 			memcpy((char *) t + hoff, p + bitmaplen, datalen - bitmaplen);
 			p += datalen;
 			e->tup = t;

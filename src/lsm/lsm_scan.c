@@ -847,8 +847,8 @@ lsm_scan_set_current(LsmScanDesc scan)
 	scan->rs_ctup.t_data = scan->rs_vistup[i];
 	scan->rs_ctup.t_len = scan->rs_vislen[i];
 	scan->rs_ctup.t_tableOid = RelationGetRelid(scan->rs_base.rs_rd);
-	ItemPointerSet(&scan->rs_ctup.t_self, scan->rs_cblock,
-				   scan->rs_vistuples[i]);
+	lsm_tid_set_word(&scan->rs_ctup.t_self, lsm_blockword(scan->rs_cblock),
+					 scan->rs_vistuples[i]);
 }
 
 /*
