@@ -211,5 +211,39 @@ SELECT count(*) FROM (SELECT * FROM load_rand WHERE id BETWEEN 5000 AND 6000 ORD
 RESET enable_bitmapscan;
 RESET enable_seqscan;
 
-DROP TABLE load_t, load_wide, load_idx, load_trg, load_off, load_p, load_rand;
+-- Sequential scans read a block of a run whose entries are all visible to
+-- the snapshot straight from the decoded page, also when the block goes on
+-- over the next data page (a page holds the rows of a few blocks, and
+-- their boundaries do not meet): each row once, in TID order, in the
+-- loading transaction (whose snapshot does not see the rows by the
+-- shortcut), after its commit, with tombstones in the run after VACUUM,
+-- and after a full compaction.
+CREATE TABLE load_blk (id bigint, r bigint, v int) USING lsm;
+COPY (SELECT g, g * 7, g % 1000 FROM generate_series(1, 20000) g) TO :'f1';
+CREATE FUNCTION load_blk_scan(OUT n bigint, OUT ids numeric, OUT distinct_tids bigint,
+                              OUT tid_order bool, OUT id_order bool)
+LANGUAGE sql AS $$
+  SELECT count(*), sum(id), count(DISTINCT ctid),
+         bool_and(ctid > prev_ctid), bool_and(id > prev_id)
+    FROM (SELECT ctid, id, lag(ctid) OVER () AS prev_ctid, lag(id) OVER () AS prev_id
+            FROM load_blk) s
+$$;
+BEGIN;
+COPY load_blk FROM :'f1';
+SELECT * FROM load_blk_scan();
+COMMIT;
+SELECT count(*) AS runs, sum(versions) AS versions, sum(pages) > 20 AS pages
+  FROM lsm_runs('load_blk');
+SELECT * FROM load_blk_scan();
+DELETE FROM load_blk WHERE id % 7 = 0 OR id BETWEEN 5000 AND 5600;
+SELECT * FROM load_blk_scan();
+VACUUM load_blk;
+SELECT sum(tombstones) > 0 AS tombstones FROM lsm_runs('load_blk');
+SELECT * FROM load_blk_scan();
+SELECT lsm_compact('load_blk', true);
+SELECT * FROM load_blk_scan();
+SELECT lsm_check('load_blk');
+
+DROP TABLE load_t, load_wide, load_idx, load_trg, load_off, load_p, load_rand, load_blk;
 DROP FUNCTION load_trg_f();
+DROP FUNCTION load_blk_scan();

@@ -521,6 +521,12 @@ typedef struct LsmRunChunk
 	bool		lookup_single;	/* ... of which only the last entry has its
 								 * version (the others: TIDs only) */
 	int			nentries;
+	bool		all_frozen;		/* every entry a version stored frozen (no
+								 * tombstone), by the last parse: all with
+								 * frozen_xmin and frozen_hint */
+	TransactionId frozen_xmin;	/* FrozenTransactionId, or a loaded run's
+								 * loading xid */
+	uint16		frozen_hint;	/* their xmin hint bits */
 	int			max_entries;
 	int			scan_pos;		/* where a scan's next block starts (a hint:
 								 * every entry before it is of an earlier
@@ -585,6 +591,22 @@ lsm_run_version_visible_fast(HeapTupleHeader t, Snapshot snapshot)
 	return snapshot->snapshot_type == SNAPSHOT_MVCC &&
 		HeapTupleHeaderXminCommitted(t) &&
 		TransactionIdPrecedes(HeapTupleHeaderGetRawXmin(t), snapshot->xmin);
+}
+
+/*
+ * Are all versions of chunk's last parse visible to snapshot by the rule
+ * of lsm_run_version_visible_fast?  (All with the same xmin and hint.)
+ */
+static inline bool
+lsm_run_chunk_all_visible(const LsmRunChunk *chunk, Snapshot snapshot)
+{
+	if (!chunk->all_frozen || !IsMVCCSnapshot(snapshot))
+		return false;
+	if ((chunk->frozen_hint & HEAP_XMIN_FROZEN) == HEAP_XMIN_FROZEN)
+		return true;
+	return snapshot->snapshot_type == SNAPSHOT_MVCC &&
+		(chunk->frozen_hint & HEAP_XMIN_COMMITTED) != 0 &&
+		TransactionIdPrecedes(chunk->frozen_xmin, snapshot->xmin);
 }
 extern bool lsm_run_load_pending(const LsmRun *run);
 extern bool lsm_run_load_aborted(const LsmRun *run);

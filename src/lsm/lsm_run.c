@@ -1668,7 +1668,7 @@ lsm_run_chunk_release_arena(LsmRunChunk *chunk)
 }
 
 /*
- * lsm_run_parse_until -- as lsm_run_parse, but with stop != NULL it stops
+ * lsm_run_parse_entries -- as lsm_run_parse, but with stop != NULL it stops
  * after the first entry whose TID is stop or beyond; then raw may end
  * anywhere after that entry (a partly decompressed page), and -1 also
  * means that the bytes ended before it.  The versions before that entry
@@ -1686,15 +1686,18 @@ lsm_run_chunk_release_arena(LsmRunChunk *chunk)
  * version is copied from a template made when the entry's layout (natts,
  * infomask bits, t_hoff) changes, and then gets its TID, xmin and hint.
  */
-static int
-lsm_run_parse_until(const char *raw, uint32 raw_len, uint32 nentries,
-					LsmRunChunk *chunk, ItemPointer stop, const LsmRun *run)
+static pg_attribute_always_inline int
+lsm_run_parse_entries(const char *raw, uint32 raw_len, uint32 nentries,
+					  LsmRunChunk *chunk, ItemPointer stop, const LsmRun *run)
 {
 	const char *p = raw;
 	const char *end = raw + raw_len;
 	int			n = 0;
 	BlockNumber lblock = InvalidBlockNumber;
-	OffsetNumber off = 0;
+	uint32		off = 0;		/* an OffsetNumber; kept in a register */
+	char	   *arena;
+	Size		arena_cap;
+	LsmRunEntry *entries;
 	uint16		im2 = 0,
 				im = 0;
 	uint8		hoff = 0xFF;
@@ -1706,6 +1709,7 @@ lsm_run_parse_until(const char *raw, uint32 raw_len, uint32 nentries,
 	CommandId	frozen_cid = FirstCommandId;
 	uint16		frozen_hint = HEAP_XMIN_FROZEN;
 	uint32		blkword = 0;	/* lblock, see lsm_blockword */
+	uint32		notfrozen = 0;	/* nonzero once an entry is no frozen version */
 
 	/* the header every version starts from, up to t_hoff (at most 255) */
 	union
@@ -1723,6 +1727,7 @@ lsm_run_parse_until(const char *raw, uint32 raw_len, uint32 nentries,
 	chunk->lookup_pageidx = -1;
 	chunk->lookup_single = false;
 	chunk->nentries = 0;
+	chunk->all_frozen = false;
 	chunk->scan_pos = 0;
 	if (chunk->max_entries < (int) nentries)
 	{
@@ -1744,6 +1749,15 @@ lsm_run_parse_until(const char *raw, uint32 raw_len, uint32 nentries,
 		chunk->arena = MemoryContextAlloc(chunk->mcxt, chunk->arena_cap);
 	}
 
+	/*
+	 * The loop below writes through char pointers, which may alias the
+	 * chunk: with these in locals the compiler need not reload them for
+	 * every entry.
+	 */
+	arena = chunk->arena;
+	arena_cap = chunk->arena_cap;
+	entries = chunk->entries;
+
 	/* a loaded run's versions are stored frozen: what they really are */
 	if (run != NULL && run->loaded && TransactionIdIsNormal(run->desc.oldest_xid))
 	{
@@ -1761,7 +1775,9 @@ lsm_run_parse_until(const char *raw, uint32 raw_len, uint32 nentries,
 
 		if (n >= (int) nentries || (flags & ~LSM_ENTRY_ALL_FLAGS) != 0)
 			return -1;
-		e = &chunk->entries[n];
+		e = &entries[n];
+		notfrozen |= (flags & (LSM_ENTRY_FROZEN | LSM_ENTRY_TOMBSTONE)) ^
+			LSM_ENTRY_FROZEN;
 		if (flags & LSM_ENTRY_SAME_BLOCK)
 		{
 			uint8		delta;
@@ -1779,12 +1795,16 @@ lsm_run_parse_until(const char *raw, uint32 raw_len, uint32 nentries,
 		else
 		{
 			BlockNumber prev_lblock = lblock;
-			OffsetNumber prev_off = off;
+			uint32		prev_off = off;
+			uint32		b32;
+			uint16		o16;
 
 			if (end - p < 6)
 				return -1;
-			memcpy(&lblock, p, sizeof(uint32));
-			memcpy(&off, p + 4, sizeof(uint16));
+			memcpy(&b32, p, sizeof(uint32));
+			memcpy(&o16, p + 4, sizeof(uint16));
+			lblock = b32;
+			off = o16;
 			p += 6;
 			if (off < FirstOffsetNumber || off > LSM_MAX_TUPLES_PER_PAGE ||
 				lblock >= MaxBlockNumber)
@@ -1835,8 +1855,12 @@ lsm_run_parse_until(const char *raw, uint32 raw_len, uint32 nentries,
 			}
 			else if (hoff == 0xFF)
 				return -1;
-			if (!lsm_get_varint(&p, end, &datalen) || datalen > (uint32) (end - p) ||
-				bitmaplen > datalen)
+			/* a length below 128 is one byte: the usual case */
+			if (p < end && (uint8) *p < 0x80)
+				datalen = (uint8) *p++;
+			else if (!lsm_get_varint(&p, end, &datalen))
+				return -1;
+			if (datalen > (uint32) (end - p) || bitmaplen > datalen)
 				return -1;
 			if (stop != NULL && ItemPointerCompare(&e->tid, stop) < 0)
 			{
@@ -1848,9 +1872,9 @@ lsm_run_parse_until(const char *raw, uint32 raw_len, uint32 nentries,
 				continue;
 			}
 			apos = MAXALIGN(apos);
-			if (apos + hoff + (datalen - bitmaplen) > chunk->arena_cap)
+			if (apos + hoff + (datalen - bitmaplen) > arena_cap)
 				return -1;
-			t = (HeapTupleHeader) (chunk->arena + apos);
+			t = (HeapTupleHeader) (arena + apos);
 
 			/*
 			 * The header: a fixed-size copy in the usual case of no null
@@ -1886,7 +1910,24 @@ lsm_run_parse_until(const char *raw, uint32 raw_len, uint32 nentries,
 			break;
 	}
 	chunk->nentries = n;
+	/* all stored frozen: scans need not look at the versions' headers */
+	chunk->all_frozen = stop == NULL && notfrozen == 0;
+	chunk->frozen_xmin = frozen_xmin;
+	chunk->frozen_hint = frozen_hint;
 	return n;
+}
+
+/*
+ * lsm_run_parse_until -- see lsm_run_parse_entries.  The scans' case, no
+ * stop, is compiled on its own, without the per-entry tests of stop.
+ */
+static int
+lsm_run_parse_until(const char *raw, uint32 raw_len, uint32 nentries,
+					LsmRunChunk *chunk, ItemPointer stop, const LsmRun *run)
+{
+	if (stop == NULL)
+		return lsm_run_parse_entries(raw, raw_len, nentries, chunk, NULL, run);
+	return lsm_run_parse_entries(raw, raw_len, nentries, chunk, stop, run);
 }
 
 /*

@@ -170,16 +170,16 @@ lsm_scan_collect_runs(LsmScanDesc scan, BlockNumber lblock, Page page,
 
 /*
  * The common case of a sequential scan of a compacted table: logical block
- * lblock has no memtable page and lies in the range of exactly one run,
- * within one of its data pages, and no SSI checks are needed.  Then its
- * versions are a stretch of that page's decoded entries in offset order:
+ * lblock has no memtable page and lies in the range of exactly one run, and
+ * no SSI checks are needed.  Then its versions are a stretch of the decoded
+ * entries of one data page, or of consecutive ones, in offset order:
  * return those visible to the snapshot straight into rs_vistuples etc.,
  * without the per-offset arrays of the general path (lsm_scan_collect_runs
  * and the loop of lsm_scan_getpage).  Returns the number of visible
  * versions and sets *maxoff, or returns -1 (nothing done) if the case does
  * not apply.  The view must be up to date (lsm_scan_getpage).
  */
-static int
+static pg_noinline int
 lsm_scan_run_block(LsmScanDesc scan, BlockNumber lblock, Snapshot snapshot,
 				   OffsetNumber *maxoff)
 {
@@ -210,49 +210,87 @@ lsm_scan_run_block(LsmScanDesc scan, BlockNumber lblock, Snapshot snapshot,
 	pageidx = lsm_run_find_page(run, lblock, FirstOffsetNumber);
 	if (pageidx < 0)
 		pageidx = 0;
-	/* the block must not continue on the next data page */
-	if (pageidx + 1 < run->nfences &&
-		run->fences[pageidx + 1].lblock <= lblock)
-		return -1;
-	if (run->fences[pageidx].lblock > lblock)
-	{
-		*maxoff = 0;
-		return 0;
-	}
-	chunk->hold_gen = scan->rs_blockgen;
 	*maxoff = 0;
-	for (i = lsm_scan_chunk_start(rel, run, pageidx, chunk, lblock);
-		 i < chunk->nentries; i++)
-	{
-		LsmRunEntry *e = &chunk->entries[i];
-		BlockNumber eblock = ItemPointerGetBlockNumber(&e->tid);
-		HeapTupleData tup;
+	if (run->fences[pageidx].lblock > lblock)
+		return 0;
+	chunk->hold_gen = scan->rs_blockgen;
 
-		if (eblock < lblock)
-			continue;
-		if (eblock > lblock)
-			break;
-		*maxoff = ItemPointerGetOffsetNumber(&e->tid);
-		if (e->tup == NULL)
-			continue;			/* a tombstone */
-		/* a frozen version (never an xmax in a run) is visible to all */
-		if (!(mvcc && lsm_run_version_visible_fast(e->tup, snapshot)))
+	/*
+	 * The block's entries, on this data page and, if it goes on there, the
+	 * next ones.  Before the next page is decoded the chunk is told that
+	 * the block points into its arena, which is then kept.
+	 */
+	for (;;)
+	{
+		i = lsm_scan_chunk_start(rel, run, pageidx, chunk, lblock);
+		if (lsm_run_chunk_all_visible(chunk, snapshot))
 		{
-			tup.t_data = e->tup;
-			tup.t_len = e->len;
-			tup.t_tableOid = RelationGetRelid(rel);
-			tup.t_self = e->tid;
-			if (!lsm_tuple_satisfies(&tup, snapshot))
-				continue;
+			/*
+			 * Every entry of the page is a version visible to the snapshot
+			 * (frozen, or loaded by a transaction it sees): only the block's
+			 * stretch is to be found.  Block numbers are compared as words
+			 * (see lsm_blockword).
+			 */
+			uint32		lbw = lsm_blockword(lblock);
+			LsmRunEntry *entries = chunk->entries;
+			int			nentries = chunk->nentries;
+
+			for (; i < nentries; i++)
+			{
+				LsmRunEntry *e = &entries[i];
+				uint32		w;
+
+				memcpy(&w, &e->tid.ip_blkid, sizeof(uint32));
+				if (w != lbw)
+				{
+					if (ItemPointerGetBlockNumber(&e->tid) < lblock)
+						continue;
+					break;
+				}
+				scan->rs_vistuples[ntup] = e->tid.ip_posid;
+				scan->rs_vistup[ntup] = e->tup;
+				scan->rs_vislen[ntup] = e->len;
+				ntup++;
+			}
+			if (ntup > 0)
+				*maxoff = scan->rs_vistuples[ntup - 1];
 		}
-		scan->rs_vistuples[ntup] = ItemPointerGetOffsetNumber(&e->tid);
-		scan->rs_vistup[ntup] = e->tup;
-		scan->rs_vislen[ntup] = e->len;
-		ntup++;
+		for (; i < chunk->nentries; i++)
+		{
+			LsmRunEntry *e = &chunk->entries[i];
+			BlockNumber eblock = ItemPointerGetBlockNumber(&e->tid);
+			HeapTupleData tup;
+
+			if (eblock < lblock)
+				continue;
+			if (eblock > lblock)
+				break;
+			*maxoff = ItemPointerGetOffsetNumber(&e->tid);
+			if (e->tup == NULL)
+				continue;		/* a tombstone */
+			/* a frozen version (never an xmax in a run) is visible to all */
+			if (!(mvcc && lsm_run_version_visible_fast(e->tup, snapshot)))
+			{
+				tup.t_data = e->tup;
+				tup.t_len = e->len;
+				tup.t_tableOid = RelationGetRelid(rel);
+				tup.t_self = e->tid;
+				if (!lsm_tuple_satisfies(&tup, snapshot))
+					continue;
+			}
+			scan->rs_vistuples[ntup] = ItemPointerGetOffsetNumber(&e->tid);
+			scan->rs_vistup[ntup] = e->tup;
+			scan->rs_vislen[ntup] = e->len;
+			ntup++;
+		}
+		chunk->scan_pos = i;
+		if (ntup > 0)
+			chunk->arena_gen = scan->rs_blockgen;
+		if (i < chunk->nentries)
+			break;				/* reached the next block */
+		if (++pageidx >= run->nfences || run->fences[pageidx].lblock > lblock)
+			break;
 	}
-	chunk->scan_pos = i;
-	if (ntup > 0)
-		chunk->arena_gen = scan->rs_blockgen;
 	return ntup;
 }
 
