@@ -336,7 +336,9 @@ xh_write_pages(Relation index, uint64 seed, int fillfactor,
 				xh_init_page(page, XH_PAGE_BUCKET, bk->depth, bk->prefix);
 				XhPageGetOpaque(page)->link = (b + 1 < layout->nbuckets) ?
 					layout->buckets[b + 1].blkno : InvalidBlockNumber;
-				XhPageGetOpaque(page)->aux = XhHashTop32(entries[bk->lo].key);
+				/* only read with a chain; an empty bucket has no first entry */
+				XhPageGetOpaque(page)->aux = bk->hi > bk->lo ?
+					XhHashTop32(entries[bk->lo].key) : 0;
 			}
 			else
 				xh_init_page(page, XH_PAGE_OVERFLOW, bk->depth, bk->prefix);
