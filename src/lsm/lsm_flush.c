@@ -93,9 +93,18 @@ int			lsm_compaction_size_ratio = 4;
 int			lsm_compaction_max_runs = 32;
 int			lsm_compaction_max_levels = 0;
 
-static const struct config_enum_entry lsm_policy_options[] = {
+const struct config_enum_entry lsm_policy_options[] = {
 	{"leveled", LSM_POLICY_LEVELED, false},
 	{"tiered", LSM_POLICY_TIERED, false},
+	{NULL, 0, false}
+};
+
+/* GUC: how new run data pages are stored (lsm_run.c) */
+int			lsm_compression = LSM_COMPRESSION_LZ4;
+
+const struct config_enum_entry lsm_compression_options[] = {
+	{"lz4", LSM_COMPRESSION_LZ4, false},
+	{"none", LSM_COMPRESSION_NONE, false},
 	{NULL, 0, false}
 };
 
@@ -154,6 +163,12 @@ lsm_tam_init_gucs(void)
 							&lsm_bloom_bits_per_key,
 							10, 0, 64,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("lsm.compression",
+							 "How the data pages of new lsm runs are stored: lz4 or none.",
+							 "none stores them uncompressed: larger runs that sequential scans read faster.",
+							 &lsm_compression,
+							 LSM_COMPRESSION_LZ4, lsm_compression_options,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 	lsm_load_init_gucs();
 	MarkGUCPrefixReserved("lsm");
 }

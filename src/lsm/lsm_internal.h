@@ -682,6 +682,16 @@ extern PGDLLIMPORT int lsm_compaction_max_levels;
 #define LSM_POLICY_LEVELED	0
 #define LSM_POLICY_TIERED	1
 
+/* the names of the values of enum settings (lsm_flush.c) */
+struct config_enum_entry;
+extern const struct config_enum_entry lsm_policy_options[];
+extern const struct config_enum_entry lsm_compression_options[];
+
+/* lsm.compression: how run data pages are stored */
+#define LSM_COMPRESSION_NONE	0
+#define LSM_COMPRESSION_LZ4		1
+extern PGDLLIMPORT int lsm_compression;
+
 /* levels of runs (by size) are 1 .. LSM_MAX_LEVEL */
 #define LSM_MAX_LEVEL		32
 extern uint32 lsm_run_level_for(Relation rel, uint64 raw_bytes);
@@ -698,6 +708,7 @@ typedef struct LsmSettings
 	int			compaction_max_runs;
 	int			compaction_max_levels;
 	int			bloom_bits_per_key;
+	int			compression;
 } LsmSettings;
 
 extern void lsm_settings_load(Relation rel);

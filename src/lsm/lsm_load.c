@@ -182,6 +182,8 @@ lsm_load_start(Relation rel, Size nbytes, CommandId cid, int options)
 		nbytes < (Size) lsm_direct_load_min_bytes * 1024 ||
 		rel->trigdesc != NULL || IsInParallelMode())
 		return NULL;
+	/* the table's own settings for the run (no buffer is locked here) */
+	lsm_settings_load(rel);
 	indexes = RelationGetIndexList(rel);
 	if (indexes != NIL)
 	{

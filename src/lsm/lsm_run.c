@@ -76,6 +76,7 @@ struct LsmRunWriter
 	int			raw_len;
 	int			raw_cap;
 	int			raw_target;		/* compress when the raw bytes reach this */
+	bool		compress;		/* lsm.compression: LZ4, else stored raw */
 	int		   *starts;			/* start of each entry in raw */
 	ItemPointerData *tids;		/* TID of each entry in raw */
 	int			nentries;		/* entries in raw */
@@ -295,7 +296,10 @@ lsm_run_writer_begin(Relation rel, uint32 run_id, uint32 level,
 	w->rel = rel;
 	w->run_id = run_id;
 	w->level = level;
-	w->raw_target = LSM_RUN_DATA_SPACE * 3;
+	w->compress = lsm_settings(rel).compression != LSM_COMPRESSION_NONE;
+	/* uncompressed, the raw bytes and the part table fill the page */
+	w->raw_target = w->compress ? LSM_RUN_DATA_SPACE * 3 :
+		LSM_RUN_DATA_SPACE - LSM_RUN_MAX_PARTS * (int) sizeof(LsmRunDataPart);
 	w->raw_cap = LSM_RUN_DATA_SPACE * 16 + BLCKSZ;
 	w->raw = palloc(w->raw_cap);
 	w->max_entries = 4096;
@@ -430,7 +434,10 @@ lsm_run_try_emit(LsmRunWriter *w, int n, char *pagebuf, int *payload)
 	space = LSM_RUN_DATA_SPACE - np * (int) sizeof(LsmRunDataPart);
 
 	if (np == 0)
-		clen = LZ4_compress_default(w->raw, dst, len, space);
+	{
+		if (w->compress)
+			clen = LZ4_compress_default(w->raw, dst, len, space);
+	}
 	else
 	{
 		/* the whole table first: it stays if the page is stored raw */
@@ -442,7 +449,7 @@ lsm_run_try_emit(LsmRunWriter *w, int n, char *pagebuf, int *payload)
 			parts[i].first_lblock = ItemPointerGetBlockNumber(&w->tids[w->part_start[i]]);
 			parts[i].first_off = ItemPointerGetOffsetNumber(&w->tids[w->part_start[i]]);
 		}
-		for (int i = 0; i < np; i++)
+		for (int i = 0; w->compress && i < np; i++)
 		{
 			int			rs = parts[i].raw_off;
 			int			re = i + 1 < np ? (int) parts[i + 1].raw_off : len;
@@ -461,7 +468,7 @@ lsm_run_try_emit(LsmRunWriter *w, int n, char *pagebuf, int *payload)
 	}
 	if (clen <= 0 || clen >= len)
 	{
-		/* incompressible: stored as is, if it fits */
+		/* incompressible, or lsm.compression none: stored as is, if it fits */
 		if (len > space)
 			return false;
 		memcpy(dst, w->raw, len);
@@ -533,7 +540,9 @@ lsm_run_emit(LsmRunWriter *w)
 	w->comp_bytes += payload;
 
 	/* adapt the raw target to the compression ratio seen */
-	if (hdr->comp_len > 0 && n == w->nentries)
+	if (!w->compress)
+		;						/* fixed: a page's worth */
+	else if (hdr->comp_len > 0 && n == w->nentries)
 	{
 		double		ratio = (double) used / hdr->comp_len;
 		int			target = (int) (LSM_RUN_DATA_SPACE * ratio * 0.97);

@@ -38,10 +38,12 @@
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -63,21 +65,25 @@ typedef struct LsmSettingDef
 	int			max;
 	int		   *guc;			/* the GUC variable */
 	size_t		field;			/* offset in LsmSettings */
+	const struct config_enum_entry *names;	/* an enum's values, or NULL */
 } LsmSettingDef;
 
 static const LsmSettingDef lsm_setting_defs[] = {
 	{"memtable_flush_pages", 0, INT_MAX / 2, &lsm_memtable_flush_pages,
-	offsetof(LsmSettings, memtable_flush_pages)},
+	offsetof(LsmSettings, memtable_flush_pages), NULL},
 	{"compaction_policy", LSM_POLICY_LEVELED, LSM_POLICY_TIERED,
-		&lsm_compaction_policy, offsetof(LsmSettings, compaction_policy)},
+		&lsm_compaction_policy, offsetof(LsmSettings, compaction_policy),
+	lsm_policy_options},
 	{"compaction_size_ratio", 2, 100, &lsm_compaction_size_ratio,
-	offsetof(LsmSettings, compaction_size_ratio)},
+	offsetof(LsmSettings, compaction_size_ratio), NULL},
 	{"compaction_max_runs", 0, 100, &lsm_compaction_max_runs,
-	offsetof(LsmSettings, compaction_max_runs)},
+	offsetof(LsmSettings, compaction_max_runs), NULL},
 	{"compaction_max_levels", 0, LSM_MAX_LEVEL, &lsm_compaction_max_levels,
-	offsetof(LsmSettings, compaction_max_levels)},
+	offsetof(LsmSettings, compaction_max_levels), NULL},
 	{"bloom_bits_per_key", 0, 64, &lsm_bloom_bits_per_key,
-	offsetof(LsmSettings, bloom_bits_per_key)},
+	offsetof(LsmSettings, bloom_bits_per_key), NULL},
+	{"compression", LSM_COMPRESSION_NONE, LSM_COMPRESSION_LZ4, &lsm_compression,
+	offsetof(LsmSettings, compression), lsm_compression_options},
 };
 
 #define LSM_NSETTINGS lengthof(lsm_setting_defs)
@@ -147,15 +153,17 @@ lsm_setting_try_parse(int i, const char *value, int *result)
 	char	   *end;
 	long		v;
 
-	if (def->field == offsetof(LsmSettings, compaction_policy))
+	if (def->names != NULL)
 	{
-		if (pg_strcasecmp(value, "leveled") == 0)
-			*result = LSM_POLICY_LEVELED;
-		else if (pg_strcasecmp(value, "tiered") == 0)
-			*result = LSM_POLICY_TIERED;
-		else
-			return false;
-		return true;
+		for (const struct config_enum_entry *e = def->names; e->name; e++)
+		{
+			if (pg_strcasecmp(value, e->name) == 0)
+			{
+				*result = e->val;
+				return true;
+			}
+		}
+		return false;
 	}
 	errno = 0;
 	v = strtol(value, &end, 10);
@@ -167,6 +175,29 @@ lsm_setting_try_parse(int i, const char *value, int *result)
 	return true;
 }
 
+/* The names of an enum setting's values, "a, b" (for hints). */
+static char *
+lsm_setting_value_names(const LsmSettingDef *def)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (const struct config_enum_entry *e = def->names; e->name; e++)
+		appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "", e->name);
+	return buf.data;
+}
+
+/* The name of value v of an enum setting. */
+static const char *
+lsm_setting_value_name(const LsmSettingDef *def, int v)
+{
+	for (const struct config_enum_entry *e = def->names; e->name; e++)
+		if (e->val == v)
+			return e->name;
+	elog(ERROR, "unknown value %d of lsm setting \"%s\"", v, def->name);
+	return NULL;				/* keep the compiler quiet */
+}
+
 /* Parse and check a value of setting i; ereport if bad. */
 static int
 lsm_setting_parse(int i, const char *value)
@@ -176,12 +207,12 @@ lsm_setting_parse(int i, const char *value)
 
 	if (lsm_setting_try_parse(i, value, &v))
 		return v;
-	if (def->field == offsetof(LsmSettings, compaction_policy))
+	if (def->names != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid value for lsm setting \"%s\": \"%s\"",
 						def->name, value),
-				 errhint("Available values: leveled, tiered.")));
+				 errhint("Available values: %s.", lsm_setting_value_names(def))));
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid value for lsm setting \"%s\": \"%s\"",
@@ -375,15 +406,15 @@ lsm_set_option(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("unrecognized lsm setting \"%s\"", name),
-				 errhint("Per-table settings: memtable_flush_pages, compaction_policy, compaction_size_ratio, compaction_max_runs, compaction_max_levels, bloom_bits_per_key.")));
+				 errhint("Per-table settings: memtable_flush_pages, compaction_policy, compaction_size_ratio, compaction_max_runs, compaction_max_levels, bloom_bits_per_key, compression.")));
 	v = lsm_setting_parse(i, value);
 	lsm_settings_check_rel(relid);
 
 	values[0] = ObjectIdGetDatum(relid);
 	values[1] = CStringGetTextDatum(lsm_setting_defs[i].name);
 	/* stored normalized */
-	if (lsm_setting_defs[i].field == offsetof(LsmSettings, compaction_policy))
-		values[2] = CStringGetTextDatum(v == LSM_POLICY_TIERED ? "tiered" : "leveled");
+	if (lsm_setting_defs[i].names != NULL)
+		values[2] = CStringGetTextDatum(lsm_setting_value_name(&lsm_setting_defs[i], v));
 	else
 		values[2] = CStringGetTextDatum(psprintf("%d", v));
 	lsm_settings_write("INSERT INTO %s AS s (rel, setting, value) VALUES ($1, $2, $3)"
