@@ -732,9 +732,11 @@ wl_maint_events() {
 # ---------------------------------------------------------------------------
 # scans of cached tables: count(*), sum(v)
 # ---------------------------------------------------------------------------
-scan_step() {
-	sql_step scan_narrow "$1" "$2" -v tbl="narrow_$1" -v runs="$SCAN_RUNS" <<'SQL'
+scan_run() {
+	local wl=$1 arm=$2 rep=$3
+	sql_step "$wl" "$arm" "$rep" -v tbl="narrow_$arm" -v runs="$SCAN_RUNS" <<'SQL'
 CHECKPOINT;
+SELECT 'table_size_bytes', pg_table_size(:'tbl');
 -- one untimed run of each first: a new session loads its caches
 SELECT bench_query_ms(format('SELECT count(*) FROM %I', :'tbl')) \g /dev/null
 SELECT 'count_ms', bench_query_ms(format('SELECT count(*) FROM %I', :'tbl'))
@@ -751,6 +753,28 @@ wl_scan() {
 		-c "SELECT count(*), sum(v) FROM narrow_heap" -c "SELECT count(*), sum(v) FROM narrow_lsm" \
 		>/dev/null || return 1
 	arms_q scan_step heap lsm
+}
+scan_step() { scan_run scan_narrow "$1" "$2"; }
+
+# the same with an lsm table whose runs are stored uncompressed
+# (lsm.compression none): what decompression costs a scan
+scan_raw_step() { scan_run scan_narrow_raw "$1" "$2"; }
+wl_scan_raw() {
+	ensure_loaded narrow || return 1
+	if [ "$(value "SELECT to_regclass('narrow_lsm_raw') IS NOT NULL")" != t ]; then
+		echo "(loading narrow_lsm_raw, not timed)"
+		psql_b -v cols="$NARROW_COLS" -v file="$DATA/narrow.tsv" <<'SQL' || return 1
+CREATE TABLE narrow_lsm_raw (:cols) USING lsm;
+SELECT lsm_set_option('narrow_lsm_raw', 'compression', 'none');
+COPY narrow_lsm_raw FROM :'file';
+VACUUM ANALYZE narrow_lsm_raw;
+SQL
+	fi
+	psql_b -c "SELECT count(*), sum(v) FROM narrow_heap" -c "SELECT count(*), sum(v) FROM narrow_lsm_raw" \
+		-c "SELECT count(*), sum(v) FROM narrow_heap" -c "SELECT count(*), sum(v) FROM narrow_lsm_raw" \
+		>/dev/null || return 1
+	arms_q scan_raw_step heap lsm_raw || return 1
+	psql_b -c "DROP TABLE narrow_lsm_raw" >/dev/null
 }
 
 # ---------------------------------------------------------------------------
@@ -1041,6 +1065,12 @@ if want maint; then
 fi
 if want scan; then
 	workload scan_narrow "scans of the cached narrow table: count(*), sum(v) (${SCAN_RUNS} runs per step)" lsm heap wl_scan
+	# LOAD: the library's GUCs exist in a session once it is loaded
+	if [ "$(psql_b -c "LOAD 'lsm'" -c "SELECT current_setting('lsm.compression', true) IS NOT NULL")" = t ]; then
+		workload scan_narrow_raw "the same scans, lsm runs stored uncompressed (lsm.compression none)" lsm_raw heap wl_scan_raw
+	else
+		skipped scan_narrow_raw "scans of uncompressed runs" "lsm.compression: not built yet"
+	fi
 fi
 if want lookup; then
 	workload lookup_btree "btree on id of the narrow table: build, point lookups, 100-row ranges (pgbench runs of ${LOOKUP_S} s, 2 clients)" lsm heap wl_lookup
