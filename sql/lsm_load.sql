@@ -16,7 +16,8 @@ COPY (SELECT g::text, (g * 7)::text, (g % 1000)::text, 'z' FROM generate_series(
 COPY (SELECT g, g * 7, g % 1000, 'z' FROM generate_series(50001, 54000) g) TO :'fgood';
 
 SET lsm.direct_load_min_bytes = '1kB';
-CREATE TABLE load_t (id bigint, r bigint, v int, s text) USING lsm;
+CREATE TABLE load_t (id bigint, r bigint, v int, s text) USING lsm
+  WITH (autovacuum_enabled = off);
 
 -- one run, no memtable page
 COPY load_t FROM :'f1';
@@ -87,7 +88,8 @@ SELECT count(*), sum(id), sum(v), sum(length(s)) FROM load_t;
 SELECT lsm_check('load_t');
 
 -- TOAST values, and rows too wide for a run (they go to the memtable)
-CREATE TABLE load_wide (id int, t text, p text) USING lsm;
+CREATE TABLE load_wide (id int, t text, p text) USING lsm
+  WITH (autovacuum_enabled = off);
 ALTER TABLE load_wide ALTER COLUMN p SET STORAGE PLAIN;
 COPY (SELECT g, CASE WHEN g % 10 <> 0 THEN
                   (SELECT string_agg(md5(g::text || i::text), '') FROM generate_series(1, 100) i) END,
@@ -104,17 +106,20 @@ SELECT lsm_check('load_wide');
 
 -- not loaded: tables with an index or a trigger, or the setting at 0
 COPY (SELECT g, g * 7, g % 1000, 'a' FROM generate_series(1, 5000) g) TO :'f1';
-CREATE TABLE load_idx (id bigint, r bigint, v int, s text) USING lsm;
+CREATE TABLE load_idx (id bigint, r bigint, v int, s text) USING lsm
+  WITH (autovacuum_enabled = off);
 CREATE INDEX ON load_idx (id);
 COPY load_idx FROM :'f1';
 SELECT count(*) AS runs FROM lsm_runs('load_idx');
-CREATE TABLE load_trg (id bigint, r bigint, v int, s text) USING lsm;
+CREATE TABLE load_trg (id bigint, r bigint, v int, s text) USING lsm
+  WITH (autovacuum_enabled = off);
 CREATE FUNCTION load_trg_f() RETURNS trigger LANGUAGE plpgsql AS
   $$BEGIN RETURN NULL; END$$;
 CREATE TRIGGER load_trg_t AFTER INSERT ON load_trg FOR EACH ROW EXECUTE FUNCTION load_trg_f();
 COPY load_trg FROM :'f1';
 SELECT count(*) AS runs FROM lsm_runs('load_trg');
-CREATE TABLE load_off (id bigint, r bigint, v int, s text) USING lsm;
+CREATE TABLE load_off (id bigint, r bigint, v int, s text) USING lsm
+  WITH (autovacuum_enabled = off);
 SET lsm.direct_load_min_bytes = 0;
 COPY load_off FROM :'f1';
 SELECT count(*) AS runs FROM lsm_runs('load_off');
@@ -122,7 +127,8 @@ SELECT count(*) AS runs FROM lsm_runs('load_off');
 -- an ordinary run of frozen versions, visible to every snapshot
 SET lsm.direct_load_min_bytes = '1kB';
 BEGIN;
-CREATE TABLE load_frz (id bigint, r bigint, v int, s text) USING lsm;
+CREATE TABLE load_frz (id bigint, r bigint, v int, s text) USING lsm
+  WITH (autovacuum_enabled = off);
 COPY load_frz FROM :'f1' WITH (FREEZE);
 SELECT count(*) AS runs, sum(versions) AS versions, bool_and(oldest_xid IS NULL) AS frozen
   FROM lsm_runs('load_frz');
@@ -148,8 +154,10 @@ SELECT count(*) FROM load_off;
 -- partitions: each lsm partition gets a run of its own
 SET lsm.direct_load_min_bytes = '1kB';
 CREATE TABLE load_p (id bigint, r bigint, v int, s text) PARTITION BY RANGE (id);
-CREATE TABLE load_p1 PARTITION OF load_p FOR VALUES FROM (0) TO (2500) USING lsm;
-CREATE TABLE load_p2 PARTITION OF load_p FOR VALUES FROM (2500) TO (10000) USING lsm;
+CREATE TABLE load_p1 PARTITION OF load_p FOR VALUES FROM (0) TO (2500) USING lsm
+  WITH (autovacuum_enabled = off);
+CREATE TABLE load_p2 PARTITION OF load_p FOR VALUES FROM (2500) TO (10000) USING lsm
+  WITH (autovacuum_enabled = off);
 COPY load_p FROM :'f1';
 SELECT (SELECT count(*) FROM lsm_runs('load_p1')) AS runs1,
        (SELECT count(*) FROM lsm_runs('load_p2')) AS runs2;
@@ -188,7 +196,8 @@ RESET enable_seqscan;
 
 -- incompressible rows: data pages in parts stored uncompressed (a part
 -- that does not fit compressed makes the page raw; its table stays whole)
-CREATE TABLE load_rand (id int, b bytea) USING lsm;
+CREATE TABLE load_rand (id int, b bytea) USING lsm
+  WITH (autovacuum_enabled = off);
 COPY (SELECT g, decode(md5(g || 'a') || md5(g || 'b') || md5(g || 'c') ||
                        md5(g || 'd'), 'hex')
         FROM generate_series(1, 20000) g) TO :'f1';
@@ -218,7 +227,8 @@ RESET enable_seqscan;
 -- loading transaction (whose snapshot does not see the rows by the
 -- shortcut), after its commit, with tombstones in the run after VACUUM,
 -- and after a full compaction.
-CREATE TABLE load_blk (id bigint, r bigint, v int) USING lsm;
+CREATE TABLE load_blk (id bigint, r bigint, v int) USING lsm
+  WITH (autovacuum_enabled = off);
 COPY (SELECT g, g * 7, g % 1000 FROM generate_series(1, 20000) g) TO :'f1';
 CREATE FUNCTION load_blk_scan(t regclass, OUT n bigint, OUT ids numeric,
                               OUT distinct_tids bigint, OUT tid_order bool,
@@ -250,7 +260,8 @@ SELECT lsm_check('load_blk');
 -- bitmaps that alternate at the same length (one of v and w NULL), rows
 -- without NULLs, and rows whose length changes (some need a two-byte
 -- length) are read back as written, block by block.
-CREATE TABLE load_blk2 (id bigint, v int, w int, s text) USING lsm;
+CREATE TABLE load_blk2 (id bigint, v int, w int, s text) USING lsm
+  WITH (autovacuum_enabled = off);
 COPY (SELECT g, CASE WHEN g % 400 < 100 AND g % 2 = 1 THEN NULL ELSE g % 1000 END,
              CASE WHEN g % 400 < 100 AND g % 2 = 0 THEN NULL ELSE g % 7 END,
              CASE WHEN g % 400 < 100 THEN NULL WHEN g % 400 < 200 THEN 'abc'

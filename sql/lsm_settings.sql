@@ -3,8 +3,10 @@
 -- lsm_table_settings): what flushes and compactions of one table follow
 -- instead of the lsm.* GUCs.
 --
-CREATE TABLE lsm_set_t (id int, v int) USING lsm;
-CREATE TABLE lsm_set_other (id int, v int) USING lsm;
+CREATE TABLE lsm_set_t (id int, v int) USING lsm
+  WITH (autovacuum_enabled = off);
+CREATE TABLE lsm_set_other (id int, v int) USING lsm
+  WITH (autovacuum_enabled = off);
 CREATE TABLE lsm_set_heap (id int) USING heap;
 
 SELECT lsm_set_option('lsm_set_t', 'compaction_policy', 'TIERED');
@@ -82,7 +84,8 @@ SELECT lsm_reset_option(NULL);
 \set fset :abs_builddir '/results/lsm_settings.data'
 COPY (SELECT g, g % 100 FROM generate_series(1, 20000) g) TO :'fset';
 SET lsm.direct_load_min_bytes = '1kB';
-CREATE TABLE lsm_set_bloom (id int, v int) USING lsm;
+CREATE TABLE lsm_set_bloom (id int, v int) USING lsm
+  WITH (autovacuum_enabled = off);
 SELECT lsm_set_option('lsm_set_bloom', 'bloom_bits_per_key', '0');
 COPY lsm_set_bloom FROM :'fset';
 SELECT count(*) AS runs, sum(bloom_bits) AS bloom_bits FROM lsm_runs('lsm_set_bloom');
@@ -90,7 +93,8 @@ SELECT count(*) AS runs, sum(bloom_bits) AS bloom_bits FROM lsm_runs('lsm_set_bl
 -- lsm.compression: new runs' data pages stored without LZ4 (larger, read
 -- faster), from the GUC or from the table's own setting; the rows read
 -- back alike, and a compaction with lz4 compresses them again.
-CREATE TABLE lsm_set_raw (id int, v int) USING lsm;
+CREATE TABLE lsm_set_raw (id int, v int) USING lsm
+  WITH (autovacuum_enabled = off);
 SELECT lsm_set_option('lsm_set_raw', 'compression', 'NONE');
 SELECT setting, value FROM lsm_table_settings
  WHERE rel = 'lsm_set_raw'::regclass;
