@@ -8,7 +8,8 @@
 -- the runs after each step, newest first.
 --
 SET lsm.memtable_flush_pages = 8;	-- level 1 = up to 64 kB of entries
-CREATE TABLE lsm_pol (id int, v int) USING lsm;
+CREATE TABLE lsm_pol (id int, v int) USING lsm
+  WITH (autovacuum_enabled = off);
 CREATE TABLE lsm_pol_log (step int, runs text);
 CREATE PROCEDURE lsm_pol_load(steps int, batch int)
 LANGUAGE plpgsql AS $$
@@ -103,7 +104,8 @@ SET lsm.compaction_policy = sideways;
 SET lsm.compaction_size_ratio = 1;
 
 -- the bloom filters' false-positive rate, predicted and measured
-CREATE TABLE lsm_bloom (id int, v int) USING lsm;
+CREATE TABLE lsm_bloom (id int, v int) USING lsm
+  WITH (autovacuum_enabled = off);
 INSERT INTO lsm_bloom SELECT g, g FROM generate_series(1, 30000) g;
 SELECT lsm_compact('lsm_bloom', true) IS NOT NULL AS compacted;
 INSERT INTO lsm_bloom SELECT g, g FROM generate_series(30001, 40000) g;

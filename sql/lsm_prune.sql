@@ -14,7 +14,8 @@ BEGIN
 END $$;
 
 -- A small table updated often, with an index (pgbench's branches).
-CREATE TABLE lsm_prune_hot (id int PRIMARY KEY, v int, pad text) USING lsm;
+CREATE TABLE lsm_prune_hot (id int PRIMARY KEY, v int, pad text) USING lsm
+  WITH (autovacuum_enabled = off);
 INSERT INTO lsm_prune_hot VALUES (1, 0, repeat('x', 200)), (2, 0, repeat('y', 200));
 CALL lsm_prune_update('lsm_prune_hot', 300);
 -- the updates' own scans pruned the pages they had filled
@@ -43,7 +44,8 @@ DROP TABLE lsm_prune_hot;
 -- Without indexes VACUUM makes the pruned items unused at once, so that the
 -- page can be flushed into a run afterwards.
 -- Row 1 stays on the first page, next to pruned versions of row 2.
-CREATE TABLE lsm_prune_noidx (id int, v int, pad text) USING lsm;
+CREATE TABLE lsm_prune_noidx (id int, v int, pad text) USING lsm
+  WITH (autovacuum_enabled = off);
 INSERT INTO lsm_prune_noidx VALUES (1, 0, repeat('x', 200)), (2, 0, repeat('y', 200));
 CREATE PROCEDURE lsm_prune_update_two(n int)
 LANGUAGE plpgsql AS $$
@@ -66,7 +68,8 @@ DROP TABLE lsm_prune_noidx;
 
 -- Rows that live in runs: a change copies the row to an overlay page of
 -- its block; pruning the old copy there must keep hiding the run's copy.
-CREATE TABLE lsm_prune_runs (id int PRIMARY KEY, v int) USING lsm;
+CREATE TABLE lsm_prune_runs (id int PRIMARY KEY, v int) USING lsm
+  WITH (autovacuum_enabled = off);
 INSERT INTO lsm_prune_runs SELECT g, 0 FROM generate_series(1, 2000) g;
 SELECT lsm_compact('lsm_prune_runs', true) IS NOT NULL AS compacted;
 CREATE PROCEDURE lsm_prune_update_some(n int)

@@ -2,7 +2,8 @@
 -- xhash_lsm: xhash indexes on lsm tables -- build, inserts, unique checks,
 -- updates, deletes and VACUUM -- agree with a sequential scan.
 --
-CREATE TABLE xl (id int8, grp int4, name text) USING lsm;
+CREATE TABLE xl (id int8, grp int4, name text) USING lsm
+  WITH (autovacuum_enabled = off);
 INSERT INTO xl SELECT g, g % 50, 'n' || g FROM generate_series(1, 20000) g;
 CREATE UNIQUE INDEX xl_id ON xl USING xhash (id);
 CREATE INDEX xl_grp_name ON xl USING xhash (grp, name);
