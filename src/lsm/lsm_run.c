@@ -539,17 +539,15 @@ lsm_run_emit(LsmRunWriter *w)
 	w->raw_bytes += used;
 	w->comp_bytes += payload;
 
-	/* adapt the raw target to the compression ratio seen */
-	if (!w->compress)
-		;						/* fixed: a page's worth */
-	else if (hdr->comp_len > 0 && n == w->nentries)
+	/* adapt the raw target to the compression ratio seen (if compressing) */
+	if (w->compress && hdr->comp_len > 0 && n == w->nentries)
 	{
 		double		ratio = (double) used / hdr->comp_len;
 		int			target = (int) (LSM_RUN_DATA_SPACE * ratio * 0.97);
 
 		w->raw_target = Max(LSM_RUN_DATA_SPACE, Min(target, LSM_RUN_DATA_SPACE * 16));
 	}
-	else if (n < w->nentries)
+	else if (w->compress && n < w->nentries)
 		w->raw_target = Max(LSM_RUN_DATA_SPACE, w->raw_target * 9 / 10);
 
 	if (w->nfences >= w->max_fences)
