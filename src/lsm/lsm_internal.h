@@ -578,35 +578,41 @@ extern void lsm_run_decode_buffer(Relation rel, Buffer buf,
 								  LsmRunChunk *chunk, const LsmRun *run);
 
 /*
- * Is a version read from a run visible to the MVCC snapshot without the
- * full check?  Runs hold no xmax, so it is if it is frozen, or if its xmin
- * is hinted committed (a loaded run's, lsm_run_parse_until) and older than
- * every transaction the snapshot sees as running.
+ * Is a version read from a run, with this raw xmin and these infomask bits,
+ * visible to the MVCC snapshot without the full check?  Runs hold no xmax,
+ * so it is if it is frozen, or if its xmin is hinted committed (a loaded
+ * run's, lsm_run_parse_until) and older than every transaction the
+ * snapshot sees as running.
  */
+static inline bool
+lsm_run_xmin_visible_fast(TransactionId xmin, uint16 infomask,
+						  Snapshot snapshot)
+{
+	if ((infomask & HEAP_XMIN_FROZEN) == HEAP_XMIN_FROZEN)
+		return true;
+	return snapshot->snapshot_type == SNAPSHOT_MVCC &&
+		(infomask & HEAP_XMIN_COMMITTED) != 0 &&
+		TransactionIdPrecedes(xmin, snapshot->xmin);
+}
+
+/* The same for a version (lsm_run_xmin_visible_fast). */
 static inline bool
 lsm_run_version_visible_fast(HeapTupleHeader t, Snapshot snapshot)
 {
-	if (HeapTupleHeaderXminFrozen(t))
-		return true;
-	return snapshot->snapshot_type == SNAPSHOT_MVCC &&
-		HeapTupleHeaderXminCommitted(t) &&
-		TransactionIdPrecedes(HeapTupleHeaderGetRawXmin(t), snapshot->xmin);
+	return lsm_run_xmin_visible_fast(HeapTupleHeaderGetRawXmin(t),
+									 t->t_infomask, snapshot);
 }
 
 /*
- * Are all versions of chunk's last parse visible to snapshot by the rule
- * of lsm_run_version_visible_fast?  (All with the same xmin and hint.)
+ * Are all versions of chunk's last parse visible to the MVCC snapshot
+ * without the full check?  They then have the same xmin and hint bits.
  */
 static inline bool
 lsm_run_chunk_all_visible(const LsmRunChunk *chunk, Snapshot snapshot)
 {
-	if (!chunk->all_frozen || !IsMVCCSnapshot(snapshot))
-		return false;
-	if ((chunk->frozen_hint & HEAP_XMIN_FROZEN) == HEAP_XMIN_FROZEN)
-		return true;
-	return snapshot->snapshot_type == SNAPSHOT_MVCC &&
-		(chunk->frozen_hint & HEAP_XMIN_COMMITTED) != 0 &&
-		TransactionIdPrecedes(chunk->frozen_xmin, snapshot->xmin);
+	return chunk->all_frozen && IsMVCCSnapshot(snapshot) &&
+		lsm_run_xmin_visible_fast(chunk->frozen_xmin, chunk->frozen_hint,
+								  snapshot);
 }
 extern bool lsm_run_load_pending(const LsmRun *run);
 extern bool lsm_run_load_aborted(const LsmRun *run);

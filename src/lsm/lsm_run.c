@@ -1199,12 +1199,18 @@ lsm_run_find_page(const LsmRun *run, BlockNumber lblock, OffsetNumber off)
 }
 
 /* Get a varint at *p (bounded by end); false if malformed. */
-static bool
+static inline bool
 lsm_get_varint(const char **p, const char *end, uint32 *v)
 {
 	uint32		result = 0;
 	int			shift = 0;
 
+	/* one byte, below 128: the usual case (a run entry's length) */
+	if (*p < end && (uint8) **p < 0x80)
+	{
+		*v = (uint8) *(*p)++;
+		return true;
+	}
 	while (*p < end && shift < 35)
 	{
 		uint8		b = (uint8) **p;
@@ -1862,12 +1868,8 @@ lsm_run_parse_entries(const char *raw, uint32 raw_len, uint32 nentries,
 			}
 			else if (hoff == 0xFF)
 				return -1;
-			/* a length below 128 is one byte: the usual case */
-			if (p < end && (uint8) *p < 0x80)
-				datalen = (uint8) *p++;
-			else if (!lsm_get_varint(&p, end, &datalen))
-				return -1;
-			if (datalen > (uint32) (end - p) || bitmaplen > datalen)
+			if (!lsm_get_varint(&p, end, &datalen) || datalen > (uint32) (end - p) ||
+				bitmaplen > datalen)
 				return -1;
 			if (stop != NULL && ItemPointerCompare(&e->tid, stop) < 0)
 			{

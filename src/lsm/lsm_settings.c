@@ -187,6 +187,19 @@ lsm_setting_value_names(const LsmSettingDef *def)
 	return buf.data;
 }
 
+/* The names of the settings a table may have, "a, b" (for hints). */
+static char *
+lsm_setting_names(void)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < (int) LSM_NSETTINGS; i++)
+		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "",
+						 lsm_setting_defs[i].name);
+	return buf.data;
+}
+
 /* The name of value v of an enum setting. */
 static const char *
 lsm_setting_value_name(const LsmSettingDef *def, int v)
@@ -406,7 +419,7 @@ lsm_set_option(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("unrecognized lsm setting \"%s\"", name),
-				 errhint("Per-table settings: memtable_flush_pages, compaction_policy, compaction_size_ratio, compaction_max_runs, compaction_max_levels, bloom_bits_per_key, compression.")));
+				 errhint("Per-table settings: %s.", lsm_setting_names())));
 	v = lsm_setting_parse(i, value);
 	lsm_settings_check_rel(relid);
 
