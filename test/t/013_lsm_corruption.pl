@@ -16,7 +16,9 @@
 #   * the table of parts of a run data page (an entry out of place, with a
 #     checksum that matches; a number of parts out of range),
 #   * the flags of an entry of a run data page (an unknown bit, with a
-#     checksum that matches).
+#     checksum that matches),
+#   * one bit of the compressed bytes of a run data page (the checksum
+#     fails).
 #
 # Each time lsm_check() must fail with an ERROR naming the relation and the
 # block, a SELECT must fail with an ERROR (not crash the server: the
@@ -301,7 +303,8 @@ ok($parts_blk > 0, 'found a run data page compressed in parts');
 	substr($page, 24 + 8, 4) = pack('L', crc32c(substr($page, 64, $covered)));
 	write_bytes($parts_blk * BLCKSZ, $page);
 }
-check_corruption('table of parts of a run data page', $parts_blk);
+check_corruption('table of parts of a run data page', $parts_blk,
+	error => qr/DETAIL:  Run data page part \d+ of \d+ is out of place/);
 
 # more parts than a page may have (found before the checksum is computed)
 write_bytes($parts_blk * BLCKSZ + 24 + 36, pack('S', 9));
@@ -329,7 +332,24 @@ check_corruption('number of parts of a run data page', $parts_blk);
 	substr($page, 24 + 8, 4) = pack('L', crc32c(substr($page, 64, $covered)));
 	write_bytes($parts_blk * BLCKSZ, $page);
 }
-check_corruption('unknown flag of a run entry', $parts_blk);
+check_corruption('unknown flag of a run entry', $parts_blk,
+	error => qr/DETAIL:  Malformed entries/);
+
+# one flipped bit in the compressed bytes, the checksum left alone (LZ4
+# might well decompress them into other, well-formed entries): in the
+# middle of the page, then in the last byte the checksum covers
+{
+	my $page = substr($original, $parts_blk * BLCKSZ, BLCKSZ);
+	my ($raw_len, $comp_len) = unpack('L L', substr($page, 24 + 12, 8));
+	my $covered = 16 * $nparts + ($comp_len > 0 ? $comp_len : $raw_len);
+	foreach my $at (int($covered / 2), $covered - 1)
+	{
+		my $byte = unpack('C', substr($page, 64 + $at, 1));
+		write_bytes($parts_blk * BLCKSZ + 64 + $at, pack('C', $byte ^ 0x10));
+		check_corruption("flipped bit at byte $at of a run data page",
+			$parts_blk, error => qr/DETAIL:  Run data page checksum/);
+	}
+}
 
 # --- the original file is clean again ------------------------------------------------------
 
