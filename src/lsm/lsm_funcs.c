@@ -989,8 +989,8 @@ lsm_amplification(PG_FUNCTION_ARGS)
 	relation_close(rel, AccessShareLock);
 
 	memset(nulls, 0, sizeof(nulls));
-	values[i++] = CStringGetTextDatum(settings.compaction_policy == LSM_POLICY_TIERED ?
-									  "tiered" : "leveled");
+	values[i++] = CStringGetTextDatum(lsm_enum_name(lsm_policy_options,
+													settings.compaction_policy));
 	values[i++] = Int32GetDatum(settings.compaction_size_ratio);
 	values[i++] = Int32GetDatum(m->nruns);
 	values[i++] = Int32GetDatum(nlevels);

@@ -200,15 +200,28 @@ lsm_setting_names(void)
 	return buf.data;
 }
 
+/*
+ * lsm_enum_name -- the name of value v in a table of enum values (of a GUC
+ * and per-table setting), or NULL.
+ */
+const char *
+lsm_enum_name(const struct config_enum_entry *names, int v)
+{
+	for (const struct config_enum_entry *e = names; e->name; e++)
+		if (e->val == v)
+			return e->name;
+	return NULL;
+}
+
 /* The name of value v of an enum setting. */
 static const char *
 lsm_setting_value_name(const LsmSettingDef *def, int v)
 {
-	for (const struct config_enum_entry *e = def->names; e->name; e++)
-		if (e->val == v)
-			return e->name;
-	elog(ERROR, "unknown value %d of lsm setting \"%s\"", v, def->name);
-	return NULL;				/* keep the compiler quiet */
+	const char *name = lsm_enum_name(def->names, v);
+
+	if (name == NULL)
+		elog(ERROR, "unknown value %d of lsm setting \"%s\"", v, def->name);
+	return name;
 }
 
 /* Parse and check a value of setting i; ereport if bad. */
