@@ -990,7 +990,8 @@ lsm_amplification(PG_FUNCTION_ARGS)
 
 	memset(nulls, 0, sizeof(nulls));
 	values[i++] = CStringGetTextDatum(lsm_enum_name(lsm_policy_options,
-													settings.compaction_policy));
+													settings.compaction_policy,
+													"compaction_policy"));
 	values[i++] = Int32GetDatum(settings.compaction_size_ratio);
 	values[i++] = Int32GetDatum(m->nruns);
 	values[i++] = Int32GetDatum(nlevels);

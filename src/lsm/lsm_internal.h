@@ -719,7 +719,8 @@ typedef struct LsmSettings
 
 extern void lsm_settings_load(Relation rel);
 extern LsmSettings lsm_settings(Relation rel);
-extern const char *lsm_enum_name(const struct config_enum_entry *names, int v);
+extern const char *lsm_enum_name(const struct config_enum_entry *names, int v,
+								 const char *what);
 extern PGDLLIMPORT int lsm_vacuum_flush_min_pages;
 extern PGDLLIMPORT int lsm_vacuum_merge_tombstone_pct;
 extern int	lsm_flush(Relation rel, bool wait);

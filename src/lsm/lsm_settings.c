@@ -201,27 +201,17 @@ lsm_setting_names(void)
 }
 
 /*
- * lsm_enum_name -- the name of value v in a table of enum values (of a GUC
- * and per-table setting), or NULL.
+ * lsm_enum_name -- the name of value v in the table of values of enum
+ * setting what (a GUC and per-table setting).
  */
 const char *
-lsm_enum_name(const struct config_enum_entry *names, int v)
+lsm_enum_name(const struct config_enum_entry *names, int v, const char *what)
 {
 	for (const struct config_enum_entry *e = names; e->name; e++)
 		if (e->val == v)
 			return e->name;
-	return NULL;
-}
-
-/* The name of value v of an enum setting. */
-static const char *
-lsm_setting_value_name(const LsmSettingDef *def, int v)
-{
-	const char *name = lsm_enum_name(def->names, v);
-
-	if (name == NULL)
-		elog(ERROR, "unknown value %d of lsm setting \"%s\"", v, def->name);
-	return name;
+	elog(ERROR, "unknown value %d of lsm setting \"%s\"", v, what);
+	return NULL;				/* keep the compiler quiet */
 }
 
 /* Parse and check a value of setting i; ereport if bad. */
@@ -440,7 +430,8 @@ lsm_set_option(PG_FUNCTION_ARGS)
 	values[1] = CStringGetTextDatum(lsm_setting_defs[i].name);
 	/* stored normalized */
 	if (lsm_setting_defs[i].names != NULL)
-		values[2] = CStringGetTextDatum(lsm_setting_value_name(&lsm_setting_defs[i], v));
+		values[2] = CStringGetTextDatum(lsm_enum_name(lsm_setting_defs[i].names, v,
+													 lsm_setting_defs[i].name));
 	else
 		values[2] = CStringGetTextDatum(psprintf("%d", v));
 	lsm_settings_write("INSERT INTO %s AS s (rel, setting, value) VALUES ($1, $2, $3)"
