@@ -319,6 +319,33 @@ RESET lsm.vacuum_flush_min_pages;
 SELECT lsm_check('runs_churn');
 DROP TABLE runs_churn;
 
+-- rows of every form in the same data pages: a scan decodes the usual
+-- entry (frozen, same block and layout, short, no nulls) by a loop of its
+-- own and everything else by the general code; both must agree with heap
+CREATE TABLE runs_forms_h (id int, a int, t text);
+INSERT INTO runs_forms_h
+  SELECT g, CASE WHEN g % 7 = 0 THEN NULL ELSE g END,
+         CASE WHEN g % 11 = 0 THEN NULL
+              WHEN g % 5 = 0 THEN repeat(chr(97 + g % 26), 100 + g % 60)
+              ELSE 'x' || g END
+  FROM generate_series(1, 20000) g;
+CREATE TABLE runs_forms (id int, a int, t text) USING lsm;
+INSERT INTO runs_forms SELECT * FROM runs_forms_h;
+SELECT lsm_compact('runs_forms', true) IS NOT NULL AS compacted;
+-- gaps in the offsets, and versions of a later transaction (not frozen)
+DELETE FROM runs_forms WHERE id % 13 = 0;
+DELETE FROM runs_forms_h WHERE id % 13 = 0;
+UPDATE runs_forms SET a = -a WHERE id % 17 = 0;
+UPDATE runs_forms_h SET a = -a WHERE id % 17 = 0;
+SELECT lsm_compact('runs_forms', true) IS NOT NULL AS compacted;
+SELECT count(*) FROM (
+  (SELECT * FROM runs_forms EXCEPT ALL SELECT * FROM runs_forms_h)
+  UNION ALL
+  (SELECT * FROM runs_forms_h EXCEPT ALL SELECT * FROM runs_forms)) d;
+SELECT count(*), count(a), count(t), sum(length(t)) FROM runs_forms;
+SELECT lsm_check('runs_forms');
+DROP TABLE runs_forms, runs_forms_h;
+
 -- errors
 CREATE TABLE runs_heap (id int);
 SELECT * FROM lsm_compact('runs_heap');

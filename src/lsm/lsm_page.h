@@ -444,6 +444,9 @@ typedef struct LsmRunBloomHeader
 #define LSM_ENTRY_FROZEN		0x04
 #define LSM_ENTRY_SAME_SHAPE	0x08
 #define LSM_ENTRY_ALL_FLAGS		0x0F
+/* the flags of the usual entry of a compacted run, see lsm_run_parse_entries */
+#define LSM_ENTRY_PLAIN \
+	(LSM_ENTRY_SAME_BLOCK | LSM_ENTRY_FROZEN | LSM_ENTRY_SAME_SHAPE)
 
 /* the most an entry adds to the tuple's bitmap and data (1+6+4+5+5) */
 #define LSM_ENTRY_MAX_OVERHEAD	21

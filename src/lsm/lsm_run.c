@@ -1681,6 +1681,29 @@ lsm_run_chunk_release_arena(LsmRunChunk *chunk)
 }
 
 /*
+ * Copy n bytes where n is usually a few dozen (the data of a narrow row):
+ * overlapping word moves instead of a call to memcpy, which cost more than
+ * the copy for such sizes.  Reads and writes stay within the n bytes.
+ */
+static pg_attribute_always_inline void
+lsm_copy_short(char *dst, const char *src, uint32 n)
+{
+	if (n >= 16 && n <= 32)
+	{
+		/* constant-size copies become single moves */
+		memcpy(dst, src, 16);
+		memcpy(dst + n - 16, src + n - 16, 16);
+	}
+	else if (n >= 8 && n < 16)
+	{
+		memcpy(dst, src, 8);
+		memcpy(dst + n - 8, src + n - 8, 8);
+	}
+	else
+		memcpy(dst, src, n);
+}
+
+/*
  * lsm_run_parse_entries -- as lsm_run_parse, but with stop != NULL it stops
  * after the first entry whose TID is stop or beyond; then raw may end
  * anywhere after that entry (a partly decompressed page), and -1 also
@@ -1723,6 +1746,7 @@ lsm_run_parse_entries(const char *raw, uint32 raw_len, uint32 nentries,
 	uint16		frozen_hint = HEAP_XMIN_FROZEN;
 	uint32		blkword = 0;	/* lblock, see lsm_blockword */
 	uint32		notfrozen = 0;	/* nonzero once an entry is no frozen version */
+	bool		plain_shape = false;	/* no null bitmap, t_hoff minimal */
 
 	/* the header every version starts from, up to t_hoff (at most 255) */
 	union
@@ -1783,9 +1807,63 @@ lsm_run_parse_entries(const char *raw, uint32 raw_len, uint32 nentries,
 
 	while (p < end)
 	{
-		uint8		flags = (uint8) *p++;
+		uint8		flags;
 		LsmRunEntry *e;
 
+		/*
+		 * The usual entry of a scan: a frozen version of the block of the
+		 * entry before, of the layout before, with no null bitmap and a
+		 * length below 128.  Such entries are built by a loop of their own
+		 * from a complete header (xmin, command id and hint bits included);
+		 * anything else, including an entry that turns out to be invalid,
+		 * leaves it for the general code below, which checks it in full.
+		 */
+		if (stop == NULL && plain_shape && n > 0 &&
+			(uint8) *p == LSM_ENTRY_PLAIN)
+		{
+			union
+			{
+				HeapTupleHeaderData hdr;
+				char		bytes[MAXALIGN(SizeofHeapTupleHeader)];
+				double		align;
+			}			full;
+
+			memcpy(&full, &tmpl, sizeof(full));
+			HeapTupleHeaderSetXmin(&full.hdr, frozen_xmin);
+			full.hdr.t_choice.t_heap.t_field3.t_cid = frozen_cid;
+			full.hdr.t_infomask = im | frozen_hint | HEAP_XMAX_INVALID;
+			lsm_tid_set_word(&full.hdr.t_ctid, blkword, 0);
+			while (end - p >= 3 && (uint8) p[0] == LSM_ENTRY_PLAIN &&
+				   n < (int) nentries)
+			{
+				uint32		delta = (uint8) p[1];
+				uint32		len = (uint8) p[2];
+				HeapTupleHeader t;
+
+				if (delta == 0 || len >= 0x80 || off + delta > LSM_MAX_TUPLES_PER_PAGE ||
+					len > (uint32) (end - p - 3))
+					break;
+				apos = MAXALIGN(apos);
+				if (apos + MAXALIGN(SizeofHeapTupleHeader) + len > arena_cap)
+					break;
+				off += delta;
+				p += 3;
+				t = (HeapTupleHeader) (arena + apos);
+				memcpy(t, &full, MAXALIGN(SizeofHeapTupleHeader));
+				t->t_ctid.ip_posid = off;
+				lsm_copy_short((char *) t + MAXALIGN(SizeofHeapTupleHeader), p, len);
+				p += len;
+				e = &entries[n++];
+				lsm_tid_set_word(&e->tid, blkword, off);
+				e->tup = t;
+				e->len = MAXALIGN(SizeofHeapTupleHeader) + len;
+				apos += e->len;
+			}
+			if (p >= end)
+				break;
+		}
+
+		flags = (uint8) *p++;
 		if (n >= (int) nentries || (flags & ~LSM_ENTRY_ALL_FLAGS) != 0)
 			return -1;
 		e = &entries[n];
@@ -1864,6 +1942,8 @@ lsm_run_parse_entries(const char *raw, uint32 raw_len, uint32 nentries,
 				/* the new layout's template: null bitmap and padding zero */
 				tmpl.hdr.t_infomask2 = im2;
 				tmpl.hdr.t_hoff = hoff;
+				plain_shape = bitmaplen == 0 &&
+					hoff == MAXALIGN(SizeofHeapTupleHeader);
 				memset(tmpl.hdr.t_bits, 0, hoff - offsetof(HeapTupleHeaderData, t_bits));
 			}
 			else if (hoff == 0xFF)
@@ -1908,7 +1988,7 @@ lsm_run_parse_entries(const char *raw, uint32 raw_len, uint32 nentries,
 				t->t_infomask = im | HEAP_XMIN_COMMITTED | HEAP_XMAX_INVALID;
 			}
 			lsm_tid_set_word(&t->t_ctid, blkword, off);
-			memcpy((char *) t + hoff, p + bitmaplen, datalen - bitmaplen);
+			lsm_copy_short((char *) t + hoff, p + bitmaplen, datalen - bitmaplen);
 			p += datalen;
 			e->tup = t;
 			e->len = hoff + datalen - bitmaplen;

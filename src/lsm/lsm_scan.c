@@ -925,8 +925,12 @@ lsm_scan_next(LsmScanDesc scan, ScanDirection dir)
 	return true;
 }
 
-/* Do the scan keys (if any) accept the current version? */
-static bool
+/*
+ * Do the scan keys (if any) accept the current version?  Kept out of line:
+ * inlined, its locals made every getnextslot call set up a larger frame
+ * with a stack-protector check, for scans that have no keys.
+ */
+static pg_noinline bool
 lsm_scan_keys_match(LsmScanDesc scan)
 {
 	bool		result = true;
@@ -948,7 +952,7 @@ lsm_scan_getnextslot(TableScanDesc sscan, ScanDirection direction,
 
 	while (lsm_scan_next(scan, direction))
 	{
-		if (!lsm_scan_keys_match(scan))
+		if (scan->rs_base.rs_nkeys > 0 && !lsm_scan_keys_match(scan))
 		{
 			if (ScanDirectionIsNoMovement(direction))
 				break;
