@@ -84,3 +84,60 @@ VACUUM ov_wide;
 SELECT id, length(t) FROM ov_wide WHERE id < 100 ORDER BY id;
 SELECT lsm_check('ov_wide');
 DROP TABLE ov_wide;
+
+-- a bulk change in TID order: once a block has taken more than 1 kB of
+-- copies (and moved to a page of its own), the next blocks this statement
+-- changes get a page of their own at once, instead of putting their first
+-- copies on a shared page and moving them off again; the chain stops at
+-- the first block changed only a little, and scattered changes still share
+CREATE TABLE ov_bulk (id int, v int) USING lsm WITH (autovacuum_enabled = off);
+INSERT INTO ov_bulk SELECT g, g FROM generate_series(1, 40000) g;
+SELECT runs FROM lsm_compact('ov_bulk', true);
+CREATE TEMP TABLE ov_bulk_blocks AS
+  SELECT (ctid::text::point)[0]::int AS blk, min(id) AS first_id,
+         count(*) FILTER (WHERE id % 2 = 0 AND id <= 10000) AS dense1,
+         count(*) FILTER (WHERE id % 2 = 0 AND id > 10000 AND id <= 20000) AS dense2
+  FROM ov_bulk GROUP BY 1;
+SELECT count(*) FILTER (WHERE dense1 > 0) > 20 AS dense1_blocks,
+       count(*) FILTER (WHERE dense2 > 0) > 20 AS dense2_blocks,
+       count(*) FILTER (WHERE id > 20000) > 50 AS sparse_blocks
+  FROM ov_bulk_blocks, LATERAL (SELECT first_id AS id) f;
+BEGIN;
+DELETE FROM ov_bulk WHERE id % 2 = 0;
+ROLLBACK;
+SELECT count(*), sum(v) FROM ov_bulk;
+-- (the rolled-back DELETE gave every block a page of its own)
+SELECT memtable_pages - 1 = (SELECT count(*) FROM ov_bulk_blocks) AS own_pages
+  FROM lsm_info('ov_bulk');
+SELECT runs FROM lsm_compact('ov_bulk', true);
+SELECT memtable_pages AS pages_before FROM lsm_info('ov_bulk') \gset
+DELETE FROM ov_bulk WHERE id % 2 = 0 AND id <= 10000;
+-- a page per changed block, and the shared page that took the first
+-- block's first copies (before: about 1 kB of shared page per block)
+SELECT memtable_pages - :pages_before -
+       (SELECT count(*) FROM ov_bulk_blocks WHERE dense1 > 0) AS pages_beyond
+  FROM lsm_info('ov_bulk');
+-- a later statement starts no chain from the last one's pages: the row lock
+-- copies the first row of the next block to the shared page
+SELECT memtable_pages AS pages_before FROM lsm_info('ov_bulk') \gset
+SELECT id FROM ov_bulk
+  WHERE id = (SELECT min(first_id) FROM ov_bulk_blocks WHERE first_id > 10001)
+  FOR UPDATE;
+SELECT memtable_pages - :pages_before AS new_pages FROM lsm_info('ov_bulk');
+-- dense, then sparse: one page of its own for the first sparse block, then
+-- shared pages again
+SELECT memtable_pages AS pages_before FROM lsm_info('ov_bulk') \gset
+DELETE FROM ov_bulk
+  WHERE (id % 2 = 0 AND id > 10000 AND id <= 20000) OR (id % 100 = 0 AND id > 20000);
+SELECT memtable_pages - :pages_before -
+       (SELECT count(*) FROM ov_bulk_blocks WHERE dense2 > 0)
+       BETWEEN 1 AND 4 AS few_pages_beyond
+  FROM lsm_info('ov_bulk');
+SELECT count(*), sum(v) FROM ov_bulk;
+SELECT lsm_check('ov_bulk');
+UPDATE ov_bulk SET v = -v WHERE id % 500 = 1;
+SELECT count(*), sum(v) FROM ov_bulk;
+VACUUM ov_bulk;
+SELECT count(*), sum(v) FROM ov_bulk;
+SELECT lsm_check('ov_bulk');
+DROP TABLE ov_bulk;

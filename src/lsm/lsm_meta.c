@@ -39,12 +39,14 @@
 
 #include "access/generic_xlog.h"
 #include "access/transam.h"
+#include "access/xact.h"
 #include "access/xlog.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/indexfsm.h"
 #include "storage/lmgr.h"
+#include "storage/proc.h"
 #include "storage/smgr.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -88,6 +90,11 @@ typedef struct LsmRelCache
 	/* shared overlay pages this backend fills, by map range (soft hints) */
 	BlockNumber shared_first[LSM_SHARED_HINTS]; /* first lblock of range */
 	BlockNumber shared_blk[LSM_SHARED_HINTS];	/* the page */
+	/* the last overlay page of a block's own this backend made (a hint) */
+	BlockNumber own_lblock;		/* its logical block */
+	BlockNumber own_blk;		/* the page */
+	LocalTransactionId own_lxid;	/* made in this transaction */
+	CommandId	own_cid;		/* and command */
 } LsmRelCache;
 
 static LsmRelCache *
@@ -115,6 +122,10 @@ lsm_get_cache(Relation rel)
 			cache->shared_first[i] = InvalidBlockNumber;
 			cache->shared_blk[i] = InvalidBlockNumber;
 		}
+		cache->own_lblock = InvalidBlockNumber;
+		cache->own_blk = InvalidBlockNumber;
+		cache->own_lxid = InvalidLocalTransactionId;
+		cache->own_cid = InvalidCommandId;
 		rel->rd_amcache = cache;
 	}
 	return cache;
@@ -920,6 +931,85 @@ lsm_note_shared_page(Relation rel, BlockNumber lblock, BlockNumber blkno)
 	cache->shared_blk[slot] = blkno;
 }
 
+/*
+ * How far behind the block of the last own overlay page a block's first
+ * copy may come and still be taken for the same bulk change (blocks of a
+ * scan in TID order that the statement changes nothing in lie between).
+ */
+#define LSM_OWN_CHAIN_GAP 4
+
+/*
+ * lsm_note_own_page -- remember that this backend, in this command, gave
+ * logical block lblock an overlay page of its own at blkno.
+ */
+static void
+lsm_note_own_page(Relation rel, BlockNumber lblock, BlockNumber blkno)
+{
+	LsmRelCache *cache = lsm_get_cache(rel);
+
+	cache->own_lblock = lblock;
+	cache->own_blk = blkno;
+	cache->own_lxid = MyProc->lxid;
+	cache->own_cid = GetCurrentCommandId(false);
+}
+
+/*
+ * lsm_own_chain_continues -- should the first copy of a version of lblock
+ * go straight to an overlay page of the block's own?
+ *
+ * Yes when this command is changing rows block after block in TID order (a
+ * bulk DELETE or UPDATE of rows in runs, a SELECT ... FOR UPDATE of many):
+ * the last own overlay page this backend made in this command is for a
+ * block shortly before lblock and already holds more than a shared page
+ * lets one block take (LSM_SHARED_BLOCK_BYTES).  Then lblock is likely to
+ * be changed as much, and sharing would only put its first copies on a
+ * shared page, move them off with the next ones (one more record, a page
+ * copied in it) and leave their storage there for good.  Scattered
+ * changes never start such a chain (no block of theirs gets that many
+ * copies); a chain that reaches blocks with few changes stops at the
+ * first of them, at the cost of one page made for few copies.
+ *
+ * The caller holds the metapage and lblock's MAP page (leafbuf, or
+ * InvalidBuffer for a block of the direct map) exclusively; the page
+ * looked at is a memtable page, next in the lock order.  It is a hint:
+ * whatever it has become is only looked at, never trusted (and never
+ * locked if it has become one of the pages the caller holds).
+ */
+static bool
+lsm_own_chain_continues(Relation rel, BlockNumber lblock, Buffer leafbuf)
+{
+	LsmRelCache *cache = lsm_get_cache(rel);
+	Buffer		buf;
+	Page		page;
+	bool		result;
+
+	if (cache->own_lblock == InvalidBlockNumber ||
+		cache->own_lxid != MyProc->lxid ||
+		cache->own_cid != GetCurrentCommandId(false) ||
+		lblock <= cache->own_lblock ||
+		lblock - cache->own_lblock > LSM_OWN_CHAIN_GAP ||
+		cache->own_blk == LSM_METAPAGE_BLKNO ||
+		(BufferIsValid(leafbuf) &&
+		 cache->own_blk == BufferGetBlockNumber(leafbuf)) ||
+		!lsm_block_in_relation(rel, cache->own_blk))
+		return false;
+
+	buf = ReadBuffer(rel, cache->own_blk);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	result = !PageIsNew(page) &&
+		((PageHeader) page)->pd_special == BLCKSZ - LSM_SPECIAL_SIZE &&
+		LsmPageGetOpaque(page)->lpo_page_id == LSM_PAGE_ID &&
+		LsmPageGetOpaque(page)->lpo_type == LSM_PAGE_MEM &&
+		(LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_OVERLAY) != 0 &&
+		!LsmPageIsShared(page) &&
+		LsmPageGetOpaque(page)->lpo_aux == cache->own_lblock &&
+		(Size) (((PageHeader) page)->pd_special - ((PageHeader) page)->pd_upper) >
+		LSM_SHARED_BLOCK_BYTES;
+	UnlockReleaseBuffer(buf);
+	return result;
+}
+
 static void lsm_rowids_used_up(Relation rel) pg_attribute_noreturn();
 
 /* Fail: rel has no logical block left to give out. */
@@ -1060,6 +1150,11 @@ lsm_new_mem_page_internal(Relation rel, BlockNumber overlay_lblock,
 		}
 	}
 
+	/* a bulk change in TID order: a page of the block's own at once */
+	if (overlay_lblock != InvalidBlockNumber && shared &&
+		lsm_own_chain_continues(rel, lblock, leafbuf))
+		shared = false;
+
 	/*
 	 * Step 3 for a copy: the shared overlay page this backend fills for the
 	 * range, if it has room, is entered in the map (one record: the map
@@ -1137,6 +1232,8 @@ lsm_new_mem_page_internal(Relation rel, BlockNumber overlay_lblock,
 			lsm_vm_clear_block_in_record(state, lblock, vmbuf);
 		if (shared)
 			lsm_note_shared_page(rel, lblock, BufferGetBlockNumber(newbuf));
+		else
+			lsm_note_own_page(rel, lblock, BufferGetBlockNumber(newbuf));
 	}
 	else
 	{
@@ -1423,6 +1520,8 @@ lsm_move_shared_block(Relation rel, BlockNumber lblock, Size len)
 
 	if (shared_target)
 		lsm_note_shared_page(rel, lblock, BufferGetBlockNumber(newbuf));
+	else
+		lsm_note_own_page(rel, lblock, BufferGetBlockNumber(newbuf));
 	UnlockReleaseBuffer(oldbuf);
 	if (BufferIsValid(leafbuf))
 		UnlockReleaseBuffer(leafbuf);
