@@ -777,9 +777,7 @@ lsm_alloc_page(Relation rel)
 			page = BufferGetPage(buf);
 			if (PageIsNew(page))
 				break;			/* orphaned by a crash; safe to use */
-			if (((PageHeader) page)->pd_special == BLCKSZ - LSM_SPECIAL_SIZE &&
-				LsmPageGetOpaque(page)->lpo_page_id == LSM_PAGE_ID &&
-				LsmPageGetOpaque(page)->lpo_type == LSM_PAGE_FREE &&
+			if (LsmPageIsOfType(page, LSM_PAGE_FREE) &&
 				LsmPageGetFree(page)->magic == LSM_FREE_MAGIC)
 			{
 				if (GlobalVisCheckRemovableFullXid(rel,
@@ -901,10 +899,7 @@ lsm_try_shared_page(Relation rel, BlockNumber lblock, Size need_bytes,
 	buf = ReadBuffer(rel, blkno);
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	page = BufferGetPage(buf);
-	if (!PageIsNew(page) &&
-		((PageHeader) page)->pd_special == BLCKSZ - LSM_SPECIAL_SIZE &&
-		LsmPageGetOpaque(page)->lpo_page_id == LSM_PAGE_ID &&
-		LsmPageGetOpaque(page)->lpo_type == LSM_PAGE_MEM &&
+	if (LsmPageIsOfType(page, LSM_PAGE_MEM) &&
 		LsmPageIsShared(page) &&
 		LsmPageGetOpaque(page)->lpo_aux == first &&
 		PageGetMaxOffsetNumber(page) + need_items <= LSM_MAX_TUPLES_PER_PAGE &&
@@ -997,10 +992,7 @@ lsm_own_chain_continues(Relation rel, BlockNumber lblock, Buffer leafbuf)
 	buf = ReadBuffer(rel, cache->own_blk);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
-	result = !PageIsNew(page) &&
-		((PageHeader) page)->pd_special == BLCKSZ - LSM_SPECIAL_SIZE &&
-		LsmPageGetOpaque(page)->lpo_page_id == LSM_PAGE_ID &&
-		LsmPageGetOpaque(page)->lpo_type == LSM_PAGE_MEM &&
+	result = LsmPageIsOfType(page, LSM_PAGE_MEM) &&
 		(LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_OVERLAY) != 0 &&
 		!LsmPageIsShared(page) &&
 		LsmPageGetOpaque(page)->lpo_aux == cache->own_lblock &&

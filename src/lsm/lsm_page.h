@@ -139,6 +139,17 @@ typedef struct LsmSharedItemData
 
 #define LSM_SPECIAL_SIZE		MAXALIGN(sizeof(LsmPageOpaqueData))
 
+/*
+ * Is page an initialized lsm page of this type?  The quiet test for a page
+ * reached through a hint or found by a search, which may be anything:
+ * lsm_verify_page is the one that reports a corrupt page.
+ */
+#define LsmPageIsOfType(page, type) \
+	(!PageIsNew(page) && \
+	 ((PageHeader) (page))->pd_special == BLCKSZ - LSM_SPECIAL_SIZE && \
+	 LsmPageGetOpaque(page)->lpo_page_id == LSM_PAGE_ID && \
+	 LsmPageGetOpaque(page)->lpo_type == (type))
+
 /* Usable bytes between the page header and the special space. */
 #define LSM_PAGE_CONTENT_SIZE \
 	(BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - LSM_SPECIAL_SIZE)

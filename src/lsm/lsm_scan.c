@@ -1376,15 +1376,9 @@ lsm_scan_analyze_next_block(TableScanDesc sscan, BlockNumber blockno,
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 	}
 	page = BufferGetPage(buf);
-	if (!PageIsNew(page) &&
-		((PageHeader) page)->pd_special == BLCKSZ - LSM_SPECIAL_SIZE &&
-		LsmPageGetOpaque(page)->lpo_page_id == LSM_PAGE_ID &&
-		LsmPageGetOpaque(page)->lpo_type == LSM_PAGE_RUN_DATA)
+	if (LsmPageIsOfType(page, LSM_PAGE_RUN_DATA))
 		return lsm_scan_analyze_run_page(scan, buf);
-	if (PageIsNew(page) ||
-		((PageHeader) page)->pd_special != BLCKSZ - LSM_SPECIAL_SIZE ||
-		LsmPageGetOpaque(page)->lpo_page_id != LSM_PAGE_ID ||
-		LsmPageGetOpaque(page)->lpo_type != LSM_PAGE_MEM)
+	if (!LsmPageIsOfType(page, LSM_PAGE_MEM))
 	{
 		UnlockReleaseBuffer(buf);
 		return false;

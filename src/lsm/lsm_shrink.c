@@ -64,9 +64,7 @@ lsm_page_is_free(Page page)
 {
 	if (PageIsNew(page))
 		return true;
-	return ((PageHeader) page)->pd_special == BLCKSZ - LSM_SPECIAL_SIZE &&
-		LsmPageGetOpaque(page)->lpo_page_id == LSM_PAGE_ID &&
-		LsmPageGetOpaque(page)->lpo_type == LSM_PAGE_FREE &&
+	return LsmPageIsOfType(page, LSM_PAGE_FREE) &&
 		LsmPageGetFree(page)->magic == LSM_FREE_MAGIC;
 }
 
