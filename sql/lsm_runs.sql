@@ -346,6 +346,41 @@ SELECT count(*), count(a), count(t), sum(length(t)) FROM runs_forms;
 SELECT lsm_check('runs_forms');
 DROP TABLE runs_forms, runs_forms_h;
 
+-- a flush sizes its bloom filter by the entries it writes, not by the
+-- logical blocks it spans (it used to take 16 keys per block: a few
+-- locked rows and a page of new ones got a filter of several pages)
+CREATE TABLE runs_bloom_size (id int, v int) USING lsm
+  WITH (autovacuum_enabled = off);
+INSERT INTO runs_bloom_size SELECT g, g FROM generate_series(1, 200000) g;
+SELECT lsm_compact('runs_bloom_size', true) IS NOT NULL AS compacted;
+SELECT count(*) FROM (SELECT id FROM runs_bloom_size WHERE id % 20000 = 1
+                      FOR SHARE) l;
+INSERT INTO runs_bloom_size SELECT g, g FROM generate_series(200001, 201000) g;
+SELECT lsm_compact('runs_bloom_size') IS NOT NULL AS compacted;
+SELECT level, versions, tombstones, pages - data_pages AS other_pages,
+       bloom_bits >= 10 * versions AS enough_bits
+  FROM lsm_runs('runs_bloom_size') ORDER BY run_id;
+SELECT count(*), sum(v) FROM runs_bloom_size WHERE id % 20000 = 1;
+SELECT lsm_check('runs_bloom_size');
+DROP TABLE runs_bloom_size;
+
+-- UPDATEs flush a memtable grown past the threshold, as INSERTs do (they
+-- used to leave it growing until VACUUM)
+CREATE TABLE runs_upd_flush (id int, v int, pad text) USING lsm
+  WITH (autovacuum_enabled = off);
+INSERT INTO runs_upd_flush SELECT g, 0, repeat('x', 20)
+  FROM generate_series(1, 20000) g;
+SELECT lsm_compact('runs_upd_flush', true) IS NOT NULL AS compacted;
+SELECT lsm_set_option('runs_upd_flush', 'memtable_flush_pages', '16');
+UPDATE runs_upd_flush SET v = v + 1 WHERE id <= 4000;
+UPDATE runs_upd_flush SET v = v + 1 WHERE id > 4000 AND id <= 8000;
+UPDATE runs_upd_flush SET v = v + 1 WHERE id > 8000 AND id <= 12000;
+UPDATE runs_upd_flush SET v = v + 1 WHERE id > 12000 AND id <= 16000;
+SELECT runs > 1 AS flushed FROM lsm_info('runs_upd_flush');
+SELECT count(*), sum(v), count(DISTINCT id) FROM runs_upd_flush;
+SELECT lsm_check('runs_upd_flush');
+DROP TABLE runs_upd_flush;
+
 -- errors
 CREATE TABLE runs_heap (id int);
 SELECT * FROM lsm_compact('runs_heap');

@@ -505,8 +505,8 @@ lsm_flush(Relation rel, bool wait)
 			if (lsm_flush_shared_page(rel, shared, buf, lblock, OldestXmin))
 			{
 				if (w == NULL)
-					w = lsm_run_writer_begin(rel, lsm_manifest_next_run_id(rel), 0,
-											 (uint64) (nlblocks - lblock) * 16);
+					w = lsm_run_writer_begin(rel, lsm_manifest_next_run_id(rel),
+											 0, 0);
 				lsm_page_to_run(rel, buf, lblock, w, OldestXmin);
 			}
 			UnlockReleaseBuffer(buf);
@@ -520,9 +520,8 @@ lsm_flush(Relation rel, bool wait)
 		}
 
 		if (w == NULL)
-			w = lsm_run_writer_begin(rel, lsm_manifest_next_run_id(rel), 0,
-									 (uint64) (nlblocks - lblock) *
-									 Max(nentries, 16));
+			w = lsm_run_writer_begin(rel, lsm_manifest_next_run_id(rel),
+									 0, 0);
 		lsm_page_to_run(rel, buf, lblock, w, OldestXmin);
 		if (npages >= maxpages)
 		{

@@ -846,6 +846,14 @@ lsm_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot,
 				 errmsg("cannot update tuples during a parallel operation")));
 	lsm_check_publication(rel);
 
+	/*
+	 * The new version is an insertion: a memtable grown past the threshold
+	 * is flushed first, as before an INSERT (no buffer is locked yet; a
+	 * page that the caller's slot still pins is not freed, see
+	 * lsm_unmap_page).
+	 */
+	lsm_maybe_flush(rel);
+
 	slot->tts_tableOid = RelationGetRelid(rel);
 	newtup->t_tableOid = slot->tts_tableOid;
 

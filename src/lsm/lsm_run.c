@@ -284,8 +284,10 @@ static void lsm_run_writer_init_bloom(LsmRunWriter *w,
 /*
  * lsm_run_writer_begin -- start a run of the given level (0: by its size,
  * decided when it is finished) that will hold about expected_entries
- * entries (to size the bloom filter; 0: no filter yet, see
- * lsm_run_writer_begin_load).
+ * entries (to size the bloom filter), or, with 0, whose filter is sized
+ * and built when it is finished, from the TIDs collected meanwhile (a
+ * flush, which cannot tell beforehand how many of the memtable's entries
+ * are fit for a run, and a load).
  */
 LsmRunWriter *
 lsm_run_writer_begin(Relation rel, uint32 run_id, uint32 level,
@@ -314,6 +316,12 @@ lsm_run_writer_begin(Relation rel, uint32 run_id, uint32 level,
 	w->load_xid = InvalidTransactionId;
 	if (expected_entries > 0)
 		lsm_run_writer_init_bloom(w, expected_entries);
+	else
+	{
+		/* the filter waits until the number of entries is known */
+		w->max_ranges = 1024;
+		w->ranges = palloc(sizeof(LsmTidRange) * w->max_ranges);
+	}
 	return w;
 }
 
@@ -333,8 +341,6 @@ lsm_run_writer_begin_load(Relation rel, uint32 run_id, TransactionId xid,
 
 	w->load_xid = xid;
 	w->load_cid = cid;
-	w->max_ranges = 1024;
-	w->ranges = palloc(sizeof(LsmTidRange) * w->max_ranges);
 	return w;
 }
 
@@ -847,7 +853,7 @@ lsm_run_writer_finish(LsmRunWriter *w, LsmManifestRun *desc)
 	if (w->nfences == 0)
 		return false;
 
-	/* a loaded run: its filter, now that the number of entries is known */
+	/* a deferred filter, now that the number of entries is known */
 	if (w->ranges)
 	{
 		lsm_run_writer_init_bloom(w, w->nversions + w->ntombstones);
