@@ -54,6 +54,7 @@
 
 #include "access/generic_xlog.h"
 #include "access/heapam.h"
+#include "access/heapam_xlog.h"
 #include "access/multixact.h"
 #include "access/transam.h"
 #include "access/table.h"
@@ -267,9 +268,57 @@ lsm_version_is_stable(HeapTupleHeader t, TransactionId OldestXmin,
 	return !TransactionIdDidCommit(xmax);
 }
 
+/* what a flush makes of one item of a memtable page */
+typedef enum LsmFlushItem
+{
+	LSM_FLUSH_NOTHING,			/* an unused line pointer */
+	LSM_FLUSH_VERSION,			/* a version for the run */
+	LSM_FLUSH_TOMBSTONE,		/* a tombstone (VACUUM removed the version) */
+	LSM_FLUSH_DEAD,				/* a dead entry (lsm_run_writer_add_dead) */
+	LSM_FLUSH_KEEP				/* unfit for a run: the page stays */
+} LsmFlushItem;
+
 /*
- * Is every item of this memtable page (locked) fit for a run (stable, and
- * not too large for a run's data page)?  Counts the entries it would give.
+ * Classify item lp of a memtable page (locked) for a flush.  A version fit
+ * for a run (stable, not too large) goes as it is (tup and *frozen say
+ * how).  A version dead to every snapshot, or an LP_DEAD item, becomes a
+ * dead entry: the version is gone, but index entries may still lead to
+ * its TID until VACUUM deletes them, so the run keeps the TID.  Such a
+ * version's xmax advances *latestRemovedXid (if given), which the flush
+ * logs for hot standbys before the run is published, as pruning would.
+ * Anything else (in progress, recently dead) keeps the page in the
+ * memtable.
+ */
+static LsmFlushItem
+lsm_flush_classify(Relation rel, Buffer buf, OffsetNumber lp,
+				   TransactionId OldestXmin, HeapTuple tup, bool *frozen,
+				   TransactionId *latestRemovedXid)
+{
+	ItemId		itemid = PageGetItemId(BufferGetPage(buf), lp);
+
+	*frozen = false;
+	if (LsmItemIdIsTombstone(itemid))
+		return LSM_FLUSH_TOMBSTONE;
+	if (ItemIdIsDead(itemid))
+		return LSM_FLUSH_DEAD;	/* pruned: its removal was logged then */
+	if (!lsm_page_get_tuple(rel, buf, lp, tup))
+		return LSM_FLUSH_NOTHING;
+	if (lsm_version_is_stable(tup->t_data, OldestXmin, frozen))
+		return lsm_run_takes(tup->t_data, tup->t_len) ?
+			LSM_FLUSH_VERSION : LSM_FLUSH_KEEP;
+	if (lsm_satisfies_vacuum(tup, OldestXmin) == HEAPTUPLE_DEAD)
+	{
+		if (latestRemovedXid != NULL)
+			HeapTupleHeaderAdvanceLatestRemovedXid(tup->t_data,
+												   latestRemovedXid);
+		return LSM_FLUSH_DEAD;
+	}
+	return LSM_FLUSH_KEEP;
+}
+
+/*
+ * Is every item of this memtable page (locked) fit for a run (see
+ * lsm_flush_classify)?  Counts the entries it would give.
  */
 static bool
 lsm_page_is_flushable(Relation rel, Buffer buf, TransactionId OldestXmin,
@@ -281,23 +330,20 @@ lsm_page_is_flushable(Relation rel, Buffer buf, TransactionId OldestXmin,
 	*nentries = 0;
 	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 	{
-		ItemId		itemid = PageGetItemId(page, off);
 		HeapTupleData tup;
 		bool		frozen;
 
-		if (LsmItemIdIsTombstone(itemid))
+		switch (lsm_flush_classify(rel, buf, off, OldestXmin, &tup, &frozen,
+								   NULL))
 		{
-			(*nentries)++;
-			continue;
+			case LSM_FLUSH_NOTHING:
+				break;
+			case LSM_FLUSH_KEEP:
+				return false;
+			default:
+				(*nentries)++;
+				break;
 		}
-		if (ItemIdIsDead(itemid))
-			return false;		/* index entries still to delete */
-		if (!lsm_page_get_tuple(rel, buf, off, &tup))
-			continue;
-		if (!lsm_version_is_stable(tup.t_data, OldestXmin, &frozen) ||
-			!lsm_run_takes(tup.t_data, tup.t_len))
-			return false;
-		(*nentries)++;
 	}
 	return true;
 }
@@ -309,7 +355,8 @@ lsm_page_is_flushable(Relation rel, Buffer buf, TransactionId OldestXmin,
  */
 static void
 lsm_page_to_run(Relation rel, Buffer buf, BlockNumber lblock,
-				LsmRunWriter *w, TransactionId OldestXmin)
+				LsmRunWriter *w, TransactionId OldestXmin,
+				TransactionId *latestRemovedXid)
 {
 	Page		page = BufferGetPage(buf);
 	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
@@ -323,20 +370,37 @@ lsm_page_to_run(Relation rel, Buffer buf, BlockNumber lblock,
 		OffsetNumber lp = shared ? lps[off] : off;
 		HeapTupleData tup;
 		ItemPointerData tid;
-		bool		frozen = false;
+		bool		frozen;
 
 		if (lp == InvalidOffsetNumber)
 			continue;
 		ItemPointerSet(&tid, lblock, off);
-		if (LsmItemIdIsTombstone(PageGetItemId(page, lp)))
+		switch (lsm_flush_classify(rel, buf, lp, OldestXmin, &tup, &frozen,
+								   latestRemovedXid))
 		{
-			lsm_run_writer_add(w, &tid, NULL, 0, false);
-			continue;
+			case LSM_FLUSH_NOTHING:
+				break;
+			case LSM_FLUSH_VERSION:
+				lsm_run_writer_add(w, &tid, tup.t_data, tup.t_len, frozen);
+				break;
+			case LSM_FLUSH_TOMBSTONE:
+				lsm_run_writer_add(w, &tid, NULL, 0, false);
+				break;
+			case LSM_FLUSH_DEAD:
+				lsm_run_writer_add_dead(w, &tid);
+				break;
+			case LSM_FLUSH_KEEP:
+
+				/*
+				 * Only on a shared page read again after it was found
+				 * flushable, changed since: its LSN changed too, so it is
+				 * not freed, and its item keeps hiding what is written
+				 * here.
+				 */
+				if (lsm_run_takes(tup.t_data, tup.t_len))
+					lsm_run_writer_add(w, &tid, tup.t_data, tup.t_len, frozen);
+				break;
 		}
-		if (!lsm_page_get_tuple(rel, buf, lp, &tup))
-			continue;
-		(void) lsm_version_is_stable(tup.t_data, OldestXmin, &frozen);
-		lsm_run_writer_add(w, &tid, tup.t_data, tup.t_len, frozen);
 	}
 }
 
@@ -464,6 +528,7 @@ lsm_flush(Relation rel, bool wait)
 	int			nreaped;
 	HASHCTL		hctl;
 	HTAB	   *shared;
+	TransactionId latestRemovedXid = InvalidTransactionId;
 
 	if (!lsm_maint_lock_for_switch(rel, wait, "flush"))
 		return 0;
@@ -507,7 +572,7 @@ lsm_flush(Relation rel, bool wait)
 				if (w == NULL)
 					w = lsm_run_writer_begin(rel, lsm_manifest_next_run_id(rel),
 											 0, 0);
-				lsm_page_to_run(rel, buf, lblock, w, OldestXmin);
+				lsm_page_to_run(rel, buf, lblock, w, OldestXmin, &latestRemovedXid);
 			}
 			UnlockReleaseBuffer(buf);
 			continue;
@@ -522,7 +587,7 @@ lsm_flush(Relation rel, bool wait)
 		if (w == NULL)
 			w = lsm_run_writer_begin(rel, lsm_manifest_next_run_id(rel),
 									 0, 0);
-		lsm_page_to_run(rel, buf, lblock, w, OldestXmin);
+		lsm_page_to_run(rel, buf, lblock, w, OldestXmin, &latestRemovedXid);
 		if (npages >= maxpages)
 		{
 			maxpages *= 2;
@@ -537,8 +602,13 @@ lsm_flush(Relation rel, bool wait)
 
 	if (w != NULL && lsm_run_writer_finish(w, &desc))
 	{
-		/* freezing is seen by standbys once the run is listed */
+		/*
+		 * Freezing is seen by standbys once the run is listed, and so is
+		 * the removal of the dead versions the run replaces by dead
+		 * entries: queries that could still see either are cancelled.
+		 */
 		lsm_log_conflict_horizon(rel, lsm_run_writer_newest_frozen(w));
+		lsm_log_conflict_horizon(rel, latestRemovedXid);
 		lsm_manifest_switch(rel, NULL, 0, &desc, 1, desc.raw_bytes, 0,
 							false, &reaped, &nreaped);
 		lsm_free_retired(rel, reaped, nreaped);
@@ -745,6 +815,79 @@ lsm_compact_runs(Relation rel, bool full, bool wait)
 static bool lsm_compact_force_rewrite = false;
 
 /*
+ * Set by lsm_compact_runs_cleaned for one merge: the TIDs (sorted) of dead
+ * entries whose index entries VACUUM has deleted, and the oldest run VACUUM
+ * found such entries in (the merge goes down to it at least).  The merge
+ * writes them as tombstones, or drops them with the rest of the tombstones.
+ */
+static ItemPointer lsm_compact_cleaned = NULL;
+static int	lsm_compact_ncleaned = 0;
+static uint32 lsm_compact_cleaned_run = 0;
+
+/* qsort/bsearch comparator of TIDs */
+static int
+lsm_compact_cmp_tid(const void *a, const void *b)
+{
+	return ItemPointerCompare((ItemPointer) a, (ItemPointer) b);
+}
+
+/* Is tid one of lsm_compact_cleaned? */
+static bool
+lsm_compact_is_cleaned(ItemPointer tid)
+{
+	return lsm_compact_ncleaned > 0 &&
+		bsearch(tid, lsm_compact_cleaned, lsm_compact_ncleaned,
+				sizeof(ItemPointerData), lsm_compact_cmp_tid) != NULL;
+}
+
+/* Remember that the merged run leaves lblock not all-visible. */
+static void
+lsm_note_notvis(BlockNumber **notvis, int *nnotvis, int *maxnotvis,
+				BlockNumber lblock)
+{
+	if (*nnotvis > 0 && (*notvis)[*nnotvis - 1] == lblock)
+		return;
+	if (*nnotvis >= *maxnotvis)
+	{
+		*maxnotvis *= 2;
+		*notvis = repalloc_huge(*notvis, sizeof(BlockNumber) * *maxnotvis);
+	}
+	(*notvis)[(*nnotvis)++] = lblock;
+}
+
+/*
+ * lsm_compact_runs_cleaned -- as lsm_compact_runs, with a first merge that
+ * goes down to run oldest_run_id at least and turns the dead entries at
+ * cleaned[0..ncleaned-1] (sorted; their index entries are gone) into
+ * tombstones, or drops them.  Called by VACUUM under the maintenance lock.
+ */
+int
+lsm_compact_runs_cleaned(Relation rel, bool full, ItemPointer cleaned,
+						 int ncleaned, uint32 oldest_run_id)
+{
+	int			merged;
+
+	if (ncleaned == 0)
+		return lsm_compact_runs(rel, full, true);
+	lsm_compact_cleaned = cleaned;
+	lsm_compact_ncleaned = ncleaned;
+	lsm_compact_cleaned_run = oldest_run_id;
+	PG_TRY();
+	{
+		merged = lsm_compact_runs_once(rel, full, true);
+	}
+	PG_FINALLY();
+	{
+		lsm_compact_cleaned = NULL;
+		lsm_compact_ncleaned = 0;
+	}
+	PG_END_TRY();
+	if (!full)
+		merged += lsm_compact_runs(rel, false, true);
+	return merged;
+}
+
+/*
  * lsm_compact_runs_once -- one merge: all runs (full), or those the policy
  * picks.  Returns the number of runs merged.
  */
@@ -776,6 +919,15 @@ lsm_compact_runs_once(Relation rel, bool full, bool wait)
 	/* which runs: all (full), or the newest ones the policy picks */
 	first = 0;
 	last = full ? rs->nruns - 1 : lsm_policy_pick(rel, rs);
+	/* ... and at least down to the oldest one VACUUM cleaned */
+	for (int i = 0; lsm_compact_ncleaned > 0 && i < rs->nruns; i++)
+	{
+		if (rs->runs[i]->desc.run_id == lsm_compact_cleaned_run)
+		{
+			last = Max(last, i);
+			break;
+		}
+	}
 
 	/*
 	 * ... but none from a run loaded by a transaction still running on
@@ -794,6 +946,7 @@ lsm_compact_runs_once(Relation rel, bool full, bool wait)
 	}
 	nin = last - first + 1;
 	if (nin < 1 || (nin == 1 && !lsm_compact_force_rewrite &&
+					lsm_compact_ncleaned == 0 &&
 					(!full || rs->nruns > 1 ||
 					 (rs->runs[0]->ntombstones == 0 &&
 					  !lsm_run_load_aborted(rs->runs[0])))))
@@ -844,8 +997,17 @@ lsm_compact_runs_once(Relation rel, bool full, bool wait)
 			if (best < 0)
 				break;
 			e = &rs->chunks[best].entries[ent[best]];
-			if (e->tup == NULL)
+			if (LsmRunEntryIsDead(e) && !lsm_compact_is_cleaned(&e->tid))
 			{
+				/* index entries may lead to it: kept, even in the last run */
+				lsm_run_writer_add_dead(w, &e->tid);
+				if (drop_tombstones)
+					lsm_note_notvis(&notvis, &nnotvis, &maxnotvis,
+									ItemPointerGetBlockNumber(&e->tid));
+			}
+			else if (e->tup == NULL)
+			{
+				/* a tombstone, or a dead entry VACUUM has cleaned */
 				if (!drop_tombstones)
 					lsm_run_writer_add(w, &e->tid, NULL, 0, false);
 			}
@@ -860,17 +1022,9 @@ lsm_compact_runs_once(Relation rel, bool full, bool wait)
 										  OldestXmin);
 
 				lsm_run_writer_add(w, &e->tid, e->tup, e->len, frozen);
-				if (!frozen && drop_tombstones &&
-					(nnotvis == 0 ||
-					 notvis[nnotvis - 1] != ItemPointerGetBlockNumber(&e->tid)))
-				{
-					if (nnotvis >= maxnotvis)
-					{
-						maxnotvis *= 2;
-						notvis = repalloc_huge(notvis, sizeof(BlockNumber) * maxnotvis);
-					}
-					notvis[nnotvis++] = ItemPointerGetBlockNumber(&e->tid);
-				}
+				if (!frozen && drop_tombstones)
+					lsm_note_notvis(&notvis, &nnotvis, &maxnotvis,
+									ItemPointerGetBlockNumber(&e->tid));
 			}
 
 			/* advance every run that had this TID */

@@ -129,7 +129,7 @@ typedef struct LsmVersionCounts
 /*
  * lsm_count_versions -- scan every version of rel (SnapshotAny: the newest
  * copy of each TID, in the memtable or in the runs) and classify it by
- * OldestXmin as VACUUM would.
+ * OldestXmin as VACUUM would; the runs' dead entries count as dead.
  */
 static void
 lsm_count_versions(Relation rel, TransactionId OldestXmin,
@@ -160,6 +160,28 @@ lsm_count_versions(Relation rel, TransactionId OldestXmin,
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	table_endscan(scan);
+
+	/* dead entries of runs (the newest entry of their TID): dead too */
+	{
+		ItemPointer tids;
+		uint32		oldest;
+		int			n = lsm_runs_dead_tids(rel, INT_MAX, &tids, &oldest);
+		LsmRunSet  *rs = lsm_runset_create(rel, CurrentMemoryContext);
+
+		for (int i = 0; i < n; i++)
+		{
+			LsmRunEntry *e = lsm_runset_lookup(rel, rs, &tids[i]);
+
+			CHECK_FOR_INTERRUPTS();
+			if (e != NULL && LsmRunEntryIsDead(e))
+			{
+				counts->total++;
+				counts->dead++;
+			}
+		}
+		lsm_runset_free(rs);
+		pfree(tids);
+	}
 }
 
 /*

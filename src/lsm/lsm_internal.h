@@ -490,8 +490,11 @@ typedef struct LsmRun
 } LsmRun;
 
 /*
- * one decoded entry: tup == NULL for a tombstone (len 0), or for a version
- * a lookup skipped (len LSM_RUN_ENTRY_SKIPPED; lsm_run_parse_until)
+ * one decoded entry: tup == NULL for a tombstone (len 0), a dead entry
+ * (len LSM_RUN_ENTRY_DEAD: a removed version whose index entries VACUUM
+ * has yet to delete), or a version a lookup skipped (len
+ * LSM_RUN_ENTRY_SKIPPED; lsm_run_parse_until).  Readers treat a dead entry
+ * as a tombstone: nothing at that TID, and nothing older shows through.
  */
 typedef struct LsmRunEntry
 {
@@ -501,6 +504,9 @@ typedef struct LsmRunEntry
 } LsmRunEntry;
 
 #define LSM_RUN_ENTRY_SKIPPED	PG_UINT32_MAX
+#define LSM_RUN_ENTRY_DEAD		(PG_UINT32_MAX - 1)
+#define LsmRunEntryIsDead(e) \
+	((e)->tup == NULL && (e)->len == LSM_RUN_ENTRY_DEAD)
 
 /* a decoded data page */
 /* an arena a scan may still point into (LsmRunChunk.kept) */
@@ -563,6 +569,7 @@ extern LsmRunWriter *lsm_run_writer_begin_load(Relation rel, uint32 run_id,
 extern bool lsm_run_takes(HeapTupleHeader tup, uint32 len);
 extern void lsm_run_writer_add(LsmRunWriter *w, ItemPointer tid,
 							   HeapTupleHeader tup, uint32 len, bool frozen);
+extern void lsm_run_writer_add_dead(LsmRunWriter *w, ItemPointer tid);
 extern uint64 lsm_run_writer_count(LsmRunWriter *w);
 extern TransactionId lsm_run_writer_newest_frozen(LsmRunWriter *w);
 extern bool lsm_run_writer_finish(LsmRunWriter *w, LsmManifestRun *desc);
@@ -663,6 +670,8 @@ extern LsmRunSet *lsm_runset_cached(Relation rel);
 extern LsmRunSet *lsm_runset_cached_ext(Relation rel, bool check_manifest);
 extern LsmRunEntry *lsm_runset_lookup(Relation rel, LsmRunSet *rs,
 									  ItemPointer tid);
+extern int	lsm_runs_dead_tids(Relation rel, int max, ItemPointer *tids,
+							   uint32 *oldest_run);
 extern uint32 lsm_manifest_switch(Relation rel, const uint32 *remove,
 								  int nremove, LsmManifestRun *add, int nadd,
 								  uint64 flushed_bytes,
@@ -727,6 +736,9 @@ extern int	lsm_flush(Relation rel, bool wait);
 extern void lsm_free_run_pages(Relation rel, LsmRun *run);
 extern void lsm_maybe_flush(Relation rel);
 extern int	lsm_compact_runs(Relation rel, bool full, bool wait);
+extern int	lsm_compact_runs_cleaned(Relation rel, bool full,
+									 ItemPointer cleaned, int ncleaned,
+									 uint32 oldest_run_id);
 extern void lsm_rewrite_runs(Relation rel);
 extern bool lsm_maint_lock(Relation rel, bool wait);
 extern void lsm_maint_unlock(Relation rel);

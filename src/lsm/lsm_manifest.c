@@ -886,3 +886,70 @@ lsm_runset_cached_ext(Relation rel, bool check_manifest)
 	c->last_used = ++lsm_runset_cache_clock;
 	return c->rs;
 }
+
+/* qsort comparator of TIDs */
+static int
+lsm_cmp_tids(const void *a, const void *b)
+{
+	return ItemPointerCompare((ItemPointer) a, (ItemPointer) b);
+}
+
+/*
+ * lsm_runs_dead_tids -- the TIDs of the dead entries of the runs (versions
+ * a flush removed while index entries could still lead to them), sorted,
+ * each once, at most max of them, in a palloc'd *tids; *oldest_run is the
+ * id of the oldest run they were taken from.  Only runs with tombstones
+ * can hold any (they are counted with them), so only those are read.
+ * Returns how many there are.
+ */
+int
+lsm_runs_dead_tids(Relation rel, int max, ItemPointer *tids,
+				   uint32 *oldest_run)
+{
+	LsmRunSet  *rs = lsm_runset_create(rel, CurrentMemoryContext);
+	int			cap = 1024;
+	int			n = 0;
+
+	*tids = palloc(sizeof(ItemPointerData) * cap);
+	*oldest_run = 0;
+	for (int r = 0; r < rs->nruns && n < max; r++)
+	{
+		LsmRun	   *run = rs->runs[r];
+
+		if (run->ntombstones == 0)
+			continue;
+		for (int pageidx = 0; pageidx < run->nfences && n < max; pageidx++)
+		{
+			LsmRunChunk *chunk = &rs->chunks[r];
+
+			CHECK_FOR_INTERRUPTS();
+			lsm_run_decode(rel, run, pageidx, chunk);
+			for (int i = 0; i < chunk->nentries && n < max; i++)
+			{
+				if (!LsmRunEntryIsDead(&chunk->entries[i]))
+					continue;
+				if (n >= cap)
+				{
+					cap *= 2;
+					*tids = repalloc_huge(*tids, sizeof(ItemPointerData) * cap);
+				}
+				(*tids)[n++] = chunk->entries[i].tid;
+				*oldest_run = run->desc.run_id;
+			}
+		}
+	}
+	lsm_runset_free(rs);
+
+	/* sorted, each TID once (a newer run may hold one again) */
+	if (n > 1)
+	{
+		int			k = 1;
+
+		qsort(*tids, n, sizeof(ItemPointerData), lsm_cmp_tids);
+		for (int i = 1; i < n; i++)
+			if (!ItemPointerEquals(&(*tids)[i], &(*tids)[k - 1]))
+				(*tids)[k++] = (*tids)[i];
+		n = k;
+	}
+	return n;
+}

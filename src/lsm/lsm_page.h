@@ -449,6 +449,14 @@ typedef struct LsmRunBloomHeader
  * A version read back is a heap tuple with xmin committed (or frozen), no
  * xmax, cmin 0 and t_ctid pointing to itself: runs hold only versions that
  * nobody is changing (see lsm_flush.c).
+ *
+ * An entry flagged TOMBSTONE has no version part.  Alone, it is a
+ * tombstone: the version was removed and its index entries are gone; it
+ * only hides older runs' copies, and the merge into the oldest run drops
+ * it.  With FROZEN as well it is a *dead entry*: the version was removed
+ * by a flush while index entries may still lead to it, so it is kept by
+ * every merge until VACUUM has deleted those (lsm_vacuum.c); readers take
+ * it for a tombstone.  (Runs written before 2026-12-06 have none.)
  */
 #define LSM_ENTRY_TOMBSTONE		0x01
 #define LSM_ENTRY_SAME_BLOCK	0x02

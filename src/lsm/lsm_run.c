@@ -585,7 +585,8 @@ lsm_run_emit(LsmRunWriter *w)
 			LsmRunEntry *e = &rest.entries[i];
 
 			lsm_run_encode(w, &e->tid, e->tup, e->len,
-						   e->tup != NULL && HeapTupleHeaderXminFrozen(e->tup));
+						   e->tup != NULL ? HeapTupleHeaderXminFrozen(e->tup) :
+						   LsmRunEntryIsDead(e));
 		}
 		lsm_run_chunk_free(&rest);
 		return;
@@ -626,7 +627,12 @@ lsm_run_encode(LsmRunWriter *w, ItemPointer tid, HeapTupleHeader tup,
 	}
 
 	if (tup == NULL)
+	{
+		/* a tombstone; "frozen" makes it a dead entry (see lsm_page.h) */
 		flags |= LSM_ENTRY_TOMBSTONE;
+		if (frozen)
+			flags |= LSM_ENTRY_FROZEN;
+	}
 	else
 	{
 		im2 = tup->t_infomask2;
@@ -737,8 +743,9 @@ lsm_run_takes(HeapTupleHeader tup, uint32 len)
 
 /*
  * lsm_run_writer_add -- append an entry; entries come in ascending TID
- * order.  tup == NULL makes a tombstone.  A version's xmin must be
- * committed; it is stored frozen if "frozen".
+ * order.  tup == NULL makes a tombstone, or with "frozen" a dead entry
+ * (lsm_run_writer_add_dead).  A version's xmin must be committed; it is
+ * stored frozen if "frozen".
  */
 void
 lsm_run_writer_add(LsmRunWriter *w, ItemPointer tid, HeapTupleHeader tup,
@@ -812,6 +819,18 @@ lsm_run_writer_add(LsmRunWriter *w, ItemPointer tid, HeapTupleHeader tup,
 	}
 
 	lsm_run_encode(w, tid, tup, len, frozen);
+}
+
+/*
+ * lsm_run_writer_add_dead -- append a dead entry: the version at tid is
+ * removed, but index entries may still lead to it, so VACUUM must find the
+ * TID (lsm_vacuum.c) before a merge may forget it.  Counted with the
+ * tombstones in the run's figures.
+ */
+void
+lsm_run_writer_add_dead(LsmRunWriter *w, ItemPointer tid)
+{
+	lsm_run_writer_add(w, tid, NULL, 0, true);
 }
 
 /*
@@ -1914,8 +1933,11 @@ lsm_run_parse_entries(const char *raw, uint32 raw_len, uint32 nentries,
 		lsm_tid_set_word(&e->tid, blkword, off);
 		if (flags & LSM_ENTRY_TOMBSTONE)
 		{
+			/* a tombstone, or a dead entry (flagged frozen too) */
+			if (flags & (LSM_ENTRY_SAME_SHAPE))
+				return -1;
 			e->tup = NULL;
-			e->len = 0;
+			e->len = (flags & LSM_ENTRY_FROZEN) ? LSM_RUN_ENTRY_DEAD : 0;
 		}
 		else
 		{

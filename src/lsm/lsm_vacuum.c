@@ -17,7 +17,11 @@
  *	- a memtable page whose versions are all gone is freed (unmapped and
  *	  given to the free space map for reuse);
  *	- free pages are entered in the free space map again, so pages lost
- *	  from it (the FSM is not crash-safe) are found again.
+ *	  from it (the FSM is not crash-safe) are found again;
+ *	- the dead entries of runs (versions a flush removed while index
+ *	  entries could still lead to them, see lsm_flush_classify) join the
+ *	  LP_DEAD TIDs whose index entries are deleted; the merge at the end
+ *	  then writes them as tombstones or drops them.
  *
  * Every page is scanned, so every VACUUM can advance relfrozenxid and
  * relminmxid to the oldest xid and MultiXact that remain.
@@ -135,6 +139,15 @@ typedef struct LsmVacState
 	double		lpdead_left;	/* LP_DEAD items left for a later VACUUM */
 	int			index_passes;
 
+	/*
+	 * Dead entries of runs (see lsm_flush_classify), sorted: cleaned from
+	 * the indexes with the LP_DEAD items, then turned into tombstones by
+	 * the merge at the end (lsm_compact_runs_cleaned).
+	 */
+	ItemPointer run_dead;
+	int			nrun_dead;
+	uint32		run_dead_oldest;	/* the oldest run holding some */
+
 	/* runs */
 	uint32		nruns_listed;
 	uint32		run_ids[LSM_MAX_RUNS_FIXED];
@@ -148,6 +161,27 @@ static int
 lsm_vacuum_cmp_tid(const void *a, const void *b)
 {
 	return ItemPointerCompare((ItemPointer) a, (ItemPointer) b);
+}
+
+/* Is tid a dead entry of a run that this VACUUM cleans? */
+static bool
+lsm_vacuum_is_run_dead(LsmVacState *vs, ItemPointer tid)
+{
+	return vs->nrun_dead > 0 &&
+		bsearch(tid, vs->run_dead, vs->nrun_dead, sizeof(ItemPointerData),
+				lsm_vacuum_cmp_tid) != NULL;
+}
+
+/*
+ * Find the dead entries of the runs (lsm_runs_dead_tids), at most max.
+ * Under the maintenance lock: no flush or merge adds or removes any until
+ * the merge at the end of this VACUUM.
+ */
+static void
+lsm_vacuum_find_run_dead(LsmVacState *vs, int max)
+{
+	vs->nrun_dead = lsm_runs_dead_tids(vs->rel, max, &vs->run_dead,
+									   &vs->run_dead_oldest);
 }
 
 /*
@@ -375,11 +409,14 @@ lsm_vacuum_indexes(LsmVacState *vs)
 		while (i < dead_items->num_items &&
 			   ItemPointerGetBlockNumber(&dead_items->items[i]) == lblock)
 		{
-			if (n < MaxHeapTuplesPerPage)
+			/* (a run's dead entry: the merge at the end takes care of it) */
+			if (n < MaxHeapTuplesPerPage &&
+				!lsm_vacuum_is_run_dead(vs, &dead_items->items[i]))
 				offs[n++] = ItemPointerGetOffsetNumber(&dead_items->items[i]);
 			i++;
 		}
-		lsm_vacuum_page_unused(vs, lblock, offs, n);
+		if (n > 0)
+			lsm_vacuum_page_unused(vs, lblock, offs, n);
 	}
 	dead_items->num_items = 0;
 	pgstat_progress_update_param(PROGRESS_VACUUM_PHASE,
@@ -1034,6 +1071,24 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 			vs.run_ids[r] = m->runs[r].run_id;
 	}
 
+	/*
+	 * The runs' dead entries: their index entries go with those of the
+	 * LP_DEAD items the scan below finds.  Without indexes there is nothing
+	 * to delete first; with index cleanup disabled they wait.
+	 */
+	if (vs.do_index_cleanup || vs.nindexes == 0)
+	{
+		lsm_vacuum_find_run_dead(&vs, vs.do_index_cleanup ?
+								 vs.dead_items->max_items :
+								 (int) Min((Size) maintenance_work_mem * 1024 /
+										   sizeof(ItemPointerData),
+										   MaxAllocSize / sizeof(ItemPointerData) - 64));
+		if (vs.do_index_cleanup)
+			for (int i = 0; i < vs.nrun_dead; i++)
+				lsm_vacuum_record_dead(&vs, &vs.run_dead[i]);
+		vs.removed_versions += vs.nrun_dead;
+	}
+
 	nlblocks = lsm_get_nlblocks(rel);
 	nblocks = lsm_physical_nblocks(rel);
 	pgstat_progress_update_param(PROGRESS_VACUUM_PHASE,
@@ -1236,7 +1291,9 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 				tombstones * 100 >= entries * (uint64) lsm_vacuum_merge_tombstone_pct)
 				full = vs.merged_tombstones = true;
 		}
-		vs.merged_runs = lsm_compact_runs(rel, full, true);
+		vs.merged_runs = lsm_compact_runs_cleaned(rel, full, vs.run_dead,
+												  vs.nrun_dead,
+												  vs.run_dead_oldest);
 		lsm_manifest_read(rel, m);
 		for (uint32 r = 0; r < m->nruns; r++)
 		{
