@@ -382,6 +382,31 @@ SELECT count(*), sum(v), count(DISTINCT id) FROM runs_upd_flush;
 SELECT lsm_check('runs_upd_flush');
 DROP TABLE runs_upd_flush;
 
+-- pages freed by flushes and merges are reused at once (they used to wait
+-- for VACUUM to bring the free space map's upper levels up to date)
+CREATE TABLE runs_reuse (id int, pad text) USING lsm
+  WITH (autovacuum_enabled = off);
+CREATE PROCEDURE runs_reuse_cycles(n int) LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1 .. n LOOP
+		INSERT INTO runs_reuse SELECT g, repeat('r', 200)
+		  FROM generate_series(i * 1000, i * 1000 + 999) g;
+		COMMIT;
+		PERFORM lsm_compact('runs_reuse');
+		COMMIT;
+	END LOOP;
+END $$;
+CALL runs_reuse_cycles(3);
+SELECT pg_relation_size('runs_reuse') / 8192 AS pages_after_3 \gset
+CALL runs_reuse_cycles(12);
+-- 12 more cycles write about four times as much as the first 3 (they
+-- merge everything each time): without reuse, the file grew to 5x its size
+SELECT pg_relation_size('runs_reuse') / 8192 < 3 * :pages_after_3 AS reused;
+SELECT count(*), sum(id) FROM runs_reuse;
+SELECT lsm_check('runs_reuse');
+DROP TABLE runs_reuse;
+DROP PROCEDURE runs_reuse_cycles(int);
+
 -- errors
 CREATE TABLE runs_heap (id int);
 SELECT * FROM lsm_compact('runs_heap');

@@ -44,6 +44,7 @@
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "storage/freespace.h"
 #include "storage/indexfsm.h"
 #include "storage/lmgr.h"
 #include "storage/proc.h"
@@ -737,6 +738,23 @@ lsm_map_read_unit(Relation rel, BlockNumber lblock, BlockNumber *entries,
 		   LSM_MAP_ENTRIES * sizeof(BlockNumber));
 	UnlockReleaseBuffer(buf);
 	return LSM_MAP_ENTRIES;
+}
+
+/*
+ * lsm_record_free_page -- enter a page just freed in the free space map so
+ * that the next allocation can find it.  RecordFreeIndexPage changes only
+ * the FSM's leaf page, and searches start at the root, whose figures only
+ * FreeSpaceMapVacuum brings up to date: without the second call, pages
+ * freed by flushes and merges stayed out of reach until the next VACUUM,
+ * and a table flushed by its writers grew by its whole memtable at every
+ * flush.  (GIN's pending-list cleanup vacuums the FSM for the same
+ * reason.)  The range is one page: three FSM pages are visited.
+ */
+void
+lsm_record_free_page(Relation rel, BlockNumber blkno)
+{
+	RecordFreeIndexPage(rel, blkno);
+	FreeSpaceMapVacuumRange(rel, blkno, blkno + 1);
 }
 
 /*
@@ -1721,7 +1739,7 @@ out:
 		ReleaseBuffer(vmbuf);
 
 	if (done)
-		RecordFreeIndexPage(rel, blkno);
+		lsm_record_free_page(rel, blkno);
 	return done;
 }
 
@@ -1800,7 +1818,7 @@ lsm_free_run_page(Relation rel, BlockNumber blkno, uint32 run_id)
 	lsm_init_free_page(page, type);
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);
-	RecordFreeIndexPage(rel, blkno);
+	lsm_record_free_page(rel, blkno);
 	return next;
 }
 
