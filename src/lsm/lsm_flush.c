@@ -16,7 +16,8 @@
  *	  writes them as one run of level 1 (lsm_run.c), in logical block order.
  *	  The run is published by a manifest switch; only then are the flushed
  *	  pages unmapped and freed, each in its own WAL record, and only if the
- *	  page has not changed since it was read (same LSN).  A page that has
+ *	  page has not changed since it was read (same LSN, or same contents
+ *	  where there is no WAL: lsm_page_token).  A page that has
  *	  changed meanwhile (a lock, a delete, an insertion), or that another
  *	  backend has pinned, stays and becomes an overlay page: what it holds
  *	  is at least as new as the run's copy.  If the flush is interrupted
@@ -436,7 +437,7 @@ lsm_flush_shared_page(Relation rel, HTAB *shared, Buffer buf,
 	fs = hash_search(shared, &blkno, HASH_ENTER, &found);
 	if (!found)
 	{
-		fs->lsn = PageGetLSN(page);
+		fs->lsn = lsm_page_token(rel, page);
 		fs->first = LsmPageGetOpaque(page)->lpo_aux;
 		fs->flushable = lsm_page_is_flushable(rel, buf, OldestXmin, &nentries);
 		fs->freeable = fs->flushable;
@@ -449,7 +450,7 @@ lsm_flush_shared_page(Relation rel, HTAB *shared, Buffer buf,
 				fs->freeable = false;
 		}
 	}
-	else if (PageGetLSN(page) != fs->lsn)
+	else if (lsm_page_token(rel, page) != fs->lsn)
 		fs->flushable = fs->freeable = false;
 	return fs->flushable;
 }
@@ -472,7 +473,8 @@ lsm_release_flushed_page(Relation rel, BlockNumber lblock, BlockNumber blkno,
 	if (!BufferIsValid(buf))
 		return false;
 	page = BufferGetPage(buf);
-	changed = BufferGetBlockNumber(buf) != blkno || PageGetLSN(page) != lsn;
+	changed = BufferGetBlockNumber(buf) != blkno ||
+		lsm_page_token(rel, page) != lsn;
 	if (!changed)
 	{
 		UnlockReleaseBuffer(buf);
@@ -595,7 +597,7 @@ lsm_flush(Relation rel, bool wait)
 		}
 		pages[npages].lblock = lblock;
 		pages[npages].blkno = BufferGetBlockNumber(buf);
-		pages[npages].lsn = PageGetLSN(BufferGetPage(buf));
+		pages[npages].lsn = lsm_page_token(rel, BufferGetPage(buf));
 		npages++;
 		UnlockReleaseBuffer(buf);
 	}

@@ -736,6 +736,7 @@ extern int	lsm_flush(Relation rel, bool wait);
 extern void lsm_free_run_pages(Relation rel, LsmRun *run);
 extern void lsm_maybe_flush(Relation rel);
 extern void lsm_record_free_page(Relation rel, BlockNumber blkno);
+extern XLogRecPtr lsm_page_token(Relation rel, Page page);
 extern int	lsm_compact_runs(Relation rel, bool full, bool wait);
 extern int	lsm_compact_runs_cleaned(Relation rel, bool full,
 									 ItemPointer cleaned, int ncleaned,

@@ -44,6 +44,7 @@
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "common/hashfn.h"
 #include "storage/freespace.h"
 #include "storage/indexfsm.h"
 #include "storage/lmgr.h"
@@ -1612,14 +1613,38 @@ lsm_store_tuple_copy(HeapTuple tuple, TupleTableSlot *slot, Relation rel)
 }
 
 /*
+ * lsm_page_token -- what tells whether a memtable page changed between two
+ * looks at it: a flush reads the page, publishes the run holding its
+ * contents, and frees it only if it has not changed since.  For a
+ * WAL-logged relation that is the page's LSN, which generic WAL advances
+ * with every change.  Generic WAL leaves the LSN of an unlogged or
+ * temporary relation's pages alone (and of one created in the same
+ * transaction under wal_level = minimal), so there, and for a page that
+ * never got an LSN, a hash of the page's contents stands in: lsm writes no
+ * unlogged hint bits, so any change of the contents is a real one.  Never
+ * InvalidXLogRecPtr, which callers use for "not flushed".  (Until
+ * 2026-12-06 the LSN was used alone: a flush never freed the pages of an
+ * unlogged or temporary table, which kept them all as overlay pages.)
+ */
+XLogRecPtr
+lsm_page_token(Relation rel, Page page)
+{
+	if (RelationNeedsWAL(rel) && !XLogRecPtrIsInvalid(PageGetLSN(page)))
+		return PageGetLSN(page);
+	return (XLogRecPtr) (hash_bytes_extended((const unsigned char *) page,
+											 BLCKSZ, 0) | 1);
+}
+
+/*
  * lsm_unmap_page -- unmap a memtable page and turn it into a free page.
  * Returns whether it did.
  *
  * An ordinary page is the page of logical block lblock; a shared overlay
  * page (shared) serves logical blocks of the map range from lblock, and
  * every one of them mapped to it is unmapped.  With flushed_lsn valid, the
- * page's contents are in a published run and it is freed only if its LSN
- * is still that; otherwise the caller has checked, without holding any
+ * page's contents are in a published run and it is freed only if its
+ * token (lsm_page_token: its LSN, or a hash of its contents where there is
+ * no WAL) is still that; otherwise the caller has checked, without holding any
  * lock now, that it holds no item, and that is checked again here.  The
  * newest memtable page (the metapage's insertion hint) is kept.
  *
@@ -1679,7 +1704,7 @@ lsm_unmap_page(Relation rel, BlockNumber lblock, BlockNumber blkno,
 	if (flushed_lsn != InvalidXLogRecPtr)
 	{
 		/* flushed: its contents are in a run unless it changed since */
-		if (PageGetLSN(page) != flushed_lsn)
+		if (lsm_page_token(rel, page) != flushed_lsn)
 			goto out;
 	}
 	else
