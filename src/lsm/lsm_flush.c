@@ -557,7 +557,7 @@ lsm_flush(Relation rel, bool wait)
 	{
 		BlockNumber blkno = lsm_map_lookup(rel, lblock);
 		Buffer		buf;
-		int			nentries = 16;
+		int			nentries;
 
 		CHECK_FOR_INTERRUPTS();
 		if (blkno == InvalidBlockNumber || blkno == insert_page)
@@ -574,7 +574,8 @@ lsm_flush(Relation rel, bool wait)
 				if (w == NULL)
 					w = lsm_run_writer_begin(rel, lsm_manifest_next_run_id(rel),
 											 0, 0);
-				lsm_page_to_run(rel, buf, lblock, w, OldestXmin, &latestRemovedXid);
+				lsm_page_to_run(rel, buf, lblock, w, OldestXmin,
+								&latestRemovedXid);
 			}
 			UnlockReleaseBuffer(buf);
 			continue;

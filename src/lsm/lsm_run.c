@@ -1934,7 +1934,7 @@ lsm_run_parse_entries(const char *raw, uint32 raw_len, uint32 nentries,
 		if (flags & LSM_ENTRY_TOMBSTONE)
 		{
 			/* a tombstone, or a dead entry (flagged frozen too) */
-			if (flags & (LSM_ENTRY_SAME_SHAPE))
+			if (flags & LSM_ENTRY_SAME_SHAPE)
 				return -1;
 			e->tup = NULL;
 			e->len = (flags & LSM_ENTRY_FROZEN) ? LSM_RUN_ENTRY_DEAD : 0;

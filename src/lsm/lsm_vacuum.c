@@ -962,6 +962,7 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 	BlockNumber relpages;
 	BlockNumber relallvisible;
 	int			max_items;
+	int			mem_items;		/* TIDs maintenance_work_mem holds */
 	bool		frozenxid_updated;
 	bool		minmulti_updated;
 	uint32		loading_id = 0; /* a run being loaded (run ids start at 1) */
@@ -1006,6 +1007,7 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 	/* room for dead TIDs, serial or in shared memory for parallel workers */
 	max_items = (int) Min((Size) maintenance_work_mem * 1024 / sizeof(ItemPointerData),
 						  (Size) MaxAllocSize / sizeof(ItemPointerData) - 64);
+	mem_items = max_items;
 	if (!vs.do_index_cleanup)
 		max_items = MaxHeapTuplesPerPage;	/* not used */
 	else
@@ -1079,10 +1081,7 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 	if (vs.do_index_cleanup || vs.nindexes == 0)
 	{
 		lsm_vacuum_find_run_dead(&vs, vs.do_index_cleanup ?
-								 vs.dead_items->max_items :
-								 (int) Min((Size) maintenance_work_mem * 1024 /
-										   sizeof(ItemPointerData),
-										   MaxAllocSize / sizeof(ItemPointerData) - 64));
+								 vs.dead_items->max_items : mem_items);
 		if (vs.do_index_cleanup)
 			for (int i = 0; i < vs.nrun_dead; i++)
 				lsm_vacuum_record_dead(&vs, &vs.run_dead[i]);
