@@ -99,6 +99,33 @@ SELECT count(*), sum(v) FROM dead_t;
 SELECT lsm_check('dead_t');
 DROP TABLE dead_t;
 
+-- a few dead entries in a large run: VACUUM hides them with a small run of
+-- tombstones instead of rewriting the large run
+CREATE TABLE dead_big (id int PRIMARY KEY, pad text) USING lsm
+  WITH (autovacuum_enabled = off);
+INSERT INTO dead_big SELECT g, repeat('b', 40) FROM generate_series(1, 50000) g;
+SELECT lsm_compact('dead_big', true) IS NOT NULL AS compacted;
+DELETE FROM dead_big WHERE id % 5000 = 0;
+CALL dead_wait_horizon();
+SELECT lsm_compact('dead_big', true) IS NOT NULL AS compacted;
+SELECT run_id AS big_run FROM lsm_runs('dead_big') \gset
+SELECT count(*) AS runs, sum(tombstones) AS tombstones FROM lsm_runs('dead_big');
+VACUUM dead_big;
+SELECT run_id = :big_run AS same_run, versions, tombstones
+  FROM lsm_runs('dead_big') ORDER BY run_id;
+SELECT dead_versions FROM lsm_info('dead_big');
+SET enable_seqscan = off;
+SELECT count(id) FROM dead_big WHERE id > 0;
+RESET enable_seqscan;
+SELECT count(*) FROM dead_big;
+VACUUM dead_big;				-- nothing left to clean: no new run
+SELECT count(*) AS runs FROM lsm_runs('dead_big');
+SELECT lsm_compact('dead_big', true) IS NOT NULL AS compacted;
+SELECT count(*) AS runs, sum(versions) AS versions, sum(tombstones) AS tombstones
+  FROM lsm_runs('dead_big');
+SELECT lsm_check('dead_big');
+DROP TABLE dead_big;
+
 -- without indexes VACUUM forgets them at once
 CREATE TABLE dead_noidx (id int, v int) USING lsm
   WITH (autovacuum_enabled = off);

@@ -817,32 +817,6 @@ lsm_compact_runs(Relation rel, bool full, bool wait)
 /* set by lsm_rewrite_runs: rewrite even a single run without tombstones */
 static bool lsm_compact_force_rewrite = false;
 
-/*
- * Set by lsm_compact_runs_cleaned for one merge: the TIDs (sorted) of dead
- * entries whose index entries VACUUM has deleted, and the oldest run VACUUM
- * found such entries in (the merge goes down to it at least).  The merge
- * writes them as tombstones, or drops them with the rest of the tombstones.
- */
-static ItemPointer lsm_compact_cleaned = NULL;
-static int	lsm_compact_ncleaned = 0;
-static uint32 lsm_compact_cleaned_run = 0;
-
-/* qsort/bsearch comparator of TIDs */
-static int
-lsm_compact_cmp_tid(const void *a, const void *b)
-{
-	return ItemPointerCompare((ItemPointer) a, (ItemPointer) b);
-}
-
-/* Is tid one of lsm_compact_cleaned? */
-static bool
-lsm_compact_is_cleaned(ItemPointer tid)
-{
-	return lsm_compact_ncleaned > 0 &&
-		bsearch(tid, lsm_compact_cleaned, lsm_compact_ncleaned,
-				sizeof(ItemPointerData), lsm_compact_cmp_tid) != NULL;
-}
-
 /* Remember that the merged run leaves lblock not all-visible. */
 static void
 lsm_note_notvis(BlockNumber **notvis, int *nnotvis, int *maxnotvis,
@@ -859,35 +833,39 @@ lsm_note_notvis(BlockNumber **notvis, int *nnotvis, int *maxnotvis,
 }
 
 /*
- * lsm_compact_runs_cleaned -- as lsm_compact_runs, with a first merge that
- * goes down to run oldest_run_id at least and turns the dead entries at
- * cleaned[0..ncleaned-1] (sorted; their index entries are gone) into
- * tombstones, or drops them.  Called by VACUUM under the maintenance lock.
+ * lsm_publish_tombstones -- publish a run of tombstones at tids[0..n-1]
+ * (sorted): dead entries whose index entries VACUUM has deleted.  Newer
+ * than the runs holding the dead entries, the tombstones hide them (a
+ * reader finds a tombstone either way; VACUUM no longer finds a dead entry
+ * to clean), and the merge that reaches the oldest run drops both.  This
+ * costs what the TIDs take, where merging the runs that hold the dead
+ * entries could rewrite the whole table for a few rows.  Called by VACUUM,
+ * which holds the maintenance lock.
  */
-int
-lsm_compact_runs_cleaned(Relation rel, bool full, ItemPointer cleaned,
-						 int ncleaned, uint32 oldest_run_id)
+void
+lsm_publish_tombstones(Relation rel, ItemPointer tids, int n)
 {
-	int			merged;
+	LsmRunWriter *w;
+	LsmManifestRun desc;
+	LsmManifestRun *reaped;
+	int			nreaped;
 
-	if (ncleaned == 0)
-		return lsm_compact_runs(rel, full, true);
-	lsm_compact_cleaned = cleaned;
-	lsm_compact_ncleaned = ncleaned;
-	lsm_compact_cleaned_run = oldest_run_id;
-	PG_TRY();
+	if (n == 0 || !lsm_maint_lock_for_switch(rel, true, "VACUUM"))
+		return;
+	w = lsm_run_writer_begin(rel, lsm_manifest_next_run_id(rel), 0, n);
+	for (int i = 0; i < n; i++)
 	{
-		merged = lsm_compact_runs_once(rel, full, true);
+		CHECK_FOR_INTERRUPTS();
+		lsm_run_writer_add(w, &tids[i], NULL, 0, false);
 	}
-	PG_FINALLY();
+	if (lsm_run_writer_finish(w, &desc))
 	{
-		lsm_compact_cleaned = NULL;
-		lsm_compact_ncleaned = 0;
+		lsm_manifest_switch(rel, NULL, 0, &desc, 1, 0, desc.raw_bytes, false,
+							&reaped, &nreaped);
+		lsm_free_retired(rel, reaped, nreaped);
+		pfree(reaped);
 	}
-	PG_END_TRY();
-	if (!full)
-		merged += lsm_compact_runs(rel, false, true);
-	return merged;
+	lsm_maint_unlock(rel);
 }
 
 /*
@@ -922,15 +900,6 @@ lsm_compact_runs_once(Relation rel, bool full, bool wait)
 	/* which runs: all (full), or the newest ones the policy picks */
 	first = 0;
 	last = full ? rs->nruns - 1 : lsm_policy_pick(rel, rs);
-	/* ... and at least down to the oldest one VACUUM cleaned */
-	for (int i = 0; lsm_compact_ncleaned > 0 && i < rs->nruns; i++)
-	{
-		if (rs->runs[i]->desc.run_id == lsm_compact_cleaned_run)
-		{
-			last = Max(last, i);
-			break;
-		}
-	}
 
 	/*
 	 * ... but none from a run loaded by a transaction still running on
@@ -949,7 +918,6 @@ lsm_compact_runs_once(Relation rel, bool full, bool wait)
 	}
 	nin = last - first + 1;
 	if (nin < 1 || (nin == 1 && !lsm_compact_force_rewrite &&
-					lsm_compact_ncleaned == 0 &&
 					(!full || rs->nruns > 1 ||
 					 (rs->runs[0]->ntombstones == 0 &&
 					  !lsm_run_load_aborted(rs->runs[0])))))
@@ -1000,7 +968,7 @@ lsm_compact_runs_once(Relation rel, bool full, bool wait)
 			if (best < 0)
 				break;
 			e = &rs->chunks[best].entries[ent[best]];
-			if (LsmRunEntryIsDead(e) && !lsm_compact_is_cleaned(&e->tid))
+			if (LsmRunEntryIsDead(e))
 			{
 				/* index entries may lead to it: kept, even in the last run */
 				lsm_run_writer_add_dead(w, &e->tid);
@@ -1010,7 +978,6 @@ lsm_compact_runs_once(Relation rel, bool full, bool wait)
 			}
 			else if (e->tup == NULL)
 			{
-				/* a tombstone, or a dead entry VACUUM has cleaned */
 				if (!drop_tombstones)
 					lsm_run_writer_add(w, &e->tid, NULL, 0, false);
 			}

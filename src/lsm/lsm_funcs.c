@@ -164,22 +164,10 @@ lsm_count_versions(Relation rel, TransactionId OldestXmin,
 	/* dead entries of runs (the newest entry of their TID): dead too */
 	{
 		ItemPointer tids;
-		uint32		oldest;
-		int			n = lsm_runs_dead_tids(rel, INT_MAX, &tids, &oldest);
-		LsmRunSet  *rs = lsm_runset_create(rel, CurrentMemoryContext);
+		int			n = lsm_runs_dead_tids(rel, INT_MAX, &tids);
 
-		for (int i = 0; i < n; i++)
-		{
-			LsmRunEntry *e = lsm_runset_lookup(rel, rs, &tids[i]);
-
-			CHECK_FOR_INTERRUPTS();
-			if (e != NULL && LsmRunEntryIsDead(e))
-			{
-				counts->total++;
-				counts->dead++;
-			}
-		}
-		lsm_runset_free(rs);
+		counts->total += n;
+		counts->dead += n;
 		pfree(tids);
 	}
 }

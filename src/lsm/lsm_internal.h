@@ -670,8 +670,7 @@ extern LsmRunSet *lsm_runset_cached(Relation rel);
 extern LsmRunSet *lsm_runset_cached_ext(Relation rel, bool check_manifest);
 extern LsmRunEntry *lsm_runset_lookup(Relation rel, LsmRunSet *rs,
 									  ItemPointer tid);
-extern int	lsm_runs_dead_tids(Relation rel, int max, ItemPointer *tids,
-							   uint32 *oldest_run);
+extern int	lsm_runs_dead_tids(Relation rel, int max, ItemPointer *tids);
 extern uint32 lsm_manifest_switch(Relation rel, const uint32 *remove,
 								  int nremove, LsmManifestRun *add, int nadd,
 								  uint64 flushed_bytes,
@@ -738,9 +737,7 @@ extern void lsm_maybe_flush(Relation rel);
 extern void lsm_record_free_page(Relation rel, BlockNumber blkno);
 extern XLogRecPtr lsm_page_token(Relation rel, Page page);
 extern int	lsm_compact_runs(Relation rel, bool full, bool wait);
-extern int	lsm_compact_runs_cleaned(Relation rel, bool full,
-									 ItemPointer cleaned, int ncleaned,
-									 uint32 oldest_run_id);
+extern void lsm_publish_tombstones(Relation rel, ItemPointer tids, int n);
 extern void lsm_rewrite_runs(Relation rel);
 extern bool lsm_maint_lock(Relation rel, bool wait);
 extern void lsm_maint_unlock(Relation rel);

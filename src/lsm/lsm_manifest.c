@@ -887,69 +887,92 @@ lsm_runset_cached_ext(Relation rel, bool check_manifest)
 	return c->rs;
 }
 
-/* qsort comparator of TIDs */
-static int
-lsm_cmp_tids(const void *a, const void *b)
+/* a tombstone or dead entry of a run, and how new the run is (0: newest) */
+typedef struct LsmRemovedTid
 {
-	return ItemPointerCompare((ItemPointer) a, (ItemPointer) b);
+	ItemPointerData tid;
+	uint16		run_order;
+	bool		dead;
+} LsmRemovedTid;
+
+/* qsort comparator: by TID, the newest run first */
+static int
+lsm_cmp_removed(const void *a, const void *b)
+{
+	const LsmRemovedTid *ra = (const LsmRemovedTid *) a;
+	const LsmRemovedTid *rb = (const LsmRemovedTid *) b;
+	int			c = ItemPointerCompare((ItemPointer) &ra->tid,
+									   (ItemPointer) &rb->tid);
+
+	if (c != 0)
+		return c;
+	return (int) ra->run_order - (int) rb->run_order;
 }
 
 /*
- * lsm_runs_dead_tids -- the TIDs of the dead entries of the runs (versions
- * a flush removed while index entries could still lead to them), sorted,
- * each once, at most max of them, in a palloc'd *tids; *oldest_run is the
- * id of the oldest run they were taken from.  Only runs with tombstones
- * can hold any (they are counted with them), so only those are read.
- * Returns how many there are.
+ * lsm_runs_dead_tids -- the TIDs whose newest entry in the runs is a dead
+ * entry (a version a flush removed while index entries could still lead to
+ * it), sorted, in a palloc'd *tids; returns how many.  A dead entry that a
+ * newer run hides with a tombstone (lsm_publish_tombstones) does not count.
+ * Only runs with tombstones can hold either (both are counted as
+ * tombstones), so only those are read, newest first; once a run brings
+ * the entries of either kind to max, the older runs wait for the next
+ * call, which keeps the answer right for what was read.  At most max TIDs
+ * are returned.
  */
 int
-lsm_runs_dead_tids(Relation rel, int max, ItemPointer *tids,
-				   uint32 *oldest_run)
+lsm_runs_dead_tids(Relation rel, int max, ItemPointer *tids)
 {
 	LsmRunSet  *rs = lsm_runset_create(rel, CurrentMemoryContext);
+	LsmRemovedTid *removed;
 	int			cap = 1024;
 	int			n = 0;
+	int			ndead = 0;
 
-	*tids = palloc(sizeof(ItemPointerData) * cap);
-	*oldest_run = 0;
+	removed = palloc(sizeof(LsmRemovedTid) * cap);
 	for (int r = 0; r < rs->nruns && n < max; r++)
 	{
 		LsmRun	   *run = rs->runs[r];
 
 		if (run->ntombstones == 0)
 			continue;
-		for (int pageidx = 0; pageidx < run->nfences && n < max; pageidx++)
+		for (int pageidx = 0; pageidx < run->nfences; pageidx++)
 		{
 			LsmRunChunk *chunk = &rs->chunks[r];
 
 			CHECK_FOR_INTERRUPTS();
 			lsm_run_decode(rel, run, pageidx, chunk);
-			for (int i = 0; i < chunk->nentries && n < max; i++)
+			for (int i = 0; i < chunk->nentries; i++)
 			{
-				if (!LsmRunEntryIsDead(&chunk->entries[i]))
+				LsmRunEntry *e = &chunk->entries[i];
+
+				if (e->tup != NULL)
 					continue;
 				if (n >= cap)
 				{
 					cap *= 2;
-					*tids = repalloc_huge(*tids, sizeof(ItemPointerData) * cap);
+					removed = repalloc_huge(removed,
+											sizeof(LsmRemovedTid) * cap);
 				}
-				(*tids)[n++] = chunk->entries[i].tid;
-				*oldest_run = run->desc.run_id;
+				removed[n].tid = e->tid;
+				removed[n].run_order = (uint16) r;
+				removed[n].dead = LsmRunEntryIsDead(e);
+				n++;
 			}
 		}
 	}
 	lsm_runset_free(rs);
 
-	/* sorted, each TID once (a newer run may hold one again) */
-	if (n > 1)
+	/* the newest entry of each TID decides */
+	qsort(removed, n, sizeof(LsmRemovedTid), lsm_cmp_removed);
+	*tids = palloc(sizeof(ItemPointerData) * Max(n, 1));
+	for (int i = 0; i < n; i++)
 	{
-		int			k = 1;
-
-		qsort(*tids, n, sizeof(ItemPointerData), lsm_cmp_tids);
-		for (int i = 1; i < n; i++)
-			if (!ItemPointerEquals(&(*tids)[i], &(*tids)[k - 1]))
-				(*tids)[k++] = (*tids)[i];
-		n = k;
+		if (i > 0 && ItemPointerEquals(&removed[i].tid, &removed[i - 1].tid))
+			continue;
+		if (removed[i].dead && ndead < max)
+			(*tids)[ndead++] = removed[i].tid;
 	}
-	return n;
+	pfree(removed);
+	return ndead;
 }

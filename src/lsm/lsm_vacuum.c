@@ -20,8 +20,9 @@
  *	  from it (the FSM is not crash-safe) are found again;
  *	- the dead entries of runs (versions a flush removed while index
  *	  entries could still lead to them, see lsm_flush_classify) join the
- *	  LP_DEAD TIDs whose index entries are deleted; the merge at the end
- *	  then writes them as tombstones or drops them.
+ *	  LP_DEAD TIDs whose index entries are deleted; then a small run of
+ *	  tombstones hides them, until a merge reaching the oldest run drops
+ *	  both.
  *
  * Every page is scanned, so every VACUUM can advance relfrozenxid and
  * relminmxid to the oldest xid and MultiXact that remain.
@@ -141,12 +142,11 @@ typedef struct LsmVacState
 
 	/*
 	 * Dead entries of runs (see lsm_flush_classify), sorted: cleaned from
-	 * the indexes with the LP_DEAD items, then turned into tombstones by
-	 * the merge at the end (lsm_compact_runs_cleaned).
+	 * the indexes with the LP_DEAD items, then hidden by a run of
+	 * tombstones at the end (lsm_publish_tombstones).
 	 */
 	ItemPointer run_dead;
 	int			nrun_dead;
-	uint32		run_dead_oldest;	/* the oldest run holding some */
 
 	/* runs */
 	uint32		nruns_listed;
@@ -180,8 +180,7 @@ lsm_vacuum_is_run_dead(LsmVacState *vs, ItemPointer tid)
 static void
 lsm_vacuum_find_run_dead(LsmVacState *vs, int max)
 {
-	vs->nrun_dead = lsm_runs_dead_tids(vs->rel, max, &vs->run_dead,
-									   &vs->run_dead_oldest);
+	vs->nrun_dead = lsm_runs_dead_tids(vs->rel, max, &vs->run_dead);
 }
 
 /*
@@ -1243,6 +1242,9 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 	 */
 	pgstat_progress_update_param(PROGRESS_VACUUM_PHASE,
 								 PROGRESS_VACUUM_PHASE_FINAL_CLEANUP);
+
+	/* the runs' dead entries whose index entries are gone: tombstones */
+	lsm_publish_tombstones(rel, vs.run_dead, vs.nrun_dead);
 	{
 		Buffer		metabuf = lsm_read_metapage(rel, BUFFER_LOCK_SHARE);
 		uint32		mem_pages = 0;
@@ -1290,9 +1292,7 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 				tombstones * 100 >= entries * (uint64) lsm_vacuum_merge_tombstone_pct)
 				full = vs.merged_tombstones = true;
 		}
-		vs.merged_runs = lsm_compact_runs_cleaned(rel, full, vs.run_dead,
-												  vs.nrun_dead,
-												  vs.run_dead_oldest);
+		vs.merged_runs = lsm_compact_runs(rel, full, true);
 		lsm_manifest_read(rel, m);
 		for (uint32 r = 0; r < m->nruns; r++)
 		{
