@@ -97,6 +97,10 @@ typedef struct LsmRelCache
 	BlockNumber own_blk;		/* the page */
 	LocalTransactionId own_lxid;	/* made in this transaction */
 	CommandId	own_cid;		/* and command */
+	/* a shared overlay page a move of ours emptied, to free (a hint) */
+	BlockNumber emptied_blk;	/* the page */
+	BlockNumber emptied_first;	/* the first logical block of its range */
+	BlockNumber emptied_by;		/* the block whose move emptied it */
 } LsmRelCache;
 
 static LsmRelCache *
@@ -128,6 +132,7 @@ lsm_get_cache(Relation rel)
 		cache->own_blk = InvalidBlockNumber;
 		cache->own_lxid = InvalidLocalTransactionId;
 		cache->own_cid = InvalidCommandId;
+		cache->emptied_blk = InvalidBlockNumber;
 		rel->rd_amcache = cache;
 	}
 	return cache;
@@ -1435,6 +1440,7 @@ lsm_move_shared_block(Relation rel, BlockNumber lblock, Size len)
 	bool		new_page = false;
 	bool		shared_target = true;
 	bool		heavy;
+	int			nused = 0;
 	GenericXLogState *state;
 	LsmMetaPage meta;
 	TransactionId prune_xid;
@@ -1477,6 +1483,28 @@ lsm_move_shared_block(Relation rel, BlockNumber lblock, Size len)
 	}
 	need = bytes + MAXALIGN(len) + LSM_SHARED_PREFIX +
 		(n + 1) * sizeof(ItemIdData);
+
+	/*
+	 * Does the old page hold this block's items only?  Then the move empties
+	 * it, and no map entry will lead a flush to it any more.  It cannot be
+	 * freed here: the scan that changes this block's rows usually has it
+	 * pinned, and freeing pages belongs to those holding the maintenance
+	 * lock (VACUUM and flushes read pages they may free).  The next overlay
+	 * copy of another block tries (lsm_free_emptied_shared); until
+	 * 2026-12-06 such a page waited for VACUUM.
+	 */
+	for (OffsetNumber lp = FirstOffsetNumber;
+		 lp <= PageGetMaxOffsetNumber(oldpage); lp++)
+		if (ItemIdIsUsed(PageGetItemId(oldpage, lp)))
+			nused++;
+	if (nused == n)
+	{
+		LsmRelCache *cache = lsm_get_cache(rel);
+
+		cache->emptied_blk = BufferGetBlockNumber(oldbuf);
+		cache->emptied_first = first;
+		cache->emptied_by = lblock;
+	}
 
 	heavy = need > LSM_SHARED_BLOCK_BYTES;
 	newbuf = !heavy ?
@@ -1541,6 +1569,48 @@ lsm_move_shared_block(Relation rel, BlockNumber lblock, Size len)
 }
 
 /*
+ * lsm_free_emptied_shared -- free the shared overlay page a move of this
+ * backend emptied (lsm_move_shared_block), once a copy for another logical
+ * block comes: by then the scan that changed the rows of the block that
+ * moved has usually gone on.  One try, and only if the maintenance lock is
+ * free: VACUUM and flushes, which hold it, read shared pages they may free
+ * themselves, and take a page they saw as shared for one.  Under that lock
+ * the page is what the hint says unless one of them freed it since, which
+ * lsm_free_shared_page's checks catch (a free page is not a shared page; a
+ * page holding an item is not freed; nor one somebody has pinned).  With
+ * no buffer locked (the metapage comes first).
+ */
+static void
+lsm_free_emptied_shared(Relation rel, BlockNumber lblock)
+{
+	LsmRelCache *cache = (LsmRelCache *) rel->rd_amcache;
+	BlockNumber blkno;
+	BlockNumber first;
+	Buffer		buf;
+	bool		still;
+
+	if (cache == NULL || cache->emptied_blk == InvalidBlockNumber ||
+		cache->emptied_by == lblock ||
+		!RelFileNodeEquals(cache->node, rel->rd_node))
+		return;
+	blkno = cache->emptied_blk;
+	first = cache->emptied_first;
+	cache->emptied_blk = InvalidBlockNumber;
+	if (!lsm_block_in_relation(rel, blkno) || !lsm_maint_lock(rel, false))
+		return;
+	/* still a shared page of that range?  (quietly: it may be anything) */
+	buf = ReadBuffer(rel, blkno);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	still = LsmPageIsOfType(BufferGetPage(buf), LSM_PAGE_MEM) &&
+		LsmPageIsShared(BufferGetPage(buf)) &&
+		LsmPageGetOpaque(BufferGetPage(buf))->lpo_aux == first;
+	UnlockReleaseBuffer(buf);
+	if (still)
+		(void) lsm_free_shared_page(rel, first, blkno, InvalidXLogRecPtr);
+	lsm_maint_unlock(rel);
+}
+
+/*
  * lsm_get_overlay_page -- the memtable page answering for logical block
  * lblock, exclusively locked, to take a copy of len bytes of one of its
  * versions: its page if it has one (moving the block off a full shared
@@ -1550,6 +1620,7 @@ lsm_move_shared_block(Relation rel, BlockNumber lblock, Size len)
 Buffer
 lsm_get_overlay_page(Relation rel, BlockNumber lblock, Size len)
 {
+	lsm_free_emptied_shared(rel, lblock);
 	for (;;)
 	{
 		Buffer		buf = lsm_read_mem_page_locked(rel, lblock, NULL,
