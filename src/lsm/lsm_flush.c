@@ -319,32 +319,22 @@ lsm_flush_classify(Relation rel, Buffer buf, OffsetNumber lp,
 
 /*
  * Is every item of this memtable page (locked) fit for a run (see
- * lsm_flush_classify)?  Counts the entries it would give.
+ * lsm_flush_classify)?
  */
 static bool
-lsm_page_is_flushable(Relation rel, Buffer buf, TransactionId OldestXmin,
-					  int *nentries)
+lsm_page_is_flushable(Relation rel, Buffer buf, TransactionId OldestXmin)
 {
 	Page		page = BufferGetPage(buf);
 	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
 
-	*nentries = 0;
 	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 	{
 		HeapTupleData tup;
 		bool		frozen;
 
-		switch (lsm_flush_classify(rel, buf, off, OldestXmin, &tup, &frozen,
-								   NULL))
-		{
-			case LSM_FLUSH_NOTHING:
-				break;
-			case LSM_FLUSH_KEEP:
-				return false;
-			default:
-				(*nentries)++;
-				break;
-		}
+		if (lsm_flush_classify(rel, buf, off, OldestXmin, &tup, &frozen,
+							   NULL) == LSM_FLUSH_KEEP)
+			return false;
 	}
 	return true;
 }
@@ -432,14 +422,13 @@ lsm_flush_shared_page(Relation rel, HTAB *shared, Buffer buf,
 	BlockNumber blkno = BufferGetBlockNumber(buf);
 	LsmFlushShared *fs;
 	bool		found;
-	int			nentries;
 
 	fs = hash_search(shared, &blkno, HASH_ENTER, &found);
 	if (!found)
 	{
 		fs->lsn = lsm_page_token(rel, page);
 		fs->first = LsmPageGetOpaque(page)->lpo_aux;
-		fs->flushable = lsm_page_is_flushable(rel, buf, OldestXmin, &nentries);
+		fs->flushable = lsm_page_is_flushable(rel, buf, OldestXmin);
 		fs->freeable = fs->flushable;
 		for (OffsetNumber lp = FirstOffsetNumber;
 			 fs->freeable && lp <= PageGetMaxOffsetNumber(page); lp++)
@@ -557,7 +546,6 @@ lsm_flush(Relation rel, bool wait)
 	{
 		BlockNumber blkno = lsm_map_lookup(rel, lblock);
 		Buffer		buf;
-		int			nentries;
 
 		CHECK_FOR_INTERRUPTS();
 		if (blkno == InvalidBlockNumber || blkno == insert_page)
@@ -581,7 +569,7 @@ lsm_flush(Relation rel, bool wait)
 			continue;
 		}
 		if (BufferGetBlockNumber(buf) == insert_page ||
-			!lsm_page_is_flushable(rel, buf, OldestXmin, &nentries))
+			!lsm_page_is_flushable(rel, buf, OldestXmin))
 		{
 			UnlockReleaseBuffer(buf);
 			continue;
@@ -605,13 +593,19 @@ lsm_flush(Relation rel, bool wait)
 
 	if (w != NULL && lsm_run_writer_finish(w, &desc))
 	{
+		TransactionId horizon = lsm_run_writer_newest_frozen(w);
+
 		/*
 		 * Freezing is seen by standbys once the run is listed, and so is
 		 * the removal of the dead versions the run replaces by dead
-		 * entries: queries that could still see either are cancelled.
+		 * entries: queries that could still see either are cancelled, by
+		 * one record with the newer of the two horizons.
 		 */
-		lsm_log_conflict_horizon(rel, lsm_run_writer_newest_frozen(w));
-		lsm_log_conflict_horizon(rel, latestRemovedXid);
+		if (TransactionIdIsValid(latestRemovedXid) &&
+			(!TransactionIdIsValid(horizon) ||
+			 TransactionIdFollows(latestRemovedXid, horizon)))
+			horizon = latestRemovedXid;
+		lsm_log_conflict_horizon(rel, horizon);
 		lsm_manifest_switch(rel, NULL, 0, &desc, 1, desc.raw_bytes, 0,
 							false, &reaped, &nreaped);
 		lsm_free_retired(rel, reaped, nreaped);

@@ -41,10 +41,10 @@
 #include "access/transam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "common/hashfn.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
-#include "common/hashfn.h"
 #include "storage/freespace.h"
 #include "storage/indexfsm.h"
 #include "storage/lmgr.h"
@@ -1715,8 +1715,8 @@ lsm_page_token(Relation rel, Page page)
  * every one of them mapped to it is unmapped.  With flushed_lsn valid, the
  * page's contents are in a published run and it is freed only if its
  * token (lsm_page_token: its LSN, or a hash of its contents where there is
- * no WAL) is still that; otherwise the caller has checked, without holding any
- * lock now, that it holds no item, and that is checked again here.  The
+ * no WAL) is still that; otherwise the caller has checked, without holding
+ * any lock now, that it holds no item, and that is checked again here.  The
  * newest memtable page (the metapage's insertion hint) is kept.
  *
  * One generic WAL record covers {metapage, MAP page (unless direct), freed

@@ -173,17 +173,6 @@ lsm_vacuum_is_run_dead(LsmVacState *vs, ItemPointer tid)
 }
 
 /*
- * Find the dead entries of the runs (lsm_runs_dead_tids), at most max.
- * Under the maintenance lock: no flush or merge adds or removes any until
- * the merge at the end of this VACUUM.
- */
-static void
-lsm_vacuum_find_run_dead(LsmVacState *vs, int max)
-{
-	vs->nrun_dead = lsm_runs_dead_tids(vs->rel, max, &vs->run_dead);
-}
-
-/*
  * Do the runs hold a version (or tombstone) at any of the offsets offs[0..n-1]
  * of logical block lblock?  See lsm_vacuum_page.
  */
@@ -408,7 +397,7 @@ lsm_vacuum_indexes(LsmVacState *vs)
 		while (i < dead_items->num_items &&
 			   ItemPointerGetBlockNumber(&dead_items->items[i]) == lblock)
 		{
-			/* (a run's dead entry: the merge at the end takes care of it) */
+			/* (a run's dead entry: the tombstones at the end hide it) */
 			if (n < MaxHeapTuplesPerPage &&
 				!lsm_vacuum_is_run_dead(vs, &dead_items->items[i]))
 				offs[n++] = ItemPointerGetOffsetNumber(&dead_items->items[i]);
@@ -1075,12 +1064,15 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 	/*
 	 * The runs' dead entries: their index entries go with those of the
 	 * LP_DEAD items the scan below finds.  Without indexes there is nothing
-	 * to delete first; with index cleanup disabled they wait.
+	 * to delete first; with index cleanup disabled they wait.  Under the
+	 * maintenance lock no flush or merge adds or removes any until the
+	 * tombstones at the end.
 	 */
 	if (vs.do_index_cleanup || vs.nindexes == 0)
 	{
-		lsm_vacuum_find_run_dead(&vs, vs.do_index_cleanup ?
-								 vs.dead_items->max_items : mem_items);
+		vs.nrun_dead = lsm_runs_dead_tids(rel, vs.do_index_cleanup ?
+										  vs.dead_items->max_items :
+										  mem_items, &vs.run_dead);
 		if (vs.do_index_cleanup)
 			for (int i = 0; i < vs.nrun_dead; i++)
 				lsm_vacuum_record_dead(&vs, &vs.run_dead[i]);
