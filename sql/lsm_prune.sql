@@ -18,10 +18,11 @@ CREATE TABLE lsm_prune_hot (id int PRIMARY KEY, v int, pad text) USING lsm
   WITH (autovacuum_enabled = off);
 INSERT INTO lsm_prune_hot VALUES (1, 0, repeat('x', 200)), (2, 0, repeat('y', 200));
 CALL lsm_prune_update('lsm_prune_hot', 300);
--- the updates' own scans pruned the pages they had filled
+-- the updates' own scans pruned the pages they had filled, and freed them
+-- (dead blocks: their index entries wait for VACUUM)
 SELECT count(*), sum(v) FROM lsm_prune_hot;
-SELECT memtable_pages > 10 AS many_pages, versions < 100 AS pruned,
-       versions >= 2 AS live_kept
+SELECT memtable_pages <= 3 AS few_pages, dead_blocks > 10 AS dead_blocks,
+       versions < 100 AS pruned, versions >= 2 AS live_kept
   FROM lsm_info('lsm_prune_hot');
 SET enable_seqscan = off;
 SELECT id, v FROM lsm_prune_hot WHERE id = 2;
@@ -36,10 +37,60 @@ SELECT count(*) FROM lsm_prune_hot;
 -- VACUUM deletes the index entries of the pruned versions and frees the
 -- pages left empty
 VACUUM lsm_prune_hot;
-SELECT memtable_pages <= 3 AS pages_freed, versions FROM lsm_info('lsm_prune_hot');
+SELECT memtable_pages <= 3 AS pages_freed, versions, dead_blocks
+  FROM lsm_info('lsm_prune_hot');
+SELECT reltuples FROM pg_class WHERE relname = 'lsm_prune_hot_pkey';
 SELECT id, v FROM lsm_prune_hot ORDER BY id;
 SELECT lsm_check('lsm_prune_hot');
 DROP TABLE lsm_prune_hot;
+
+-- Dead blocks (lsm_free_dead_page): pages that pruning leaves without a
+-- version are freed at once, while index entries still lead to their TIDs.
+CREATE TABLE lsm_prune_dead (id int PRIMARY KEY, v int, pad text) USING lsm
+  WITH (autovacuum_enabled = off);
+INSERT INTO lsm_prune_dead SELECT g, 0, repeat('x', 100) FROM generate_series(1, 200) g;
+UPDATE lsm_prune_dead SET v = v + 1;
+UPDATE lsm_prune_dead SET v = v + 1;
+UPDATE lsm_prune_dead SET v = v + 1;
+-- this scan prunes the full pages and frees them when it ends
+SELECT count(*), sum(v) FROM lsm_prune_dead;
+SELECT memtable_pages, dead_blocks, logical_blocks FROM lsm_info('lsm_prune_dead');
+-- their blocks are not all-visible: an index-only scan checks the table
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+EXPLAIN (COSTS OFF) SELECT count(id) FROM lsm_prune_dead WHERE id > 0;
+SELECT count(id), min(id), max(id) FROM lsm_prune_dead WHERE id > 0;
+-- not after a flush and merge either (lsm_vm_set_run_blocks)
+SELECT lsm_compact('lsm_prune_dead', true) IS NOT NULL AS compacted;
+SELECT count(id), min(id), max(id) FROM lsm_prune_dead WHERE id > 0;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+SELECT lsm_check('lsm_prune_dead');
+-- VACUUM without index cleanup keeps them; with it, clears them
+VACUUM (INDEX_CLEANUP off) lsm_prune_dead;
+SELECT dead_blocks FROM lsm_info('lsm_prune_dead');
+VACUUM lsm_prune_dead;
+SELECT dead_blocks FROM lsm_info('lsm_prune_dead');
+-- the index's row count includes the rows in runs (it was the memtable's)
+SELECT reltuples FROM pg_class WHERE relname = 'lsm_prune_dead_pkey';
+SELECT lsm_check('lsm_prune_dead');
+DROP TABLE lsm_prune_dead;
+-- every row deleted: the table is not truncated to zero blocks (row ids
+-- would start over) while a dead block is left
+CREATE TABLE lsm_prune_dead (id int PRIMARY KEY, v int, pad text) USING lsm
+  WITH (autovacuum_enabled = off);
+INSERT INTO lsm_prune_dead SELECT g, 0, repeat('x', 100) FROM generate_series(1, 200) g;
+DELETE FROM lsm_prune_dead;
+SELECT count(*) FROM lsm_prune_dead;
+SELECT dead_blocks, logical_blocks FROM lsm_info('lsm_prune_dead');
+VACUUM (INDEX_CLEANUP off) lsm_prune_dead;
+SELECT dead_blocks, logical_blocks FROM lsm_info('lsm_prune_dead');
+VACUUM lsm_prune_dead;
+SELECT dead_blocks, logical_blocks, total_pages FROM lsm_info('lsm_prune_dead');
+INSERT INTO lsm_prune_dead VALUES (1, 1, 'a');
+SELECT ctid, * FROM lsm_prune_dead;
+SELECT lsm_check('lsm_prune_dead');
+DROP TABLE lsm_prune_dead;
 
 -- Without indexes VACUUM makes the pruned items unused at once, so that the
 -- page can be flushed into a run afterwards.

@@ -40,7 +40,8 @@ CREATE FUNCTION lsm_info(rel regclass,
 	OUT run_entries bigint,
 	OUT bytes_flushed bigint,
 	OUT bytes_compacted bigint,
-	OUT retired_runs integer)
+	OUT retired_runs integer,
+	OUT dead_blocks bigint)
 RETURNS record
 AS 'MODULE_PATHNAME', 'lsm_info'
 LANGUAGE C STRICT PARALLEL RESTRICTED;

@@ -182,11 +182,14 @@ lsm_info(PG_FUNCTION_ARGS)
 	Oid			relid = PG_GETARG_OID(0);
 	Relation	rel;
 	TupleDesc	tupdesc;
-	Datum		values[18];
-	bool		nulls[18];
+	Datum		values[19];
+	bool		nulls[19];
 	PGAlignedBlock mbuf;
 	LsmManifest manifest = (LsmManifest) mbuf.data;
 	int64		run_versions = 0;
+	int			ndead_blocks;
+	BlockNumber *dead_lblocks;
+	OffsetNumber *dead_maxoffs;
 	LsmPageCounts counts;
 	LsmVersionCounts vc;
 	BlockNumber next_lblock = 0;
@@ -215,6 +218,8 @@ lsm_info(PG_FUNCTION_ARGS)
 
 	/* every version, in the memtable or in the runs (newest copy only) */
 	lsm_count_versions(rel, OldestXmin, &vc);
+	/* freed pages whose index entries VACUUM has yet to delete */
+	ndead_blocks = lsm_map_dead_blocks(rel, &dead_lblocks, &dead_maxoffs);
 	relation_close(rel, AccessShareLock);
 
 	memset(nulls, 0, sizeof(nulls));
@@ -242,6 +247,7 @@ lsm_info(PG_FUNCTION_ARGS)
 	values[i++] = Int64GetDatum((int64) manifest->bytes_flushed);
 	values[i++] = Int64GetDatum((int64) manifest->bytes_compacted);
 	values[i++] = Int32GetDatum(manifest->nretired);
+	values[i++] = Int64GetDatum(ndead_blocks);
 	Assert(i == lengthof(values));
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
@@ -363,6 +369,9 @@ lsm_check_map(LsmCheckState *cs)
 	{
 		if (meta->direct[e] == InvalidBlockNumber)
 			continue;
+		if (LsmMapEntryIsDead(meta->direct[e]) &&
+			(BlockNumber) e < cs->next_lblock)
+			continue;			/* a dead block: no page */
 		if ((BlockNumber) e >= cs->next_lblock)
 			LSM_CORRUPT(rel, LSM_METAPAGE_BLKNO,
 						("Logical block %d is mapped, but only %u were assigned.",
@@ -421,6 +430,8 @@ lsm_check_map(LsmCheckState *cs)
 
 				if (entries[e] == InvalidBlockNumber)
 					continue;
+				if (LsmMapEntryIsDead(entries[e]) && lblock < cs->next_lblock)
+					continue;	/* a dead block: no page */
 				if (lblock >= cs->next_lblock)
 					LSM_CORRUPT(rel, leafblk,
 								("Logical block %llu is mapped, but only %u were assigned.",

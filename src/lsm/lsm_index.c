@@ -91,8 +91,11 @@ lsm_index_fetch_reset(IndexFetchTableData *sscan)
 void
 lsm_index_fetch_end(IndexFetchTableData *sscan)
 {
+	Relation	rel = sscan->rel;
+
 	lsm_index_fetch_reset(sscan);
 	pfree(sscan);
+	lsm_free_dead_pages(rel);
 }
 
 /*

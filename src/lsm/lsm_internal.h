@@ -81,6 +81,8 @@ extern BlockNumber lsm_get_nlblocks(Relation rel);
 extern BlockNumber lsm_map_lookup(Relation rel, BlockNumber lblock);
 extern int	lsm_map_read_unit(Relation rel, BlockNumber lblock,
 							  BlockNumber *entries, BlockNumber *first);
+extern int	lsm_map_read_unit_raw(Relation rel, BlockNumber lblock,
+								  BlockNumber *entries, BlockNumber *first);
 extern Buffer lsm_new_mem_page(Relation rel, BufferAccessStrategy strategy);
 extern BlockNumber lsm_reserve_lblocks(Relation rel, BlockNumber n);
 extern Buffer lsm_get_new_page(Relation rel);
@@ -96,11 +98,19 @@ extern BlockNumber lsm_free_run_page(Relation rel, BlockNumber blkno,
 									 uint32 run_id);
 extern bool lsm_free_mem_page(Relation rel, BlockNumber lblock,
 							  BlockNumber blkno);
+extern void lsm_note_dead_page(Relation rel, BlockNumber lblock,
+							   BlockNumber blkno);
+extern void lsm_free_dead_pages(Relation rel);
+extern bool lsm_clear_dead_block(Relation rel, BlockNumber lblock,
+								 OffsetNumber maxoff);
+extern int	lsm_map_dead_blocks(Relation rel, BlockNumber **lblocks,
+								OffsetNumber **maxoffs);
 extern void lsm_invalidate_cache(Relation rel);
 extern const char *lsm_page_type_name(uint8 type);
 extern bool lsm_pages_may_vanish(void);
 extern bool lsm_block_known_empty(Relation rel, BlockNumber lblock);
-extern void lsm_note_empty_block(Relation rel, BlockNumber lblock);
+extern void lsm_note_empty_block(Relation rel, BlockNumber lblock,
+								 BlockNumber blkno);
 extern void lsm_store_tuple_copy(HeapTuple tuple, TupleTableSlot *slot,
 								 Relation rel);
 

@@ -80,6 +80,9 @@
 
 #define LSM_SHARED_HINTS 16
 
+/* sealed pages pruning left without versions, to free (lsm_note_dead_page) */
+#define LSM_DEAD_PENDING 8
+
 typedef struct LsmRelCache
 {
 	RelFileNode node;			/* storage the entries belong to */
@@ -101,6 +104,10 @@ typedef struct LsmRelCache
 	BlockNumber emptied_blk;	/* the page */
 	BlockNumber emptied_first;	/* the first logical block of its range */
 	BlockNumber emptied_by;		/* the block whose move emptied it */
+	/* pages to free as dead blocks (hints, verified when freed) */
+	int			ndead_pending;
+	BlockNumber dead_lblock[LSM_DEAD_PENDING];
+	BlockNumber dead_blk[LSM_DEAD_PENDING];
 } LsmRelCache;
 
 static LsmRelCache *
@@ -133,6 +140,7 @@ lsm_get_cache(Relation rel)
 		cache->own_lxid = InvalidLocalTransactionId;
 		cache->own_cid = InvalidCommandId;
 		cache->emptied_blk = InvalidBlockNumber;
+		cache->ndead_pending = 0;
 		rel->rd_amcache = cache;
 	}
 	return cache;
@@ -154,19 +162,25 @@ lsm_block_known_empty(Relation rel, BlockNumber lblock)
 }
 
 /*
- * lsm_note_empty_block -- remember that lblock's page is sealed and holds
- * no version (the caller saw LSM_MEM_NO_VERSIONS | LSM_MEM_SEALED on an
- * ordinary memtable page).
+ * lsm_note_empty_block -- remember that lblock's page blkno is sealed and
+ * holds no version (the caller saw LSM_MEM_NO_VERSIONS | LSM_MEM_SEALED on
+ * an ordinary memtable page, and has let go of its lock).  The first time,
+ * the page is also to be freed, in case its pruner did not get to it
+ * (lsm_note_dead_page).
  */
 void
-lsm_note_empty_block(Relation rel, BlockNumber lblock)
+lsm_note_empty_block(Relation rel, BlockNumber lblock, BlockNumber blkno)
 {
 	LsmRelCache *cache;
+	uint8		bit = (uint8) (1 << (lblock % 8));
 
 	if (lblock >= LSM_EMPTY_CACHE_BLOCKS)
 		return;
 	cache = lsm_get_cache(rel);
-	cache->empty[lblock / 8] |= (uint8) (1 << (lblock % 8));
+	if (cache->empty[lblock / 8] & bit)
+		return;
+	cache->empty[lblock / 8] |= bit;
+	lsm_note_dead_page(rel, lblock, blkno);
 }
 
 /*
@@ -642,7 +656,7 @@ lsm_find_leaf(Relation rel, LsmMapPos *pos)
  * lsm_map_lookup -- physical block of the memtable page of a logical block.
  *
  * Returns InvalidBlockNumber if no memtable page holds that logical block
- * (never assigned, freed by VACUUM, or beyond the end).
+ * (never assigned, freed, a dead block, or beyond the end).
  */
 BlockNumber
 lsm_map_lookup(Relation rel, BlockNumber lblock)
@@ -668,7 +682,7 @@ lsm_map_lookup(Relation rel, BlockNumber lblock)
 		result = lblock < meta->next_lblock ? meta->direct[pos.index] :
 			InvalidBlockNumber;
 		UnlockReleaseBuffer(metabuf);
-		return result;
+		return LsmMapEntryIsDead(result) ? InvalidBlockNumber : result;
 	}
 
 	cache = lsm_get_cache(rel);
@@ -679,7 +693,7 @@ lsm_map_lookup(Relation rel, BlockNumber lblock)
 									lsm_leaf_first_lblock(pos.leafno),
 									pos.index);
 		if (result != InvalidBlockNumber - 1)
-			return result;
+			return LsmMapEntryIsDead(result) ? InvalidBlockNumber : result;
 		cache->leafno[slot] = PG_UINT32_MAX;	/* stale; look it up */
 	}
 
@@ -693,7 +707,7 @@ lsm_map_lookup(Relation rel, BlockNumber lblock)
 					("Map page does not cover logical block %u.", lblock));
 	cache->leafno[slot] = pos.leafno;
 	cache->leafblk[slot] = leafblk;
-	return result;
+	return LsmMapEntryIsDead(result) ? InvalidBlockNumber : result;
 }
 
 /*
@@ -709,6 +723,23 @@ lsm_map_lookup(Relation rel, BlockNumber lblock)
 int
 lsm_map_read_unit(Relation rel, BlockNumber lblock, BlockNumber *entries,
 				  BlockNumber *first)
+{
+	int			n = lsm_map_read_unit_raw(rel, lblock, entries, first);
+
+	/* a dead block has no page */
+	for (int i = 0; i < n; i++)
+		if (LsmMapEntryIsDead(entries[i]))
+			entries[i] = InvalidBlockNumber;
+	return n;
+}
+
+/*
+ * lsm_map_read_unit_raw -- as lsm_map_read_unit, with dead blocks as they
+ * are in the map (LsmMapEntryIsDead).
+ */
+int
+lsm_map_read_unit_raw(Relation rel, BlockNumber lblock, BlockNumber *entries,
+					  BlockNumber *first)
 {
 	LsmMapPos	pos;
 	BlockNumber leafblk;
@@ -839,6 +870,19 @@ lsm_alloc_page(Relation rel)
 	buf = ReadBufferExtended(rel, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	UnlockRelationForExtension(rel, ExclusiveLock);
+
+	/*
+	 * Map entries from LSM_MAP_DEAD_BASE up mean dead blocks, so no page may
+	 * have such a number (the new page stays behind, empty and reusable).
+	 */
+	if (BufferGetBlockNumber(buf) >= LSM_MAP_DEAD_BASE)
+	{
+		UnlockReleaseBuffer(buf);
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("cannot extend lsm table \"%s\" beyond %u blocks",
+						RelationGetRelationName(rel), LSM_MAP_DEAD_BASE)));
+	}
 	return buf;
 }
 
@@ -1717,11 +1761,15 @@ lsm_page_token(Relation rel, Page page)
  * token (lsm_page_token: its LSN, or a hash of its contents where there is
  * no WAL) is still that; otherwise the caller has checked, without holding
  * any lock now, that it holds no item, and that is checked again here.  The
- * newest memtable page (the metapage's insertion hint) is kept.
+ * newest memtable page (the metapage's insertion hint) is kept.  With
+ * dead_ok, an ordinary page may have LP_DEAD items (and nothing else): its
+ * map entry then becomes a dead block (LsmMapDeadEntry) instead of
+ * InvalidBlockNumber, see lsm_free_dead_page.
  *
  * One generic WAL record covers {metapage, MAP page (unless direct), freed
  * page, visibility map page}: a freed empty ordinary page's logical block
- * becomes all-visible (see lsm_vm_set_freed_in_record); a flushed page's
+ * becomes all-visible (see lsm_vm_set_freed_in_record), a dead block does
+ * not (index entries may lead to it); a flushed page's
  * bit stays as it was (the versions in the run are exactly as visible as
  * they were on the page), and so do the bits of a shared page's blocks
  * (their versions are in runs).  Lock order: metapage, MAP page, memtable
@@ -1729,7 +1777,7 @@ lsm_page_token(Relation rel, Page page)
  */
 static bool
 lsm_unmap_page(Relation rel, BlockNumber lblock, BlockNumber blkno,
-			   XLogRecPtr flushed_lsn, bool shared)
+			   XLogRecPtr flushed_lsn, bool shared, bool dead_ok)
 {
 	Buffer		metabuf;
 	Buffer		leafbuf = InvalidBuffer;
@@ -1742,6 +1790,7 @@ lsm_unmap_page(Relation rel, BlockNumber lblock, BlockNumber blkno,
 	Page		page;
 	BlockNumber *entry;
 	Buffer		vmbuf;
+	OffsetNumber maxdead = InvalidOffsetNumber;
 
 	/* the visibility map page, pinned (and extended) before any lock */
 	vmbuf = flushed_lsn == InvalidXLogRecPtr && !shared ?
@@ -1783,12 +1832,23 @@ lsm_unmap_page(Relation rel, BlockNumber lblock, BlockNumber blkno,
 		for (OffsetNumber off = FirstOffsetNumber;
 			 off <= PageGetMaxOffsetNumber(page); off++)
 		{
+			ItemId		itemid = PageGetItemId(page, off);
+
+			if (dead_ok && ItemIdIsDead(itemid) && !shared &&
+				!(LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_OVERLAY))
+				maxdead = off;
 			/* someone added a version since the caller looked */
-			if (ItemIdIsUsed(PageGetItemId(page, off)))
+			else if (ItemIdIsUsed(itemid))
 				goto out;
 		}
 	}
 
+	/* a dead block's index entries are still there: not all-visible */
+	if (maxdead != InvalidOffsetNumber && BufferIsValid(vmbuf))
+	{
+		ReleaseBuffer(vmbuf);
+		vmbuf = InvalidBuffer;
+	}
 	if (BufferIsValid(vmbuf))
 		LockBuffer(vmbuf, BUFFER_LOCK_EXCLUSIVE);
 	state = GenericXLogStart(rel);
@@ -1808,6 +1868,8 @@ lsm_unmap_page(Relation rel, BlockNumber lblock, BlockNumber blkno,
 			if (entries[i] == blkno)
 				entries[i] = InvalidBlockNumber;
 	}
+	else if (maxdead != InvalidOffsetNumber)
+		*entry = LsmMapDeadEntry(maxdead);
 	else
 		*entry = InvalidBlockNumber;
 	page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
@@ -1843,7 +1905,7 @@ out:
 bool
 lsm_free_mem_page(Relation rel, BlockNumber lblock, BlockNumber blkno)
 {
-	return lsm_unmap_page(rel, lblock, blkno, InvalidXLogRecPtr, false);
+	return lsm_unmap_page(rel, lblock, blkno, InvalidXLogRecPtr, false, false);
 }
 
 /*
@@ -1857,7 +1919,7 @@ bool
 lsm_free_flushed_page(Relation rel, BlockNumber lblock, BlockNumber blkno,
 					  XLogRecPtr lsn)
 {
-	return lsm_unmap_page(rel, lblock, blkno, lsn, false);
+	return lsm_unmap_page(rel, lblock, blkno, lsn, false, false);
 }
 
 /*
@@ -1870,7 +1932,215 @@ bool
 lsm_free_shared_page(Relation rel, BlockNumber first, BlockNumber blkno,
 					 XLogRecPtr flushed_lsn)
 {
-	return lsm_unmap_page(rel, first, blkno, flushed_lsn, true);
+	return lsm_unmap_page(rel, first, blkno, flushed_lsn, true, false);
+}
+
+/*
+ * lsm_note_dead_page -- remember that the sealed ordinary memtable page
+ * blkno of logical block lblock holds no version any more (pruning said
+ * so), to be freed at the next lsm_free_dead_pages.  Called with the page
+ * locked, so it cannot be freed here (the metapage comes first).
+ */
+void
+lsm_note_dead_page(Relation rel, BlockNumber lblock, BlockNumber blkno)
+{
+	LsmRelCache *cache = lsm_get_cache(rel);
+
+	for (int i = 0; i < cache->ndead_pending; i++)
+		if (cache->dead_blk[i] == blkno)
+			return;
+	if (cache->ndead_pending < LSM_DEAD_PENDING)
+	{
+		cache->dead_lblock[cache->ndead_pending] = lblock;
+		cache->dead_blk[cache->ndead_pending] = blkno;
+		cache->ndead_pending++;
+	}
+}
+
+/*
+ * lsm_free_dead_page -- free the sealed memtable page blkno of logical block
+ * lblock if it holds no version, making the block a dead block if it has
+ * LP_DEAD items (see LsmMapDeadEntry).  Returns whether it did.  The caller
+ * holds the maintenance lock: no flush, compaction or VACUUM changes the
+ * page or the runs meanwhile.
+ *
+ * Why this is safe.  The page takes no insertions (sealed) and none of its
+ * items is a version, so nobody can see anything at its TIDs any more; a
+ * reader that follows the map finds no page, and no run holds the block
+ * (checked below, so no run's copy can show through once the page's LP_DEAD
+ * items stop hiding it, as they do on a page left by an interrupted flush);
+ * a reader that still has the page pinned keeps it, since freeing needs a
+ * cleanup lock (lsm_unmap_page).  What the page still stood for, the index
+ * entries of its LP_DEAD items, the map entry stands for now: VACUUM finds
+ * dead blocks in the map, deletes the index entries of all their offsets
+ * and only then clears the entry (lsm_clear_dead_block), so a TID that an
+ * index entry may lead to is never given to another version (TIDs are not
+ * reused, and VACUUM does not truncate a table to zero blocks while a dead
+ * block is left).  The block's visibility map bit stays clear until then,
+ * so index-only scans look at the table for such entries and find nothing.
+ */
+static bool
+lsm_free_dead_page(Relation rel, BlockNumber lblock, BlockNumber blkno)
+{
+	PGAlignedBlock mbuf;
+	LsmManifest m = (LsmManifest) mbuf.data;
+	Buffer		buf;
+	Page		page;
+	bool		candidate;
+
+	if (!lsm_block_in_relation(rel, blkno))
+		return false;
+
+	/* any run, listed or retired, that may hold the block: leave it */
+	if (lsm_manifest_read(rel, m))
+	{
+		for (uint32 r = 0; r < m->nruns + m->nretired; r++)
+			if (m->runs[r].min_lblock <= lblock &&
+				lblock <= m->runs[r].max_lblock)
+				return false;
+	}
+
+	/* still that block's sealed page without versions?  (may be anything) */
+	buf = ReadBuffer(rel, blkno);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	candidate = !PageIsNew(page) &&
+		LsmPageIsOfType(page, LSM_PAGE_MEM) &&
+		!LsmPageIsShared(page) &&
+		LsmPageGetOpaque(page)->lpo_aux == lblock &&
+		(LsmPageGetOpaque(page)->lpo_flags &
+		 (LSM_MEM_SEALED | LSM_MEM_NO_VERSIONS | LSM_MEM_OVERLAY)) ==
+		(LSM_MEM_SEALED | LSM_MEM_NO_VERSIONS);
+	UnlockReleaseBuffer(buf);
+	if (!candidate)
+		return false;
+	return lsm_unmap_page(rel, lblock, blkno, InvalidXLogRecPtr, false, true);
+}
+
+/*
+ * lsm_free_dead_pages -- free the pages lsm_note_dead_page remembered, if
+ * the maintenance lock is free (otherwise they wait for the next call).
+ * With no buffer locked; a pin of this backend on such a page keeps it.
+ */
+void
+lsm_free_dead_pages(Relation rel)
+{
+	LsmRelCache *cache = (LsmRelCache *) rel->rd_amcache;
+	BlockNumber lblocks[LSM_DEAD_PENDING];
+	BlockNumber blks[LSM_DEAD_PENDING];
+	int			n;
+
+	if (cache == NULL || cache->ndead_pending == 0 ||
+		!RelFileNodeEquals(cache->node, rel->rd_node) ||
+		RecoveryInProgress() || IsInParallelMode() || !IsTransactionState())
+		return;
+	if (!lsm_maint_lock(rel, false))
+		return;
+	n = cache->ndead_pending;
+	memcpy(lblocks, cache->dead_lblock, n * sizeof(BlockNumber));
+	memcpy(blks, cache->dead_blk, n * sizeof(BlockNumber));
+	cache->ndead_pending = 0;
+	for (int i = 0; i < n; i++)
+		(void) lsm_free_dead_page(rel, lblocks[i], blks[i]);
+	lsm_maint_unlock(rel);
+}
+
+/*
+ * lsm_clear_dead_block -- VACUUM has deleted the index entries of offsets
+ * 1 .. maxoff of the dead block lblock: the block becomes an ordinary block
+ * without a page, all-visible.  One generic WAL record covers {metapage or
+ * MAP page, visibility map page}.  Returns whether the entry was still that
+ * dead block.
+ */
+bool
+lsm_clear_dead_block(Relation rel, BlockNumber lblock, OffsetNumber maxoff)
+{
+	Buffer		vmbuf;
+	Buffer		metabuf;
+	Buffer		leafbuf;
+	BlockNumber *entry;
+	LsmMapPos	pos;
+	bool		done = false;
+
+	vmbuf = lsm_vm_pin(rel, lblock, true);
+	metabuf = lsm_read_metapage(rel, BUFFER_LOCK_EXCLUSIVE);
+	if (!BufferIsValid(metabuf))
+	{
+		ReleaseBuffer(vmbuf);
+		return false;
+	}
+	entry = lsm_lock_map_entry(rel, metabuf, lblock, &pos, &leafbuf);
+	if (entry != NULL && *entry == LsmMapDeadEntry(maxoff))
+	{
+		GenericXLogState *state;
+
+		LockBuffer(vmbuf, BUFFER_LOCK_EXCLUSIVE);
+		state = GenericXLogStart(rel);
+		if (pos.direct)
+			LsmPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0))->direct[pos.index] =
+				InvalidBlockNumber;
+		else
+			LsmPageGetMapArray(GenericXLogRegisterBuffer(state, leafbuf, 0))[pos.index] =
+				InvalidBlockNumber;
+		lsm_vm_set_freed_in_record(state, lblock, vmbuf);
+		GenericXLogFinish(state);
+		LockBuffer(vmbuf, BUFFER_LOCK_UNLOCK);
+		done = true;
+	}
+	if (BufferIsValid(leafbuf))
+		UnlockReleaseBuffer(leafbuf);
+	UnlockReleaseBuffer(metabuf);
+	ReleaseBuffer(vmbuf);
+	return done;
+}
+
+/*
+ * lsm_map_dead_blocks -- the dead blocks of the map, in logical block
+ * order, in palloc'd arrays *lblocks and *maxoffs; returns how many.
+ */
+int
+lsm_map_dead_blocks(Relation rel, BlockNumber **lblocks, OffsetNumber **maxoffs)
+{
+	BlockNumber nl = lsm_get_nlblocks(rel);
+	BlockNumber *entries = palloc(Max(LSM_META_DIRECT, LSM_MAP_ENTRIES) *
+								  sizeof(BlockNumber));
+	int			cap = 16;
+	int			n = 0;
+	uint64		lb = 0;
+
+	*lblocks = palloc(cap * sizeof(BlockNumber));
+	*maxoffs = palloc(cap * sizeof(OffsetNumber));
+	while (lb < nl)
+	{
+		BlockNumber first;
+		int			nent = lsm_map_read_unit_raw(rel, (BlockNumber) lb,
+												 entries, &first);
+
+		if (nent == 0)
+		{
+			if (lb < LSM_META_DIRECT)
+				break;			/* no metapage */
+			lb = (uint64) first + LSM_MAP_ENTRIES;	/* no MAP page */
+			continue;
+		}
+		for (int i = 0; i < nent && (uint64) first + i < nl; i++)
+		{
+			if (!LsmMapEntryIsDead(entries[i]))
+				continue;
+			if (n == cap)
+			{
+				cap *= 2;
+				*lblocks = repalloc(*lblocks, cap * sizeof(BlockNumber));
+				*maxoffs = repalloc(*maxoffs, cap * sizeof(OffsetNumber));
+			}
+			(*lblocks)[n] = first + i;
+			(*maxoffs)[n] = LsmMapDeadMaxOff(entries[i]);
+			n++;
+		}
+		lb = (uint64) first + nent;
+	}
+	pfree(entries);
+	return n;
 }
 
 /*
@@ -2035,6 +2305,7 @@ lsm_maybe_flush(Relation rel)
 
 	/* the table's own settings; may process invalidations (rd_amcache) */
 	lsm_settings_load(rel);
+	lsm_free_dead_pages(rel);
 	c = (LsmRelCache *) rel->rd_amcache;
 	if (c == NULL || !c->flush_wanted)
 		return;

@@ -246,6 +246,25 @@ typedef LsmMetaPageData *LsmMetaPage;
 #define LsmPageGetMapArray(page) \
 	((BlockNumber *) PageGetContents(page))
 
+/*
+ * A dead block.  A sealed memtable page left without any version by pruning
+ * may still have LP_DEAD items, whose index entries only VACUUM deletes.
+ * Such a page is freed at once all the same (lsm_free_dead_page), and its
+ * map entry keeps what VACUUM needs to know instead: "offsets 1 .. maxoff
+ * of this block may have index entries, and nothing else is there".
+ * Readers take a dead block for a block without a page (no version, and
+ * no run holds the block); VACUUM deletes the index entries of its TIDs
+ * and then sets the entry to InvalidBlockNumber.  The values are above any
+ * physical block an lsm relation may have (lsm_alloc_page refuses to grow
+ * a relation that far).
+ */
+#define LSM_MAP_DEAD_BASE		((BlockNumber) 0xFFFFF000)
+#define LsmMapDeadEntry(maxoff)	(LSM_MAP_DEAD_BASE + (BlockNumber) (maxoff))
+#define LsmMapEntryIsDead(e) \
+	((e) > LSM_MAP_DEAD_BASE && \
+	 (e) <= LSM_MAP_DEAD_BASE + LSM_MAX_TUPLES_PER_PAGE)
+#define LsmMapDeadMaxOff(e)		((OffsetNumber) ((e) - LSM_MAP_DEAD_BASE))
+
 /* ----------------------------------------------------------------
  * Memtable pages
  *

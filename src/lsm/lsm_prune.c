@@ -25,12 +25,15 @@
  * LP_DEAD item hides the runs' copy as a tombstone does; on an ordinary
  * page whose versions a run holds as well (an interrupted flush) it hides
  * them while the page is mapped, and VACUUM turns such a page into an
- * overlay page before it makes the items unused (lsm_vacuum_page).  A page
- * with LP_DEAD items is not flushed until VACUUM has cleaned them.  An
- * ordinary page left without any version is flagged LSM_MEM_NO_VERSIONS
- * and sealed (it takes no insertions any more): scans skip it without
- * looking at its items, and backends remember its block as empty and skip
- * it without reading the page (lsm_note_empty_block).
+ * overlay page before it makes the items unused (lsm_vacuum_page).  A flush
+ * writes LP_DEAD items as dead entries.  An ordinary page left without any
+ * version is flagged LSM_MEM_NO_VERSIONS and sealed (it takes no insertions
+ * any more): scans skip it without looking at its items, and backends
+ * remember its block as empty and skip it without reading the page
+ * (lsm_note_empty_block).  The pruner also notes it to be freed as a dead
+ * block as soon as it holds no buffer lock (lsm_note_dead_page,
+ * lsm_free_dead_page): a small table updated all the time then keeps a few
+ * pages instead of one per ~135 updates until VACUUM.
  *
  * WAL.  One generic WAL record changes the line pointers and pd_prune_xid
  * (generic WAL logs the changed bytes; there are no unlogged changes, so
@@ -161,6 +164,11 @@ lsm_page_prune(Relation rel, Buffer buf, GlobalVisState *vistest)
 	else
 		LsmPageGetOpaque(copy)->lpo_flags &= ~LSM_MEM_NO_VERSIONS;
 	GenericXLogFinish(state);
+
+	/* to be freed once no buffer is locked (lsm_free_dead_pages) */
+	if (no_versions)
+		lsm_note_dead_page(rel, LsmPageGetOpaque(page)->lpo_aux,
+						   BufferGetBlockNumber(buf));
 	return ndead;
 }
 

@@ -423,9 +423,11 @@ restart:
 			/* pruned, nothing left (never an overlay page) */
 			bool		sealed = (LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_SEALED) != 0;
 
+			BlockNumber blkno = BufferGetBlockNumber(buf);
+
 			UnlockReleaseBuffer(buf);
 			if (sealed)
-				lsm_note_empty_block(rel, lblock);
+				lsm_note_empty_block(rel, lblock, blkno);
 			return false;
 		}
 		maxoff = PageGetMaxOffsetNumber(page);
@@ -723,6 +725,8 @@ lsm_scan_end(TableScanDesc sscan)
 	}
 	if (scan->rs_analyze_chunk)
 		lsm_run_chunk_free(scan->rs_analyze_chunk);
+	/* pages the scan's pruning left without versions (no buffer pinned) */
+	lsm_free_dead_pages(scan->rs_base.rs_rd);
 	RelationDecrementReferenceCount(scan->rs_base.rs_rd);
 	if (scan->rs_base.rs_key)
 		pfree(scan->rs_base.rs_key);

@@ -148,6 +148,14 @@ typedef struct LsmVacState
 	ItemPointer run_dead;
 	int			nrun_dead;
 
+	/*
+	 * Dead blocks of the map (LsmMapDeadEntry), in logical block order:
+	 * all their offsets go to the index pass, which then clears them.
+	 */
+	BlockNumber *dead_lblocks;
+	OffsetNumber *dead_maxoffs;
+	int			ndead_blocks;
+
 	/* runs */
 	uint32		nruns_listed;
 	uint32		run_ids[LSM_MAX_RUNS_FIXED];
@@ -200,8 +208,9 @@ lsm_vacuum_in_runs(Relation rel, LsmRunSet *rs, BlockNumber lblock,
  * freed if nothing is left on it.
  *
  * The page cannot have been freed or moved since the first pass saw its
- * LP_DEAD items: only VACUUM frees pages, and a page with LP_DEAD items is
- * never freed.  Versions may have been appended to it meanwhile; they are
+ * LP_DEAD items: besides VACUUM, only flushes, merges and
+ * lsm_free_dead_pages free pages, and all of them need the maintenance lock
+ * that VACUUM holds.  Versions may have been appended to it meanwhile; they are
  * newer than OldestXmin and keep the page from being all-visible.
  */
 static void
@@ -331,6 +340,73 @@ lsm_vacuum_page_unused(LsmVacState *vs, BlockNumber lblock,
 	}
 }
 
+static void lsm_vacuum_indexes(LsmVacState *vs);
+
+/* The index of lblock in vs->dead_lblocks, or -1 if it is not a dead block. */
+static int
+lsm_vacuum_dead_block(LsmVacState *vs, BlockNumber lblock)
+{
+	int			lo = 0;
+	int			hi = vs->ndead_blocks - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (vs->dead_lblocks[mid] == lblock)
+			return mid;
+		if (vs->dead_lblocks[mid] < lblock)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/*
+ * The dead blocks of the map (see LsmMapDeadEntry and lsm_free_dead_page):
+ * each stands for LP_DEAD items of a page freed since.  With index cleanup,
+ * every offset of such a block joins the TIDs whose index entries are
+ * deleted (offsets that never had an entry cost a lookup each), all in one
+ * batch, and the index pass then clears the block; without indexes it is
+ * cleared at once; with index cleanup disabled it waits, like an LP_DEAD
+ * item.  No dead block comes or goes while VACUUM holds the maintenance
+ * lock (lsm_free_dead_pages needs it).
+ */
+static void
+lsm_vacuum_dead_blocks(LsmVacState *vs)
+{
+	vs->ndead_blocks = lsm_map_dead_blocks(vs->rel, &vs->dead_lblocks,
+										   &vs->dead_maxoffs);
+	for (int d = 0; d < vs->ndead_blocks; d++)
+	{
+		BlockNumber lblock = vs->dead_lblocks[d];
+		OffsetNumber maxoff = vs->dead_maxoffs[d];
+
+		if (vs->nindexes == 0)
+		{
+			if (lsm_clear_dead_block(vs->rel, lblock, maxoff))
+				vs->freed_pages++;
+			continue;
+		}
+		vs->notallvisible_pages++;
+		if (!vs->do_index_cleanup)
+		{
+			vs->lpdead_left += maxoff;
+			continue;
+		}
+		if (vs->dead_items->num_items + maxoff > vs->dead_items->max_items)
+			lsm_vacuum_indexes(vs);
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			ItemPointerData tid;
+
+			ItemPointerSet(&tid, lblock, off);
+			vs->dead_items->items[vs->dead_items->num_items++] = tid;
+		}
+	}
+}
+
 /*
  * Delete the collected TIDs from every index, then make their LP_DEAD items
  * LP_UNUSED (heap's two passes: a TID may be forgotten by the table only
@@ -403,7 +479,19 @@ lsm_vacuum_indexes(LsmVacState *vs)
 				offs[n++] = ItemPointerGetOffsetNumber(&dead_items->items[i]);
 			i++;
 		}
-		if (n > 0)
+		if (n > 0 && lsm_vacuum_dead_block(vs, lblock) >= 0)
+		{
+			/* a dead block: offsets 1 .. maxoff are all in this batch */
+			int			d = lsm_vacuum_dead_block(vs, lblock);
+
+			if (n == vs->dead_maxoffs[d] &&
+				lsm_clear_dead_block(vs->rel, lblock, vs->dead_maxoffs[d]))
+			{
+				vs->notallvisible_pages--;
+				vs->freed_pages++;
+			}
+		}
+		else if (n > 0)
 			lsm_vacuum_page_unused(vs, lblock, offs, n);
 	}
 	dead_items->num_items = 0;
@@ -1000,9 +1088,13 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 		max_items = MaxHeapTuplesPerPage;	/* not used */
 	else
 	{
-		/* as heap: no more than the table can hold */
+		/*
+		 * As heap: no more than the table can have TIDs to clean, which for
+		 * lsm is bounded by the logical blocks (dead entries of runs and
+		 * dead blocks have no page) as well as the pages.
+		 */
 		double		maxtuples = (double) MaxHeapTuplesPerPage *
-			Max(lsm_physical_nblocks(rel), 1);
+			Max(Max(lsm_physical_nblocks(rel), lsm_get_nlblocks(rel)), 1);
 
 		if ((double) max_items > maxtuples)
 			max_items = (int) maxtuples;
@@ -1078,6 +1170,8 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 				lsm_vacuum_record_dead(&vs, &vs.run_dead[i]);
 		vs.removed_versions += vs.nrun_dead;
 	}
+
+	lsm_vacuum_dead_blocks(&vs);
 
 	nlblocks = lsm_get_nlblocks(rel);
 	nblocks = lsm_physical_nblocks(rel);
@@ -1182,13 +1276,25 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 	lsm_vacuum_indexes(&vs);
 	IndexFreeSpaceMapVacuum(rel);
 
-	/* index cleanup (statistics, page recycling, BRIN summarization) */
+	/*
+	 * index cleanup (statistics, page recycling, BRIN summarization).  The
+	 * table's row count it is given (btree clamps its own count to it) must
+	 * include the versions in runs, which the page scan above did not see:
+	 * until 2026-12-06 an index of a compacted table was left with the
+	 * memtable's row count as its reltuples.
+	 */
 	if (vs.do_index_cleanup)
 	{
+		LsmRunSet  *rs = lsm_runset_cached(rel);
+		double		table_rows = vs.live_versions;
+
+		for (int r = 0; r < rs->nruns; r++)
+			table_rows += (double) rs->runs[r]->nversions;
+
 		pgstat_progress_update_param(PROGRESS_VACUUM_PHASE,
 									 PROGRESS_VACUUM_PHASE_INDEX_CLEANUP);
 		if (vs.pvs != NULL)
-			parallel_vacuum_cleanup_all_indexes(vs.pvs, (long) vs.live_versions,
+			parallel_vacuum_cleanup_all_indexes(vs.pvs, (long) table_rows,
 												vs.index_passes, false);
 		else
 		{
@@ -1201,7 +1307,7 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 				ivinfo.report_progress = false;
 				ivinfo.estimated_count = false;
 				ivinfo.message_level = vs.elevel;
-				ivinfo.num_heap_tuples = vs.live_versions;
+				ivinfo.num_heap_tuples = table_rows;
 				ivinfo.strategy = bstrategy;
 				vs.indstats[i] = vac_cleanup_one_index(&ivinfo, vs.indstats[i]);
 			}

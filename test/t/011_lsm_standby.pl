@@ -49,9 +49,11 @@ $primary->safe_psql(
 	-- wide rows: few per memtable page, so many logical blocks (map pages)
 	CREATE TABLE s_wide (id int PRIMARY KEY, filler text) USING lsm;
 	CREATE TABLE s_trunc (a int, b text) USING lsm;
+	-- small and updated all the time (pgbench's tellers): dead blocks
+	CREATE TABLE s_hot (id int PRIMARY KEY, v int NOT NULL) USING lsm;
 });
 
-my @lsm_tables = qw(s_items s_wide s_trunc);
+my @lsm_tables = qw(s_items s_wide s_trunc s_hot);
 
 # Compare one table on both nodes: digest, index scans, page-level facts.
 sub compare_all
@@ -78,12 +80,19 @@ sub compare_all
 	compare_query(
 		$primary, $standby,
 		q{SELECT format_version, total_pages, memtable_pages, map_pages,
-				 free_pages, logical_blocks, rowids_assigned, live_versions
+				 free_pages, logical_blocks, rowids_assigned, live_versions,
+				 dead_blocks
 			FROM lsm_info('s_items')
 		  UNION ALL
 		  SELECT format_version, total_pages, memtable_pages, map_pages,
-				 free_pages, logical_blocks, rowids_assigned, live_versions
-			FROM lsm_info('s_wide')},
+				 free_pages, logical_blocks, rowids_assigned, live_versions,
+				 dead_blocks
+			FROM lsm_info('s_wide')
+		  UNION ALL
+		  SELECT format_version, total_pages, memtable_pages, map_pages,
+				 free_pages, logical_blocks, rowids_assigned, live_versions,
+				 dead_blocks
+			FROM lsm_info('s_hot')},
 		"$stage: lsm_info page counts match on the standby",
 		wait => 0);
 	foreach my $node ($primary, $standby)
@@ -293,6 +302,36 @@ $primary->safe_psql(
 	UPDATE s_wide SET filler = repeat('y', 1800) WHERE id % 8 = 0;
 });
 compare_all('VACUUM FREEZE and page reuse');
+
+# --- dead blocks: pages that pruning leaves without versions are freed at once ----------
+
+$primary->safe_psql(
+	'postgres', q{
+	INSERT INTO s_hot SELECT g, 0 FROM generate_series(1, 10) g;
+	CREATE PROCEDURE s_hot_hammer(n int) LANGUAGE plpgsql AS $$
+	BEGIN
+		FOR i IN 1 .. n LOOP
+			UPDATE s_hot SET v = v + 1 WHERE id = 1 + i % 10;
+			COMMIT;
+		END LOOP;
+	END $$;
+	CALL s_hot_hammer(3000);
+	SELECT count(*) FROM s_hot;
+});
+verify_query($primary,
+	q{SELECT dead_blocks > 5 AND memtable_pages < 5 FROM lsm_info('s_hot')},
+	't', 'pruning freed the pages of the hot table as dead blocks');
+compare_all('dead blocks');
+my $hot_ios = q{SET enable_seqscan = off; SET enable_bitmapscan = off;
+	SELECT count(id), sum(id) FROM s_hot WHERE id > 0};
+verify_query($standby, $hot_ios, '10|55',
+	'an index-only scan on the standby skips the dead blocks\' entries');
+$primary->safe_psql('postgres', 'VACUUM s_hot');
+verify_query($primary, q{SELECT dead_blocks FROM lsm_info('s_hot')},
+	'0', 'VACUUM cleared the dead blocks');
+compare_all('dead blocks cleared by VACUUM');
+verify_query($standby, $hot_ios, '10|55',
+	'... and the index-only scan still returns the right rows');
 
 # --- VACUUM FULL, CLUSTER, TRUNCATE, SET TABLESPACE ------------------------------------
 
