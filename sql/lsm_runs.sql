@@ -382,6 +382,39 @@ SELECT count(*), sum(v), count(DISTINCT id) FROM runs_upd_flush;
 SELECT lsm_check('runs_upd_flush');
 DROP TABLE runs_upd_flush;
 
+-- UPDATEs and DELETEs of rows in runs copy them to overlay pages; a
+-- memtable with lsm.memtable_flush_overlay_pages of those is flushed by the
+-- next writer, however far below lsm.memtable_flush_pages it is
+CREATE TABLE runs_ovl_flush (id int PRIMARY KEY, v int, pad text) USING lsm
+  WITH (autovacuum_enabled = off);
+INSERT INTO runs_ovl_flush SELECT g, 0, repeat('x', 20)
+  FROM generate_series(1, 20000) g;
+SELECT lsm_compact('runs_ovl_flush', true) IS NOT NULL AS compacted;
+CREATE PROCEDURE runs_ovl_update(first int, n int) LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN first .. first + n - 1 LOOP
+		UPDATE runs_ovl_flush SET v = v + 1 WHERE id % 50 = i;
+		COMMIT;
+	END LOOP;
+END $$;
+-- 0: only the memtable's size counts
+SELECT lsm_set_option('runs_ovl_flush', 'memtable_flush_overlay_pages', '0');
+CALL runs_ovl_update(0, 10);
+SELECT runs, memtable_pages > 150 AS big_memtable FROM lsm_info('runs_ovl_flush');
+SELECT lsm_set_option('runs_ovl_flush', 'memtable_flush_overlay_pages', '4');
+CALL runs_ovl_update(10, 10);
+SELECT runs > 1 AS flushed, memtable_pages < 60 AS small_memtable
+  FROM lsm_info('runs_ovl_flush');
+SELECT bytes_flushed AS flushed_before FROM lsm_info('runs_ovl_flush') \gset
+DELETE FROM runs_ovl_flush WHERE id % 50 = 20;
+DELETE FROM runs_ovl_flush WHERE id % 50 = 21;
+SELECT bytes_flushed > :flushed_before AS delete_flushed
+  FROM lsm_info('runs_ovl_flush');
+SELECT count(*), sum(v), count(DISTINCT id) FROM runs_ovl_flush;
+SELECT lsm_check('runs_ovl_flush');
+DROP TABLE runs_ovl_flush;
+DROP PROCEDURE runs_ovl_update;
+
 -- pages freed by flushes and merges are reused at once (they used to wait
 -- for VACUUM to bring the free space map's upper levels up to date)
 CREATE TABLE runs_reuse (id int, pad text) USING lsm

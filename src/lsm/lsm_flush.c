@@ -82,6 +82,7 @@
 
 /* GUC: memtable pages that make writers flush inline (0: never) */
 int			lsm_memtable_flush_pages = 4096;
+int			lsm_memtable_flush_overlay_pages = 16;
 
 /* GUC: VACUUM flushes only a memtable of at least this many pages */
 int			lsm_vacuum_flush_min_pages = 128;
@@ -121,6 +122,12 @@ lsm_tam_init_gucs(void)
 							"0 disables flushing by writers; VACUUM and lsm_compact() still flush.",
 							&lsm_memtable_flush_pages,
 							4096, 0, INT_MAX / 2,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("lsm.memtable_flush_overlay_pages",
+							"Overlay pages made in an lsm table's memtable at which writers flush it into a run.",
+							"Overlay pages hold copies of rows that live in runs, made by UPDATE, DELETE and row locks.  0 leaves them to lsm.memtable_flush_pages.",
+							&lsm_memtable_flush_overlay_pages,
+							16, 0, INT_MAX / 2,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("lsm.vacuum_flush_min_pages",
 							"Memtable pages of an lsm table below which VACUUM does not flush them.",

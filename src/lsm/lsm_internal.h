@@ -106,6 +106,7 @@ extern bool lsm_clear_dead_block(Relation rel, BlockNumber lblock,
 extern int	lsm_map_dead_blocks(Relation rel, BlockNumber **lblocks,
 								OffsetNumber **maxoffs);
 extern void lsm_invalidate_cache(Relation rel);
+extern void lsm_forget_map_pages(Relation rel);
 extern const char *lsm_page_type_name(uint8 type);
 extern bool lsm_pages_may_vanish(void);
 extern bool lsm_block_known_empty(Relation rel, BlockNumber lblock);
@@ -697,6 +698,7 @@ extern uint32 lsm_manifest_reserve_run_id(Relation rel);
  * ----------------------------------------------------------------
  */
 extern PGDLLIMPORT int lsm_memtable_flush_pages;
+extern PGDLLIMPORT int lsm_memtable_flush_overlay_pages;
 extern PGDLLIMPORT int lsm_compaction_policy;
 extern PGDLLIMPORT int lsm_compaction_size_ratio;
 extern PGDLLIMPORT int lsm_compaction_max_runs;
@@ -727,6 +729,7 @@ extern uint32 lsm_run_level_for(Relation rel, uint64 raw_bytes);
 typedef struct LsmSettings
 {
 	int			memtable_flush_pages;
+	int			memtable_flush_overlay_pages;
 	int			compaction_policy;
 	int			compaction_size_ratio;
 	int			compaction_max_runs;

@@ -569,7 +569,7 @@ lsm_read_mem_page_hint(Relation rel, BlockNumber lblock, BlockNumber blkno,
 
 		/* stale entry, or corruption?  Ask the map as it is now. */
 		UnlockReleaseBuffer(buf);
-		lsm_invalidate_cache(rel);
+		lsm_forget_map_pages(rel);
 		current = lsm_map_lookup(rel, lblock);
 		if (current == InvalidBlockNumber)
 			return InvalidBuffer;

@@ -90,6 +90,7 @@ typedef struct LsmRelCache
 	BlockNumber leafblk[LSM_LEAF_CACHE_SIZE];	/* its MAP page */
 	bool		flush_wanted;	/* this backend should flush inline */
 	uint32		flush_next_at;	/* memtable pages at which to try again */
+	uint32		overlay_next_at;	/* overlay pages made, likewise */
 	/* logical blocks below LSM_EMPTY_CACHE_BLOCKS known to hold no version */
 	uint8		empty[LSM_EMPTY_CACHE_BLOCKS / 8];
 	/* shared overlay pages this backend fills, by map range (soft hints) */
@@ -129,6 +130,7 @@ lsm_get_cache(Relation rel)
 		}
 		cache->flush_wanted = false;
 		cache->flush_next_at = 0;
+		cache->overlay_next_at = 0;
 		memset(cache->empty, 0, sizeof(cache->empty));
 		for (int i = 0; i < LSM_SHARED_HINTS; i++)
 		{
@@ -219,7 +221,30 @@ lsm_block_in_relation(Relation rel, BlockNumber blkno)
 }
 
 /*
- * lsm_invalidate_cache -- forget cached map locations (after truncation).
+ * lsm_forget_map_pages -- forget the cached locations of MAP pages (a page
+ * reached through the map turned out stale), but not the rest of the
+ * backend's state for the relation (flush triggers, pages to free, blocks
+ * known empty, overlay page hints).  Until 2026-12-06 this dropped all of
+ * it: a bulk UPDATE or DELETE, whose overlay copies often meet stale
+ * entries, then tried to flush at every row.
+ */
+void
+lsm_forget_map_pages(Relation rel)
+{
+	LsmRelCache *cache = (LsmRelCache *) rel->rd_amcache;
+
+	if (cache == NULL)
+		return;
+	for (int i = 0; i < LSM_LEAF_CACHE_SIZE; i++)
+	{
+		cache->leafno[i] = PG_UINT32_MAX;
+		cache->leafblk[i] = InvalidBlockNumber;
+	}
+}
+
+/*
+ * lsm_invalidate_cache -- forget everything cached about the relation
+ * (after truncation: row ids start over).
  */
 void
 lsm_invalidate_cache(Relation rel)
@@ -1070,6 +1095,32 @@ lsm_own_chain_continues(Relation rel, BlockNumber lblock, Buffer leafbuf)
 	return result;
 }
 
+/*
+ * lsm_check_flush_wanted -- a page was just added to the memtable, which
+ * now has mem_pages pages, noverlay of them overlay pages.  A memtable
+ * grown past lsm.memtable_flush_pages (counted when an ordinary page is
+ * added), or one with lsm.memtable_flush_overlay_pages overlay pages
+ * (copies of rows that live in runs, made by UPDATE, DELETE and row locks,
+ * which only a flush turns back into compressed entries), is flushed by
+ * this backend at its next insert, update or delete (lsm_maybe_flush).
+ */
+static void
+lsm_check_flush_wanted(Relation rel, uint32 mem_pages, uint32 noverlay,
+					   bool ordinary)
+{
+	LsmSettings s = lsm_settings(rel);
+	LsmRelCache *c = lsm_get_cache(rel);
+
+	if (ordinary && s.memtable_flush_pages > 0 &&
+		mem_pages >= (uint32) s.memtable_flush_pages &&
+		mem_pages >= c->flush_next_at)
+		c->flush_wanted = true;
+	if (s.memtable_flush_overlay_pages > 0 &&
+		noverlay >= (uint32) s.memtable_flush_overlay_pages &&
+		noverlay >= c->overlay_next_at)
+		c->flush_wanted = true;
+}
+
 static void lsm_rowids_used_up(Relation rel) pg_attribute_noreturn();
 
 /* Fail: rel has no logical block left to give out. */
@@ -1103,7 +1154,7 @@ lsm_new_mem_page_internal(Relation rel, BlockNumber overlay_lblock,
 	GenericXLogState *state;
 	Page		page;
 	Buffer		vmbuf = InvalidBuffer;
-	int			flush_pages;
+	uint32		noverlay;
 	bool		shared = MAXALIGN(overlay_len) + LSM_SHARED_PREFIX +
 		sizeof(ItemIdData) <= LSM_PAGE_CONTENT_SIZE;
 
@@ -1302,22 +1353,17 @@ lsm_new_mem_page_internal(Relation rel, BlockNumber overlay_lblock,
 		meta->insert_page = BufferGetBlockNumber(newbuf);
 	}
 	meta->mem_pages++;
+	if (overlay_lblock != InvalidBlockNumber)
+		meta->overlay_pages++;
 	/* (meta points into the record's copy, which GenericXLogFinish frees) */
 	mem_pages = meta->mem_pages;
+	noverlay = meta->overlay_pages;
 	GenericXLogFinish(state);
 	if (BufferIsValid(vmbuf))
 		UnlockReleaseBuffer(vmbuf);
 
-	/* a memtable grown past the flush threshold: flush at the next insert */
-	flush_pages = lsm_settings(rel).memtable_flush_pages;
-	if (overlay_lblock == InvalidBlockNumber && flush_pages > 0 &&
-		mem_pages >= (uint32) flush_pages)
-	{
-		LsmRelCache *c = lsm_get_cache(rel);
-
-		if (mem_pages >= c->flush_next_at)
-			c->flush_wanted = true;
-	}
+	lsm_check_flush_wanted(rel, mem_pages, noverlay,
+						   overlay_lblock == InvalidBlockNumber);
 
 	if (BufferIsValid(leafbuf))
 	{
@@ -1488,6 +1534,8 @@ lsm_move_shared_block(Relation rel, BlockNumber lblock, Size len)
 	GenericXLogState *state;
 	LsmMetaPage meta;
 	TransactionId prune_xid;
+	uint32		mem_pages = 0;
+	uint32		noverlay = 0;
 
 	metabuf = lsm_read_metapage(rel, BUFFER_LOCK_EXCLUSIVE);
 	entry = lsm_lock_map_entry(rel, metabuf, lblock, &pos, &leafbuf);
@@ -1577,6 +1625,9 @@ lsm_move_shared_block(Relation rel, BlockNumber lblock, Size len)
 		LsmPageGetOpaque(newpage)->lpo_flags |= LSM_MEM_OVERLAY | LSM_MEM_SEALED |
 			(shared_target ? LSM_MEM_SHARED : 0);
 		meta->mem_pages++;
+		meta->overlay_pages++;
+		mem_pages = meta->mem_pages;
+		noverlay = meta->overlay_pages;
 		if (!shared_target)
 		{
 			/* a page of the block's own: line pointers up to the highest */
@@ -1600,6 +1651,8 @@ lsm_move_shared_block(Relation rel, BlockNumber lblock, Size len)
 		((PageHeader) newpage)->pd_prune_xid = prune_xid;
 	*entry = BufferGetBlockNumber(newbuf);
 	GenericXLogFinish(state);
+	if (new_page)
+		lsm_check_flush_wanted(rel, mem_pages, noverlay, false);
 
 	if (shared_target)
 		lsm_note_shared_page(rel, lblock, BufferGetBlockNumber(newbuf));
@@ -1855,6 +1908,9 @@ lsm_unmap_page(Relation rel, BlockNumber lblock, BlockNumber blkno,
 	meta = LsmPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
 	meta->mem_pages--;
 	meta->pages_freed++;
+	if ((LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_OVERLAY) &&
+		meta->overlay_pages > 0)
+		meta->overlay_pages--;
 	if (pos.direct)
 		entry = &meta->direct[pos.index];
 	else
@@ -2300,6 +2356,7 @@ lsm_maybe_flush(Relation rel)
 	LsmRelCache *c;
 	Buffer		metabuf;
 	uint32		mem_pages = 0;
+	uint32		noverlay = 0;
 	int			flushed;
 	uint32		step;
 
@@ -2317,6 +2374,7 @@ lsm_maybe_flush(Relation rel)
 	if (BufferIsValid(metabuf))
 	{
 		mem_pages = LsmPageGetMeta(BufferGetPage(metabuf))->mem_pages;
+		noverlay = LsmPageGetMeta(BufferGetPage(metabuf))->overlay_pages;
 		UnlockReleaseBuffer(metabuf);
 	}
 
@@ -2332,6 +2390,15 @@ lsm_maybe_flush(Relation rel)
 		step = Max(step, mem_pages / 4);
 	c = lsm_get_cache(rel);
 	c->flush_next_at = mem_pages + step;
+
+	/*
+	 * Likewise for overlay pages: if the flush could not take them (a long
+	 * DELETE's own copies), wait for their number to grow by a quarter.
+	 */
+	step = Max(lsm_settings(rel).memtable_flush_overlay_pages, 1);
+	if ((uint32) flushed < step)
+		step = Max(step, noverlay / 4);
+	c->overlay_next_at = noverlay + step;
 }
 
 /*

@@ -602,6 +602,12 @@ lsm_tuple_delete(Relation rel, ItemPointer tid, CommandId cid,
 	memset(&ms, 0, sizeof(ms));
 
 	/*
+	 * Deleting rows that live in runs makes overlay pages: a memtable with
+	 * many of them is flushed first, as before an UPDATE (no buffer locked).
+	 */
+	lsm_maybe_flush(rel);
+
+	/*
 	 * A version that lives only in a run is copied to the memtable page of
 	 * its block and deleted there in one record.  Versions in runs have no
 	 * xmax and a committed xmin (but in a run loaded by COPY, whose

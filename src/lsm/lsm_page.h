@@ -215,7 +215,11 @@ typedef struct LsmMetaPageData
 	uint64		pages_freed;	/* memtable pages freed, ever */
 
 	uint32		flags;			/* LSM_META_xxx */
-	uint32		reserved[7];	/* zero; room for format additions */
+	uint32		overlay_pages;	/* overlay pages in the memtable, about:
+								 * made +1, freed -1, not below 0; pages
+								 * that become overlay pages later are not
+								 * counted (lsm.memtable_flush_overlay_pages) */
+	uint32		reserved[6];	/* zero; room for format additions */
 
 	/* the map: see "Logical blocks and the map" above */
 	uint32		nmapdir;		/* mapdir slots in use (highest used + 1) */

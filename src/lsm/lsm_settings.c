@@ -71,6 +71,9 @@ typedef struct LsmSettingDef
 static const LsmSettingDef lsm_setting_defs[] = {
 	{"memtable_flush_pages", 0, INT_MAX / 2, &lsm_memtable_flush_pages,
 	offsetof(LsmSettings, memtable_flush_pages), NULL},
+	{"memtable_flush_overlay_pages", 0, INT_MAX / 2,
+		&lsm_memtable_flush_overlay_pages,
+	offsetof(LsmSettings, memtable_flush_overlay_pages), NULL},
 	{"compaction_policy", LSM_POLICY_LEVELED, LSM_POLICY_TIERED,
 		&lsm_compaction_policy, offsetof(LsmSettings, compaction_policy),
 	lsm_policy_options},
