@@ -493,6 +493,7 @@ typedef struct LsmRun
 	uint32		bloom_nbits;
 	uint32		bloom_nhash;	/* hash functions (flags masked off) */
 	bool		bloom_blocked;	/* LSM_RUN_BLOOM_BLOCKED */
+	bool		bloom_mix64;	/* LSM_RUN_BLOOM_MIX64 */
 	BlockNumber *bloom_pages;
 	uint64		nversions;
 	uint64		ntombstones;
