@@ -91,11 +91,12 @@ lsm_index_fetch_reset(IndexFetchTableData *sscan)
 void
 lsm_index_fetch_end(IndexFetchTableData *sscan)
 {
-	Relation	rel = sscan->rel;
-
+	/*
+	 * (Pages its pruning left without versions are not freed here: btree
+	 * ends the fetches of its unique checks with its leaf page locked.)
+	 */
 	lsm_index_fetch_reset(sscan);
 	pfree(sscan);
-	lsm_free_dead_pages(rel);
 }
 
 /*
