@@ -90,7 +90,7 @@ typedef struct LsmRelCache
 	BlockNumber leafblk[LSM_LEAF_CACHE_SIZE];	/* its MAP page */
 	bool		flush_wanted;	/* this backend should flush inline */
 	uint32		flush_next_at;	/* memtable pages at which to try again */
-	uint32		overlay_next_at;	/* overlay pages made, likewise */
+	uint32		overlay_next_at;	/* overlay pages at which to try again */
 	/* logical blocks below LSM_EMPTY_CACHE_BLOCKS known to hold no version */
 	uint8		empty[LSM_EMPTY_CACHE_BLOCKS / 8];
 	/* shared overlay pages this backend fills, by map range (soft hints) */
