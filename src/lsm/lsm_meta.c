@@ -677,6 +677,13 @@ lsm_find_leaf(Relation rel, LsmMapPos *pos)
 	return leafblk;
 }
 
+/* The page a map entry leads to: none for a dead block (LsmMapEntryIsDead). */
+static inline BlockNumber
+lsm_map_entry_page(BlockNumber entry)
+{
+	return LsmMapEntryIsDead(entry) ? InvalidBlockNumber : entry;
+}
+
 /*
  * lsm_map_lookup -- physical block of the memtable page of a logical block.
  *
@@ -707,7 +714,7 @@ lsm_map_lookup(Relation rel, BlockNumber lblock)
 		result = lblock < meta->next_lblock ? meta->direct[pos.index] :
 			InvalidBlockNumber;
 		UnlockReleaseBuffer(metabuf);
-		return LsmMapEntryIsDead(result) ? InvalidBlockNumber : result;
+		return lsm_map_entry_page(result);
 	}
 
 	cache = lsm_get_cache(rel);
@@ -718,7 +725,7 @@ lsm_map_lookup(Relation rel, BlockNumber lblock)
 									lsm_leaf_first_lblock(pos.leafno),
 									pos.index);
 		if (result != InvalidBlockNumber - 1)
-			return LsmMapEntryIsDead(result) ? InvalidBlockNumber : result;
+			return lsm_map_entry_page(result);
 		cache->leafno[slot] = PG_UINT32_MAX;	/* stale; look it up */
 	}
 
@@ -732,7 +739,7 @@ lsm_map_lookup(Relation rel, BlockNumber lblock)
 					("Map page does not cover logical block %u.", lblock));
 	cache->leafno[slot] = pos.leafno;
 	cache->leafblk[slot] = leafblk;
-	return LsmMapEntryIsDead(result) ? InvalidBlockNumber : result;
+	return lsm_map_entry_page(result);
 }
 
 /*
@@ -753,8 +760,7 @@ lsm_map_read_unit(Relation rel, BlockNumber lblock, BlockNumber *entries,
 
 	/* a dead block has no page */
 	for (int i = 0; i < n; i++)
-		if (LsmMapEntryIsDead(entries[i]))
-			entries[i] = InvalidBlockNumber;
+		entries[i] = lsm_map_entry_page(entries[i]);
 	return n;
 }
 
@@ -1882,13 +1888,15 @@ lsm_unmap_page(Relation rel, BlockNumber lblock, BlockNumber blkno,
 	}
 	else
 	{
+		/* LP_DEAD items may stay behind only on an ordinary page */
+		dead_ok = dead_ok && !shared &&
+			!(LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_OVERLAY);
 		for (OffsetNumber off = FirstOffsetNumber;
 			 off <= PageGetMaxOffsetNumber(page); off++)
 		{
 			ItemId		itemid = PageGetItemId(page, off);
 
-			if (dead_ok && ItemIdIsDead(itemid) && !shared &&
-				!(LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_OVERLAY))
+			if (dead_ok && ItemIdIsDead(itemid))
 				maxdead = off;
 			/* someone added a version since the caller looked */
 			else if (ItemIdIsUsed(itemid))
@@ -2018,7 +2026,8 @@ lsm_note_dead_page(Relation rel, BlockNumber lblock, BlockNumber blkno)
  * lblock if it holds no version, making the block a dead block if it has
  * LP_DEAD items (see LsmMapDeadEntry).  Returns whether it did.  The caller
  * holds the maintenance lock: no flush, compaction or VACUUM changes the
- * page or the runs meanwhile.
+ * page or the runs meanwhile, so the copy m of the manifest it read stays
+ * true.
  *
  * Why this is safe.  The page takes no insertions (sealed) and none of its
  * items is a version, so nobody can see anything at its TIDs any more; a
@@ -2036,10 +2045,9 @@ lsm_note_dead_page(Relation rel, BlockNumber lblock, BlockNumber blkno)
  * so index-only scans look at the table for such entries and find nothing.
  */
 static bool
-lsm_free_dead_page(Relation rel, BlockNumber lblock, BlockNumber blkno)
+lsm_free_dead_page(Relation rel, BlockNumber lblock, BlockNumber blkno,
+				   LsmManifest m)
 {
-	PGAlignedBlock mbuf;
-	LsmManifest m = (LsmManifest) mbuf.data;
 	Buffer		buf;
 	Page		page;
 	bool		candidate;
@@ -2048,13 +2056,10 @@ lsm_free_dead_page(Relation rel, BlockNumber lblock, BlockNumber blkno)
 		return false;
 
 	/* any run, listed or retired, that may hold the block: leave it */
-	if (lsm_manifest_read(rel, m))
-	{
-		for (uint32 r = 0; r < m->nruns + m->nretired; r++)
-			if (m->runs[r].min_lblock <= lblock &&
-				lblock <= m->runs[r].max_lblock)
-				return false;
-	}
+	for (uint32 r = 0; r < m->nruns + m->nretired; r++)
+		if (m->runs[r].min_lblock <= lblock &&
+			lblock <= m->runs[r].max_lblock)
+			return false;
 
 	/* still that block's sealed page without versions?  (may be anything) */
 	buf = ReadBuffer(rel, blkno);
@@ -2085,6 +2090,8 @@ lsm_free_dead_pages(Relation rel)
 	BlockNumber lblocks[LSM_DEAD_PENDING];
 	BlockNumber blks[LSM_DEAD_PENDING];
 	int			n;
+	PGAlignedBlock mbuf;
+	LsmManifest m = (LsmManifest) mbuf.data;
 
 	if (cache == NULL || cache->ndead_pending == 0 ||
 		!RelFileNodeEquals(cache->node, rel->rd_node) ||
@@ -2096,8 +2103,10 @@ lsm_free_dead_pages(Relation rel)
 	memcpy(lblocks, cache->dead_lblock, n * sizeof(BlockNumber));
 	memcpy(blks, cache->dead_blk, n * sizeof(BlockNumber));
 	cache->ndead_pending = 0;
+	/* the runs, fixed while we hold the maintenance lock */
+	(void) lsm_manifest_read(rel, m);
 	for (int i = 0; i < n; i++)
-		(void) lsm_free_dead_page(rel, lblocks[i], blks[i]);
+		(void) lsm_free_dead_page(rel, lblocks[i], blks[i], m);
 	lsm_maint_unlock(rel);
 }
 

@@ -468,6 +468,7 @@ lsm_vacuum_indexes(LsmVacState *vs)
 		BlockNumber lblock = ItemPointerGetBlockNumber(&dead_items->items[i]);
 		OffsetNumber offs[MaxHeapTuplesPerPage];
 		int			n = 0;
+		int			d;
 
 		vacuum_delay_point();
 		while (i < dead_items->num_items &&
@@ -479,11 +480,12 @@ lsm_vacuum_indexes(LsmVacState *vs)
 				offs[n++] = ItemPointerGetOffsetNumber(&dead_items->items[i]);
 			i++;
 		}
-		if (n > 0 && lsm_vacuum_dead_block(vs, lblock) >= 0)
+		if (n == 0)
+			continue;
+		d = lsm_vacuum_dead_block(vs, lblock);
+		if (d >= 0)
 		{
 			/* a dead block: offsets 1 .. maxoff are all in this batch */
-			int			d = lsm_vacuum_dead_block(vs, lblock);
-
 			if (n == vs->dead_maxoffs[d] &&
 				lsm_clear_dead_block(vs->rel, lblock, vs->dead_maxoffs[d]))
 			{
@@ -491,7 +493,7 @@ lsm_vacuum_indexes(LsmVacState *vs)
 				vs->freed_pages++;
 			}
 		}
-		else if (n > 0)
+		else
 			lsm_vacuum_page_unused(vs, lblock, offs, n);
 	}
 	dead_items->num_items = 0;
