@@ -38,3 +38,16 @@ SELECT count(*) AS rows,
   FROM xl;
 RESET enable_seqscan;
 DROP TABLE xl;
+
+-- CREATE UNIQUE INDEX sees duplicates made by updates (as the heap case in
+-- xhash_unique), in the memtable and after a flush
+CREATE TABLE xl_up (id int4, a int4) USING lsm;
+INSERT INTO xl_up VALUES (1, 1), (2, 2);
+UPDATE xl_up SET a = 2 WHERE id = 1;
+CREATE UNIQUE INDEX xl_up_a ON xl_up USING xhash (a);
+SELECT lsm_compact('xl_up') IS NOT NULL AS compacted;
+CREATE UNIQUE INDEX xl_up_a ON xl_up USING xhash (a);
+UPDATE xl_up SET a = 1 WHERE id = 1;
+CREATE UNIQUE INDEX xl_up_a ON xl_up USING xhash (a);
+SELECT xhash_check('xl_up_a');
+DROP TABLE xl_up;

@@ -39,6 +39,20 @@ CREATE UNIQUE INDEX xu_dups_btree ON xu_dups USING btree (a);
 -- dead duplicates do not count
 DELETE FROM xu_dups WHERE b = 'z';
 CREATE UNIQUE INDEX xu_dups_a ON xu_dups USING xhash (a);
+-- duplicates made by HOT updates are found: the build indexes the live
+-- version under its chain's root TID, and must compare that version's key
+CREATE TABLE xu_hot (id int4, a int4);
+INSERT INTO xu_hot VALUES (1, 1), (2, 2);
+UPDATE xu_hot SET a = 2 WHERE id = 1;
+CREATE UNIQUE INDEX xu_hot_a ON xu_hot USING xhash (a);
+CREATE UNIQUE INDEX xu_hot_btree ON xu_hot USING btree (a);
+-- and a HOT chain whose key changed back and forth is no duplicate
+UPDATE xu_hot SET a = 3 WHERE id = 1;
+UPDATE xu_hot SET a = 1 WHERE id = 2;
+UPDATE xu_hot SET a = 2 WHERE id = 2;
+CREATE UNIQUE INDEX xu_hot_a ON xu_hot USING xhash (a);
+SELECT xhash_check('xu_hot_a');
+DROP TABLE xu_hot;
 -- multi-column unique
 CREATE UNIQUE INDEX xu_dups_ab ON xu_dups USING xhash (a, b);
 INSERT INTO xu_dups VALUES (3, 'y');

@@ -157,6 +157,16 @@ xh_layout_range(XhLayout *layout, XhBuildEntry *entries, Size lo, Size hi,
  * xh_build_check_unique -- raise the unique violation of CREATE UNIQUE
  * INDEX if two live rows have equal keys.  Only rows with equal hashes
  * can be equal; their keys are fetched from the table and compared.
+ *
+ * The rows are fetched with SnapshotSelf, not SnapshotAny: the build scan
+ * indexes the live member of a HOT chain under the chain's root TID, and
+ * SnapshotAny would return the chain's first member, often a dead version
+ * whose key is not the one that was indexed (two live duplicates would
+ * then compare as different).  SnapshotSelf resolves the chain to the
+ * version the scan called alive: with the ShareLock of a plain build,
+ * those are committed rows and rows of our own transaction.  In a
+ * concurrent build a row deleted after the build's snapshot is no longer
+ * seen, which is right: it cannot conflict any more.
  */
 static void
 xh_build_check_unique(Relation heap, Relation index, IndexInfo *indexInfo,
@@ -188,7 +198,7 @@ xh_build_check_unique(Relation heap, Relation index, IndexInfo *indexInfo,
 			old = MemoryContextSwitchTo(cxt);
 			ItemPointerSet(&t1, entries[k].blkno,
 						   (OffsetNumber) (entries[k].key & XH_OFFSET_MASK));
-			if (!xh_fetch_keys(heap, index, indexInfo, &t1, SnapshotAny,
+			if (!xh_fetch_keys(heap, index, indexInfo, &t1, SnapshotSelf,
 							   v1, n1, NULL))
 			{
 				MemoryContextSwitchTo(old);
@@ -204,7 +214,7 @@ xh_build_check_unique(Relation heap, Relation index, IndexInfo *indexInfo,
 					continue;
 				ItemPointerSet(&t2, entries[m].blkno,
 							   (OffsetNumber) (entries[m].key & XH_OFFSET_MASK));
-				if (xh_fetch_keys(heap, index, indexInfo, &t2, SnapshotAny,
+				if (xh_fetch_keys(heap, index, indexInfo, &t2, SnapshotSelf,
 								  v2, n2, NULL) &&
 					xh_keys_equal(index, v1, n1, v2, n2))
 				{
