@@ -272,8 +272,14 @@ ALTER OPERATOR FAMILY float_ops USING xhash ADD
 
 CREATE OPERATOR CLASS text_ops DEFAULT FOR TYPE text USING xhash AS
 	OPERATOR 1 = (text, text), FUNCTION 1 hashtextextended(text, int8);
+-- bpchar: core's hashbpcharextended keeps trailing spaces under
+-- nondeterministic collations in PostgreSQL 15 (xh_hashfuncs.c)
+CREATE FUNCTION xhash_bpchar_extended(bpchar, int8)
+RETURNS int8
+AS 'MODULE_PATHNAME', 'xhash_bpchar_extended'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE OPERATOR CLASS bpchar_ops DEFAULT FOR TYPE bpchar USING xhash AS
-	OPERATOR 1 = (bpchar, bpchar), FUNCTION 1 hashbpcharextended(bpchar, int8);
+	OPERATOR 1 = (bpchar, bpchar), FUNCTION 1 xhash_bpchar_extended(bpchar, int8);
 CREATE OPERATOR CLASS bytea_ops DEFAULT FOR TYPE bytea USING xhash AS
 	OPERATOR 1 = (bytea, bytea), FUNCTION 1 (bytea, bytea) hashvarlenaextended(internal, int8);
 CREATE OPERATOR CLASS uuid_ops DEFAULT FOR TYPE uuid USING xhash AS
