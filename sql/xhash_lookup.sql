@@ -154,6 +154,23 @@ SELECT count(*) AS bad FROM generate_series(1, 30000) g
 SELECT xhash_check('xlt_k');
 
 DROP TABLE xlt;
+
+-- index scans are counted in the statistics views (idx_scan), plain and
+-- bitmap, as for core indexes
+CREATE TABLE xls (k int4);
+INSERT INTO xls SELECT generate_series(1, 1000);
+CREATE INDEX xls_k ON xls USING xhash (k);
+EXPLAIN (COSTS OFF) SELECT count(*) FROM xls WHERE k = 5;
+SELECT count(*) FROM xls WHERE k = 5;
+SET enable_indexscan = off;
+SET enable_bitmapscan = on;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM xls WHERE k = 7;
+SELECT count(*) FROM xls WHERE k = 7;
+SET enable_indexscan = on;
+SET enable_bitmapscan = off;
+SELECT pg_stat_force_next_flush();
+SELECT idx_scan, idx_tup_read FROM pg_stat_user_indexes WHERE indexrelname = 'xls_k';
+DROP TABLE xls;
 DROP FUNCTION xl_bad(int8, int8, bool);
 DROP TABLE xl;
 RESET enable_seqscan;

@@ -22,6 +22,7 @@
 #include "access/relscan.h"
 #include "miscadmin.h"
 #include "nodes/tidbitmap.h"
+#include "pgstat.h"
 #include "storage/bufmgr.h"
 #include "utils/rel.h"
 
@@ -256,6 +257,9 @@ xh_collect(IndexScanDesc scan)
 	list.n = 0;
 	list.max = XH_INLINE_TIDS;
 	so->collected = true;
+
+	/* one index scan in the statistics per key, as core hash counts them */
+	pgstat_count_index_scan(rel);
 	if (!xh_scan_hash(scan, cache->seed, &hash, &partial))
 		return;
 
