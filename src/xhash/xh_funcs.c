@@ -186,6 +186,10 @@ xhash_check(PG_FUNCTION_ARGS)
 				xh_check_fail(rel, chain, "An overflow chain leads to a page that is not an overflow page.");
 			if (XhPageGetNEntries(page) == 0)
 				xh_check_fail(rel, chain, "An overflow page is empty.");
+			if (!xh_ranges_overlap(XhPageGetOpaque(page)->depth,
+								   XhPageGetOpaque(page)->prefix,
+								   opaque.depth, opaque.prefix))
+				xh_check_fail(rel, chain, "An overflow page was made for another hash range than its bucket's.");
 			xh_check_entries(rel, page, chain, opaque.depth, opaque.prefix,
 							 true, opaque.aux);
 			blkno = chain;

@@ -124,6 +124,7 @@ xh_check_unique(Relation index, Relation heapRel, IndexInfo *indexInfo,
 	BlockNumber next;
 	Buffer		cbuf = InvalidBuffer;
 	XhUniqueResult res = XH_UNIQUE_OK;
+	XhWalk		walk = {0};
 
 	/* the bucket page, then the chain if it can hold our hash */
 	next = (opaque->next != InvalidBlockNumber &&
@@ -158,6 +159,8 @@ xh_check_unique(Relation index, Relation heapRel, IndexInfo *indexInfo,
 			break;
 
 		/* next chain page; the bucket page stays locked */
+		xh_walk_step(index, &walk,
+					 BufferGetBlockNumber(BufferIsValid(cbuf) ? cbuf : buf), next);
 		if (BufferIsValid(cbuf))
 			UnlockReleaseBuffer(cbuf);
 		cbuf = ReadBuffer(index, next);

@@ -146,35 +146,80 @@ xh_collect_page(Page page, uint64 hash, bool all, XhTidList *list)
 
 /*
  * xh_collect_chain -- add matching TIDs from an overflow chain starting at
- * "next", one page lock at a time.  A deleted page was unlinked (empty)
- * by VACUUM after we read the link to it; its own link leads on.
+ * "next" (linked from block "from"), one page lock at a time.  A deleted
+ * page was unlinked (empty) by VACUUM after we read the link to it; its
+ * own link leads on.
+ *
+ * Every page of the chain must belong to the hash range (depth, prefix) we
+ * walk for: the probe hash at full depth, or the bucket's range when all
+ * entries are wanted.  Chain pages carry the range of the bucket they were
+ * made for, an ancestor of their bucket's range if it split since.  On a
+ * primary an unlinked page is only recycled once no scan can still hold a
+ * link to it, but a hot standby's scans do not hold VACUUM back: a page we
+ * reach through a stale link may have become another bucket's chain page,
+ * and following its links would skip the rest of our chain.  Returns false
+ * in that case (the caller starts over from the bucket page); raises an
+ * error for anything that is not an overflow or deleted page.
  */
-static void
-xh_collect_chain(Relation rel, BlockNumber next, uint64 hash, bool all,
+static bool
+xh_collect_chain(Relation rel, BlockNumber from, BlockNumber next,
+				 uint64 hash, bool all, uint8 depth, uint32 prefix,
 				 XhTidList *list)
 {
+	XhWalk		walk = {0};
+
 	while (next != InvalidBlockNumber)
 	{
-		Buffer		buf = ReadBuffer(rel, next);
+		Buffer		buf;
 		Page		page;
-		uint8		kind;
+		XhPageOpaque opaque;
 
+		xh_walk_step(rel, &walk, from, next);
+		buf = ReadBuffer(rel, next);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
 		xh_check_page(rel, page, next, 0);
-		kind = XhPageGetKind(page);
-		if (kind == XH_PAGE_OVERFLOW)
+		opaque = XhPageGetOpaque(page);
+		if (opaque->kind == XH_PAGE_OVERFLOW)
+		{
+			if (!xh_ranges_overlap(opaque->depth, opaque->prefix, depth, prefix))
+			{
+				UnlockReleaseBuffer(buf);
+				return false;
+			}
 			xh_collect_page(page, hash, all, list);
-		else if (kind != XH_PAGE_DELETED)
+		}
+		else if (opaque->kind != XH_PAGE_DELETED)
 			ereport(ERROR,
 					(errcode(ERRCODE_INDEX_CORRUPTED),
 					 errmsg("index \"%s\" contains corrupted page at block %u",
 							RelationGetRelationName(rel), next),
 					 errdetail("An overflow chain leads to a page of another kind.")));
-		next = XhPageGetOpaque(page)->next;
+		from = next;
+		next = opaque->next;
 		UnlockReleaseBuffer(buf);
 		CHECK_FOR_INTERRUPTS();
 	}
+	return true;
+}
+
+/*
+ * xh_chain_lost -- a chain walk from bucket page "blkno" reached a page of
+ * another chain (see xh_collect_chain); we start over.  Only a hot
+ * standby's replay of VACUUM and new chain pages can make that happen, so
+ * a few more tries always suffice unless the chain itself is damaged.
+ */
+static void
+xh_chain_lost(Relation rel, BlockNumber blkno, int attempt)
+{
+	if (attempt >= XH_CHAIN_RETRIES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" contains corrupted page at block %u",
+						RelationGetRelationName(rel), blkno),
+				 errdetail("The overflow chain leads to pages of another bucket."),
+				 errhint("Please REINDEX it.")));
+	CHECK_FOR_INTERRUPTS();
 }
 
 /*
@@ -265,38 +310,64 @@ xh_collect(IndexScanDesc scan)
 
 	if (!partial)
 	{
-		bool		stale;
-		Buffer		buf = xh_find_bucket(rel, hash, BUFFER_LOCK_SHARE, &stale);
-		Page		page = BufferGetPage(buf);
-		XhPageOpaque opaque = XhPageGetOpaque(page);
-		BlockNumber next = InvalidBlockNumber;
+		int			attempt;
 
-		xh_collect_page(page, hash, false, &list);
-		if (opaque->next != InvalidBlockNumber &&
-			(opaque->depth >= XH_MAX_DEPTH || opaque->aux == XhHashTop32(hash)))
-			next = opaque->next;
-		UnlockReleaseBuffer(buf);
-		xh_collect_chain(rel, next, hash, false, &list);
+		for (attempt = 0;; attempt++)
+		{
+			bool		stale;
+			Buffer		buf = xh_find_bucket(rel, hash, BUFFER_LOCK_SHARE, &stale);
+			Page		page = BufferGetPage(buf);
+			XhPageOpaque opaque = XhPageGetOpaque(page);
+			BlockNumber blkno = BufferGetBlockNumber(buf);
+			BlockNumber next = InvalidBlockNumber;
+
+			list.n = 0;
+			xh_collect_page(page, hash, false, &list);
+			if (opaque->next != InvalidBlockNumber &&
+				(opaque->depth >= XH_MAX_DEPTH || opaque->aux == XhHashTop32(hash)))
+				next = opaque->next;
+			UnlockReleaseBuffer(buf);
+			if (xh_collect_chain(rel, blkno, next, hash, false, 32,
+								 XhHashTop32(hash), &list))
+				break;
+			xh_chain_lost(rel, blkno, attempt);
+		}
 	}
 	else
 	{
 		/* no usable hash: every bucket from the leftmost one rightwards */
 		BlockNumber blkno = xh_dir_lookup(rel, 0, false);
+		XhWalk		walk = {0};
+		int			attempt = 0;
 
 		while (blkno != InvalidBlockNumber)
 		{
 			Buffer		buf = ReadBuffer(rel, blkno);
 			Page		page;
+			XhPageOpaque opaque;
 			BlockNumber chain;
+			BlockNumber link;
+			int			n0 = list.n;
 
 			LockBuffer(buf, BUFFER_LOCK_SHARE);
 			page = BufferGetPage(buf);
 			xh_check_page(rel, page, blkno, XH_PAGE_BUCKET);
+			opaque = XhPageGetOpaque(page);
 			xh_collect_page(page, 0, true, &list);
-			chain = XhPageGetOpaque(page)->next;
-			blkno = XhPageGetOpaque(page)->link;
+			chain = opaque->next;
+			link = opaque->link;
 			UnlockReleaseBuffer(buf);
-			xh_collect_chain(rel, chain, 0, true, &list);
+			if (!xh_collect_chain(rel, blkno, chain, 0, true, opaque->depth,
+								  opaque->prefix, &list))
+			{
+				/* this bucket again, without what we took from it */
+				list.n = n0;
+				xh_chain_lost(rel, blkno, attempt++);
+				continue;
+			}
+			if (link != InvalidBlockNumber)
+				xh_walk_step(rel, &walk, blkno, link);
+			blkno = link;
 		}
 	}
 

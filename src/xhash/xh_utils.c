@@ -300,6 +300,50 @@ xh_hash_values(Relation rel, uint64 seed, Datum *values, bool *isnull,
 }
 
 /*
+ * xh_check_slot -- a directory slot (read from directory page "dirblk")
+ * must name a page: never the metapage, never InvalidBlockNumber, which
+ * ReadBuffer would take for P_NEW and extend the index with.
+ */
+static inline void
+xh_check_slot(Relation rel, BlockNumber dirblk, BlockNumber slot)
+{
+	if (unlikely(slot == InvalidBlockNumber || slot == XH_METAPAGE_BLKNO))
+		xh_corrupt(rel, dirblk, "A directory slot names no bucket page.");
+}
+
+/*
+ * xh_walk_step -- check one step of a walk along page links, from block
+ * "from" to block "to" (see XhWalk).
+ */
+void
+xh_walk_step(Relation rel, XhWalk *walk, BlockNumber from, BlockNumber to)
+{
+	if (unlikely(to == XH_METAPAGE_BLKNO || to == InvalidBlockNumber))
+		xh_corrupt(rel, from, "A page link leads to the metapage.");
+	if (unlikely(++walk->hops > XH_WALK_CHECK_HOPS))
+	{
+		/* the index may have grown since we looked */
+		if (walk->hops > walk->nblocks)
+			walk->nblocks = RelationGetNumberOfBlocks(rel);
+		if (walk->hops > walk->nblocks)
+			xh_corrupt(rel, from, "A chain of page links loops.");
+	}
+}
+
+/*
+ * xh_ranges_overlap -- do the hash ranges (depth1, prefix1) and (depth2,
+ * prefix2) share any hash?  Such ranges are nested or disjoint, so they
+ * overlap iff the shorter prefix starts the longer one (depths up to 32).
+ */
+bool
+xh_ranges_overlap(uint8 depth1, uint32 prefix1, uint8 depth2, uint32 prefix2)
+{
+	if (depth1 > depth2)
+		return ((uint64) prefix1 >> (depth1 - depth2)) == prefix2;
+	return ((uint64) prefix2 >> (depth2 - depth1)) == prefix1;
+}
+
+/*
  * xh_get_cache -- the backend's copy of the metapage and directory,
  * (re)read from disk if there is none or "refresh" is set.
  *
@@ -315,6 +359,10 @@ xh_get_cache(Relation rel, bool refresh)
 
 	XhKeyEq    *keyeq = cache ? cache->keyeq : NULL;
 	XhCrossProcs *cross = cache ? cache->cross : NULL;
+
+	BlockNumber bad = InvalidBlockNumber;	/* mismatching page, last try */
+	uint32		bad_depth = 0;
+	BlockNumber bad_start = InvalidBlockNumber;
 
 	if (cache != NULL && !refresh && !cache->stale)
 		return cache;
@@ -339,6 +387,17 @@ xh_get_cache(Relation rel, bool refresh)
 		hdr.dir_start = meta->dir_start;
 		hdr.dir_npages = meta->dir_npages;
 		UnlockReleaseBuffer(buf);
+
+		/*
+		 * A doubling writes the new directory before it switches the
+		 * metapage, and retires the old pages only after: a directory page
+		 * can contradict the metapage we read only if the metapage has
+		 * changed since.  The same metapage twice means corruption.
+		 */
+		if (bad != InvalidBlockNumber && hdr.global_depth == bad_depth &&
+			hdr.dir_start == bad_start)
+			xh_corrupt(rel, bad,
+					   "The directory page does not match the metapage.");
 
 		nslots = (uint32) 1 << hdr.global_depth;
 		hdr.have_slots = nslots <= XH_CACHE_MAX_SLOTS;
@@ -371,7 +430,12 @@ xh_get_cache(Relation rel, bool refresh)
 			if (XhPageGetKind(page) != XH_PAGE_DIR ||
 				XhPageGetOpaque(page)->prefix != hdr.global_depth ||
 				XhPageGetOpaque(page)->aux != i)
+			{
 				ok = false;
+				bad = hdr.dir_start + i;
+				bad_depth = hdr.global_depth;
+				bad_start = hdr.dir_start;
+			}
 			else if (!XhCacheHasHints(cache))
 				memcpy(&cache->dir[first], XhPageGetSlots(page),
 					   n * sizeof(BlockNumber));
@@ -407,31 +471,52 @@ xh_get_cache(Relation rel, bool refresh)
 BlockNumber
 xh_dir_lookup(Relation rel, uint64 hash, bool refresh)
 {
+	BlockNumber bad = InvalidBlockNumber;	/* mismatching page, last try */
+	uint32		bad_depth = 0;
+	BlockNumber bad_start = InvalidBlockNumber;
+
 	for (;;)
 	{
 		XhCache    *cache = xh_get_cache(rel, refresh);
 		uint32		slot = XhHashPrefix(hash, cache->global_depth);
-		BlockNumber dirblk;
-		BlockNumber result = InvalidBlockNumber;
+		BlockNumber dirblk = cache->dir_start + slot / XH_DIR_SLOTS_PER_PAGE;
+		BlockNumber result;
+		bool		match;
 		Buffer		buf;
 		Page		page;
 
 		if (cache->have_slots)
-			return XhCacheSlot(cache, slot);
+		{
+			result = XhCacheSlot(cache, slot);
+			xh_check_slot(rel, dirblk, result);
+			return result;
+		}
 
-		dirblk = cache->dir_start + slot / XH_DIR_SLOTS_PER_PAGE;
+		/* as in xh_get_cache: the same metapage twice is corruption */
+		if (bad != InvalidBlockNumber &&
+			cache->global_depth == bad_depth && cache->dir_start == bad_start)
+			xh_corrupt(rel, bad,
+					   "The directory page does not match the metapage.");
+
 		buf = ReadBuffer(rel, dirblk);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
 		xh_check_page(rel, page, dirblk, 0);
-		if (XhPageGetKind(page) == XH_PAGE_DIR &&
-			XhPageGetOpaque(page)->prefix == cache->global_depth &&
-			XhPageGetOpaque(page)->aux == slot / XH_DIR_SLOTS_PER_PAGE)
-			result = XhPageGetSlots(page)[slot % XH_DIR_SLOTS_PER_PAGE];
+		match = (XhPageGetKind(page) == XH_PAGE_DIR &&
+				 XhPageGetOpaque(page)->prefix == cache->global_depth &&
+				 XhPageGetOpaque(page)->aux == slot / XH_DIR_SLOTS_PER_PAGE);
+		result = match ? XhPageGetSlots(page)[slot % XH_DIR_SLOTS_PER_PAGE] :
+			InvalidBlockNumber;
 		UnlockReleaseBuffer(buf);
-		if (result != InvalidBlockNumber)
+		if (match)
+		{
+			xh_check_slot(rel, dirblk, result);
 			return result;
+		}
 		/* the directory was doubled meanwhile */
+		bad = dirblk;
+		bad_depth = cache->global_depth;
+		bad_start = cache->dir_start;
 		refresh = true;
 	}
 }
@@ -481,6 +566,7 @@ xh_read_dir_bucket(Relation rel, uint64 hash, bool refresh, BlockNumber *blkno)
 		Buffer		hint = XhCacheHint(cache, slot);
 
 		blk = XhCacheSlot(cache, slot);
+		xh_check_slot(rel, cache->dir_start + slot / XH_DIR_SLOTS_PER_PAGE, blk);
 		if (BufferIsValid(hint) &&
 			++cache->hint_uses % XH_HINT_REFRESH != 0 &&
 			ReadRecentBuffer(rel->rd_node, MAIN_FORKNUM, blk, hint))
@@ -540,7 +626,7 @@ xh_find_bucket(Relation rel, uint64 hash, int mode, bool *dir_stale)
 		BlockNumber blkno;
 		Buffer		buf;
 		Page		page;
-		int			hops = 0;
+		XhWalk		walk = {0};
 
 		buf = xh_read_dir_bucket(rel, hash, refresh, &blkno);
 		LockBuffer(buf, mode);
@@ -554,8 +640,9 @@ xh_find_bucket(Relation rel, uint64 hash, int mode, bool *dir_stale)
 
 			/* ranges only shrink from above: the hash must lie further right */
 			if (XhHashPrefix(hash, opaque->depth) < opaque->prefix ||
-				next == InvalidBlockNumber || ++hops > (1 << 20))
+				next == InvalidBlockNumber)
 				break;
+			xh_walk_step(rel, &walk, blkno, next);
 			UnlockReleaseBuffer(buf);
 			*dir_stale = true;
 			buf = ReadBuffer(rel, next);

@@ -127,6 +127,7 @@ xh_vacuum_bucket(Relation rel, Buffer buf, IndexVacuumInfo *info,
 	Page		page = BufferGetPage(buf);
 	Buffer		prev = buf;
 	BlockNumber next;
+	XhWalk		walk = {0};
 
 	if (xh_page_has_dead(page, callback, callback_state))
 	{
@@ -143,11 +144,13 @@ xh_vacuum_bucket(Relation rel, Buffer buf, IndexVacuumInfo *info,
 	next = XhPageGetOpaque(page)->next;
 	while (next != InvalidBlockNumber)
 	{
-		Buffer		cbuf = ReadBufferExtended(rel, MAIN_FORKNUM, next,
-											  RBM_NORMAL, info->strategy);
+		Buffer		cbuf;
 		Page		cpage;
 		BlockNumber cblk = next;
 
+		xh_walk_step(rel, &walk, BufferGetBlockNumber(prev), next);
+		cbuf = ReadBufferExtended(rel, MAIN_FORKNUM, next, RBM_NORMAL,
+								  info->strategy);
 		vacuum_delay_point();
 		LockBuffer(cbuf, BUFFER_LOCK_EXCLUSIVE);
 		cpage = BufferGetPage(cbuf);

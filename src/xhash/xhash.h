@@ -144,6 +144,23 @@ typedef struct XhCrossProcs
 	FmgrInfo	proc[INDEX_MAX_KEYS];
 } XhCrossProcs;
 
+/*
+ * A walk along page links (overflow chains, right-links).  Every step is
+ * checked with xh_walk_step: a link to the metapage, or more steps than
+ * the index has pages (a loop), is reported as corruption.  The relation's
+ * size is only looked up once a walk is longer than XH_WALK_CHECK_HOPS.
+ */
+typedef struct XhWalk
+{
+	uint32		hops;
+	BlockNumber nblocks;		/* 0 until looked up */
+} XhWalk;
+
+#define XH_WALK_CHECK_HOPS	1024
+
+/* scans that lose their overflow chain start over this often, then fail */
+#define XH_CHAIN_RETRIES	10
+
 /* an entry while building: hash+offset, block, and liveness */
 typedef struct XhBuildEntry
 {
@@ -193,6 +210,10 @@ extern BlockNumber xh_dir_lookup(Relation rel, uint64 hash, bool refresh);
 extern Buffer xh_find_bucket(Relation rel, uint64 hash, int mode,
 							 bool *dir_stale);
 extern bool xh_bucket_covers(Page page, uint64 hash);
+extern void xh_walk_step(Relation rel, XhWalk *walk, BlockNumber from,
+						 BlockNumber to);
+extern bool xh_ranges_overlap(uint8 depth1, uint32 prefix1,
+							  uint8 depth2, uint32 prefix2);
 extern void xh_sort_entries(XhEntry *entries, int n);
 extern int	xh_page_find_first(Page page, uint64 hash);
 extern void xh_make_entry(XhEntry *e, uint64 hash, ItemPointer tid);
