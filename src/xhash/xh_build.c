@@ -41,11 +41,17 @@ typedef struct XhBuildState
 	double		indtuples;
 } XhBuildState;
 
-/* a bucket of the layout being built: entries [lo, hi) */
+/*
+ * A bucket of the layout being built: entries [lo, hi), of which [clo, chi)
+ * go to its overflow chain and the rest to the bucket page (clo = chi: no
+ * chain).
+ */
 typedef struct XhBuildBucket
 {
 	Size		lo;
 	Size		hi;
+	Size		clo;
+	Size		chi;
 	uint32		prefix;
 	uint8		depth;
 	BlockNumber blkno;
@@ -103,9 +109,45 @@ xh_build_callback(Relation index, ItemPointer tid, Datum *values,
 }
 
 /*
+ * xh_layout_add -- append a bucket of entries [lo, hi) with chain entries
+ * [clo, chi) to the layout.
+ */
+static void
+xh_layout_add(XhLayout *layout, Size lo, Size hi, Size clo, Size chi,
+			  uint32 prefix, uint8 depth)
+{
+	XhBuildBucket *bk;
+
+	if (layout->nbuckets >= layout->maxbuckets)
+	{
+		layout->maxbuckets *= 2;
+		layout->buckets = repalloc_huge(layout->buckets,
+										layout->maxbuckets * sizeof(XhBuildBucket));
+	}
+	bk = &layout->buckets[layout->nbuckets++];
+	bk->lo = lo;
+	bk->hi = hi;
+	bk->clo = clo;
+	bk->chi = chi;
+	bk->prefix = prefix;
+	bk->depth = depth;
+	layout->global_depth = Max(layout->global_depth, depth);
+}
+
+/*
  * xh_layout_range -- cut the sorted entries [lo, hi), all with hash prefix
  * "prefix" at "depth", into buckets, appending them to the layout in hash
  * order.
+ *
+ * A range becomes one bucket when it fits the fillfactor; when all its
+ * entries share their top 32 hash bits or it is at the deepest depth (the
+ * bucket page is filled and the rest goes to the chain); or when its
+ * largest group of entries sharing their top 32 bits is at least
+ * XH_SPILL_MIN and the others fit the fillfactor (the group goes to the
+ * chain, the others to the page).  Otherwise it is halved.  Without that
+ * last rule one frequent key made the build halve ranges until no other
+ * hash was left near it: a global depth near log2 of the row count, and a
+ * directory that large.
  */
 static void
 xh_layout_range(XhLayout *layout, XhBuildEntry *entries, Size lo, Size hi,
@@ -120,21 +162,36 @@ xh_layout_range(XhLayout *layout, XhBuildEntry *entries, Size lo, Size hi,
 	if (hi - lo <= layout->target || depth >= XH_MAX_DEPTH ||
 		XhHashTop32(entries[lo].key) == XhHashTop32(entries[hi - 1].key))
 	{
-		XhBuildBucket *bk;
+		Size		clo = hi - lo > XH_PAGE_CAPACITY ? lo + XH_PAGE_CAPACITY : hi;
 
-		if (layout->nbuckets >= layout->maxbuckets)
-		{
-			layout->maxbuckets *= 2;
-			layout->buckets = repalloc_huge(layout->buckets,
-											layout->maxbuckets * sizeof(XhBuildBucket));
-		}
-		bk = &layout->buckets[layout->nbuckets++];
-		bk->lo = lo;
-		bk->hi = hi;
-		bk->prefix = prefix;
-		bk->depth = depth;
-		layout->global_depth = Max(layout->global_depth, depth);
+		xh_layout_add(layout, lo, hi, clo, hi, prefix, depth);
 		return;
+	}
+	else
+	{
+		Size		glo = lo,
+					ghi = lo,
+					run = lo;
+
+		/* the largest run of equal top 32 bits */
+		for (a = lo + 1; a <= hi; a++)
+		{
+			if (a < hi &&
+				XhHashTop32(entries[a].key) == XhHashTop32(entries[run].key))
+				continue;
+			if (a - run > ghi - glo)
+			{
+				glo = run;
+				ghi = a;
+			}
+			run = a;
+		}
+		if (ghi - glo >= XH_SPILL_MIN &&
+			(hi - lo) - (ghi - glo) <= layout->target)
+		{
+			xh_layout_add(layout, lo, hi, glo, ghi, prefix, depth);
+			return;
+		}
 	}
 
 	/* binary search for the first entry whose next hash bit is set */
@@ -257,6 +314,17 @@ xh_new_build_page(Relation index, BlockNumber expected)
 }
 
 /*
+ * xh_build_put -- store a build entry as the i-th entry of a page.
+ */
+static inline void
+xh_build_put(XhEntry *out, Size i, uint64 key, BlockNumber blkno)
+{
+	out[i].key_hi = (uint32) (key >> 32);
+	out[i].key_lo = (uint32) key;
+	out[i].blkno = blkno;
+}
+
+/*
  * xh_write_pages -- write the metapage, the directory and the buckets of
  * "layout" into the (empty) main fork, without WAL.
  */
@@ -278,11 +346,10 @@ xh_write_pages(Relation index, uint64 seed, int fillfactor,
 	for (b = 0; b < layout->nbuckets; b++)
 	{
 		XhBuildBucket *bk = &layout->buckets[b];
-		Size		n = bk->hi - bk->lo;
+		Size		nchain = bk->chi - bk->clo;
 
 		bk->blkno = next;
-		next += 1 + (n > XH_PAGE_CAPACITY ?
-					 (n - XH_PAGE_CAPACITY + XH_PAGE_CAPACITY - 1) / XH_PAGE_CAPACITY : 0);
+		next += 1 + (nchain + XH_PAGE_CAPACITY - 1) / XH_PAGE_CAPACITY;
 	}
 
 	/* metapage */
@@ -329,49 +396,60 @@ xh_write_pages(Relation index, uint64 seed, int fillfactor,
 	for (b = 0; b < layout->nbuckets; b++)
 	{
 		XhBuildBucket *bk = &layout->buckets[b];
-		Size		pos = bk->lo;
 		BlockNumber blkno = bk->blkno;
-		bool		first = true;
+		Size		pos;
+		int			n = 0;
 
-		do
+		/* the bucket page: [lo, clo) and [chi, hi), in key order */
+		Assert((bk->clo - bk->lo) + (bk->hi - bk->chi) <= (Size) XH_PAGE_CAPACITY);
+		buf = xh_new_build_page(index, blkno);
+		page = BufferGetPage(buf);
+		xh_init_page(page, XH_PAGE_BUCKET, bk->depth, bk->prefix);
+		XhPageGetOpaque(page)->link = (b + 1 < layout->nbuckets) ?
+			layout->buckets[b + 1].blkno : InvalidBlockNumber;
+		/* only read with a chain; an empty bucket has no first entry */
+		XhPageGetOpaque(page)->aux = bk->chi > bk->clo ?
+			XhHashTop32(entries[bk->clo].key) :
+			bk->hi > bk->lo ? XhHashTop32(entries[bk->lo].key) : 0;
+		for (pos = bk->lo; pos < bk->hi; pos++)
 		{
-			Size		n = Min(bk->hi - pos, XH_PAGE_CAPACITY);
-			XhEntry    *out;
-			Size		i;
+			if (pos == bk->clo)
+				pos = bk->chi;
+			if (pos >= bk->hi)
+				break;
+			xh_build_put(XhPageGetEntries(page), n++, entries[pos].key,
+						 entries[pos].blkno);
+		}
+		XhPageSetNEntries(page, n);
+		XhPageGetOpaque(page)->nsorted = n;
+		if (bk->chi > bk->clo)
+			XhPageGetOpaque(page)->next = blkno + 1;
+		MarkBufferDirty(buf);
+		UnlockReleaseBuffer(buf);
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE,
+									 bk->lo + n);
 
+		/* its overflow pages: [clo, chi) */
+		for (pos = bk->clo; pos < bk->chi; pos += n)
+		{
+			int			i;
+
+			n = Min(bk->chi - pos, XH_PAGE_CAPACITY);
+			blkno++;
 			buf = xh_new_build_page(index, blkno);
 			page = BufferGetPage(buf);
-			if (first)
-			{
-				xh_init_page(page, XH_PAGE_BUCKET, bk->depth, bk->prefix);
-				XhPageGetOpaque(page)->link = (b + 1 < layout->nbuckets) ?
-					layout->buckets[b + 1].blkno : InvalidBlockNumber;
-				/* only read with a chain; an empty bucket has no first entry */
-				XhPageGetOpaque(page)->aux = bk->hi > bk->lo ?
-					XhHashTop32(entries[bk->lo].key) : 0;
-			}
-			else
-				xh_init_page(page, XH_PAGE_OVERFLOW, bk->depth, bk->prefix);
-			out = XhPageGetEntries(page);
+			xh_init_page(page, XH_PAGE_OVERFLOW, bk->depth, bk->prefix);
 			for (i = 0; i < n; i++)
-			{
-				uint64		key = entries[pos + i].key;
-
-				out[i].key_hi = (uint32) (key >> 32);
-				out[i].key_lo = (uint32) key;
-				out[i].blkno = entries[pos + i].blkno;
-			}
+				xh_build_put(XhPageGetEntries(page), i, entries[pos + i].key,
+							 entries[pos + i].blkno);
 			XhPageSetNEntries(page, n);
 			XhPageGetOpaque(page)->nsorted = n;
-			pos += n;
-			if (pos < bk->hi)
+			if (pos + n < bk->chi)
 				XhPageGetOpaque(page)->next = blkno + 1;
 			MarkBufferDirty(buf);
 			UnlockReleaseBuffer(buf);
-			blkno++;
-			first = false;
-			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, pos);
-		} while (pos < bk->hi);
+		}
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, bk->hi);
 		CHECK_FOR_INTERRUPTS();
 	}
 	return next;
@@ -420,12 +498,7 @@ xhbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 									 MCXT_ALLOC_HUGE);
 	layout.target = Max(1, (Size) XH_PAGE_CAPACITY * fillfactor / 100);
 	if (bs.nentries == 0)
-	{
-		layout.buckets[0].lo = layout.buckets[0].hi = 0;
-		layout.buckets[0].prefix = 0;
-		layout.buckets[0].depth = 0;
-		layout.nbuckets = 1;
-	}
+		xh_layout_add(&layout, 0, 0, 0, 0, 0, 0);
 	else
 		xh_layout_range(&layout, bs.entries, 0, bs.nentries, 0, 0);
 

@@ -12,7 +12,8 @@
  *
  * WAL: appending an entry to a page is one generic record of that page (a
  * 12-byte delta plus pd_lower); a new overflow page is one record of the
- * bucket page and the new page (full image).
+ * bucket page and the new page (full image); so is a frequent key's group
+ * moved from a full bucket page to a new chain page (both full images).
  *
  *-------------------------------------------------------------------------
  */
@@ -241,6 +242,112 @@ xh_chain_insert(Relation index, Buffer buf, uint64 hash, XhEntry *entry)
 }
 
 /*
+ * xh_cmp_uint32 -- qsort comparator of uint32 values.
+ */
+static int
+xh_cmp_uint32(const void *a, const void *b)
+{
+	uint32		x = *(const uint32 *) a;
+	uint32		y = *(const uint32 *) b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/*
+ * xh_spill_to_chain -- make room on the full bucket page "buf" (locked
+ * exclusively) by moving its largest group of entries sharing their top 32
+ * hash bits -- one frequent key, or a few -- to a new page at the head of
+ * the bucket's overflow chain.  Done only when the group fills at least
+ * XH_SPILL_MIN of the page and the bucket has no chain or that group's
+ * chain: a split could not make room for long then, as the group always
+ * lands whole in one half and leaves it as full as before, so each new
+ * neighbouring hash deepened the bucket (and doubled the directory) again
+ * until no other hash was left near the frequent one.  Returns false if
+ * nothing was moved.
+ *
+ * One generic record: the bucket page without the group and the new chain
+ * page with it, both full images.  A reader holding one page lock at a time
+ * finds the group's entries on the bucket page (before) or through the
+ * bucket's new chain link (after); a unique check holds the bucket's lock
+ * throughout.  VACUUM cleans a bucket page and its chain under the bucket's
+ * lock, so entries moving between them are never missed, and the new page
+ * may be a recycled one even while VACUUM runs.
+ */
+static bool
+xh_spill_to_chain(Relation index, Buffer buf)
+{
+	Page		page = BufferGetPage(buf);
+	XhPageOpaque opaque = XhPageGetOpaque(page);
+	XhEntry    *entries = XhPageGetEntries(page);
+	int			n = XhPageGetNEntries(page);
+	uint32		tops[XH_PAGE_CAPACITY];
+	uint32		top = 0;
+	int			best = 0,
+				run = 0,
+				keep = 0,
+				keep_sorted = 0,
+				nmoved = 0,
+				nsorted,
+				i;
+	Buffer		nbuf;
+	Page		npage;
+	XhEntry    *moved;
+	GenericXLogState *state;
+
+	if (opaque->depth >= XH_MAX_DEPTH || n < XH_SPILL_MIN)
+		return false;
+	for (i = 0; i < n; i++)
+		tops[i] = entries[i].key_hi;	/* the top 32 bits of the hash */
+	qsort(tops, n, sizeof(uint32), xh_cmp_uint32);
+	for (i = 0; i < n; i++)
+	{
+		run = (i > 0 && tops[i] == tops[i - 1]) ? run + 1 : 1;
+		if (run > best)
+		{
+			best = run;
+			top = tops[i];
+		}
+	}
+	if (best < XH_SPILL_MIN ||
+		(opaque->next != InvalidBlockNumber && opaque->aux != top))
+		return false;
+
+	nbuf = xh_new_buffer(index, true);
+	state = GenericXLogStart(index);
+	page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
+	npage = GenericXLogRegisterBuffer(state, nbuf, GENERIC_XLOG_FULL_IMAGE);
+	opaque = XhPageGetOpaque(page);
+	entries = XhPageGetEntries(page);
+	nsorted = opaque->nsorted;
+	xh_init_page(npage, XH_PAGE_OVERFLOW, opaque->depth, opaque->prefix);
+	moved = XhPageGetEntries(npage);
+
+	/* the others stay in their order: the sorted prefix stays sorted */
+	for (i = 0; i < n; i++)
+	{
+		if (entries[i].key_hi == top)
+			moved[nmoved++] = entries[i];
+		else
+		{
+			if (i < nsorted)
+				keep_sorted++;
+			entries[keep++] = entries[i];
+		}
+	}
+	XhPageSetNEntries(page, keep);
+	opaque->nsorted = keep_sorted;
+	xh_sort_entries(moved, nmoved);
+	XhPageSetNEntries(npage, nmoved);
+	XhPageGetOpaque(npage)->nsorted = nmoved;
+	XhPageGetOpaque(npage)->next = opaque->next;
+	opaque->next = BufferGetBlockNumber(nbuf);
+	opaque->aux = top;
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(nbuf);
+	return true;
+}
+
+/*
  * xhinsert -- aminsert: insert one entry, checking uniqueness if asked.
  */
 bool
@@ -325,19 +432,25 @@ xhinsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 
 		CheckForSerializableConflictIn(index, NULL, BufferGetBlockNumber(buf));
 
-		if (XhPageGetNEntries(page) < XH_PAGE_CAPACITY)
+		/*
+		 * A full page: the entry goes to the chain if no split could help;
+		 * or a frequent key's entries go there and make room on the page.
+		 */
+		if (XhPageGetNEntries(page) >= XH_PAGE_CAPACITY &&
+			xh_bucket_wants_chain(page, hash))
+		{
+			xh_chain_insert(index, buf, hash, &entry);
+			UnlockReleaseBuffer(buf);
+			break;
+		}
+		if (XhPageGetNEntries(page) < XH_PAGE_CAPACITY ||
+			xh_spill_to_chain(index, buf))
 		{
 			GenericXLogState *state = GenericXLogStart(index);
 
 			page = GenericXLogRegisterBuffer(state, buf, 0);
 			xh_page_append(page, &entry);
 			GenericXLogFinish(state);
-			UnlockReleaseBuffer(buf);
-			break;
-		}
-		if (xh_bucket_wants_chain(page, hash))
-		{
-			xh_chain_insert(index, buf, hash, &entry);
 			UnlockReleaseBuffer(buf);
 			break;
 		}

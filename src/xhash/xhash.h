@@ -66,6 +66,14 @@
 /* TIDs a scan can gather without allocating */
 #define XH_INLINE_TIDS			8
 
+/*
+ * A group of entries sharing their top 32 hash bits (one frequent key, or
+ * a few) that fills at least this much of a bucket page goes to the
+ * bucket's overflow chain instead of being split over and over: every
+ * split would leave it whole in one half, the half as full as before.
+ */
+#define XH_SPILL_MIN			(XH_PAGE_CAPACITY / 2)
+
 /* start loading the cache line at "addr"; only a hint to the CPU */
 #if defined(__GNUC__) || defined(__clang__)
 #define XH_PREFETCH(addr)		__builtin_prefetch(addr)

@@ -6,7 +6,8 @@
 #     wal_consistency_checking = 'generic' (redo compares every page it
 #     rebuilds with a full image and PANICs on a difference): an xhash
 #     index built, grown through many splits and directory doublings,
-#     given overflow chains, vacuumed (chains unlinked, pages recycled) --
+#     given overflow chains (also a frequent key's entries moved from its
+#     bucket page to a chain), vacuumed (chains unlinked, pages recycled) --
 #     on a heap and on an lsm table.  The standby answers index lookups
 #     like the primary and its indexes pass xhash_check.
 #   * A crash while concurrent inserts split buckets: after recovery the
@@ -35,6 +36,11 @@ $primary->safe_psql(
 	INSERT INTO h SELECT g, 'w' || g FROM generate_series(20001, 60000) g;
 	INSERT INTO l SELECT g % 1000, 't' || (g % 1000) FROM generate_series(1, 30000) g;
 	INSERT INTO l SELECT 7, 'seven' FROM generate_series(1, 3000);
+	CREATE TABLE s (k int8);
+	INSERT INTO s SELECT g FROM generate_series(1, 20000) g;
+	CREATE INDEX s_k ON s USING xhash (k);
+	INSERT INTO s SELECT CASE WHEN g % 3 = 0 THEN g + 20000 ELSE 42 END
+	  FROM generate_series(1, 6000) g;
 });
 
 my $lookups = q{
@@ -45,6 +51,9 @@ my $lookups = q{
 	SELECT xhash_check('h_k'), xhash_check('l_kt');
 	SELECT i1.global_depth > 5, i2.overflow_pages > 0
 	  FROM xhash_info('h_k') i1, xhash_info('l_kt') i2;
+	SELECT count(*) FROM s WHERE k = 42;
+	SELECT count(*) FROM s WHERE k IN (1, 20003, 25998);
+	SELECT xhash_check('s_k'), overflow_pages > 0, global_depth < 10 FROM xhash_info('s_k');
 };
 compare_query($primary, $standby, $lookups, 'standby agrees after splits and chains');
 
@@ -52,6 +61,8 @@ $primary->safe_psql(
 	'postgres', q{
 	DELETE FROM h WHERE k % 3 = 0;
 	DELETE FROM l WHERE k = 7;
+	DELETE FROM s WHERE k = 42 AND ctid < '(10,0)';
+	VACUUM s;
 	VACUUM h;
 	VACUUM l;
 	VACUUM l;

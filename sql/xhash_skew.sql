@@ -1,0 +1,75 @@
+--
+-- xhash_skew: frequent keys do not deepen the index.  A group of entries
+-- sharing their top 32 hash bits (one key with many rows) that fills half
+-- a bucket page goes to the bucket's overflow chain -- at build time and
+-- when inserts fill the page -- instead of the bucket being split until
+-- no other hash is left near the frequent one (which used to take the
+-- global depth to about log2 of the row count, and the directory with it).
+--
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+
+-- inserts: one key with 3 000 rows arrives in an index of 100 000 keys
+CREATE TABLE xs (k int8, v int4);
+INSERT INTO xs SELECT g, g FROM generate_series(1, 100000) g;
+CREATE INDEX xs_k ON xs USING xhash (k);
+SELECT global_depth AS depth0 FROM xhash_info('xs_k') \gset
+INSERT INTO xs SELECT 42, -g FROM generate_series(1, 3000) g;
+SELECT global_depth <= :depth0 + 1 AS shallow, overflow_pages >= 4 AS chained
+  FROM xhash_info('xs_k');
+SELECT xhash_check('xs_k');
+SELECT count(*) FROM xs WHERE k = 42;
+-- and keys near it keep arriving: the chain takes the key, splits the rest
+INSERT INTO xs SELECT g, g FROM generate_series(100001, 150000) g;
+INSERT INTO xs SELECT 42, -g FROM generate_series(3001, 4000) g;
+SELECT global_depth <= :depth0 + 2 AS shallow FROM xhash_info('xs_k');
+SELECT xhash_check('xs_k');
+SELECT count(*) FROM xs WHERE k = 42;
+SELECT count(*) AS missing FROM generate_series(1, 150000) g
+ WHERE (SELECT count(*) FROM xs WHERE k = g) <> CASE WHEN g = 42 THEN 4001 ELSE 1 END;
+
+-- the build of the same rows is as shallow
+CREATE INDEX xs_k2 ON xs USING xhash (k);
+SELECT global_depth <= :depth0 + 1 AS shallow, overflow_pages >= 5 AS chained
+  FROM xhash_info('xs_k2');
+SELECT xhash_check('xs_k2');
+DROP INDEX xs_k;
+SELECT count(*) FROM xs WHERE k = 42;
+SELECT count(*) FROM xs WHERE k = 43;
+
+-- VACUUM empties the chain; the key can come back
+DELETE FROM xs WHERE k = 42;
+VACUUM xs;
+SELECT xhash_check('xs_k2');
+SELECT count(*) FROM xs WHERE k = 42;
+INSERT INTO xs SELECT 42, g FROM generate_series(1, 1000) g;
+SELECT count(*) FROM xs WHERE k = 42;
+SELECT xhash_check('xs_k2');
+DROP TABLE xs;
+
+-- many frequent keys: 50 keys with 1 000 rows each among 50 000 others,
+-- arriving mixed, then built.  A bucket has one chain, and a key with more
+-- rows than a page holds needs one, so no two of these keys can share a
+-- bucket: buckets split until they are apart, about 2 log2(50) = 11 bits
+-- (the same rows without frequent keys: depth 8; before frequent keys went
+-- to chains: depth 23, a directory of 4 113 pages)
+CREATE TABLE xm (k int4, v int4);
+CREATE INDEX xm_k ON xm USING xhash (k);
+INSERT INTO xm SELECT CASE WHEN g % 2 = 0 THEN g ELSE -(((g % 100) + 1) / 2) END, g
+  FROM generate_series(1, 100000) g;
+CREATE INDEX xm_k2 ON xm USING xhash (k);
+CREATE TABLE xm_flat (k int4);
+INSERT INTO xm_flat SELECT g FROM generate_series(1, 100000) g;
+CREATE INDEX xm_flat_k ON xm_flat USING xhash (k);
+SELECT global_depth AS flat_depth FROM xhash_info('xm_flat_k') \gset
+SELECT global_depth <= 13 AS bounded, directory_pages FROM xhash_info('xm_k');
+SELECT global_depth <= 13 AS bounded, directory_pages FROM xhash_info('xm_k2');
+SELECT xhash_check('xm_k'), xhash_check('xm_k2');
+SELECT count(*) FROM xm WHERE k = -7;
+SELECT count(*) AS missing FROM generate_series(-50, 100000) g
+ WHERE g <> 0 AND (SELECT count(*) FROM xm WHERE k = g) <>
+	   CASE WHEN g < 0 THEN 1000 WHEN g % 2 = 0 THEN 1 ELSE 0 END;
+DROP TABLE xm, xm_flat;
+
+RESET enable_seqscan;
+RESET enable_bitmapscan;
