@@ -160,6 +160,14 @@ CREATE INDEX xh_bad ON xh_multi USING xhash (pad text_pattern_ops);
 -- the functions refuse other relations
 SELECT xhash_check('xh_multi');
 SELECT xhash_info('pg_class_oid_index');
+-- and name a partitioned index as such (its partitions' indexes are checked)
+CREATE TABLE xh_part (k int4) PARTITION BY RANGE (k);
+CREATE TABLE xh_part_1 PARTITION OF xh_part FOR VALUES FROM (0) TO (1000);
+CREATE INDEX xh_part_k ON xh_part USING xhash (k);
+INSERT INTO xh_part SELECT generate_series(0, 999);
+SELECT xhash_check('xh_part_k');
+SELECT xhash_check('xh_part_1_k_idx');
+DROP TABLE xh_part;
 
 -- unlogged tables and temporary tables
 CREATE UNLOGGED TABLE xh_unlogged (a int4);

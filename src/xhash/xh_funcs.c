@@ -38,6 +38,13 @@ xh_open_index(Oid relid, LOCKMODE lockmode)
 {
 	Relation	rel = relation_open(relid, lockmode);
 
+	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_INDEX)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is a partitioned index",
+						RelationGetRelationName(rel)),
+				 errdetail("A partitioned index has no storage of its own."),
+				 errhint("Check the index of each partition.")));
 	if (rel->rd_rel->relkind != RELKIND_INDEX ||
 		rel->rd_indam == NULL || rel->rd_indam->ambuild != xhbuild)
 		ereport(ERROR,
