@@ -173,18 +173,39 @@ xh_layout_range(XhLayout *layout, XhBuildEntry *entries, Size lo, Size hi,
 					ghi = lo,
 					run = lo;
 
-		/* the largest run of equal top 32 bits */
-		for (a = lo + 1; a <= hi; a++)
+		if (hi - lo > 2 * layout->target)
 		{
-			if (a < hi &&
-				XhHashTop32(entries[a].key) == XhHashTop32(entries[run].key))
-				continue;
-			if (a - run > ghi - glo)
+			/*
+			 * The group would have to hold more than half of the range,
+			 * hence its middle entry: only that entry's run can qualify.
+			 * (This keeps the build from scanning every range it halves.)
+			 */
+			uint32		top;
+
+			mid = lo + (hi - lo) / 2;
+			top = XhHashTop32(entries[mid].key);
+			glo = mid;
+			while (glo > lo && XhHashTop32(entries[glo - 1].key) == top)
+				glo--;
+			ghi = mid + 1;
+			while (ghi < hi && XhHashTop32(entries[ghi].key) == top)
+				ghi++;
+		}
+		else
+		{
+			/* the largest run of equal top 32 bits */
+			for (a = lo + 1; a <= hi; a++)
 			{
-				glo = run;
-				ghi = a;
+				if (a < hi &&
+					XhHashTop32(entries[a].key) == XhHashTop32(entries[run].key))
+					continue;
+				if (a - run > ghi - glo)
+				{
+					glo = run;
+					ghi = a;
+				}
+				run = a;
 			}
-			run = a;
 		}
 		if (ghi - glo >= XH_SPILL_MIN &&
 			(hi - lo) - (ghi - glo) <= layout->target)
