@@ -129,6 +129,25 @@ SET enable_indexscan = off;
 SELECT count(*) FROM xh_multi WHERE a = 5;
 RESET enable_indexscan;
 RESET enable_seqscan;
+-- forced anyway (a prohibitive sequential scan), a partial-key scan walks
+-- every bucket and every chain (here a frequent key's) and finds the rows
+CREATE TABLE xh_pk (a int4, b int4);
+INSERT INTO xh_pk SELECT g % 100, g FROM generate_series(1, 20000) g;
+INSERT INTO xh_pk SELECT 7, 7 FROM generate_series(1, 2000);
+CREATE INDEX xh_pk_ab ON xh_pk USING xhash (a, b);
+SELECT overflow_pages > 0 AS chained FROM xhash_info('xh_pk_ab');
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SET seq_page_cost = 1e6;
+SET cpu_tuple_cost = 1e3;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM xh_pk WHERE a = 7;
+SELECT count(*) FROM xh_pk WHERE a = 7;
+SELECT count(*) FROM xh_pk WHERE a = 8;
+RESET seq_page_cost;
+RESET cpu_tuple_cost;
+RESET enable_bitmapscan;
+RESET enable_seqscan;
+DROP TABLE xh_pk;
 -- the planner prefers xhash for a unique equality lookup
 CREATE INDEX xh_multi_c ON xh_multi USING xhash (c);
 EXPLAIN (COSTS OFF) SELECT * FROM xh_multi WHERE c = 777;

@@ -344,30 +344,26 @@ xh_collect(IndexScanDesc scan)
 		{
 			Buffer		buf = ReadBuffer(rel, blkno);
 			Page		page;
-			XhPageOpaque opaque;
-			BlockNumber chain;
-			BlockNumber link;
+			XhPageOpaqueData opaque;
 			int			n0 = list.n;
 
 			LockBuffer(buf, BUFFER_LOCK_SHARE);
 			page = BufferGetPage(buf);
 			xh_check_page(rel, page, blkno, XH_PAGE_BUCKET);
-			opaque = XhPageGetOpaque(page);
 			xh_collect_page(page, 0, true, &list);
-			chain = opaque->next;
-			link = opaque->link;
+			opaque = *XhPageGetOpaque(page);	/* the page is released next */
 			UnlockReleaseBuffer(buf);
-			if (!xh_collect_chain(rel, blkno, chain, 0, true, opaque->depth,
-								  opaque->prefix, &list))
+			if (!xh_collect_chain(rel, blkno, opaque.next, 0, true, opaque.depth,
+								  opaque.prefix, &list))
 			{
 				/* this bucket again, without what we took from it */
 				list.n = n0;
 				xh_chain_lost(rel, blkno, attempt++);
 				continue;
 			}
-			if (link != InvalidBlockNumber)
-				xh_walk_step(rel, &walk, blkno, link);
-			blkno = link;
+			if (opaque.link != InvalidBlockNumber)
+				xh_walk_step(rel, &walk, blkno, opaque.link);
+			blkno = opaque.link;
 		}
 	}
 
