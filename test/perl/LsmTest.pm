@@ -67,6 +67,8 @@ our @EXPORT = qw(
   server_log_problems
   log_position
   table_digest
+  write_file_bytes
+  overwrite_file
   has_am
   start_session
   start_workload
@@ -422,6 +424,45 @@ sub table_digest
 	return $node->safe_psql(_db(\%opts),
 		    "SELECT count(*) || ':' || coalesce(md5(string_agg(r::text, E'\\n' "
 		  . "ORDER BY r::text)), '') FROM $table r $where");
+}
+
+=pod
+
+=item write_file_bytes($file, $offset, $bytes)
+
+Overwrite C<$bytes> at byte C<$offset> of C<$file> (a relation file of a
+stopped server, to damage a page on purpose); dies on any I/O error.
+
+=cut
+
+sub write_file_bytes
+{
+	my ($file, $offset, $bytes) = @_;
+	open(my $fh, '+<', $file) or die "open $file: $!";
+	binmode $fh;
+	sysseek($fh, $offset, 0) or die "seek: $!";
+	syswrite($fh, $bytes) == length($bytes) or die "write: $!";
+	close($fh) or die "close: $!";
+	return;
+}
+
+=pod
+
+=item overwrite_file($file, $contents)
+
+Replace the whole contents of C<$file> (to put a saved relation file back
+after write_file_bytes); dies on any I/O error.
+
+=cut
+
+sub overwrite_file
+{
+	my ($file, $contents) = @_;
+	open(my $fh, '>', $file) or die "open $file: $!";
+	binmode $fh;
+	print $fh $contents or die "write $file: $!";
+	close($fh) or die "close: $!";
+	return;
 }
 
 =pod

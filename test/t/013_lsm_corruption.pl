@@ -59,31 +59,11 @@ $node->stop;
 my $original = slurp_file($file);
 is(length($original) % BLCKSZ, 0, 'the file is a whole number of pages');
 
-# read/write one page of the (stopped) server's file
+# read one page of the (stopped) server's file
 sub read_page
 {
 	my ($blkno) = @_;
 	return substr(slurp_file($file), $blkno * BLCKSZ, BLCKSZ);
-}
-
-sub write_bytes
-{
-	my ($offset, $bytes) = @_;
-	open(my $fh, '+<', $file) or die "open $file: $!";
-	binmode $fh;
-	sysseek($fh, $offset, 0) or die "seek: $!";
-	syswrite($fh, $bytes) == length($bytes) or die "write: $!";
-	close($fh) or die "close: $!";
-	return;
-}
-
-sub restore_file
-{
-	open(my $fh, '>', $file) or die "open $file: $!";
-	binmode $fh;
-	print $fh $original;
-	close($fh) or die "close: $!";
-	return;
 }
 
 # special area: lpo_aux (uint32), lpo_type (uint8), lpo_flags (uint8),
@@ -171,31 +151,31 @@ sub check_corruption
 		offset => $log_offset);
 
 	$node->stop;
-	restore_file();
+	overwrite_file($file, $original);
 	return;
 }
 
 # --- the special area of block 1 -----------------------------------------------------
 
-write_bytes(1 * BLCKSZ + BLCKSZ - 8, "\xAB" x 8);
+write_file_bytes($file, 1 * BLCKSZ + BLCKSZ - 8, "\xAB" x 8);
 check_corruption('special area of block 1', 1);
 
 # --- a line pointer of block 2 pointing past the end of the page ------------------------
 
 # lp_off = 8180, lp_flags = LP_NORMAL, lp_len = 200
-write_bytes(2 * BLCKSZ + 24 + 4 * 4, pack('L', 8180 | (1 << 15) | (200 << 17)));
+write_file_bytes($file, 2 * BLCKSZ + 24 + 4 * 4, pack('L', 8180 | (1 << 15) | (200 << 17)));
 check_corruption('line pointer of block 2', 2);
 
 # --- a tuple header of block 1 (t_hoff) ---------------------------------------------------
 
 my $toff = tuple_offset(1, 3);
 ok($toff > 24 && $toff < BLCKSZ - 8, 'found a tuple on block 1');
-write_bytes(1 * BLCKSZ + $toff + 22, pack('C', 250));
+write_file_bytes($file, 1 * BLCKSZ + $toff + 22, pack('C', 250));
 check_corruption('tuple header on block 1', 1);
 
 # --- the metapage magic -----------------------------------------------------------------
 
-write_bytes(24, pack('L', 0xDEADBEEF));
+write_file_bytes($file, 24, pack('L', 0xDEADBEEF));
 check_corruption('metapage magic', 0, writes => 1);
 
 # --- the map: logical block 1 mapped to the page of logical block 2 --------------------------
@@ -204,12 +184,12 @@ check_corruption('metapage magic', 0, writes => 1);
 use constant DIRECT => 24 + 92;
 my @direct = unpack('L4', substr(read_page(0), DIRECT, 16));
 is("@direct[0..2]", '1 2 3', 'logical blocks 0, 1, 2 are on blocks 1, 2, 3');
-write_bytes(DIRECT + 4, pack('L', 3));
+write_file_bytes($file, DIRECT + 4, pack('L', 3));
 check_corruption('map entry of logical block 1', '(?:0|2|3)');
 
 # --- the map: logical block 1 mapped past the end of the file ------------------------------
 
-write_bytes(DIRECT + 4, pack('L', 100000));
+write_file_bytes($file, DIRECT + 4, pack('L', 100000));
 check_corruption('map entry past the end of the file', '(?:0|100000)',
 	error => qr/ERROR:  .*(?:"victim"|block 100000)/);
 
@@ -217,7 +197,7 @@ check_corruption('map entry past the end of the file', '(?:0|100000)',
 
 # lp_off unchanged, lp_flags = LP_NORMAL, lp_len = 10
 my $lp3 = unpack('L', substr(read_page(3), 24, 4));
-write_bytes(3 * BLCKSZ + 24, pack('L', ($lp3 & 0x7FFF) | (1 << 15) | (10 << 17)));
+write_file_bytes($file, 3 * BLCKSZ + 24, pack('L', ($lp3 & 0x7FFF) | (1 << 15) | (10 << 17)));
 check_corruption('short line pointer on block 3', 3);
 
 # --- the TID prefix of an item of a shared overlay page -----------------------------------
@@ -248,7 +228,7 @@ for my $blkno (1 .. length($original) / BLCKSZ - 1)
 ok($shared_blk > 0, 'found a shared overlay page');
 my $item = tuple_offset($shared_blk, 1);
 ok($item > 24 && $item < BLCKSZ - 8, 'found an item on the shared overlay page');
-write_bytes($shared_blk * BLCKSZ + $item, pack('L', 0x7FFFFFF0));
+write_file_bytes($file, $shared_blk * BLCKSZ + $item, pack('L', 0x7FFFFFF0));
 check_corruption('TID prefix of an item of a shared overlay page', $shared_blk);
 
 # --- the table of parts of a run data page ---------------------------------------------------
@@ -301,13 +281,13 @@ ok($parts_blk > 0, 'found a run data page compressed in parts');
 	my $covered = 16 * $nparts + ($comp_len > 0 ? $comp_len : $raw_len);
 	substr($page, 64 + 16 + 6, 2) = pack('S', 0);
 	substr($page, 24 + 8, 4) = pack('L', crc32c(substr($page, 64, $covered)));
-	write_bytes($parts_blk * BLCKSZ, $page);
+	write_file_bytes($file, $parts_blk * BLCKSZ, $page);
 }
 check_corruption('table of parts of a run data page', $parts_blk,
 	error => qr/DETAIL:  Run data page part \d+ of \d+ is out of place/);
 
 # more parts than a page may have (found before the checksum is computed)
-write_bytes($parts_blk * BLCKSZ + 24 + 36, pack('S', 9));
+write_file_bytes($file, $parts_blk * BLCKSZ + 24 + 36, pack('S', 9));
 check_corruption('number of parts of a run data page', $parts_blk);
 
 # an unknown flag bit in the first entry of the page (and the checksum
@@ -330,7 +310,7 @@ check_corruption('number of parts of a run data page', $parts_blk);
 	my $flags = unpack('C', substr($page, $pos, 1));
 	substr($page, $pos, 1) = pack('C', $flags | 0x40);
 	substr($page, 24 + 8, 4) = pack('L', crc32c(substr($page, 64, $covered)));
-	write_bytes($parts_blk * BLCKSZ, $page);
+	write_file_bytes($file, $parts_blk * BLCKSZ, $page);
 }
 check_corruption('unknown flag of a run entry', $parts_blk,
 	error => qr/DETAIL:  Malformed entries/);
@@ -345,7 +325,7 @@ check_corruption('unknown flag of a run entry', $parts_blk,
 	foreach my $at (int($covered / 2), $covered - 1)
 	{
 		my $byte = unpack('C', substr($page, 64 + $at, 1));
-		write_bytes($parts_blk * BLCKSZ + 64 + $at, pack('C', $byte ^ 0x10));
+		write_file_bytes($file, $parts_blk * BLCKSZ + 64 + $at, pack('C', $byte ^ 0x10));
 		check_corruption("flipped bit at byte $at of a run data page",
 			$parts_blk, error => qr/DETAIL:  Run data page checksum/);
 	}

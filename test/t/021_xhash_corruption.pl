@@ -56,26 +56,6 @@ my $original = slurp_file($file);
 is(length($original) % BLCKSZ, 0, 'the file is a whole number of pages');
 my $npages = length($original) / BLCKSZ;
 
-sub write_bytes
-{
-	my ($offset, $bytes) = @_;
-	open(my $fh, '+<', $file) or die "open $file: $!";
-	binmode $fh;
-	sysseek($fh, $offset, 0) or die "seek: $!";
-	syswrite($fh, $bytes) == length($bytes) or die "write: $!";
-	close($fh) or die "close: $!";
-	return;
-}
-
-sub restore_file
-{
-	open(my $fh, '>', $file) or die "open $file: $!";
-	binmode $fh;
-	print $fh $original;
-	close($fh) or die "close: $!";
-	return;
-}
-
 # The special space (last 24 bytes): next, link, prefix, aux (uint32 each),
 # nsorted (uint16), depth, kind, version, flags (uint8 each), page id.
 sub page_kind
@@ -133,13 +113,13 @@ sub check_corruption
 		offset => $log_offset);
 
 	$node->stop;
-	restore_file();
+	overwrite_file($file, $original);
 	return;
 }
 
 # --- the metapage's global depth -----------------------------------------------------------
 
-write_bytes(40, pack('L', $depth - 1));
+write_file_bytes($file, 40, pack('L', $depth - 1));
 check_corruption('global depth one less', key => 777, insert => 1);
 
 # --- every directory slot names no page ------------------------------------------------------
@@ -147,14 +127,14 @@ check_corruption('global depth one less', key => 777, insert => 1);
 foreach my $d ($dir_start .. $dir_start + $dir_npages - 1)
 {
 	my $pd_lower = unpack('S', substr($original, $d * BLCKSZ + 12, 2));
-	write_bytes($d * BLCKSZ + 24, "\xFF" x ($pd_lower - 24));
+	write_file_bytes($file, $d * BLCKSZ + 24, "\xFF" x ($pd_lower - 24));
 }
 check_corruption('directory slots of 0xFFFFFFFF', key => 777, insert => 1);
 
 # --- an overflow page linked to itself ------------------------------------------------------
 
 # (an INSERT of a non-unique key only touches the head of the chain)
-write_bytes(($overflow + 1) * BLCKSZ - 24, pack('L', $overflow));
+write_file_bytes($file, ($overflow + 1) * BLCKSZ - 24, pack('L', $overflow));
 check_corruption('overflow chain loop', key => 42);
 
 # --- an overflow page of another hash range -------------------------------------------------
@@ -165,7 +145,7 @@ check_corruption('overflow chain loop', key => 42);
 my ($o_next, $o_link, $o_prefix, $o_aux, $o_nsorted, $o_depth) =
   unpack('L L L L S C', substr($original, ($overflow + 1) * BLCKSZ - 24, 19));
 ok($o_depth > 0, 'the overflow page has a hash prefix');
-write_bytes(($overflow + 1) * BLCKSZ - 24 + 8, pack('L', $o_prefix ^ 1));
+write_file_bytes($file, ($overflow + 1) * BLCKSZ - 24 + 8, pack('L', $o_prefix ^ 1));
 check_corruption('overflow page of another range', key => 42,
 	error => qr/pages of another bucket|another hash range/);
 
