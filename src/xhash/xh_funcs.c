@@ -222,8 +222,7 @@ xhash_check(PG_FUNCTION_ARGS)
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
 		xh_check_page(rel, page, dblk, XH_PAGE_DIR);
-		if (XhPageGetOpaque(page)->prefix != meta.global_depth ||
-			XhPageGetOpaque(page)->aux != i)
+		if (!xh_is_dir_page(page, meta.global_depth, i))
 			xh_check_fail(rel, dblk, "The directory page does not match the metapage.");
 		if (((PageHeader) page)->pd_lower < MAXALIGN(SizeOfPageHeaderData) + n * sizeof(BlockNumber))
 			xh_check_fail(rel, dblk, "The directory page is too short.");

@@ -101,8 +101,7 @@ xh_lock_dir_page(Relation rel, XhMetaPageData *meta, uint32 i)
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	page = BufferGetPage(buf);
 	xh_check_page(rel, page, blkno, XH_PAGE_DIR);
-	if (XhPageGetOpaque(page)->prefix != meta->global_depth ||
-		XhPageGetOpaque(page)->aux != i)
+	if (!xh_is_dir_page(page, meta->global_depth, i))
 		ereport(ERROR,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("index \"%s\" contains corrupted page at block %u",

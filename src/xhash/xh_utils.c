@@ -300,6 +300,20 @@ xh_hash_values(Relation rel, uint64 seed, Datum *values, bool *isnull,
 }
 
 /*
+ * xh_is_dir_page -- is "page" page number "pageno" of a directory written
+ * for global depth "depth"?  Directory pages record both; a page that does
+ * not match belongs to a directory that a doubling has replaced (or is
+ * damaged).
+ */
+bool
+xh_is_dir_page(Page page, uint32 depth, uint32 pageno)
+{
+	return XhPageGetKind(page) == XH_PAGE_DIR &&
+		XhPageGetOpaque(page)->prefix == depth &&
+		XhPageGetOpaque(page)->aux == pageno;
+}
+
+/*
  * xh_check_slot -- a directory slot (read from directory page "dirblk")
  * must name a page: never the metapage, never InvalidBlockNumber, which
  * ReadBuffer would take for P_NEW and extend the index with.
@@ -427,9 +441,7 @@ xh_get_cache(Relation rel, bool refresh)
 			LockBuffer(buf, BUFFER_LOCK_SHARE);
 			page = BufferGetPage(buf);
 			xh_check_page(rel, page, hdr.dir_start + i, 0);
-			if (XhPageGetKind(page) != XH_PAGE_DIR ||
-				XhPageGetOpaque(page)->prefix != hdr.global_depth ||
-				XhPageGetOpaque(page)->aux != i)
+			if (!xh_is_dir_page(page, hdr.global_depth, i))
 			{
 				ok = false;
 				bad = hdr.dir_start + i;
@@ -502,9 +514,8 @@ xh_dir_lookup(Relation rel, uint64 hash, bool refresh)
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
 		xh_check_page(rel, page, dirblk, 0);
-		match = (XhPageGetKind(page) == XH_PAGE_DIR &&
-				 XhPageGetOpaque(page)->prefix == cache->global_depth &&
-				 XhPageGetOpaque(page)->aux == slot / XH_DIR_SLOTS_PER_PAGE);
+		match = xh_is_dir_page(page, cache->global_depth,
+							   slot / XH_DIR_SLOTS_PER_PAGE);
 		result = match ? XhPageGetSlots(page)[slot % XH_DIR_SLOTS_PER_PAGE] :
 			InvalidBlockNumber;
 		UnlockReleaseBuffer(buf);

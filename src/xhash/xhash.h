@@ -218,6 +218,7 @@ extern BlockNumber xh_dir_lookup(Relation rel, uint64 hash, bool refresh);
 extern Buffer xh_find_bucket(Relation rel, uint64 hash, int mode,
 							 bool *dir_stale);
 extern bool xh_bucket_covers(Page page, uint64 hash);
+extern bool xh_is_dir_page(Page page, uint32 depth, uint32 pageno);
 extern void xh_walk_step(Relation rel, XhWalk *walk, BlockNumber from,
 						 BlockNumber to);
 extern bool xh_ranges_overlap(uint8 depth1, uint32 prefix1,
