@@ -37,6 +37,11 @@ include $(PGXS)
 # Stricter warnings for our own code; -Werror is added by "make test" via COPT.
 override CFLAGS += -Wextra -Wno-unused-parameter
 
+# The server's PGXS is built without dependency tracking (autodepend), so a
+# changed header would leave stale objects behind: rebuild them all.
+HEADERS_OWN = $(wildcard $(srcdir)/src/*/*.h)
+$(OBJS) $(patsubst %.o,%.bc,$(OBJS)): $(HEADERS_OWN)
+
 .PHONY: test demo demo-stop test-core bench
 test:
 	$(srcdir)/test/scripts/run_tests.sh
