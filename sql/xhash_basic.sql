@@ -130,12 +130,15 @@ SELECT count(*) FROM xh_multi WHERE a = 5;
 RESET enable_indexscan;
 RESET enable_seqscan;
 -- forced anyway (a prohibitive sequential scan), a partial-key scan walks
--- every bucket and every chain (here a frequent key's) and finds the rows
+-- every bucket and every chain (here frequent keys', several of them per
+-- bucket) and finds the rows
 CREATE TABLE xh_pk (a int4, b int4);
-INSERT INTO xh_pk SELECT g % 100, g FROM generate_series(1, 20000) g;
+INSERT INTO xh_pk SELECT g % 100, g FROM generate_series(1, 2000) g;
 INSERT INTO xh_pk SELECT 7, 7 FROM generate_series(1, 2000);
+INSERT INTO xh_pk SELECT 8, -(g % 40) FROM generate_series(1, 16000) g;
 CREATE INDEX xh_pk_ab ON xh_pk USING xhash (a, b);
-SELECT overflow_pages > 0 AS chained FROM xhash_info('xh_pk_ab');
+SELECT overflow_pages >= 41 AS chained, buckets < 41 AS shared
+  FROM xhash_info('xh_pk_ab');
 SET enable_seqscan = off;
 SET enable_bitmapscan = off;
 SET seq_page_cost = 1e6;

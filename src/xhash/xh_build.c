@@ -7,10 +7,11 @@
  * The build hashes every row, sorts the (hash, TID) pairs, and then cuts
  * the sorted array into buckets: a hash range becomes one bucket when its
  * entries fit the fillfactor, otherwise it is halved (one more hash bit)
- * and each half is treated the same way.  The global depth is the deepest
- * bucket's depth.  Pages are then written in block order -- metapage,
- * directory, and each bucket followed by its overflow pages -- through the
- * buffer manager without WAL, and logged at the end with
+ * and each half is treated the same way, unless moving its frequent keys'
+ * entries to chains of their own makes it fit.  The global depth is the
+ * deepest bucket's depth.  Pages are then written in block order --
+ * metapage, directory, and each bucket followed by its chains' pages --
+ * through the buffer manager without WAL, and logged at the end with
  * log_newpage_range, as core GIN and GiST builds do.
  *
  *-------------------------------------------------------------------------
@@ -41,17 +42,25 @@ typedef struct XhBuildState
 	double		indtuples;
 } XhBuildState;
 
+/* entries [lo, hi) of a bucket that share their top 32 bits, chained */
+typedef struct XhBuildGroup
+{
+	Size		lo;
+	Size		hi;
+} XhBuildGroup;
+
 /*
- * A bucket of the layout being built: entries [lo, hi), of which [clo, chi)
- * go to its overflow chain and the rest to the bucket page (clo = chi: no
- * chain).
+ * A bucket of the layout being built: entries [lo, hi), of which the
+ * groups [gfirst, gfirst + ngroups) of the layout go to overflow chains
+ * (one each) and the rest, with a chain entry per group, to the bucket
+ * page.
  */
 typedef struct XhBuildBucket
 {
 	Size		lo;
 	Size		hi;
-	Size		clo;
-	Size		chi;
+	int			gfirst;
+	int			ngroups;
 	uint32		prefix;
 	uint8		depth;
 	BlockNumber blkno;
@@ -62,6 +71,9 @@ typedef struct XhLayout
 	XhBuildBucket *buckets;
 	int			nbuckets;
 	int			maxbuckets;
+	XhBuildGroup *groups;
+	int			ngroups;
+	int			maxgroups;
 	Size		target;			/* entries per bucket page at build */
 	uint32		global_depth;
 } XhLayout;
@@ -109,11 +121,11 @@ xh_build_callback(Relation index, ItemPointer tid, Datum *values,
 }
 
 /*
- * xh_layout_add -- append a bucket of entries [lo, hi) with chain entries
- * [clo, chi) to the layout.
+ * xh_layout_add -- append a bucket of entries [lo, hi) to the layout; its
+ * chained groups are the layout's groups from "gfirst" on.
  */
 static void
-xh_layout_add(XhLayout *layout, Size lo, Size hi, Size clo, Size chi,
+xh_layout_add(XhLayout *layout, Size lo, Size hi, int gfirst,
 			  uint32 prefix, uint8 depth)
 {
 	XhBuildBucket *bk;
@@ -127,11 +139,103 @@ xh_layout_add(XhLayout *layout, Size lo, Size hi, Size clo, Size chi,
 	bk = &layout->buckets[layout->nbuckets++];
 	bk->lo = lo;
 	bk->hi = hi;
-	bk->clo = clo;
-	bk->chi = chi;
+	bk->gfirst = gfirst;
+	bk->ngroups = layout->ngroups - gfirst;
 	bk->prefix = prefix;
 	bk->depth = depth;
 	layout->global_depth = Max(layout->global_depth, depth);
+}
+
+/*
+ * xh_run_end -- the end of the run of entries sharing the top 32 bits
+ * "top", known to go on at least to entries[from - 1], within [from, hi):
+ * galloping, then binary search, so a long run costs a few probes.
+ */
+static Size
+xh_run_end(XhBuildEntry *entries, Size from, Size hi, uint32 top)
+{
+	Size		lo = from;
+	Size		step = 1;
+	Size		mid;
+
+	/* find a bound: entries[lo - 1] is in the run, entries[hi] (if any) not */
+	while (lo < hi)
+	{
+		Size		probe = Min(lo + step, hi) - 1;
+
+		if (XhHashTop32(entries[probe].key) != top)
+		{
+			hi = probe;
+			break;
+		}
+		lo = probe + 1;
+		step *= 2;
+	}
+	while (lo < hi)
+	{
+		mid = lo + (hi - lo) / 2;
+		if (XhHashTop32(entries[mid].key) == top)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * xh_layout_groups -- can the sorted entries [lo, hi) at "depth" be one
+ * bucket if their large groups of entries sharing their top 32 bits go to
+ * chains?  A group is large from Min(XH_BUILD_CHAIN_MIN, target) entries; what
+ * stays on the page -- the other entries and one chain entry per group --
+ * must fit the target.  At the deepest depth, where a range cannot be
+ * halved, every group of two or more entries is chained and the page may
+ * be filled; that always fits, as such a range has at most
+ * 2^(32 - XH_MAX_DEPTH) = 256 groups.  On success the groups are appended
+ * to the layout's groups; the walk stops as soon as the page overflows, so
+ * it costs about "target" entries per range, not the range's size.
+ */
+static bool
+xh_layout_groups(XhLayout *layout, XhBuildEntry *entries, Size lo, Size hi,
+				 uint8 depth)
+{
+	bool		deepest = depth >= XH_MAX_DEPTH;
+	Size		big = deepest ? 2 : Min((Size) XH_BUILD_CHAIN_MIN, layout->target);
+	Size		limit = deepest ? (Size) XH_PAGE_CAPACITY : layout->target;
+	Size		rest = 0;
+	int			g0 = layout->ngroups;
+	Size		i = lo;
+
+	while (i < hi)
+	{
+		uint32		top = XhHashTop32(entries[i].key);
+		Size		j = i + 1;
+
+		while (j < hi && j - i < big && XhHashTop32(entries[j].key) == top)
+			j++;
+		if (j - i >= big)
+		{
+			j = xh_run_end(entries, j, hi, top);
+			if (layout->ngroups >= layout->maxgroups)
+			{
+				layout->maxgroups *= 2;
+				layout->groups = repalloc_huge(layout->groups,
+											   layout->maxgroups * sizeof(XhBuildGroup));
+			}
+			layout->groups[layout->ngroups].lo = i;
+			layout->groups[layout->ngroups].hi = j;
+			layout->ngroups++;
+			rest += 1;			/* its chain entry */
+		}
+		else
+			rest += j - i;
+		if (rest > limit)
+		{
+			layout->ngroups = g0;
+			return false;
+		}
+		i = j;
+	}
+	return true;
 }
 
 /*
@@ -139,81 +243,32 @@ xh_layout_add(XhLayout *layout, Size lo, Size hi, Size clo, Size chi,
  * "prefix" at "depth", into buckets, appending them to the layout in hash
  * order.
  *
- * A range becomes one bucket when it fits the fillfactor; when all its
- * entries share their top 32 hash bits or it is at the deepest depth (the
- * bucket page is filled and the rest goes to the chain); or when its
- * largest group of entries sharing their top 32 bits is at least
- * XH_SPILL_MIN and the others fit the fillfactor (the group goes to the
- * chain, the others to the page).  Otherwise it is halved.  Without that
- * last rule one frequent key made the build halve ranges until no other
- * hash was left near it: a global depth near log2 of the row count, and a
+ * A range becomes one bucket when it fits the fillfactor, or when it does
+ * once its large groups of entries sharing their top 32 bits go to chains
+ * of their own (xh_layout_groups).  Otherwise it is halved.  Without the
+ * groups one frequent key made the build halve ranges until no other hash
+ * was left near it: a global depth near log2 of the row count, and a
  * directory that large.
  */
 static void
 xh_layout_range(XhLayout *layout, XhBuildEntry *entries, Size lo, Size hi,
 				uint32 prefix, uint8 depth)
 {
+	int			gfirst = layout->ngroups;
 	Size		mid;
 	Size		a,
 				b;
 	uint64		bit;
 
 	check_stack_depth();
-	if (hi - lo <= layout->target || depth >= XH_MAX_DEPTH ||
-		XhHashTop32(entries[lo].key) == XhHashTop32(entries[hi - 1].key))
+	if (hi - lo <= layout->target ||
+		xh_layout_groups(layout, entries, lo, hi, depth))
 	{
-		Size		clo = hi - lo > XH_PAGE_CAPACITY ? lo + XH_PAGE_CAPACITY : hi;
-
-		xh_layout_add(layout, lo, hi, clo, hi, prefix, depth);
+		xh_layout_add(layout, lo, hi, gfirst, prefix, depth);
 		return;
 	}
-	else
-	{
-		Size		glo = lo,
-					ghi = lo,
-					run = lo;
-
-		if (hi - lo > 2 * layout->target)
-		{
-			/*
-			 * The group would have to hold more than half of the range,
-			 * hence its middle entry: only that entry's run can qualify.
-			 * (This keeps the build from scanning every range it halves.)
-			 */
-			uint32		top;
-
-			mid = lo + (hi - lo) / 2;
-			top = XhHashTop32(entries[mid].key);
-			glo = mid;
-			while (glo > lo && XhHashTop32(entries[glo - 1].key) == top)
-				glo--;
-			ghi = mid + 1;
-			while (ghi < hi && XhHashTop32(entries[ghi].key) == top)
-				ghi++;
-		}
-		else
-		{
-			/* the largest run of equal top 32 bits */
-			for (a = lo + 1; a <= hi; a++)
-			{
-				if (a < hi &&
-					XhHashTop32(entries[a].key) == XhHashTop32(entries[run].key))
-					continue;
-				if (a - run > ghi - glo)
-				{
-					glo = run;
-					ghi = a;
-				}
-				run = a;
-			}
-		}
-		if (ghi - glo >= XH_SPILL_MIN &&
-			(hi - lo) - (ghi - glo) <= layout->target)
-		{
-			xh_layout_add(layout, lo, hi, glo, ghi, prefix, depth);
-			return;
-		}
-	}
+	if (depth >= XH_MAX_DEPTH)
+		elog(ERROR, "xhash build could not fit a bucket at the deepest depth");
 
 	/* binary search for the first entry whose next hash bit is set */
 	bit = UINT64CONST(1) << (63 - depth);
@@ -346,6 +401,15 @@ xh_build_put(XhEntry *out, Size i, uint64 key, BlockNumber blkno)
 }
 
 /*
+ * xh_chain_pages -- how many overflow pages a chained group takes.
+ */
+static inline BlockNumber
+xh_chain_pages(XhBuildGroup *group)
+{
+	return (group->hi - group->lo + XH_PAGE_CAPACITY - 1) / XH_PAGE_CAPACITY;
+}
+
+/*
  * xh_write_pages -- write the metapage, the directory and the buckets of
  * "layout" into the (empty) main fork, without WAL.
  */
@@ -363,14 +427,15 @@ xh_write_pages(Relation index, uint64 seed, int fillfactor,
 	int			b;
 	uint32		d;
 
-	/* assign blocks: each bucket page followed by its overflow pages */
+	/* assign blocks: each bucket page followed by its chains' pages */
 	for (b = 0; b < layout->nbuckets; b++)
 	{
 		XhBuildBucket *bk = &layout->buckets[b];
-		Size		nchain = bk->chi - bk->clo;
+		int			g;
 
-		bk->blkno = next;
-		next += 1 + (nchain + XH_PAGE_CAPACITY - 1) / XH_PAGE_CAPACITY;
+		bk->blkno = next++;
+		for (g = bk->gfirst; g < bk->gfirst + bk->ngroups; g++)
+			next += xh_chain_pages(&layout->groups[g]);
 	}
 
 	/* metapage */
@@ -417,59 +482,68 @@ xh_write_pages(Relation index, uint64 seed, int fillfactor,
 	for (b = 0; b < layout->nbuckets; b++)
 	{
 		XhBuildBucket *bk = &layout->buckets[b];
+		XhBuildGroup *groups = &layout->groups[bk->gfirst];
 		BlockNumber blkno = bk->blkno;
+		BlockNumber chainblk = blkno + 1;
 		Size		pos;
+		int			g = 0;
 		int			n = 0;
 
-		/* the bucket page: [lo, clo) and [chi, hi), in key order */
-		Assert((bk->clo - bk->lo) + (bk->hi - bk->chi) <= (Size) XH_PAGE_CAPACITY);
+		/* the bucket page: the entries, and a chain entry per group */
 		buf = xh_new_build_page(index, blkno);
 		page = BufferGetPage(buf);
 		xh_init_page(page, XH_PAGE_BUCKET, bk->depth, bk->prefix);
 		XhPageGetOpaque(page)->link = (b + 1 < layout->nbuckets) ?
 			layout->buckets[b + 1].blkno : InvalidBlockNumber;
-		/* only read with a chain; an empty bucket has no first entry */
-		XhPageGetOpaque(page)->aux = bk->chi > bk->clo ?
-			XhHashTop32(entries[bk->clo].key) :
-			bk->hi > bk->lo ? XhHashTop32(entries[bk->lo].key) : 0;
-		for (pos = bk->lo; pos < bk->hi; pos++)
+		for (pos = bk->lo; pos < bk->hi;)
 		{
-			if (pos == bk->clo)
-				pos = bk->chi;
-			if (pos >= bk->hi)
-				break;
+			if (g < bk->ngroups && pos == groups[g].lo)
+			{
+				xh_build_put(XhPageGetEntries(page), n++,
+							 XhChainKey(XhHashTop32(entries[pos].key)),
+							 chainblk);
+				chainblk += xh_chain_pages(&groups[g]);
+				pos = groups[g++].hi;
+				continue;
+			}
 			xh_build_put(XhPageGetEntries(page), n++, entries[pos].key,
 						 entries[pos].blkno);
+			pos++;
 		}
+		Assert(n <= XH_PAGE_CAPACITY);
 		XhPageSetNEntries(page, n);
 		XhPageGetOpaque(page)->nsorted = n;
-		if (bk->chi > bk->clo)
-			XhPageGetOpaque(page)->next = blkno + 1;
+		XhPageGetOpaque(page)->aux = bk->ngroups;
 		MarkBufferDirty(buf);
-		UnlockReleaseBuffer(buf);
-		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE,
-									 bk->lo + n);
 
-		/* its overflow pages: [clo, chi) */
-		for (pos = bk->clo; pos < bk->chi; pos += n)
+		/* the chains' pages, group by group */
+		for (g = 0; g < bk->ngroups; g++)
 		{
-			int			i;
+			uint32		top = XhHashTop32(entries[groups[g].lo].key);
 
-			n = Min(bk->chi - pos, XH_PAGE_CAPACITY);
-			blkno++;
-			buf = xh_new_build_page(index, blkno);
-			page = BufferGetPage(buf);
-			xh_init_page(page, XH_PAGE_OVERFLOW, bk->depth, bk->prefix);
-			for (i = 0; i < n; i++)
-				xh_build_put(XhPageGetEntries(page), i, entries[pos + i].key,
-							 entries[pos + i].blkno);
-			XhPageSetNEntries(page, n);
-			XhPageGetOpaque(page)->nsorted = n;
-			if (pos + n < bk->chi)
-				XhPageGetOpaque(page)->next = blkno + 1;
-			MarkBufferDirty(buf);
-			UnlockReleaseBuffer(buf);
+			for (pos = groups[g].lo; pos < groups[g].hi; pos += n)
+			{
+				Buffer		cbuf;
+				Page		cpage;
+				int			i;
+
+				n = Min(groups[g].hi - pos, XH_PAGE_CAPACITY);
+				blkno++;
+				cbuf = xh_new_build_page(index, blkno);
+				cpage = BufferGetPage(cbuf);
+				xh_init_chain_page(cpage, XhPageGetOpaque(page), top,
+								   pos + n < groups[g].hi ?
+								   blkno + 1 : InvalidBlockNumber);
+				for (i = 0; i < n; i++)
+					xh_build_put(XhPageGetEntries(cpage), i,
+								 entries[pos + i].key, entries[pos + i].blkno);
+				XhPageSetNEntries(cpage, n);
+				XhPageGetOpaque(cpage)->nsorted = n;
+				MarkBufferDirty(cbuf);
+				UnlockReleaseBuffer(cbuf);
+			}
 		}
+		UnlockReleaseBuffer(buf);
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, bk->hi);
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -517,9 +591,11 @@ xhbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	layout.maxbuckets = 64;
 	layout.buckets = palloc_extended(layout.maxbuckets * sizeof(XhBuildBucket),
 									 MCXT_ALLOC_HUGE);
+	layout.maxgroups = 16;
+	layout.groups = palloc(layout.maxgroups * sizeof(XhBuildGroup));
 	layout.target = Max(1, (Size) XH_PAGE_CAPACITY * fillfactor / 100);
 	if (bs.nentries == 0)
-		xh_layout_add(&layout, 0, 0, 0, 0, 0, 0);
+		xh_layout_add(&layout, 0, 0, 0, 0, 0);
 	else
 		xh_layout_range(&layout, bs.entries, 0, bs.nentries, 0, 0);
 
@@ -531,6 +607,7 @@ xhbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 
 	pfree(bs.entries);
 	pfree(layout.buckets);
+	pfree(layout.groups);
 
 	result = (IndexBuildResult *) palloc(sizeof(IndexBuildResult));
 	result->heap_tuples = reltuples;

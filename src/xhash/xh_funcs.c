@@ -78,8 +78,9 @@ xh_check_fail(Relation rel, BlockNumber blkno, const char *detail)
 
 /*
  * xh_check_entries -- entries of a bucket or overflow page: all in the
- * bucket's range, sorted prefix in order; chain pages (below the deepest
- * depth) share the bucket's chain hash.
+ * bucket's range, sorted prefix in order; chain entries only on bucket
+ * pages, in the sorted part, as many as the page says; the entries of a
+ * chain page share the chain's top 32 bits.
  */
 static void
 xh_check_entries(Relation rel, Page page, BlockNumber blkno, uint8 depth,
@@ -88,6 +89,7 @@ xh_check_entries(Relation rel, Page page, BlockNumber blkno, uint8 depth,
 	XhEntry    *entries = XhPageGetEntries(page);
 	int			n = XhPageGetNEntries(page);
 	int			nsorted = XhPageGetOpaque(page)->nsorted;
+	uint32		nchains = 0;
 	int			i;
 
 	for (i = 0; i < n; i++)
@@ -96,13 +98,81 @@ xh_check_entries(Relation rel, Page page, BlockNumber blkno, uint8 depth,
 
 		if (XhHashPrefix(key, depth) != prefix)
 			xh_check_fail(rel, blkno, "An entry's hash lies outside the bucket's range.");
-		if ((key & XH_OFFSET_MASK) == 0)
-			xh_check_fail(rel, blkno, "An entry has an invalid offset number.");
+		if (XhEntryIsChain(&entries[i]))
+		{
+			if (chain)
+				xh_check_fail(rel, blkno, "An overflow page holds a chain entry.");
+			if (i >= nsorted || entries[i].key_lo != 0)
+				xh_check_fail(rel, blkno, "A chain entry is malformed or out of place.");
+			nchains++;
+		}
 		if (i > 0 && i < nsorted &&
 			XhEntryKey(&entries[i - 1]) > key)
 			xh_check_fail(rel, blkno, "The sorted entries are out of order.");
-		if (chain && depth < XH_MAX_DEPTH && XhHashTop32(key) != chaintop)
+		if (chain && XhHashTop32(key) != chaintop)
 			xh_check_fail(rel, blkno, "An overflow entry does not belong to the chain's hash.");
+	}
+	if (!chain && nchains != XhPageGetOpaque(page)->aux)
+		xh_check_fail(rel, blkno, "The bucket page's count of chain entries is wrong.");
+}
+
+/*
+ * xh_check_visit -- read and share-lock page "blkno", reached from page
+ * "from", for xhash_check: it must lie in the index, not have been visited
+ * before (else "loop_detail"), and be of the given kind (else
+ * "kind_detail").
+ */
+static Buffer
+xh_check_visit(Relation rel, BlockNumber blkno, BlockNumber from, uint8 *seen,
+			   BlockNumber nblocks, uint8 kind, const char *loop_detail,
+			   const char *kind_detail)
+{
+	Buffer		buf;
+	Page		page;
+
+	CHECK_FOR_INTERRUPTS();
+	if (blkno >= nblocks || seen[blkno])
+		xh_check_fail(rel, from, loop_detail);
+	seen[blkno] = 1;
+	buf = ReadBuffer(rel, blkno);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	xh_check_page(rel, page, blkno, 0);
+	if (XhPageGetKind(page) != kind)
+		xh_check_fail(rel, blkno, kind_detail);
+	return buf;
+}
+
+/*
+ * xh_check_chain -- the overflow chain of the top 32 bits "top", starting
+ * at "chain", of the bucket (depth, prefix) at block "bucket".
+ */
+static void
+xh_check_chain(Relation rel, BlockNumber bucket, uint8 depth, uint32 prefix,
+			   uint32 top, BlockNumber chain, uint8 *seen, BlockNumber nblocks)
+{
+	BlockNumber from = bucket;
+
+	while (chain != InvalidBlockNumber)
+	{
+		Buffer		buf;
+		Page		page;
+
+		buf = xh_check_visit(rel, chain, from, seen, nblocks, XH_PAGE_OVERFLOW,
+							 "An overflow chain leads outside the index or into a loop.",
+							 "An overflow chain leads to a page that is not an overflow page.");
+		page = BufferGetPage(buf);
+		if (XhPageGetNEntries(page) == 0)
+			xh_check_fail(rel, chain, "An overflow page is empty.");
+		if (XhPageGetOpaque(page)->aux != top)
+			xh_check_fail(rel, chain, "An overflow page belongs to another chain.");
+		if (!xh_ranges_overlap(XhPageGetOpaque(page)->depth,
+							   XhPageGetOpaque(page)->prefix, depth, prefix))
+			xh_check_fail(rel, chain, "An overflow page was made for another hash range than its bucket's.");
+		xh_check_entries(rel, page, chain, depth, prefix, true, top);
+		from = chain;
+		chain = XhPageGetOpaque(page)->next;
+		UnlockReleaseBuffer(buf);
 	}
 }
 
@@ -132,6 +202,7 @@ xhash_check(PG_FUNCTION_ARGS)
 	bool		done = false;
 	uint32		nslots;
 	uint32		i;
+	XhEntry    *chains;
 
 	if (nblocks == 0)
 		xh_check_fail(rel, 0, "The index has no metapage.");
@@ -147,62 +218,41 @@ xhash_check(PG_FUNCTION_ARGS)
 	nslots = (uint32) 1 << meta.global_depth;
 
 	/* buckets along right-links */
+	chains = palloc(XH_PAGE_CAPACITY * sizeof(XhEntry));
 	blkno = xh_dir_lookup(rel, 0, true);
 	while (blkno != InvalidBlockNumber)
 	{
 		XhPageOpaqueData opaque;
 		uint64		start,
 					span;
-		BlockNumber chain;
-		int			chainlen = 0;
+		int			nchains = 0;
+		int			c;
 
-		CHECK_FOR_INTERRUPTS();
-		if (blkno >= nblocks || seen[blkno])
-			xh_check_fail(rel, blkno, "A right-link leads outside the index or into a loop.");
-		seen[blkno] = 1;
-		buf = ReadBuffer(rel, blkno);
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		buf = xh_check_visit(rel, blkno, blkno, seen, nblocks, XH_PAGE_BUCKET,
+							 "A right-link leads outside the index or into a loop.",
+							 "A right-link leads to a page that is not a bucket.");
 		page = BufferGetPage(buf);
-		xh_check_page(rel, page, blkno, 0);
-		if (XhPageGetKind(page) != XH_PAGE_BUCKET)
-			xh_check_fail(rel, blkno, "A right-link leads to a page that is not a bucket.");
 		opaque = *XhPageGetOpaque(page);
 		if (opaque.depth > meta.global_depth)
 			xh_check_fail(rel, blkno, "The local depth exceeds the global depth.");
+		if (opaque.next != InvalidBlockNumber)
+			xh_check_fail(rel, blkno, "A bucket page has a chain link in its special space.");
 		span = opaque.depth == 0 ? 0 : (UINT64CONST(1) << (64 - opaque.depth));
 		start = opaque.depth == 0 ? 0 : ((uint64) opaque.prefix << (64 - opaque.depth));
 		if (done || start != expect_start)
 			xh_check_fail(rel, blkno, "The buckets do not partition the hash space in order.");
 		xh_check_entries(rel, page, blkno, opaque.depth, opaque.prefix, false, 0);
+		for (c = 0; c < XhPageGetNEntries(page); c++)
+			if (XhEntryIsChain(&XhPageGetEntries(page)[c]))
+				chains[nchains++] = XhPageGetEntries(page)[c];
 		UnlockReleaseBuffer(buf);
 		expect_start = start + span;
 		done = (expect_start == 0);	/* wrapped: this bucket ends the space */
 
-		/* the chain */
-		chain = opaque.next;
-		while (chain != InvalidBlockNumber)
-		{
-			if (chain >= nblocks || seen[chain] || ++chainlen > (int) nblocks)
-				xh_check_fail(rel, blkno, "An overflow chain leads outside the index or into a loop.");
-			seen[chain] = 1;
-			buf = ReadBuffer(rel, chain);
-			LockBuffer(buf, BUFFER_LOCK_SHARE);
-			page = BufferGetPage(buf);
-			xh_check_page(rel, page, chain, 0);
-			if (XhPageGetKind(page) != XH_PAGE_OVERFLOW)
-				xh_check_fail(rel, chain, "An overflow chain leads to a page that is not an overflow page.");
-			if (XhPageGetNEntries(page) == 0)
-				xh_check_fail(rel, chain, "An overflow page is empty.");
-			if (!xh_ranges_overlap(XhPageGetOpaque(page)->depth,
-								   XhPageGetOpaque(page)->prefix,
-								   opaque.depth, opaque.prefix))
-				xh_check_fail(rel, chain, "An overflow page was made for another hash range than its bucket's.");
-			xh_check_entries(rel, page, chain, opaque.depth, opaque.prefix,
-							 true, opaque.aux);
-			blkno = chain;
-			chain = XhPageGetOpaque(page)->next;
-			UnlockReleaseBuffer(buf);
-		}
+		/* its chains */
+		for (c = 0; c < nchains; c++)
+			xh_check_chain(rel, blkno, opaque.depth, opaque.prefix,
+						   chains[c].key_hi, chains[c].blkno, seen, nblocks);
 		blkno = opaque.link;
 	}
 	if (!done)
@@ -292,6 +342,7 @@ xhash_check(PG_FUNCTION_ARGS)
 	}
 
 	pfree(seen);
+	pfree(chains);
 	relation_close(rel, lockmode);
 	PG_RETURN_VOID();
 }
@@ -346,7 +397,7 @@ xhash_info(PG_FUNCTION_ARGS)
 			{
 				case XH_PAGE_BUCKET:
 					nbuckets++;
-					nentries += XhPageGetNEntries(page);
+					nentries += XhPageGetNEntries(page) - XhPageGetOpaque(page)->aux;
 					mindepth = Min(mindepth, XhPageGetOpaque(page)->depth);
 					maxdepth = Max(maxdepth, XhPageGetOpaque(page)->depth);
 					break;

@@ -11,9 +11,10 @@
  * takes its own locks; the insert then starts over.
  *
  * WAL: appending an entry to a page is one generic record of that page (a
- * 12-byte delta plus pd_lower); a new overflow page is one record of the
- * bucket page and the new page (full image); so is a frequent key's group
- * moved from a full bucket page to a new chain page (both full images).
+ * 12-byte delta plus pd_lower); a new chain page is one record of the
+ * bucket page (its chain entry's new link) and the new page (full image);
+ * so is a frequent key's group moved from a full bucket page to a new
+ * chain page (both full images).
  *
  *-------------------------------------------------------------------------
  */
@@ -120,17 +121,16 @@ xh_check_unique(Relation index, Relation heapRel, IndexInfo *indexInfo,
 				bool *found_self, TransactionId *xwait, uint32 *spectoken)
 {
 	Page		page = BufferGetPage(buf);
-	XhPageOpaque opaque = XhPageGetOpaque(page);
 	uint64		h = hash & XH_HASH_MASK;
 	BlockNumber next;
+	int			c;
 	Buffer		cbuf = InvalidBuffer;
 	XhUniqueResult res = XH_UNIQUE_OK;
 	XhWalk		walk = {0};
 
-	/* the bucket page, then the chain if it can hold our hash */
-	next = (opaque->next != InvalidBlockNumber &&
-			(opaque->depth >= XH_MAX_DEPTH || opaque->aux == XhHashTop32(hash))) ?
-		opaque->next : InvalidBlockNumber;
+	/* the bucket page, then the chain of our top 32 bits if it has one */
+	c = xh_page_find_chain(page, XhHashTop32(hash));
+	next = c >= 0 ? XhPageGetEntries(page)[c].blkno : InvalidBlockNumber;
 	for (;;)
 	{
 		XhEntry    *entries = XhPageGetEntries(page);
@@ -147,7 +147,7 @@ xh_check_unique(Relation index, Relation heapRel, IndexInfo *indexInfo,
 				i = nsorted - 1;	/* past our run: go to the unsorted part */
 				continue;
 			}
-			if (XhEntryHash(&entries[i]) != h)
+			if (XhEntryHash(&entries[i]) != h || XhEntryIsChain(&entries[i]))
 				continue;
 			xh_entry_tid(&entries[i], &cand);
 			res = xh_check_candidate(index, heapRel, indexInfo, &cand, own,
@@ -167,7 +167,7 @@ xh_check_unique(Relation index, Relation heapRel, IndexInfo *indexInfo,
 		cbuf = ReadBuffer(index, next);
 		LockBuffer(cbuf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(cbuf);
-		xh_check_page(index, page, next, XH_PAGE_OVERFLOW);
+		xh_check_chain_page(index, page, next, XhHashTop32(hash));
 		next = XhPageGetOpaque(page)->next;
 	}
 	if (BufferIsValid(cbuf))
@@ -190,161 +190,127 @@ xh_page_append(Page page, XhEntry *entry)
 }
 
 /*
- * xh_chain_insert -- put the entry into the bucket's overflow chain: into
- * the first chain page if it has room, else into a new page linked in at
- * the head of the chain.  The bucket page "buf" is locked exclusively and
- * stays so.
+ * xh_chain_insert -- put the entry into the overflow chain of its top 32
+ * hash bits, whose chain entry is the c-th entry of the bucket page "buf"
+ * (locked exclusively; stays so): into the chain's first page if it has
+ * room, else into a new page linked in at the head of the chain.
  */
 static void
-xh_chain_insert(Relation index, Buffer buf, uint64 hash, XhEntry *entry)
+xh_chain_insert(Relation index, Buffer buf, int c, XhEntry *entry)
 {
 	Page		page = BufferGetPage(buf);
-	XhPageOpaque opaque = XhPageGetOpaque(page);
+	BlockNumber head = XhPageGetEntries(page)[c].blkno;
+	uint32		top = entry->key_hi;
 	GenericXLogState *state;
+	Buffer		hbuf;
 	Buffer		nbuf;
 	Page		npage;
 
-	if (opaque->next != InvalidBlockNumber)
+	hbuf = ReadBuffer(index, head);
+	LockBuffer(hbuf, BUFFER_LOCK_EXCLUSIVE);
+	xh_check_chain_page(index, BufferGetPage(hbuf), head, top);
+	if (XhPageGetNEntries(BufferGetPage(hbuf)) < XH_PAGE_CAPACITY)
 	{
-		Buffer		hbuf = ReadBuffer(index, opaque->next);
-
-		LockBuffer(hbuf, BUFFER_LOCK_EXCLUSIVE);
-		xh_check_page(index, BufferGetPage(hbuf), opaque->next, XH_PAGE_OVERFLOW);
-		if (XhPageGetNEntries(BufferGetPage(hbuf)) < XH_PAGE_CAPACITY)
-		{
-			state = GenericXLogStart(index);
-			npage = GenericXLogRegisterBuffer(state, hbuf, 0);
-			xh_page_append(npage, entry);
-			GenericXLogFinish(state);
-			UnlockReleaseBuffer(hbuf);
-			return;
-		}
+		state = GenericXLogStart(index);
+		npage = GenericXLogRegisterBuffer(state, hbuf, 0);
+		xh_page_append(npage, entry);
+		GenericXLogFinish(state);
 		UnlockReleaseBuffer(hbuf);
+		return;
 	}
+	UnlockReleaseBuffer(hbuf);
 
 	/*
 	 * A new chain head.  New entries only, so a recycled page is fine even
-	 * while VACUUM runs.
+	 * while VACUUM runs.  One record: the chain entry's new link, and the
+	 * new page as a full image.
 	 */
 	nbuf = xh_new_buffer(index, true);
 	state = GenericXLogStart(index);
 	page = GenericXLogRegisterBuffer(state, buf, 0);
 	npage = GenericXLogRegisterBuffer(state, nbuf, GENERIC_XLOG_FULL_IMAGE);
-	opaque = XhPageGetOpaque(page);
-	xh_init_page(npage, XH_PAGE_OVERFLOW, opaque->depth, opaque->prefix);
-	XhPageGetOpaque(npage)->next = opaque->next;
+	xh_init_chain_page(npage, XhPageGetOpaque(page), top, head);
 	xh_page_append(npage, entry);
 	XhPageGetOpaque(npage)->nsorted = 1;
-	opaque->next = BufferGetBlockNumber(nbuf);
-	opaque->aux = XhHashTop32(hash);
+	XhPageGetEntries(page)[c].blkno = BufferGetBlockNumber(nbuf);
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(nbuf);
 }
 
 /*
- * xh_cmp_uint32 -- qsort comparator of uint32 values.
- */
-static int
-xh_cmp_uint32(const void *a, const void *b)
-{
-	uint32		x = *(const uint32 *) a;
-	uint32		y = *(const uint32 *) b;
-
-	return x < y ? -1 : x > y ? 1 : 0;
-}
-
-/*
  * xh_spill_to_chain -- make room on the full bucket page "buf" (locked
- * exclusively) by moving its largest group of entries sharing their top 32
- * hash bits -- one frequent key, or a few -- to a new page at the head of
- * the bucket's overflow chain.  Done only when the group fills at least
- * XH_SPILL_MIN of the page and the bucket has no chain or that group's
- * chain: a split could not make room for long then, as the group always
- * lands whole in one half and leaves it as full as before, so each new
- * neighbouring hash deepened the bucket (and doubled the directory) again
- * until no other hash was left near the frequent one.  Returns false if
- * nothing was moved.
+ * exclusively) by moving its entries whose hashes start with the 32 bits
+ * "top" (chosen by xh_full_page_action: a frequent key, or a few) to a new
+ * page at the head of that top's overflow chain, making the chain (and its
+ * chain entry on the page) if there is none yet.
  *
- * One generic record: the bucket page without the group and the new chain
- * page with it, both full images.  A reader holding one page lock at a time
- * finds the group's entries on the bucket page (before) or through the
- * bucket's new chain link (after); a unique check holds the bucket's lock
- * throughout.  VACUUM cleans a bucket page and its chain under the bucket's
- * lock, so entries moving between them are never missed, and the new page
- * may be a recycled one even while VACUUM runs.
+ * One generic record: the bucket page without the group (sorted again,
+ * with the chain entry in place) and the new chain page with it, both
+ * full images.  A reader holding one page lock at a time finds the
+ * group's entries on the bucket page (before) or through the chain entry
+ * (after); a unique check holds the bucket's lock throughout.  VACUUM
+ * cleans a bucket page and its chains under the bucket's lock, so entries
+ * moving between them are never missed, and the new page may be a
+ * recycled one even while VACUUM runs.
  */
-static bool
-xh_spill_to_chain(Relation index, Buffer buf)
+static void
+xh_spill_to_chain(Relation index, Buffer buf, uint32 top)
 {
-	Page		page = BufferGetPage(buf);
-	XhPageOpaque opaque = XhPageGetOpaque(page);
-	XhEntry    *entries = XhPageGetEntries(page);
-	int			n = XhPageGetNEntries(page);
-	uint32		tops[XH_PAGE_CAPACITY];
-	uint32		top = 0;
-	int			best = 0,
-				run = 0,
-				keep = 0,
-				keep_sorted = 0,
-				nmoved = 0,
-				nsorted,
-				i;
+	Page		page;
+	XhEntry    *entries;
+	XhEntry    *moved;
 	Buffer		nbuf;
 	Page		npage;
-	XhEntry    *moved;
 	GenericXLogState *state;
-
-	if (opaque->depth >= XH_MAX_DEPTH || n < XH_SPILL_MIN)
-		return false;
-	for (i = 0; i < n; i++)
-		tops[i] = entries[i].key_hi;	/* the top 32 bits of the hash */
-	qsort(tops, n, sizeof(uint32), xh_cmp_uint32);
-	for (i = 0; i < n; i++)
-	{
-		run = (i > 0 && tops[i] == tops[i - 1]) ? run + 1 : 1;
-		if (run > best)
-		{
-			best = run;
-			top = tops[i];
-		}
-	}
-	if (best < XH_SPILL_MIN ||
-		(opaque->next != InvalidBlockNumber && opaque->aux != top))
-		return false;
+	int			n,
+				c,
+				keep = 0,
+				nmoved = 0,
+				i;
 
 	nbuf = xh_new_buffer(index, true);
 	state = GenericXLogStart(index);
 	page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
 	npage = GenericXLogRegisterBuffer(state, nbuf, GENERIC_XLOG_FULL_IMAGE);
-	opaque = XhPageGetOpaque(page);
 	entries = XhPageGetEntries(page);
-	nsorted = opaque->nsorted;
-	xh_init_page(npage, XH_PAGE_OVERFLOW, opaque->depth, opaque->prefix);
+	n = XhPageGetNEntries(page);
+	c = xh_page_find_chain(page, top);
+	xh_init_chain_page(npage, XhPageGetOpaque(page), top,
+					   c >= 0 ? entries[c].blkno : InvalidBlockNumber);
 	moved = XhPageGetEntries(npage);
 
-	/* the others stay in their order: the sorted prefix stays sorted */
 	for (i = 0; i < n; i++)
 	{
-		if (entries[i].key_hi == top)
+		if (entries[i].key_hi == top && !XhEntryIsChain(&entries[i]))
 			moved[nmoved++] = entries[i];
 		else
-		{
-			if (i < nsorted)
-				keep_sorted++;
 			entries[keep++] = entries[i];
-		}
 	}
-	XhPageSetNEntries(page, keep);
-	opaque->nsorted = keep_sorted;
+	Assert(nmoved > 0 && nmoved <= XH_PAGE_CAPACITY);
 	xh_sort_entries(moved, nmoved);
 	XhPageSetNEntries(npage, nmoved);
 	XhPageGetOpaque(npage)->nsorted = nmoved;
-	XhPageGetOpaque(npage)->next = opaque->next;
-	opaque->next = BufferGetBlockNumber(nbuf);
-	opaque->aux = top;
+
+	/* the chain entry: a new one, or the old one leading to the new head */
+	if (c >= 0)
+	{
+		for (i = 0; i < keep; i++)
+			if (XhEntryKey(&entries[i]) == XhChainKey(top))
+				entries[i].blkno = BufferGetBlockNumber(nbuf);
+	}
+	else
+	{
+		entries[keep].key_hi = top;
+		entries[keep].key_lo = 0;
+		entries[keep].blkno = BufferGetBlockNumber(nbuf);
+		keep++;
+		XhPageGetOpaque(page)->aux++;
+	}
+	xh_sort_entries(entries, keep);
+	XhPageSetNEntries(page, keep);
+	XhPageGetOpaque(page)->nsorted = keep;
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(nbuf);
-	return true;
 }
 
 /*
@@ -433,18 +399,29 @@ xhinsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 		CheckForSerializableConflictIn(index, NULL, BufferGetBlockNumber(buf));
 
 		/*
-		 * A full page: the entry goes to the chain if no split could help;
-		 * or a frequent key's entries go there and make room on the page.
+		 * The entry goes to the chain of its top 32 bits if there is one, so
+		 * that the page keeps its room for the other hashes.  Otherwise, on
+		 * a full page, a frequent key's entries go to a chain and make room;
+		 * failing that, the bucket splits.
 		 */
-		if (XhPageGetNEntries(page) >= XH_PAGE_CAPACITY &&
-			xh_bucket_wants_chain(page, hash))
 		{
-			xh_chain_insert(index, buf, hash, &entry);
-			UnlockReleaseBuffer(buf);
-			break;
+			int			c = xh_page_find_chain(page, XhHashTop32(hash));
+			uint32		top;
+
+			if (c >= 0)
+			{
+				xh_chain_insert(index, buf, c, &entry);
+				UnlockReleaseBuffer(buf);
+				break;
+			}
+			if (XhPageGetNEntries(page) >= XH_PAGE_CAPACITY &&
+				xh_full_page_action(page, &top) == XH_FULL_SPILL)
+			{
+				xh_spill_to_chain(index, buf, top);
+				Assert(XhPageGetNEntries(page) < XH_PAGE_CAPACITY);
+			}
 		}
-		if (XhPageGetNEntries(page) < XH_PAGE_CAPACITY ||
-			xh_spill_to_chain(index, buf))
+		if (XhPageGetNEntries(page) < XH_PAGE_CAPACITY)
 		{
 			GenericXLogState *state = GenericXLogStart(index);
 

@@ -15,9 +15,10 @@
  *	   top "global depth" bits of the hash;
  *	 - bucket pages: one per bucket; local depth and hash prefix in the
  *	   special space, a right-link to the bucket that took over the upper
- *	   half of its hash range at its last split (B-link style), and an
- *	   overflow chain;
- *	 - overflow pages: a bucket's chain, for long runs of equal hashes;
+ *	   half of its hash range at its last split (B-link style), entries,
+ *	   and a chain entry per overflow chain of the bucket;
+ *	 - overflow pages: the chains, each holding the entries of one
+ *	   frequent top-32-bit hash value (one key with many rows, or a few);
  *	 - deleted pages: unlinked overflow pages and obsolete directory
  *	   pages, recycled once no scan can still reach them.
  *
@@ -33,7 +34,8 @@
 #define XH_METAPAGE_BLKNO	0
 
 #define XH_MAGIC			0x58484153	/* "XHAS" */
-#define XH_VERSION			1
+#define XH_VERSION			2		/* 1: one chain per bucket, in the
+									 * special space */
 
 /* page id in the last two bytes of every page, for pg_filedump & co */
 #define XH_PAGE_ID			0xFF92
@@ -46,9 +48,9 @@
 #define XH_PAGE_DELETED		5
 
 /*
- * Deepest local / global depth.  A bucket at this depth that fills up gets
- * an overflow chain instead of splitting.  2^24 directory slots take 8 232
- * directory pages, enough for billions of entries.
+ * Deepest local / global depth.  A bucket at this depth that fills up moves
+ * entries to overflow chains instead of splitting.  2^24 directory slots
+ * take 8 232 directory pages, enough for billions of entries.
  */
 #define XH_MAX_DEPTH		24
 
@@ -56,17 +58,20 @@
  * Special space of every xhash page (24 bytes).
  *
  * bucket / overflow pages:
- *	 aux		  bucket page with a chain: top 32 bits of the hashes in the
- *				  chain (all chain entries share them below XH_MAX_DEPTH)
- *	 next		  first / next page of the overflow chain
+ *	 aux		  bucket page: number of chain entries on the page;
+ *				  overflow page: the top 32 bits of the hashes of its chain
+ *	 next		  bucket page: unused (InvalidBlockNumber);
+ *				  overflow page: next page of the chain
  *	 link		  bucket page: right-link, the bucket holding the hash range
  *				  just above ours (InvalidBlockNumber for the last one);
- *				  overflow page: the bucket page that owns the chain
- *	 prefix		  top "depth" bits of every hash on the page
+ *				  overflow page: unused
+ *	 prefix		  bucket page: top "depth" bits of every hash on the page;
+ *				  overflow page: the bucket's prefix when the page was made
  *	 nsorted	  entries [0, nsorted) are in key order; the rest were
- *				  appended since and are unordered
- *	 depth		  local depth of the bucket (overflow pages: the depth
- *				  their entries were encoded with, see XhEntry)
+ *				  appended since and are unordered (chain entries are
+ *				  always in the sorted part)
+ *	 depth		  local depth of the bucket (overflow pages: when the page
+ *				  was made; the bucket may have split since)
  * directory pages: prefix = global depth the page was written for,
  *	 aux = the page's number within the directory.
  * deleted pages: next = where a scan that arrives here continues,
@@ -100,6 +105,14 @@ typedef XhPageOpaqueData *XhPageOpaque;
  * (hash, offset).  The 9 dropped hash bits cost nothing but a rare extra
  * heap fetch (every scan rechecks).  Offsets above 511 cannot be stored;
  * heap and lsm tables stay below 292.
+ *
+ * Chain entries (bucket pages only): key_hi = top 32 bits T of a hash,
+ * key_lo = 0 (offset 0, which no TID has), blkno = first page of the
+ * overflow chain that holds entries whose hashes start with T.  A chain
+ * entry sorts before every entry of its T, is always in the page's sorted
+ * part, and moves with its T when the bucket splits, so a chain needs no
+ * rewriting when its bucket splits; a bucket may have any number of
+ * chains, at most one per T.  Entries of T may also be on the bucket page.
  */
 typedef struct XhEntry
 {
@@ -115,6 +128,11 @@ typedef struct XhEntry
 
 #define XhEntryKey(e) (((uint64) (e)->key_hi << 32) | (uint64) (e)->key_lo)
 #define XhEntryHash(e) (XhEntryKey(e) & XH_HASH_MASK)
+
+/* is "e" a chain entry?  (offset 0) */
+#define XhEntryIsChain(e) (((e)->key_lo & (uint32) XH_OFFSET_MASK) == 0)
+/* the key of the chain entry for top 32 bits "top" */
+#define XhChainKey(top) ((uint64) (top) << 32)
 
 /* prefix of hash h at depth d (d <= 32) */
 #define XhHashPrefix(h, d) ((d) == 0 ? (uint32) 0 : (uint32) ((uint64) (h) >> (64 - (d))))

@@ -5,8 +5,10 @@
  *
  * A scan gathers every TID whose entry has the probe's hash into backend
  * memory first (holding one page lock at a time: the bucket page, then
- * each overflow page), sorts and de-duplicates them, and then returns
- * them.  Entries keep only the hash, so every returned row is rechecked.
+ * each overflow page of the chain of the hash's top 32 bits, if the bucket
+ * page has a chain entry for them), sorts and de-duplicates them, and then
+ * returns them.  Entries keep only the hash, so every returned row is
+ * rechecked.
  *
  * If a key column has no "=" qual (the planner should not choose xhash
  * then, see xh_cost.c), the scan walks all buckets along their
@@ -119,7 +121,7 @@ xh_add_tid(XhTidList *list, const XhEntry *e)
 
 /*
  * xh_collect_page -- add the TIDs of the entries on "page" with hash
- * "hash", or of all entries if "all".
+ * "hash", or of all entries if "all".  Chain entries are no TIDs.
  */
 static void
 xh_collect_page(Page page, uint64 hash, bool all, XhTidList *list)
@@ -133,38 +135,38 @@ xh_collect_page(Page page, uint64 hash, bool all, XhTidList *list)
 	if (all)
 	{
 		for (i = 0; i < n; i++)
-			xh_add_tid(list, &entries[i]);
+			if (!XhEntryIsChain(&entries[i]))
+				xh_add_tid(list, &entries[i]);
 		return;
 	}
 	for (i = xh_page_find_first(page, hash);
 		 i < nsorted && XhEntryHash(&entries[i]) == h; i++)
-		xh_add_tid(list, &entries[i]);
+		if (!XhEntryIsChain(&entries[i]))
+			xh_add_tid(list, &entries[i]);
 	for (i = nsorted; i < n; i++)
 		if (XhEntryHash(&entries[i]) == h)
 			xh_add_tid(list, &entries[i]);
 }
 
 /*
- * xh_collect_chain -- add matching TIDs from an overflow chain starting at
- * "next" (linked from block "from"), one page lock at a time.  A deleted
- * page was unlinked (empty) by VACUUM after we read the link to it; its
- * own link leads on.
+ * xh_collect_chain -- add matching TIDs from the overflow chain of the top
+ * 32 hash bits "top", starting at "next" (linked from block "from"), one
+ * page lock at a time.  A deleted page was unlinked (empty) by VACUUM
+ * after we read the link to it; its own link leads on.
  *
- * Every page of the chain must belong to the hash range (depth, prefix) we
- * walk for: the probe hash at full depth, or the bucket's range when all
- * entries are wanted.  Chain pages carry the range of the bucket they were
- * made for, an ancestor of their bucket's range if it split since.  On a
- * primary an unlinked page is only recycled once no scan can still hold a
- * link to it, but a hot standby's scans do not hold VACUUM back: a page we
- * reach through a stale link may have become another bucket's chain page,
- * and following its links would skip the rest of our chain.  Returns false
- * in that case (the caller starts over from the bucket page); raises an
- * error for anything that is not an overflow or deleted page.
+ * Every page of the chain must be a page of this chain: it carries the
+ * chain's top 32 bits, and the range of the bucket it was made for, which
+ * must contain them.  On a primary an unlinked page is only recycled once
+ * no scan can still hold a link to it, but a hot standby's scans do not
+ * hold VACUUM back: a page we reach through a stale link may have become
+ * another chain's page, and following its links would skip the rest of
+ * ours.  Returns false in that case (the caller starts over from the
+ * bucket page); raises an error for anything that is not an overflow or
+ * deleted page.
  */
 static bool
 xh_collect_chain(Relation rel, BlockNumber from, BlockNumber next,
-				 uint64 hash, bool all, uint8 depth, uint32 prefix,
-				 XhTidList *list)
+				 uint64 hash, bool all, uint32 top, XhTidList *list)
 {
 	XhWalk		walk = {0};
 
@@ -182,7 +184,8 @@ xh_collect_chain(Relation rel, BlockNumber from, BlockNumber next,
 		opaque = XhPageGetOpaque(page);
 		if (opaque->kind == XH_PAGE_OVERFLOW)
 		{
-			if (!xh_ranges_overlap(opaque->depth, opaque->prefix, depth, prefix))
+			if (opaque->aux != top ||
+				!xh_ranges_overlap(opaque->depth, opaque->prefix, 32, top))
 			{
 				UnlockReleaseBuffer(buf);
 				return false;
@@ -217,7 +220,7 @@ xh_chain_lost(Relation rel, BlockNumber blkno, int attempt)
 				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("index \"%s\" contains corrupted page at block %u",
 						RelationGetRelationName(rel), blkno),
-				 errdetail("The overflow chain leads to pages of another bucket."),
+				 errdetail("The overflow chain leads to pages of another chain."),
 				 errhint("Please REINDEX it.")));
 	CHECK_FOR_INTERRUPTS();
 }
@@ -317,17 +320,17 @@ xh_collect(IndexScanDesc scan)
 			bool		stale;
 			Buffer		buf = xh_find_bucket(rel, hash, BUFFER_LOCK_SHARE, &stale);
 			Page		page = BufferGetPage(buf);
-			XhPageOpaque opaque = XhPageGetOpaque(page);
 			BlockNumber blkno = BufferGetBlockNumber(buf);
 			BlockNumber next = InvalidBlockNumber;
+			int			c;
 
 			list.n = 0;
 			xh_collect_page(page, hash, false, &list);
-			if (opaque->next != InvalidBlockNumber &&
-				(opaque->depth >= XH_MAX_DEPTH || opaque->aux == XhHashTop32(hash)))
-				next = opaque->next;
+			c = xh_page_find_chain(page, XhHashTop32(hash));
+			if (c >= 0)
+				next = XhPageGetEntries(page)[c].blkno;
 			UnlockReleaseBuffer(buf);
-			if (xh_collect_chain(rel, blkno, next, hash, false, 32,
+			if (xh_collect_chain(rel, blkno, next, hash, false,
 								 XhHashTop32(hash), &list))
 				break;
 			xh_chain_lost(rel, blkno, attempt);
@@ -339,32 +342,54 @@ xh_collect(IndexScanDesc scan)
 		BlockNumber blkno = xh_dir_lookup(rel, 0, false);
 		XhWalk		walk = {0};
 		int			attempt = 0;
+		XhEntry    *chains = NULL;
 
 		while (blkno != InvalidBlockNumber)
 		{
 			Buffer		buf = ReadBuffer(rel, blkno);
 			Page		page;
-			XhPageOpaqueData opaque;
+			BlockNumber link;
+			int			nchains = 0;
 			int			n0 = list.n;
+			int			c;
 
 			LockBuffer(buf, BUFFER_LOCK_SHARE);
 			page = BufferGetPage(buf);
 			xh_check_page(rel, page, blkno, XH_PAGE_BUCKET);
 			xh_collect_page(page, 0, true, &list);
-			opaque = *XhPageGetOpaque(page);	/* the page is released next */
+
+			/* the chain entries, as the page is released next */
+			if (XhPageGetOpaque(page)->aux > 0)
+			{
+				XhEntry    *entries = XhPageGetEntries(page);
+				int			n = XhPageGetOpaque(page)->nsorted;
+
+				if (chains == NULL)
+					chains = palloc(XH_PAGE_CAPACITY * sizeof(XhEntry));
+				for (c = 0; c < n; c++)
+					if (XhEntryIsChain(&entries[c]))
+						chains[nchains++] = entries[c];
+			}
+			link = XhPageGetOpaque(page)->link;
 			UnlockReleaseBuffer(buf);
-			if (!xh_collect_chain(rel, blkno, opaque.next, 0, true, opaque.depth,
-								  opaque.prefix, &list))
+
+			for (c = 0; c < nchains; c++)
+				if (!xh_collect_chain(rel, blkno, chains[c].blkno, 0, true,
+									  chains[c].key_hi, &list))
+					break;
+			if (c < nchains)
 			{
 				/* this bucket again, without what we took from it */
 				list.n = n0;
 				xh_chain_lost(rel, blkno, attempt++);
 				continue;
 			}
-			if (opaque.link != InvalidBlockNumber)
-				xh_walk_step(rel, &walk, blkno, opaque.link);
-			blkno = opaque.link;
+			if (link != InvalidBlockNumber)
+				xh_walk_step(rel, &walk, blkno, link);
+			blkno = link;
 		}
+		if (chains)
+			pfree(chains);
 	}
 
 	if (list.n > 1)

@@ -14,8 +14,9 @@
  *	 N (full image)	 a new page with the entries whose bit d is 1; depth
  *					 d+1, prefix 2p+1; right-link = B's old right-link;
  *	 up to 2 directory pages whose slots for N's range now name N.
- * The overflow chain, whose entries all share the top 32 hash bits, goes
- * with the half its hashes belong to.  If N's slots span more than two
+ * Overflow chains do not move: each holds entries sharing their top 32
+ * hash bits, and its chain entry on the bucket page goes to the half those
+ * bits belong to, like any entry.  If N's slots span more than two
  * directory pages they are updated by further records of at most four
  * pages.  Until then -- or after a crash in between -- the directory still
  * names B for N's range, and readers find N through B's right-link: a
@@ -44,33 +45,77 @@
 #include "xhash/xhash.h"
 
 /*
- * xh_bucket_wants_chain -- should an entry with "hash" that does not fit
- * into the full bucket page go to the overflow chain (instead of a split)?
- *
- * Yes at the deepest depth, and when no split could separate the hash
- * from the entries it would share a page with: the chain exists and holds
- * its top 32 bits, or there is no chain and every entry on the page has
- * them.
+ * xh_cmp_uint32 -- qsort comparator of uint32 values.
  */
-bool
-xh_bucket_wants_chain(Page page, uint64 hash)
+static int
+xh_cmp_uint32(const void *a, const void *b)
+{
+	uint32		x = *(const uint32 *) a;
+	uint32		y = *(const uint32 *) b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/*
+ * xh_full_page_action -- what to do with an entry that does
+ * not fit on the full bucket page "page".  (Had the bucket a chain for the
+ * hash's top 32 bits, the entry would go there, full page or not.)
+ *
+ * XH_FULL_SPILL if the largest group of (non-chain) entries sharing their
+ * top 32 bits, *top, fills at least XH_SPILL_MIN of the page: it moves to
+ * a chain of its own and makes room.  A split could not make room for long
+ * then: the group always lands whole in one half, leaving it as full as
+ * before, so each new hash near a frequent key deepened the bucket (and
+ * doubled the directory) again.  At the deepest depth, where nothing can
+ * split, any group that gains room does: one that has a chain already, or
+ * one of at least two entries (its chain entry takes one slot).  There is
+ * always one: the bucket's hashes share their top XH_MAX_DEPTH bits, so a
+ * page holds at most 2^(32 - XH_MAX_DEPTH) = 256 groups and chain entries.
+ *
+ * XH_FULL_SPLIT otherwise; also if the hash's own top has a chain, which
+ * the caller should have used (xh_split then finds nothing to do).
+ */
+XhFullAction
+xh_full_page_action(Page page, uint32 *top)
 {
 	XhPageOpaque opaque = XhPageGetOpaque(page);
-	uint32		top = XhHashTop32(hash);
-	XhEntry    *entries;
-	int			n,
+	XhEntry    *entries = XhPageGetEntries(page);
+	int			n = XhPageGetNEntries(page);
+	uint32		tops[XH_PAGE_CAPACITY];
+	int			ntops = 0,
+				best = 0,
+				run = 0,
 				i;
 
-	if (opaque->depth >= XH_MAX_DEPTH)
-		return true;
-	if (opaque->next != InvalidBlockNumber)
-		return opaque->aux == top;
-	entries = XhPageGetEntries(page);
-	n = XhPageGetNEntries(page);
 	for (i = 0; i < n; i++)
-		if (entries[i].key_hi != top)
-			return false;
-	return true;
+		if (!XhEntryIsChain(&entries[i]))
+			tops[ntops++] = entries[i].key_hi;	/* top 32 bits of the hash */
+	qsort(tops, ntops, sizeof(uint32), xh_cmp_uint32);
+	for (i = 0; i < ntops; i++)
+	{
+		run = (i > 0 && tops[i] == tops[i - 1]) ? run + 1 : 1;
+		if (run > best)
+		{
+			best = run;
+			*top = tops[i];
+		}
+	}
+	if (best >= XH_SPILL_MIN)
+		return XH_FULL_SPILL;
+	if (opaque->depth >= XH_MAX_DEPTH && best > 0)
+	{
+		if (best >= 2 || xh_page_find_chain(page, *top) >= 0)
+			return XH_FULL_SPILL;
+		/* a lone entry without a chain: any entry of a chained top will do */
+		for (i = 0; i < n; i++)
+			if (!XhEntryIsChain(&entries[i]) &&
+				xh_page_find_chain(page, entries[i].key_hi) >= 0)
+			{
+				*top = entries[i].key_hi;
+				return XH_FULL_SPILL;
+			}
+	}
+	return XH_FULL_SPLIT;
 }
 
 /*
@@ -323,8 +368,9 @@ xh_double_directory(Relation rel)
 
 /*
  * xh_split -- split the bucket that covers "hash" if it is still full and
- * its overflow chain cannot take the entry.  Called by an inserter that
- * holds no buffer locks; the insert retries afterwards.
+ * neither a chain can take the entry nor a group of entries can move to
+ * one (xh_full_page_action).  Called by an inserter that holds no buffer
+ * locks; the insert retries afterwards.
  */
 void
 xh_split(Relation rel, uint64 hash)
@@ -366,14 +412,18 @@ xh_split(Relation rel, uint64 hash)
 		GenericXLogState *state;
 		Buffer		dbufs[2];
 		int			ndbufs = 0;
-		bool		chain_high;
+		int			nchains_low = 0,
+					nchains_high = 0;
+		uint32		top;
 
 		xh_read_meta_copy(rel, &meta);
 		buf = xh_find_bucket(rel, hash, BUFFER_LOCK_EXCLUSIVE, &stale);
 		page = BufferGetPage(buf);
 		opaque = XhPageGetOpaque(page);
 		n = XhPageGetNEntries(page);
-		if (n < XH_PAGE_CAPACITY || xh_bucket_wants_chain(page, hash))
+		if (n < XH_PAGE_CAPACITY ||
+			xh_page_find_chain(page, XhHashTop32(hash)) >= 0 ||
+			xh_full_page_action(page, &top) != XH_FULL_SPLIT)
 		{
 			/* someone else made room meanwhile */
 			UnlockReleaseBuffer(buf);
@@ -395,13 +445,19 @@ xh_split(Relation rel, uint64 hash)
 		bit = UINT64CONST(1) << (63 - opaque->depth);
 		for (i = 0; i < n; i++)
 		{
+			bool		is_chain = XhEntryIsChain(&all[i]);
+
 			if (XhEntryKey(&all[i]) & bit)
+			{
 				high[nhigh++] = all[i];
+				nchains_high += is_chain;
+			}
 			else
+			{
 				low[nlow++] = all[i];
+				nchains_low += is_chain;
+			}
 		}
-		chain_high = opaque->next != InvalidBlockNumber &&
-			(((uint64) opaque->aux << 32) & bit) != 0;
 
 		nbuf = xh_new_buffer(rel, vac_ok);
 
@@ -421,6 +477,7 @@ xh_split(Relation rel, uint64 hash)
 		memcpy(XhPageGetEntries(page), low, nlow * sizeof(XhEntry));
 		XhPageSetNEntries(page, nlow);
 		opaque->nsorted = nlow;
+		opaque->aux = nchains_low;
 		opaque->link = BufferGetBlockNumber(nbuf);
 
 		xh_init_page(npage, XH_PAGE_BUCKET, old.depth + 1, (old.prefix << 1) | 1);
@@ -428,15 +485,8 @@ xh_split(Relation rel, uint64 hash)
 		memcpy(XhPageGetEntries(npage), high, nhigh * sizeof(XhEntry));
 		XhPageSetNEntries(npage, nhigh);
 		nopaque->nsorted = nhigh;
+		nopaque->aux = nchains_high;
 		nopaque->link = old.link;
-
-		if (old.next != InvalidBlockNumber)
-		{
-			XhPageOpaque owner = chain_high ? nopaque : opaque;
-
-			owner->next = old.next;
-			owner->aux = old.aux;
-		}
 
 		if (plast - pfirst < 2)
 		{

@@ -90,7 +90,12 @@ xh_check_page(Relation rel, Page page, BlockNumber blkno, uint8 kind)
 	if (opaque->page_id != XH_PAGE_ID)
 		xh_corrupt(rel, blkno, "The page id is wrong.");
 	if (opaque->version != XH_VERSION)
-		xh_corrupt(rel, blkno, "The page version is not supported.");
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("version mismatch in index \"%s\" at block %u: page version %u, current version %u",
+						RelationGetRelationName(rel), blkno,
+						(unsigned) opaque->version, (unsigned) XH_VERSION),
+				 errhint("REINDEX the index to convert it to the current format.")));
 	if (opaque->kind < XH_PAGE_META || opaque->kind > XH_PAGE_DELETED)
 		xh_corrupt(rel, blkno, "The page kind is unknown.");
 	if (kind != 0 && opaque->kind != kind)
@@ -102,7 +107,8 @@ xh_check_page(Relation rel, Page page, BlockNumber blkno, uint8 kind)
 	if (opaque->kind == XH_PAGE_BUCKET || opaque->kind == XH_PAGE_OVERFLOW)
 	{
 		if ((phdr->pd_lower - MAXALIGN(SizeOfPageHeaderData)) % sizeof(XhEntry) != 0 ||
-			opaque->nsorted > XhPageGetNEntries(page))
+			opaque->nsorted > XhPageGetNEntries(page) ||
+			(opaque->kind == XH_PAGE_BUCKET && opaque->aux > opaque->nsorted))
 			xh_corrupt(rel, blkno, "The entry array is inconsistent.");
 		if (opaque->depth > XH_MAX_DEPTH)
 			xh_corrupt(rel, blkno, "The local depth is out of range.");
@@ -110,6 +116,34 @@ xh_check_page(Relation rel, Page page, BlockNumber blkno, uint8 kind)
 			(uint64) opaque->prefix >= ((uint64) 1 << opaque->depth))
 			xh_corrupt(rel, blkno, "The hash prefix does not fit the local depth.");
 	}
+}
+
+/*
+ * xh_init_chain_page -- initialise "page" as an overflow page of the chain
+ * of the top 32 hash bits "top" of the bucket whose special space is
+ * "bucket", linked to "next".
+ */
+void
+xh_init_chain_page(Page page, XhPageOpaque bucket, uint32 top,
+				   BlockNumber next)
+{
+	xh_init_page(page, XH_PAGE_OVERFLOW, bucket->depth, bucket->prefix);
+	XhPageGetOpaque(page)->aux = top;
+	XhPageGetOpaque(page)->next = next;
+}
+
+/*
+ * xh_check_chain_page -- xh_check_page for a page reached along the chain
+ * of the top 32 hash bits "top" by a backend holding the bucket's lock
+ * (where the chain cannot change): it must be an overflow page of that
+ * chain.
+ */
+void
+xh_check_chain_page(Relation rel, Page page, BlockNumber blkno, uint32 top)
+{
+	xh_check_page(rel, page, blkno, XH_PAGE_OVERFLOW);
+	if (XhPageGetOpaque(page)->aux != top)
+		xh_corrupt(rel, blkno, "The overflow page belongs to another chain.");
 }
 
 /*
@@ -720,6 +754,27 @@ xh_entries_lower_bound(const XhEntry *entries, int lo, int hi, uint64 h)
 }
 
 /*
+ * xh_page_find_chain -- index of the chain entry for the top 32 hash bits
+ * "top" on bucket page "page", or -1 if the bucket has no chain for them.
+ * Chain entries are in the sorted part, before every entry of their top
+ * 32 bits; pages without chains (aux = 0) are not searched.
+ */
+int
+xh_page_find_chain(Page page, uint32 top)
+{
+	XhEntry    *entries = XhPageGetEntries(page);
+	int			nsorted = XhPageGetOpaque(page)->nsorted;
+	int			i;
+
+	if (XhPageGetOpaque(page)->aux == 0)
+		return -1;
+	i = xh_entries_lower_bound(entries, 0, nsorted, XhChainKey(top));
+	if (i < nsorted && XhEntryKey(&entries[i]) == XhChainKey(top))
+		return i;
+	return -1;
+}
+
+/*
  * xh_page_find_first -- index of the first entry in the sorted part of the
  * page whose hash is >= hash.
  *
@@ -841,6 +896,8 @@ xh_make_entry(XhEntry *e, uint64 hash, ItemPointer tid)
 	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
 	uint64		key;
 
+	if (off == InvalidOffsetNumber)
+		elog(ERROR, "xhash cannot index an invalid item pointer");
 	if (off > XH_MAX_OFFSET)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

@@ -6,9 +6,12 @@
  * ambulkdelete visits the bucket pages in block order.  For each it takes
  * the bucket page's exclusive lock (the lock every inserter of the bucket
  * takes first), compacts the page in place with one generic record if
- * anything goes, then walks the overflow chain in chain order doing the
- * same; an overflow page that becomes empty is unlinked and marked
- * deleted in the same record as its predecessor's new link (two pages).
+ * anything goes, then walks each overflow chain of the bucket in chain
+ * order doing the same; an overflow page that becomes empty is unlinked
+ * and marked deleted in the same record as its predecessor's new link
+ * (two pages: the previous chain page, or the bucket page whose chain
+ * entry leads to the chain, and which loses that entry with the chain's
+ * last page).
  * Entries are removed only here, never at insert time: generic WAL cannot
  * carry the recovery-conflict information that opportunistic removal
  * would need on a standby, while entries removed by VACUUM point to rows
@@ -60,9 +63,12 @@ xh_vacuum_page(Page page, IndexBulkDeleteCallback callback,
 	{
 		ItemPointerData tid;
 
-		xh_entry_tid(&entries[i], &tid);
-		if (callback(&tid, callback_state))
-			continue;
+		if (!XhEntryIsChain(&entries[i]))
+		{
+			xh_entry_tid(&entries[i], &tid);
+			if (callback(&tid, callback_state))
+				continue;
+		}
 		if (i < nsorted)
 			newsorted++;
 		if (i != j)
@@ -90,6 +96,8 @@ xh_page_has_dead(Page page, IndexBulkDeleteCallback callback,
 	{
 		ItemPointerData tid;
 
+		if (XhEntryIsChain(&entries[i]))
+			continue;
 		xh_entry_tid(&entries[i], &tid);
 		if (callback(&tid, callback_state))
 			return true;
@@ -116,32 +124,27 @@ xh_mark_deleted(Page page, BlockNumber next)
 }
 
 /*
- * xh_vacuum_bucket -- bulk-delete in one bucket page ("buf", exclusively
- * locked by the caller) and its overflow chain.
+ * xh_vacuum_chain -- bulk-delete in the overflow chain of the top 32 hash
+ * bits "top", whose chain entry is on the bucket page "buf" (exclusively
+ * locked by the caller, and staying so).  The chain's pages are locked in
+ * chain order, each predecessor until its successor is done.  A page that
+ * becomes empty is unlinked in the same record that cleans it: its
+ * predecessor (the previous chain page, or the chain entry on the bucket
+ * page) now leads to its successor; when the last page goes, the chain
+ * entry goes with it.
  */
 static void
-xh_vacuum_bucket(Relation rel, Buffer buf, IndexVacuumInfo *info,
-				 IndexBulkDeleteResult *stats,
-				 IndexBulkDeleteCallback callback, void *callback_state)
+xh_vacuum_chain(Relation rel, Buffer buf, uint32 top, IndexVacuumInfo *info,
+				IndexBulkDeleteResult *stats,
+				IndexBulkDeleteCallback callback, void *callback_state)
 {
-	Page		page = BufferGetPage(buf);
 	Buffer		prev = buf;
 	BlockNumber next;
 	XhWalk		walk = {0};
+	int			c = xh_page_find_chain(BufferGetPage(buf), top);
 
-	if (xh_page_has_dead(page, callback, callback_state))
-	{
-		GenericXLogState *state = GenericXLogStart(rel);
-
-		page = GenericXLogRegisterBuffer(state, buf, 0);
-		stats->tuples_removed += xh_vacuum_page(page, callback, callback_state);
-		GenericXLogFinish(state);
-		page = BufferGetPage(buf);
-	}
-	stats->num_index_tuples += XhPageGetNEntries(page);
-
-	/* the chain; the bucket page stays locked, and so does the predecessor */
-	next = XhPageGetOpaque(page)->next;
+	Assert(c >= 0);
+	next = XhPageGetEntries(BufferGetPage(buf))[c].blkno;
 	while (next != InvalidBlockNumber)
 	{
 		Buffer		cbuf;
@@ -154,7 +157,7 @@ xh_vacuum_bucket(Relation rel, Buffer buf, IndexVacuumInfo *info,
 		vacuum_delay_point();
 		LockBuffer(cbuf, BUFFER_LOCK_EXCLUSIVE);
 		cpage = BufferGetPage(cbuf);
-		xh_check_page(rel, cpage, cblk, XH_PAGE_OVERFLOW);
+		xh_check_chain_page(rel, cpage, cblk, top);
 		next = XhPageGetOpaque(cpage)->next;
 
 		if (xh_page_has_dead(cpage, callback, callback_state))
@@ -167,7 +170,22 @@ xh_vacuum_bucket(Relation rel, Buffer buf, IndexVacuumInfo *info,
 			if (XhPageGetNEntries(cpage) == 0)
 			{
 				/* unlink the empty page; scans on it follow its link */
-				XhPageGetOpaque(ppage)->next = next;
+				if (prev != buf)
+					XhPageGetOpaque(ppage)->next = next;
+				else if (next != InvalidBlockNumber)
+					XhPageGetEntries(ppage)[c].blkno = next;
+				else
+				{
+					/* the chain is gone: so is its chain entry */
+					XhEntry    *entries = XhPageGetEntries(ppage);
+					int			n = XhPageGetNEntries(ppage);
+
+					memmove(&entries[c], &entries[c + 1],
+							(n - c - 1) * sizeof(XhEntry));
+					XhPageSetNEntries(ppage, n - 1);
+					XhPageGetOpaque(ppage)->nsorted--;
+					XhPageGetOpaque(ppage)->aux--;
+				}
 				xh_mark_deleted(cpage, next);
 				stats->pages_deleted++;
 				stats->pages_newly_deleted++;
@@ -187,6 +205,51 @@ xh_vacuum_bucket(Relation rel, Buffer buf, IndexVacuumInfo *info,
 	}
 	if (prev != buf)
 		UnlockReleaseBuffer(prev);
+}
+
+/*
+ * xh_vacuum_bucket -- bulk-delete in one bucket page ("buf", exclusively
+ * locked by the caller) and its overflow chains.
+ */
+static void
+xh_vacuum_bucket(Relation rel, Buffer buf, IndexVacuumInfo *info,
+				 IndexBulkDeleteResult *stats,
+				 IndexBulkDeleteCallback callback, void *callback_state)
+{
+	Page		page = BufferGetPage(buf);
+	uint32	   *tops = NULL;
+	int			ntops = 0;
+	int			i;
+
+	if (xh_page_has_dead(page, callback, callback_state))
+	{
+		GenericXLogState *state = GenericXLogStart(rel);
+
+		page = GenericXLogRegisterBuffer(state, buf, 0);
+		stats->tuples_removed += xh_vacuum_page(page, callback, callback_state);
+		GenericXLogFinish(state);
+		page = BufferGetPage(buf);
+	}
+
+	/* the chains, by their top 32 bits (their chain entries may go) */
+	if (XhPageGetOpaque(page)->aux > 0)
+	{
+		XhEntry    *entries = XhPageGetEntries(page);
+		int			n = XhPageGetOpaque(page)->nsorted;
+
+		tops = palloc(n * sizeof(uint32));
+		for (i = 0; i < n; i++)
+			if (XhEntryIsChain(&entries[i]))
+				tops[ntops++] = entries[i].key_hi;
+	}
+	for (i = 0; i < ntops; i++)
+		xh_vacuum_chain(rel, buf, tops[i], info, stats, callback,
+						callback_state);
+	if (tops)
+		pfree(tops);
+
+	/* what is left on the page, without the chain entries */
+	stats->num_index_tuples += XhPageGetNEntries(page) - XhPageGetOpaque(page)->aux;
 }
 
 /*
@@ -286,9 +349,10 @@ xhvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 					stats->pages_free++;
 				}
 			}
-			else if (count_tuples &&
-					 (XhPageGetKind(page) == XH_PAGE_BUCKET ||
-					  XhPageGetKind(page) == XH_PAGE_OVERFLOW))
+			else if (count_tuples && XhPageGetKind(page) == XH_PAGE_BUCKET)
+				stats->num_index_tuples += XhPageGetNEntries(page) -
+					XhPageGetOpaque(page)->aux;
+			else if (count_tuples && XhPageGetKind(page) == XH_PAGE_OVERFLOW)
 				stats->num_index_tuples += XhPageGetNEntries(page);
 		}
 		UnlockReleaseBuffer(buf);

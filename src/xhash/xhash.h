@@ -68,11 +68,27 @@
 
 /*
  * A group of entries sharing their top 32 hash bits (one frequent key, or
- * a few) that fills at least this much of a bucket page goes to the
- * bucket's overflow chain instead of being split over and over: every
+ * a few) that fills at least XH_SPILL_MIN of a full bucket page goes to an
+ * overflow chain of its own instead of being split over and over: every
  * split would leave it whole in one half, the half as full as before.
+ * Later entries of the group go to the chain, filling its page, so a
+ * quarter of a page suffices; only a key that stops growing right there
+ * leaves a chain page that empty.  The build knows the final size of every
+ * group and chains only those that fill at least half a page,
+ * XH_BUILD_CHAIN_MIN (both: see xh_layout_groups and xh_full_page_action).
  */
-#define XH_SPILL_MIN			(XH_PAGE_CAPACITY / 2)
+#define XH_SPILL_MIN			(XH_PAGE_CAPACITY / 4)
+#define XH_BUILD_CHAIN_MIN		(XH_PAGE_CAPACITY / 2)
+
+/*
+ * What an insert does when the bucket page is full and has no chain for
+ * the entry's hash (xh_full_page_action).
+ */
+typedef enum XhFullAction
+{
+	XH_FULL_SPILL,				/* a group moves to its chain first */
+	XH_FULL_SPLIT				/* the bucket splits */
+} XhFullAction;
 
 /* start loading the cache line at "addr"; only a hint to the CPU */
 #if defined(__GNUC__) || defined(__clang__)
@@ -202,6 +218,10 @@ extern char *xhbuildphasename(int64 phasenum);
 extern void xh_init_page(Page page, uint8 kind, uint8 depth, uint32 prefix);
 extern void xh_check_page(Relation rel, Page page, BlockNumber blkno,
 						  uint8 kind);
+extern void xh_init_chain_page(Page page, XhPageOpaque bucket, uint32 top,
+							   BlockNumber next);
+extern void xh_check_chain_page(Relation rel, Page page, BlockNumber blkno,
+								uint32 top);
 extern void xh_fill_metapage(Page page, uint64 seed, uint32 global_depth,
 							 BlockNumber dir_start, uint32 dir_npages,
 							 int fillfactor, int natts);
@@ -225,6 +245,7 @@ extern bool xh_ranges_overlap(uint8 depth1, uint32 prefix1,
 							  uint8 depth2, uint32 prefix2);
 extern void xh_sort_entries(XhEntry *entries, int n);
 extern int	xh_page_find_first(Page page, uint64 hash);
+extern int	xh_page_find_chain(Page page, uint32 top);
 extern void xh_make_entry(XhEntry *e, uint64 hash, ItemPointer tid);
 extern void xh_entry_tid(const XhEntry *e, ItemPointer tid);
 extern XhKeyEq *xh_get_keyeq(Relation rel);
@@ -258,7 +279,7 @@ extern int64 xhgetbitmap(IndexScanDesc scan, TIDBitmap *tbm);
 extern void xhendscan(IndexScanDesc scan);
 
 /* xh_split.c */
-extern bool xh_bucket_wants_chain(Page page, uint64 hash);
+extern XhFullAction xh_full_page_action(Page page, uint32 *top);
 extern void xh_split(Relation rel, uint64 hash);
 extern void xh_repair_directory(Relation rel, uint64 hash);
 

@@ -6,8 +6,10 @@
 #     wal_consistency_checking = 'generic' (redo compares every page it
 #     rebuilds with a full image and PANICs on a difference): an xhash
 #     index built, grown through many splits and directory doublings,
-#     given overflow chains (also a frequent key's entries moved from its
-#     bucket page to a chain), vacuumed (chains unlinked, pages recycled) --
+#     given overflow chains (also frequent keys' entries moved from their
+#     bucket page to chains of their own, many chains per bucket), vacuumed
+#     (chain pages unlinked, chains and their entries removed, pages
+#     recycled) --
 #     on a heap and on an lsm table.  The standby answers index lookups
 #     like the primary and its indexes pass xhash_check.
 #   * A crash while concurrent inserts split buckets: after recovery the
@@ -41,6 +43,11 @@ $primary->safe_psql(
 	CREATE INDEX s_k ON s USING xhash (k);
 	INSERT INTO s SELECT CASE WHEN g % 3 = 0 THEN g + 20000 ELSE 42 END
 	  FROM generate_series(1, 6000) g;
+	CREATE TABLE m (k int4, v int4);
+	CREATE INDEX m_k ON m USING xhash (k);
+	INSERT INTO m SELECT k, g FROM generate_series(1, 60) k, generate_series(1, 700) g;
+	INSERT INTO m SELECT g % 500 + 100, g FROM generate_series(1, 20000) g;
+	CREATE INDEX m_k2 ON m USING xhash (k);
 });
 
 my $lookups = q{
@@ -54,6 +61,9 @@ my $lookups = q{
 	SELECT count(*) FROM s WHERE k = 42;
 	SELECT count(*) FROM s WHERE k IN (1, 20003, 25998);
 	SELECT xhash_check('s_k'), overflow_pages > 0, global_depth < 10 FROM xhash_info('s_k');
+	SELECT k, count(*) FROM m WHERE k IN (1, 2, 30, 60, 150) GROUP BY k ORDER BY k;
+	SELECT xhash_check('m_k'), xhash_check('m_k2');
+	SELECT global_depth <= 6, overflow_pages >= 60 FROM xhash_info('m_k');
 };
 compare_query($primary, $standby, $lookups, 'standby agrees after splits and chains');
 
@@ -68,6 +78,11 @@ $primary->safe_psql(
 	VACUUM l;
 	INSERT INTO l SELECT 8, 'eight' FROM generate_series(1, 3000);
 	INSERT INTO h SELECT g, 'x' || g FROM generate_series(60001, 90000) g;
+	DELETE FROM m WHERE k % 2 = 0 AND k <= 60;
+	VACUUM m;
+	SELECT pg_current_xact_id() IS NOT NULL;
+	VACUUM m;
+	INSERT INTO m SELECT g % 60 + 1, g FROM generate_series(1, 30000) g;
 });
 compare_query($primary, $standby, $lookups . q{
 	SELECT count(*) FROM l WHERE k = 8 AND t = 'eight';

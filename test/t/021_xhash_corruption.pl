@@ -19,7 +19,9 @@
 #     chain's key used to gather TIDs until memory ran out);
 #   * the hash prefix of an overflow page (what a hot standby's scan sees
 #     when a stale link leads it into a page recycled for another bucket's
-#     chain: it starts over, and fails if the chain really is like that).
+#     chain: it starts over, and fails if the chain really is like that);
+#   * the top 32 hash bits of an overflow page (the same, for a page
+#     recycled for another key's chain of the same bucket).
 #
 # Each time a lookup, an INSERT and xhash_check() must fail with an ERROR
 # that names the index (statement_timeout catches a loop), the index file
@@ -147,7 +149,15 @@ my ($o_next, $o_link, $o_prefix, $o_aux, $o_nsorted, $o_depth) =
 ok($o_depth > 0, 'the overflow page has a hash prefix');
 write_file_bytes($file, ($overflow + 1) * BLCKSZ - 24 + 8, pack('L', $o_prefix ^ 1));
 check_corruption('overflow page of another range', key => 42,
-	error => qr/pages of another bucket|another hash range/);
+	error => qr/pages of another chain|another hash range/);
+
+# --- an overflow page of another chain of the same range ----------------------------------
+
+# The same, for a page recycled for another key's chain in the same bucket:
+# its top 32 hash bits differ.
+write_file_bytes($file, ($overflow + 1) * BLCKSZ - 24 + 12, pack('L', $o_aux ^ 1));
+check_corruption('overflow page of another chain', key => 42,
+	error => qr/pages of another chain|belongs to another chain/);
 
 # --- all is well again with the original file ---------------------------------------------
 
