@@ -104,6 +104,8 @@ xh_check_entries(Relation rel, Page page, BlockNumber blkno, uint8 depth,
 				xh_check_fail(rel, blkno, "An overflow page holds a chain entry.");
 			if (i >= nsorted || entries[i].key_lo != 0)
 				xh_check_fail(rel, blkno, "A chain entry is malformed or out of place.");
+			if (i > 0 && XhEntryKey(&entries[i - 1]) == key)
+				xh_check_fail(rel, blkno, "Two chain entries lead to chains of the same hash bits.");
 			nchains++;
 		}
 		if (i > 0 && i < nsorted &&
@@ -153,6 +155,8 @@ xh_check_chain(Relation rel, BlockNumber bucket, uint8 depth, uint32 prefix,
 {
 	BlockNumber from = bucket;
 
+	if (chain == InvalidBlockNumber)
+		xh_check_fail(rel, bucket, "A chain entry leads to no overflow page.");
 	while (chain != InvalidBlockNumber)
 	{
 		Buffer		buf;

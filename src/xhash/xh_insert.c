@@ -130,7 +130,8 @@ xh_check_unique(Relation index, Relation heapRel, IndexInfo *indexInfo,
 
 	/* the bucket page, then the chain of our top 32 bits if it has one */
 	c = xh_page_find_chain(page, XhHashTop32(hash));
-	next = c >= 0 ? XhPageGetEntries(page)[c].blkno : InvalidBlockNumber;
+	next = c >= 0 ? xh_chain_head(index, page, BufferGetBlockNumber(buf), c) :
+		InvalidBlockNumber;
 	for (;;)
 	{
 		XhEntry    *entries = XhPageGetEntries(page);
@@ -199,7 +200,7 @@ static void
 xh_chain_insert(Relation index, Buffer buf, int c, XhEntry *entry)
 {
 	Page		page = BufferGetPage(buf);
-	BlockNumber head = XhPageGetEntries(page)[c].blkno;
+	BlockNumber head = xh_chain_head(index, page, BufferGetBlockNumber(buf), c);
 	uint32		top = entry->key_hi;
 	GenericXLogState *state;
 	Buffer		hbuf;
@@ -261,6 +262,7 @@ xh_spill_to_chain(Relation index, Buffer buf, uint32 top)
 	XhEntry    *moved;
 	Buffer		nbuf;
 	Page		npage;
+	BlockNumber head;
 	GenericXLogState *state;
 	int			n,
 				c,
@@ -268,15 +270,19 @@ xh_spill_to_chain(Relation index, Buffer buf, uint32 top)
 				nmoved = 0,
 				i;
 
+	/* the group's chain so far, if it has one */
+	page = BufferGetPage(buf);
+	c = xh_page_find_chain(page, top);
+	head = c >= 0 ? xh_chain_head(index, page, BufferGetBlockNumber(buf), c) :
+		InvalidBlockNumber;
+
 	nbuf = xh_new_buffer(index, true);
 	state = GenericXLogStart(index);
 	page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
 	npage = GenericXLogRegisterBuffer(state, nbuf, GENERIC_XLOG_FULL_IMAGE);
 	entries = XhPageGetEntries(page);
 	n = XhPageGetNEntries(page);
-	c = xh_page_find_chain(page, top);
-	xh_init_chain_page(npage, XhPageGetOpaque(page), top,
-					   c >= 0 ? entries[c].blkno : InvalidBlockNumber);
+	xh_init_chain_page(npage, XhPageGetOpaque(page), top, head);
 	moved = XhPageGetEntries(npage);
 
 	for (i = 0; i < n; i++)

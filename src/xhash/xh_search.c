@@ -154,15 +154,16 @@ xh_collect_page(Page page, uint64 hash, bool all, XhTidList *list)
  * page lock at a time.  A deleted page was unlinked (empty) by VACUUM
  * after we read the link to it; its own link leads on.
  *
- * Every page of the chain must be a page of this chain: it carries the
- * chain's top 32 bits, and the range of the bucket it was made for, which
- * must contain them.  On a primary an unlinked page is only recycled once
- * no scan can still hold a link to it, but a hot standby's scans do not
- * hold VACUUM back: a page we reach through a stale link may have become
- * another chain's page, and following its links would skip the rest of
- * ours.  Returns false in that case (the caller starts over from the
- * bucket page); raises an error for anything that is not an overflow or
- * deleted page.
+ * Every page of the chain must be a page of this chain: an overflow page
+ * carries the chain's top 32 bits, and the range of the bucket it was made
+ * for, which must contain them; a deleted chain page keeps the top 32 bits
+ * too.  On a primary an unlinked page is only recycled once no scan can
+ * still hold a link to it, but a hot standby's scans do not hold VACUUM
+ * back: a page we reach through a stale link may have become a page of
+ * another chain or of another kind (or been deleted again from another
+ * chain), and following its links would skip the rest of ours.  Returns
+ * false in that case; the caller starts over from the bucket page, and
+ * reports corruption if that keeps happening.
  */
 static bool
 xh_collect_chain(Relation rel, BlockNumber from, BlockNumber next,
@@ -175,6 +176,7 @@ xh_collect_chain(Relation rel, BlockNumber from, BlockNumber next,
 		Buffer		buf;
 		Page		page;
 		XhPageOpaque opaque;
+		bool		ours;
 
 		xh_walk_step(rel, &walk, from, next);
 		buf = ReadBuffer(rel, next);
@@ -183,21 +185,17 @@ xh_collect_chain(Relation rel, BlockNumber from, BlockNumber next,
 		xh_check_page(rel, page, next, 0);
 		opaque = XhPageGetOpaque(page);
 		if (opaque->kind == XH_PAGE_OVERFLOW)
+			ours = opaque->aux == top &&
+				xh_ranges_overlap(opaque->depth, opaque->prefix, 32, top);
+		else
+			ours = opaque->kind == XH_PAGE_DELETED && opaque->link == top;
+		if (!ours)
 		{
-			if (opaque->aux != top ||
-				!xh_ranges_overlap(opaque->depth, opaque->prefix, 32, top))
-			{
-				UnlockReleaseBuffer(buf);
-				return false;
-			}
-			xh_collect_page(page, hash, all, list);
+			UnlockReleaseBuffer(buf);
+			return false;
 		}
-		else if (opaque->kind != XH_PAGE_DELETED)
-			ereport(ERROR,
-					(errcode(ERRCODE_INDEX_CORRUPTED),
-					 errmsg("index \"%s\" contains corrupted page at block %u",
-							RelationGetRelationName(rel), next),
-					 errdetail("An overflow chain leads to a page of another kind.")));
+		if (opaque->kind == XH_PAGE_OVERFLOW)
+			xh_collect_page(page, hash, all, list);
 		from = next;
 		next = opaque->next;
 		UnlockReleaseBuffer(buf);
@@ -220,7 +218,7 @@ xh_chain_lost(Relation rel, BlockNumber blkno, int attempt)
 				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("index \"%s\" contains corrupted page at block %u",
 						RelationGetRelationName(rel), blkno),
-				 errdetail("The overflow chain leads to pages of another chain."),
+				 errdetail("The overflow chain leads to pages that are not its own."),
 				 errhint("Please REINDEX it.")));
 	CHECK_FOR_INTERRUPTS();
 }
@@ -328,7 +326,7 @@ xh_collect(IndexScanDesc scan)
 			xh_collect_page(page, hash, false, &list);
 			c = xh_page_find_chain(page, XhHashTop32(hash));
 			if (c >= 0)
-				next = XhPageGetEntries(page)[c].blkno;
+				next = xh_chain_head(rel, page, blkno, c);
 			UnlockReleaseBuffer(buf);
 			if (xh_collect_chain(rel, blkno, next, hash, false,
 								 XhHashTop32(hash), &list))
@@ -368,7 +366,10 @@ xh_collect(IndexScanDesc scan)
 					chains = palloc(XH_PAGE_CAPACITY * sizeof(XhEntry));
 				for (c = 0; c < n; c++)
 					if (XhEntryIsChain(&entries[c]))
-						chains[nchains++] = entries[c];
+					{
+						chains[nchains] = entries[c];
+						chains[nchains++].blkno = xh_chain_head(rel, page, blkno, c);
+					}
 			}
 			link = XhPageGetOpaque(page)->link;
 			UnlockReleaseBuffer(buf);

@@ -775,6 +775,22 @@ xh_page_find_chain(Page page, uint32 top)
 }
 
 /*
+ * xh_chain_head -- the first page of the chain whose chain entry is the
+ * c-th entry of bucket page "page" (block "blkno").  A chain entry that
+ * leads to no page is corruption: InvalidBlockNumber would end the walk at
+ * once (rows silently missing), and ReadBuffer takes it for P_NEW.
+ */
+BlockNumber
+xh_chain_head(Relation rel, Page page, BlockNumber blkno, int c)
+{
+	BlockNumber head = XhPageGetEntries(page)[c].blkno;
+
+	if (unlikely(head == InvalidBlockNumber || head == XH_METAPAGE_BLKNO))
+		xh_corrupt(rel, blkno, "A chain entry leads to no overflow page.");
+	return head;
+}
+
+/*
  * xh_page_find_first -- index of the first entry in the sorted part of the
  * page whose hash is >= hash.
  *

@@ -6,12 +6,14 @@
  * ambulkdelete visits the bucket pages in block order.  For each it takes
  * the bucket page's exclusive lock (the lock every inserter of the bucket
  * takes first), compacts the page in place with one generic record if
- * anything goes, then walks each overflow chain of the bucket in chain
- * order doing the same; an overflow page that becomes empty is unlinked
- * and marked deleted in the same record as its predecessor's new link
- * (two pages: the previous chain page, or the bucket page whose chain
- * entry leads to the chain, and which loses that entry with the chain's
- * last page).
+ * anything goes and notes its chains; then, for each chain, it locks the
+ * bucket again and walks the chain in chain order doing the same, keeping
+ * the bucket locked only until the chain's first page is done (see
+ * xh_vacuum_chain).  An overflow page that becomes empty is unlinked and
+ * marked deleted in the same record as its predecessor's new link (two
+ * pages: the previous chain page, or the bucket page whose chain entry
+ * leads to the chain, and which loses that entry with the chain's last
+ * page).  VACUUM never sleeps (vacuum_delay_point) holding a lock.
  * Entries are removed only here, never at insert time: generic WAL cannot
  * carry the recovery-conflict information that opportunistic removal
  * would need on a standby, while entries removed by VACUUM point to rows
@@ -106,8 +108,11 @@ xh_page_has_dead(Page page, IndexBulkDeleteCallback callback,
 }
 
 /*
- * xh_mark_deleted -- turn a (registered) page into a deleted page that
- * still leads on to "next", recyclable after the current next XID.
+ * xh_mark_deleted -- turn a (registered) chain page into a deleted page
+ * that still leads on to "next", recyclable after the current next XID.
+ * It keeps its chain's top 32 hash bits (in "link"), so that a hot
+ * standby's scan that arrives here through a stale link can tell whether
+ * it still is on its chain (see xh_collect_chain).
  */
 static void
 xh_mark_deleted(Page page, BlockNumber next)
@@ -119,32 +124,49 @@ xh_mark_deleted(Page page, BlockNumber next)
 	opaque->nsorted = 0;
 	opaque->kind = XH_PAGE_DELETED;
 	opaque->next = next;
+	opaque->link = opaque->aux;
 	opaque->prefix = (uint32) stamp;
 	opaque->aux = (uint32) (stamp >> 32);
 }
 
 /*
  * xh_vacuum_chain -- bulk-delete in the overflow chain of the top 32 hash
- * bits "top", whose chain entry is on the bucket page "buf" (exclusively
- * locked by the caller, and staying so).  The chain's pages are locked in
- * chain order, each predecessor until its successor is done.  A page that
+ * bits "top".
+ *
+ * The bucket page that holds the chain's entry is found again (the bucket
+ * may have split since we saw it) and locked exclusively, the lock every
+ * inserter of the chain takes first; it is held only until the chain's
+ * first page that stays is done, so that lookups and inserts of the
+ * bucket's other hashes wait for at most a page or two of each chain.
+ * The chain's pages are locked in chain order, each predecessor until its
+ * successor is done (inserters only ever touch the chain's first page, and
+ * only under the bucket's lock; this is the only VACUUM).  A page that
  * becomes empty is unlinked in the same record that cleans it: its
  * predecessor (the previous chain page, or the chain entry on the bucket
- * page) now leads to its successor; when the last page goes, the chain
- * entry goes with it.
+ * page) now leads to its successor; when the chain's last page goes, the
+ * chain entry goes with it.
  */
 static void
-xh_vacuum_chain(Relation rel, Buffer buf, uint32 top, IndexVacuumInfo *info,
+xh_vacuum_chain(Relation rel, uint32 top, IndexVacuumInfo *info,
 				IndexBulkDeleteResult *stats,
 				IndexBulkDeleteCallback callback, void *callback_state)
 {
+	bool		stale;
+	Buffer		buf = xh_find_bucket(rel, XhChainKey(top), BUFFER_LOCK_EXCLUSIVE,
+									 &stale);
 	Buffer		prev = buf;
+	bool		bucket_locked = true;	/* is "prev" the bucket page? */
 	BlockNumber next;
 	XhWalk		walk = {0};
 	int			c = xh_page_find_chain(BufferGetPage(buf), top);
 
-	Assert(c >= 0);
-	next = XhPageGetEntries(BufferGetPage(buf))[c].blkno;
+	if (c < 0)
+	{
+		/* no such chain any more */
+		UnlockReleaseBuffer(buf);
+		return;
+	}
+	next = xh_chain_head(rel, BufferGetPage(buf), BufferGetBlockNumber(buf), c);
 	while (next != InvalidBlockNumber)
 	{
 		Buffer		cbuf;
@@ -154,7 +176,6 @@ xh_vacuum_chain(Relation rel, Buffer buf, uint32 top, IndexVacuumInfo *info,
 		xh_walk_step(rel, &walk, BufferGetBlockNumber(prev), next);
 		cbuf = ReadBufferExtended(rel, MAIN_FORKNUM, next, RBM_NORMAL,
 								  info->strategy);
-		vacuum_delay_point();
 		LockBuffer(cbuf, BUFFER_LOCK_EXCLUSIVE);
 		cpage = BufferGetPage(cbuf);
 		xh_check_chain_page(rel, cpage, cblk, top);
@@ -170,7 +191,7 @@ xh_vacuum_chain(Relation rel, Buffer buf, uint32 top, IndexVacuumInfo *info,
 			if (XhPageGetNEntries(cpage) == 0)
 			{
 				/* unlink the empty page; scans on it follow its link */
-				if (prev != buf)
+				if (!bucket_locked)
 					XhPageGetOpaque(ppage)->next = next;
 				else if (next != InvalidBlockNumber)
 					XhPageGetEntries(ppage)[c].blkno = next;
@@ -199,17 +220,17 @@ xh_vacuum_chain(Relation rel, Buffer buf, uint32 top, IndexVacuumInfo *info,
 			continue;
 		}
 		stats->num_index_tuples += XhPageGetNEntries(cpage);
-		if (prev != buf)
-			UnlockReleaseBuffer(prev);
+		UnlockReleaseBuffer(prev);	/* the bucket page, the first time */
 		prev = cbuf;
+		bucket_locked = false;
 	}
-	if (prev != buf)
-		UnlockReleaseBuffer(prev);
+	UnlockReleaseBuffer(prev);
 }
 
 /*
  * xh_vacuum_bucket -- bulk-delete in one bucket page ("buf", exclusively
- * locked by the caller) and its overflow chains.
+ * locked by the caller, who releases it) and then in its overflow chains,
+ * one at a time, each with the bucket locked again (xh_vacuum_chain).
  */
 static void
 xh_vacuum_bucket(Relation rel, Buffer buf, IndexVacuumInfo *info,
@@ -230,8 +251,9 @@ xh_vacuum_bucket(Relation rel, Buffer buf, IndexVacuumInfo *info,
 		GenericXLogFinish(state);
 		page = BufferGetPage(buf);
 	}
+	stats->num_index_tuples += XhPageGetNEntries(page) - XhPageGetOpaque(page)->aux;
 
-	/* the chains, by their top 32 bits (their chain entries may go) */
+	/* the chains, by their top 32 bits */
 	if (XhPageGetOpaque(page)->aux > 0)
 	{
 		XhEntry    *entries = XhPageGetEntries(page);
@@ -242,14 +264,15 @@ xh_vacuum_bucket(Relation rel, Buffer buf, IndexVacuumInfo *info,
 			if (XhEntryIsChain(&entries[i]))
 				tops[ntops++] = entries[i].key_hi;
 	}
+	UnlockReleaseBuffer(buf);
+
 	for (i = 0; i < ntops; i++)
-		xh_vacuum_chain(rel, buf, tops[i], info, stats, callback,
-						callback_state);
+	{
+		vacuum_delay_point();
+		xh_vacuum_chain(rel, tops[i], info, stats, callback, callback_state);
+	}
 	if (tops)
 		pfree(tops);
-
-	/* what is left on the page, without the chain entries */
-	stats->num_index_tuples += XhPageGetNEntries(page) - XhPageGetOpaque(page)->aux;
 }
 
 /*
@@ -286,13 +309,12 @@ xhbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 			page = BufferGetPage(buf);
 			if (!PageIsNew(page))
-			{
 				xh_check_page(rel, page, blkno, 0);
-				if (XhPageGetKind(page) == XH_PAGE_BUCKET)
-					xh_vacuum_bucket(rel, buf, info, stats, callback,
-									 callback_state);
-			}
-			UnlockReleaseBuffer(buf);
+			if (!PageIsNew(page) && XhPageGetKind(page) == XH_PAGE_BUCKET)
+				xh_vacuum_bucket(rel, buf, info, stats, callback,
+								 callback_state);
+			else
+				UnlockReleaseBuffer(buf);
 		}
 	}
 	stats->num_pages = nblocks;

@@ -21,7 +21,9 @@
 #     when a stale link leads it into a page recycled for another bucket's
 #     chain: it starts over, and fails if the chain really is like that);
 #   * the top 32 hash bits of an overflow page (the same, for a page
-#     recycled for another key's chain of the same bucket).
+#     recycled for another key's chain of the same bucket);
+#   * the block of a chain entry set to 0xFFFFFFFF (it would end the walk
+#     before it starts, and is P_NEW to ReadBuffer).
 #
 # Each time a lookup, an INSERT and xhash_check() must fail with an ERROR
 # that names the index (statement_timeout catches a loop), the index file
@@ -149,7 +151,7 @@ my ($o_next, $o_link, $o_prefix, $o_aux, $o_nsorted, $o_depth) =
 ok($o_depth > 0, 'the overflow page has a hash prefix');
 write_file_bytes($file, ($overflow + 1) * BLCKSZ - 24 + 8, pack('L', $o_prefix ^ 1));
 check_corruption('overflow page of another range', key => 42,
-	error => qr/pages of another chain|another hash range/);
+	error => qr/pages that are not its own|another hash range/);
 
 # --- an overflow page of another chain of the same range ----------------------------------
 
@@ -157,7 +159,28 @@ check_corruption('overflow page of another range', key => 42,
 # its top 32 hash bits differ.
 write_file_bytes($file, ($overflow + 1) * BLCKSZ - 24 + 12, pack('L', $o_aux ^ 1));
 check_corruption('overflow page of another chain', key => 42,
-	error => qr/pages of another chain|belongs to another chain/);
+	error => qr/pages that are not its own|belongs to another chain/);
+
+# --- a chain entry that leads to no page ----------------------------------------------------
+
+# The chain entry of the frequent key: an entry with offset 0 on a bucket
+# page.  Its block, 0xFFFFFFFF, would end the walk at once (the key's rows
+# silently missing) and is P_NEW to the buffer manager.
+my $chain_entry;
+foreach my $blkno (grep { page_kind($_) == 3 } (1 .. $npages - 1))
+{
+	my $pd_lower = unpack('S', substr($original, $blkno * BLCKSZ + 12, 2));
+	for (my $off = 24; $off + 12 <= $pd_lower; $off += 12)
+	{
+		my ($key_hi, $key_lo, $blk) =
+		  unpack('L L L', substr($original, $blkno * BLCKSZ + $off, 12));
+		$chain_entry = $blkno * BLCKSZ + $off if ($key_lo & 511) == 0;
+	}
+}
+ok(defined $chain_entry, 'found the chain entry');
+write_file_bytes($file, $chain_entry + 8, pack('L', 0xFFFFFFFF));
+check_corruption('chain entry leading to no page', key => 42, insert => 1,
+	error => qr/chain entry leads to no overflow page/);
 
 # --- all is well again with the original file ---------------------------------------------
 
