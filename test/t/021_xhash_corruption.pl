@@ -22,6 +22,8 @@
 #     chain: it starts over, and fails if the chain really is like that);
 #   * the top 32 hash bits of an overflow page (the same, for a page
 #     recycled for another key's chain of the same bucket);
+#   * the link of an overflow page into a deleted page of another chain
+#     (the same, for a page recycled for another chain and deleted again);
 #   * the block of a chain entry set to 0xFFFFFFFF (it would end the walk
 #     before it starts, and is P_NEW to ReadBuffer).
 #
@@ -47,7 +49,10 @@ $node->safe_psql(
 	CREATE TABLE xc (k int8, v int4);
 	INSERT INTO xc SELECT g, g FROM generate_series(1, 30000) g;
 	INSERT INTO xc SELECT 42, -g FROM generate_series(1, 2000) g;
+	INSERT INTO xc SELECT 43, -g FROM generate_series(1, 2000) g;
 	CREATE INDEX xc_k ON xc USING xhash (k);
+	DELETE FROM xc WHERE k = 43;
+	VACUUM xc;
 });
 verify_query($node,
 	q{SELECT global_depth >= 2 AND overflow_pages >= 1 FROM xhash_info('xc_k')},
@@ -78,6 +83,8 @@ is($magic, 0x58484153, 'block 0 is the metapage');
 is(page_kind($dir_start), 2, 'the metapage names the directory');
 my ($overflow) = grep { page_kind($_) == 4 } (1 .. $npages - 1);
 ok(defined $overflow, 'found an overflow page');
+my ($deleted) = grep { page_kind($_) == 5 } (1 .. $npages - 1);
+ok(defined $deleted, 'found a deleted page (of the chain VACUUM emptied)');
 
 # Start the server on the corrupted file and check everything; then stop it
 # and put the original file back.
@@ -160,6 +167,16 @@ check_corruption('overflow page of another range', key => 42,
 write_file_bytes($file, ($overflow + 1) * BLCKSZ - 24 + 12, pack('L', $o_aux ^ 1));
 check_corruption('overflow page of another chain', key => 42,
 	error => qr/pages that are not its own|belongs to another chain/);
+
+# --- a link into a deleted page of another chain -----------------------------------------
+
+# What a hot standby's scan can meet when the page its stale link leads to
+# was recycled for another chain and deleted again: it must not follow the
+# deleted page's link (the end of the other chain) but start over, and
+# fail if the chain really is like that.
+write_file_bytes($file, ($overflow + 1) * BLCKSZ - 24, pack('L', $deleted));
+check_corruption('link into a deleted page of another chain', key => 42,
+	error => qr/pages that are not its own|not an overflow page/);
 
 # --- a chain entry that leads to no page ----------------------------------------------------
 
