@@ -185,9 +185,9 @@ xh_run_end(XhBuildEntry *entries, Size from, Size hi, uint32 top)
 /*
  * xh_layout_groups -- can the sorted entries [lo, hi) at "depth" be one
  * bucket if their large groups of entries sharing their top 32 bits go to
- * chains?  A group is large from Min(XH_BUILD_CHAIN_MIN, target) entries; what
- * stays on the page -- the other entries and one chain entry per group --
- * must fit the target.  At the deepest depth, where a range cannot be
+ * chains?  A group is large from Min(XH_BUILD_CHAIN_MIN, target) entries;
+ * what stays on the page -- the other entries and one chain entry per
+ * group -- must fit the target.  At the deepest depth, where a range cannot be
  * halved, every group of two or more entries is chained and the page may
  * be filled; that always fits, as such a range has at most
  * 2^(32 - XH_MAX_DEPTH) = 256 groups.  On success the groups are appended

@@ -7,8 +7,9 @@
  * Both read pages one at a time under share locks.  xhash_check holds a
  * ShareLock on the index, which keeps inserts (and hence splits) out, so
  * that it sees one consistent structure (on a hot standby, where that lock
- * cannot be taken, only AccessShareLock: run it when replay is quiet); xhash_info takes only
- * AccessShareLock, its figures are a snapshot of a moving target.
+ * cannot be taken, only AccessShareLock: run it when replay is quiet);
+ * xhash_info takes only AccessShareLock, its figures are a snapshot of a
+ * moving target.
  *
  *-------------------------------------------------------------------------
  */

@@ -57,9 +57,9 @@ xh_cmp_uint32(const void *a, const void *b)
 }
 
 /*
- * xh_full_page_action -- what to do with an entry that does
- * not fit on the full bucket page "page".  (Had the bucket a chain for the
- * hash's top 32 bits, the entry would go there, full page or not.)
+ * xh_full_page_action -- what to do with an entry that does not fit on the
+ * full bucket page "page".  (Had the bucket a chain for the entry's top 32
+ * bits, the entry would go there, full page or not.)
  *
  * XH_FULL_SPILL if the largest group of (non-chain) entries sharing their
  * top 32 bits, *top, fills at least XH_SPILL_MIN of the page: it moves to
@@ -72,8 +72,7 @@ xh_cmp_uint32(const void *a, const void *b)
  * always one: the bucket's hashes share their top XH_MAX_DEPTH bits, so a
  * page holds at most 2^(32 - XH_MAX_DEPTH) = 256 groups and chain entries.
  *
- * XH_FULL_SPLIT otherwise; also if the hash's own top has a chain, which
- * the caller should have used (xh_split then finds nothing to do).
+ * XH_FULL_SPLIT otherwise.
  */
 XhFullAction
 xh_full_page_action(Page page, uint32 *top)
