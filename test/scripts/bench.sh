@@ -63,7 +63,8 @@ case "$SCALE" in
 		TPCB_SCALE=2 # pgbench -i -s
 		TPCB_TX=1000 # tpcb-like transactions per client (2 clients)
 		N_CHURN=200000 # rows of the DELETE half + VACUUM table
-		N_HASH=200000 # rows of the xhash/hash/btree table
+		N_HASH=200000 # int8 keys of the xhash/hash/btree workload
+		N_UUID=200000 # UUID-text keys of the xhash/hash/btree workload
 		SCAN_RUNS=2 # executions of each timed query per step
 		Q_MULT=2 # query steps alternate arms Q_MULT times as often as loads
 		SAMPLE_S=0.2 # progress sampling interval of COPY
@@ -78,6 +79,7 @@ case "$SCALE" in
 		TPCB_TX=5000
 		N_CHURN=1000000
 		N_HASH=2000000
+		N_UUID=2000000
 		SCAN_RUNS=2
 		Q_MULT=2
 		SAMPLE_S=0.5
@@ -91,7 +93,8 @@ case "$SCALE" in
 		TPCB_SCALE=50
 		TPCB_TX=50000
 		N_CHURN=10000000
-		N_HASH=10000000
+		N_HASH=10000000 # the sizes issue 5 names: 10 M int8 keys,
+		N_UUID=5000000  # 5 M UUID-text keys
 		SCAN_RUNS=3
 		Q_MULT=3
 		SAMPLE_S=1
@@ -391,7 +394,7 @@ if [ -n "$(git -C "$LSM_ROOT" status --porcelain -- src 2>/dev/null)" ]; then
 	git_rev+=" + uncommitted changes in src/"
 fi
 meta git "$git_rev"
-meta parameters "N_NARROW=$N_NARROW N_BTREE=$N_BTREE N_EVENTS=$N_EVENTS INS_TX=$INS_TX LOOKUP_S=$LOOKUP_S TPCB_SCALE=$TPCB_SCALE TPCB_TX=$TPCB_TX N_CHURN=$N_CHURN N_HASH=$N_HASH SCAN_RUNS=$SCAN_RUNS ROUNDS=$ROUNDS Q_ROUNDS=$Q_ROUNDS"
+meta parameters "N_NARROW=$N_NARROW N_BTREE=$N_BTREE N_EVENTS=$N_EVENTS INS_TX=$INS_TX LOOKUP_S=$LOOKUP_S TPCB_SCALE=$TPCB_SCALE TPCB_TX=$TPCB_TX N_CHURN=$N_CHURN N_HASH=$N_HASH N_UUID=$N_UUID SCAN_RUNS=$SCAN_RUNS ROUNDS=$ROUNDS Q_ROUNDS=$Q_ROUNDS"
 for c in "${BENCH_CONF[@]}"; do
 	meta config "$c"
 done
@@ -1010,20 +1013,36 @@ drop_index_copies() {
 	psql_b -c "DROP TABLE IF EXISTS $1_btree, $1_hash, $1_brin, $1_xhash, $1_zonemap, $1_bitmap"
 }
 
+# ensure_kv -- the int8 keys' table: k is a permutation of 1..N_HASH
+# spread over 0 .. 2^32
 ensure_kv() {
 	[ "$(value "SELECT to_regclass('kv') IS NOT NULL")" = t ] && return 0
-	echo "(creating table kv: $N_HASH rows of int8 and UUID text keys, not timed)"
+	echo "(creating table kv: $N_HASH rows of int8 keys, not timed)"
 	psql_b -v n="$N_HASH" <<'SQL'
-CREATE TABLE kv (i bigint, k bigint, u text, v int) USING heap;
+CREATE TABLE kv (i bigint, k bigint, v int) USING heap;
 INSERT INTO kv
-  SELECT g, (g * 2654435761) % 4294967296, md5(g::text)::uuid::text, (g % 1000)::int
+  SELECT g, (g * 2654435761) % 4294967296, (g % 1000)::int
     FROM generate_series(1, :n) g;
 VACUUM ANALYZE kv;
 SQL
 }
 
-# xhash: point lookups of existing keys; k is a permutation of 1..N_HASH
-# spread over 0 .. 2^32, u the UUID text of md5(i)
+# ensure_kvu -- the UUID keys' table: u is the UUID text of md5(i)
+ensure_kvu() {
+	[ "$(value "SELECT to_regclass('kvu') IS NOT NULL")" = t ] && return 0
+	echo "(creating table kvu: $N_UUID rows of UUID text keys, not timed)"
+	psql_b -v n="$N_UUID" <<'SQL'
+CREATE TABLE kvu (i bigint, u text, v int) USING heap;
+INSERT INTO kvu
+  SELECT g, md5(g::text)::uuid::text, (g % 1000)::int
+    FROM generate_series(1, :n) g;
+VACUUM ANALYZE kvu;
+SQL
+}
+
+# xhash: point lookups of existing keys, one table per key type, each
+# holding only its key (each arm gets a copy, and at the large scale the
+# three copies of either table fit in shared_buffers together)
 wl_xhash_int8() {
 	ensure_kv || return 1
 	index_workload xhash_int8 kv k "\\set i random(1, $N_HASH)
@@ -1031,8 +1050,8 @@ wl_xhash_int8() {
 SELECT v FROM TBL WHERE k = :k;" point_lookup_tps pgbench hash btree xhash
 }
 wl_xhash_uuid() {
-	ensure_kv || return 1
-	index_workload xhash_uuid kv u "\\set i random(1, $N_HASH)
+	ensure_kvu || return 1
+	index_workload xhash_uuid kvu u "\\set i random(1, $N_UUID)
 SELECT v FROM TBL WHERE u = md5(:i::text)::uuid::text;" point_lookup_tps pgbench hash btree xhash
 }
 
@@ -1095,8 +1114,9 @@ fi
 if want xhash; then
 	if has_am xhash i; then
 		workload xhash_int8 "index on $N_HASH int8 keys: build, size, point lookups (pgbench runs of ${LOOKUP_S} s, 2 clients)" xhash "hash btree" wl_xhash_int8
-		workload xhash_uuid "index on $N_HASH UUID text keys: build, size, point lookups (pgbench runs of ${LOOKUP_S} s, 2 clients)" xhash "hash btree" wl_xhash_uuid
+		workload xhash_uuid "index on $N_UUID UUID text keys: build, size, point lookups (pgbench runs of ${LOOKUP_S} s, 2 clients)" xhash "hash btree" wl_xhash_uuid
 		drop_index_copies kv >/dev/null || true
+		drop_index_copies kvu >/dev/null || true
 	else
 		skipped xhash "xhash vs hash and btree" "xhash: not built yet"
 	fi
