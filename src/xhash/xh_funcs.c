@@ -230,7 +230,7 @@ xhash_check(PG_FUNCTION_ARGS)
 		XhPageOpaqueData opaque;
 		uint64		start,
 					span;
-		int			nchains = 0;
+		int			nchains;
 		int			c;
 
 		buf = xh_check_visit(rel, blkno, blkno, seen, nblocks, XH_PAGE_BUCKET,
@@ -246,10 +246,9 @@ xhash_check(PG_FUNCTION_ARGS)
 		start = opaque.depth == 0 ? 0 : ((uint64) opaque.prefix << (64 - opaque.depth));
 		if (done || start != expect_start)
 			xh_check_fail(rel, blkno, "The buckets do not partition the hash space in order.");
+		/* (this also checks that all chain entries are in the sorted part) */
 		xh_check_entries(rel, page, blkno, opaque.depth, opaque.prefix, false, 0);
-		for (c = 0; c < XhPageGetNEntries(page); c++)
-			if (XhEntryIsChain(&XhPageGetEntries(page)[c]))
-				chains[nchains++] = XhPageGetEntries(page)[c];
+		nchains = xh_page_chains(page, chains);
 		UnlockReleaseBuffer(buf);
 		expect_start = start + span;
 		done = (expect_start == 0);	/* wrapped: this bucket ends the space */

@@ -285,6 +285,9 @@ xh_spill_to_chain(Relation index, Buffer buf, uint32 top)
 	xh_init_chain_page(npage, XhPageGetOpaque(page), top, head);
 	moved = XhPageGetEntries(npage);
 
+	/* an existing chain entry stays, leading to the new head */
+	if (c >= 0)
+		entries[c].blkno = BufferGetBlockNumber(nbuf);
 	for (i = 0; i < n; i++)
 	{
 		if (entries[i].key_hi == top && !XhEntryIsChain(&entries[i]))
@@ -297,14 +300,8 @@ xh_spill_to_chain(Relation index, Buffer buf, uint32 top)
 	XhPageSetNEntries(npage, nmoved);
 	XhPageGetOpaque(npage)->nsorted = nmoved;
 
-	/* the chain entry: a new one, or the old one leading to the new head */
-	if (c >= 0)
-	{
-		for (i = 0; i < keep; i++)
-			if (XhEntryKey(&entries[i]) == XhChainKey(top))
-				entries[i].blkno = BufferGetBlockNumber(nbuf);
-	}
-	else
+	/* or a new chain entry */
+	if (c < 0)
 	{
 		entries[keep].key_hi = top;
 		entries[keep].key_lo = 0;

@@ -359,24 +359,17 @@ xh_collect(IndexScanDesc scan)
 			/* the chain entries, as the page is released next */
 			if (XhPageGetOpaque(page)->aux > 0)
 			{
-				XhEntry    *entries = XhPageGetEntries(page);
-				int			n = XhPageGetOpaque(page)->nsorted;
-
 				if (chains == NULL)
 					chains = palloc(XH_PAGE_CAPACITY * sizeof(XhEntry));
-				for (c = 0; c < n; c++)
-					if (XhEntryIsChain(&entries[c]))
-					{
-						chains[nchains] = entries[c];
-						chains[nchains++].blkno = xh_chain_head(rel, page, blkno, c);
-					}
+				nchains = xh_page_chains(page, chains);
 			}
 			link = XhPageGetOpaque(page)->link;
 			UnlockReleaseBuffer(buf);
 
 			for (c = 0; c < nchains; c++)
-				if (!xh_collect_chain(rel, blkno, chains[c].blkno, 0, true,
-									  chains[c].key_hi, &list))
+				if (!xh_collect_chain(rel, blkno,
+									  xh_check_chain_head(rel, blkno, chains[c].blkno),
+									  0, true, chains[c].key_hi, &list))
 					break;
 			if (c < nchains)
 			{

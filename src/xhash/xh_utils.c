@@ -775,19 +775,48 @@ xh_page_find_chain(Page page, uint32 top)
 }
 
 /*
+ * xh_check_chain_head -- "head", the first page of a chain according to a
+ * chain entry of bucket page "blkno".  A chain entry that leads to no page
+ * is corruption: InvalidBlockNumber would end the walk at once (rows
+ * silently missing), and ReadBuffer takes it for P_NEW.
+ */
+BlockNumber
+xh_check_chain_head(Relation rel, BlockNumber blkno, BlockNumber head)
+{
+	if (unlikely(head == InvalidBlockNumber || head == XH_METAPAGE_BLKNO))
+		xh_corrupt(rel, blkno, "A chain entry leads to no overflow page.");
+	return head;
+}
+
+/*
  * xh_chain_head -- the first page of the chain whose chain entry is the
- * c-th entry of bucket page "page" (block "blkno").  A chain entry that
- * leads to no page is corruption: InvalidBlockNumber would end the walk at
- * once (rows silently missing), and ReadBuffer takes it for P_NEW.
+ * c-th entry of bucket page "page" (block "blkno"), checked.
  */
 BlockNumber
 xh_chain_head(Relation rel, Page page, BlockNumber blkno, int c)
 {
-	BlockNumber head = XhPageGetEntries(page)[c].blkno;
+	return xh_check_chain_head(rel, blkno, XhPageGetEntries(page)[c].blkno);
+}
 
-	if (unlikely(head == InvalidBlockNumber || head == XH_METAPAGE_BLKNO))
-		xh_corrupt(rel, blkno, "A chain entry leads to no overflow page.");
-	return head;
+/*
+ * xh_page_chains -- copy the chain entries of bucket page "page" (all in
+ * its sorted part) to "chains", which has room for XH_PAGE_CAPACITY
+ * entries; returns how many.  For walks that release the page first.
+ */
+int
+xh_page_chains(Page page, XhEntry *chains)
+{
+	XhEntry    *entries = XhPageGetEntries(page);
+	int			nsorted = XhPageGetOpaque(page)->nsorted;
+	int			n = 0;
+	int			i;
+
+	if (XhPageGetOpaque(page)->aux == 0)
+		return 0;
+	for (i = 0; i < nsorted; i++)
+		if (XhEntryIsChain(&entries[i]))
+			chains[n++] = entries[i];
+	return n;
 }
 
 /*

@@ -238,8 +238,8 @@ xh_vacuum_bucket(Relation rel, Buffer buf, IndexVacuumInfo *info,
 				 IndexBulkDeleteCallback callback, void *callback_state)
 {
 	Page		page = BufferGetPage(buf);
-	uint32	   *tops = NULL;
-	int			ntops = 0;
+	XhEntry    *chains = NULL;
+	int			nchains = 0;
 	int			i;
 
 	if (xh_page_has_dead(page, callback, callback_state))
@@ -256,23 +256,19 @@ xh_vacuum_bucket(Relation rel, Buffer buf, IndexVacuumInfo *info,
 	/* the chains, by their top 32 bits */
 	if (XhPageGetOpaque(page)->aux > 0)
 	{
-		XhEntry    *entries = XhPageGetEntries(page);
-		int			n = XhPageGetOpaque(page)->nsorted;
-
-		tops = palloc(n * sizeof(uint32));
-		for (i = 0; i < n; i++)
-			if (XhEntryIsChain(&entries[i]))
-				tops[ntops++] = entries[i].key_hi;
+		chains = palloc(XH_PAGE_CAPACITY * sizeof(XhEntry));
+		nchains = xh_page_chains(page, chains);
 	}
 	UnlockReleaseBuffer(buf);
 
-	for (i = 0; i < ntops; i++)
+	for (i = 0; i < nchains; i++)
 	{
 		vacuum_delay_point();
-		xh_vacuum_chain(rel, tops[i], info, stats, callback, callback_state);
+		xh_vacuum_chain(rel, chains[i].key_hi, info, stats, callback,
+						callback_state);
 	}
-	if (tops)
-		pfree(tops);
+	if (chains)
+		pfree(chains);
 }
 
 /*

@@ -246,8 +246,11 @@ extern bool xh_ranges_overlap(uint8 depth1, uint32 prefix1,
 extern void xh_sort_entries(XhEntry *entries, int n);
 extern int	xh_page_find_first(Page page, uint64 hash);
 extern int	xh_page_find_chain(Page page, uint32 top);
+extern BlockNumber xh_check_chain_head(Relation rel, BlockNumber blkno,
+									   BlockNumber head);
 extern BlockNumber xh_chain_head(Relation rel, Page page, BlockNumber blkno,
 								 int c);
+extern int	xh_page_chains(Page page, XhEntry *chains);
 extern void xh_make_entry(XhEntry *e, uint64 hash, ItemPointer tid);
 extern void xh_entry_tid(const XhEntry *e, ItemPointer tid);
 extern XhKeyEq *xh_get_keyeq(Relation rel);

@@ -1021,31 +1021,30 @@ drop_index_copies() {
 	psql_b -c "DROP TABLE IF EXISTS $1_btree, $1_hash, $1_brin, $1_xhash, $1_zonemap, $1_bitmap"
 }
 
-# ensure_kv -- the int8 keys' table: k is a permutation of 1..N_HASH
-# spread over 0 .. 2^32
-ensure_kv() {
-	[ "$(value "SELECT to_regclass('kv') IS NOT NULL")" = t ] && return 0
-	echo "(creating table kv: $N_HASH rows of int8 keys, not timed)"
-	psql_b -v n="$N_HASH" <<'SQL'
-CREATE TABLE kv (i bigint, k bigint, v int) USING heap;
-INSERT INTO kv
-  SELECT g, (g * 2654435761) % 4294967296, (g % 1000)::int
-    FROM generate_series(1, :n) g;
-VACUUM ANALYZE kv;
+# ensure_key_table TABLE ROWS COLUMN TYPE EXPR WHAT -- a table (i bigint,
+# COLUMN TYPE, v int) of ROWS rows, i = 1..ROWS and COLUMN = EXPR of i
+# (written with g), unless it exists
+ensure_key_table() {
+	local tbl=$1 n=$2 col=$3 type=$4 expr=$5 what=$6
+	[ "$(value "SELECT to_regclass('$tbl') IS NOT NULL")" = t ] && return 0
+	echo "(creating table $tbl: $n rows of $what keys, not timed)"
+	psql_b <<SQL
+CREATE TABLE $tbl (i bigint, $col $type, v int) USING heap;
+INSERT INTO $tbl
+  SELECT g, $expr, (g % 1000)::int
+    FROM generate_series(1, $n) g;
+VACUUM ANALYZE $tbl;
 SQL
 }
 
-# ensure_kvu -- the UUID keys' table: u is the UUID text of md5(i)
+# the int8 keys: k is a permutation of 1..N_HASH spread over 0 .. 2^32
+ensure_kv() {
+	ensure_key_table kv "$N_HASH" k bigint '(g * 2654435761) % 4294967296' int8
+}
+
+# the UUID keys: u is the UUID text of md5(i)
 ensure_kvu() {
-	[ "$(value "SELECT to_regclass('kvu') IS NOT NULL")" = t ] && return 0
-	echo "(creating table kvu: $N_UUID rows of UUID text keys, not timed)"
-	psql_b -v n="$N_UUID" <<'SQL'
-CREATE TABLE kvu (i bigint, u text, v int) USING heap;
-INSERT INTO kvu
-  SELECT g, md5(g::text)::uuid::text, (g % 1000)::int
-    FROM generate_series(1, :n) g;
-VACUUM ANALYZE kvu;
-SQL
+	ensure_key_table kvu "$N_UUID" u text 'md5(g::text)::uuid::text' 'UUID text'
 }
 
 # xhash: point lookups of existing keys, one table per key type, each
