@@ -527,6 +527,7 @@ lsm_flush(Relation rel, bool wait)
 	HASHCTL		hctl;
 	HTAB	   *shared;
 	TransactionId latestRemovedXid = InvalidTransactionId;
+	uint32		run_id;
 
 	if (!lsm_maint_lock_for_switch(rel, wait, "flush"))
 		return 0;
@@ -540,6 +541,18 @@ lsm_flush(Relation rel, bool wait)
 	nlblocks = LsmPageGetMeta(BufferGetPage(metabuf))->next_lblock;
 	insert_page = LsmPageGetMeta(BufferGetPage(metabuf))->insert_page;
 	UnlockReleaseBuffer(metabuf);
+
+	/*
+	 * The new run's id, read now: the loop below holds a memtable page's
+	 * lock while it adds the page to the run, and reading the manifest
+	 * then would take the metapage's lock after a memtable page's, the
+	 * reverse of the order a backend giving a block an overlay page takes
+	 * them in (metapage, map page, then the shared page it fills).  Two
+	 * backends doing both at once waited for each other forever.  The id
+	 * stays free: ids are taken only under the maintenance lock, which we
+	 * hold.
+	 */
+	run_id = lsm_manifest_next_run_id(rel);
 
 	OldestXmin = GetOldestNonRemovableTransactionId(rel);
 	pages = palloc(sizeof(LsmFlushedPage) * maxpages);
@@ -567,8 +580,7 @@ lsm_flush(Relation rel, bool wait)
 			if (lsm_flush_shared_page(rel, shared, buf, lblock, OldestXmin))
 			{
 				if (w == NULL)
-					w = lsm_run_writer_begin(rel, lsm_manifest_next_run_id(rel),
-											 0, 0);
+					w = lsm_run_writer_begin(rel, run_id, 0, 0);
 				lsm_page_to_run(rel, buf, lblock, w, OldestXmin,
 								&latestRemovedXid);
 			}
@@ -583,8 +595,7 @@ lsm_flush(Relation rel, bool wait)
 		}
 
 		if (w == NULL)
-			w = lsm_run_writer_begin(rel, lsm_manifest_next_run_id(rel),
-									 0, 0);
+			w = lsm_run_writer_begin(rel, run_id, 0, 0);
 		lsm_page_to_run(rel, buf, lblock, w, OldestXmin, &latestRemovedXid);
 		if (npages >= maxpages)
 		{

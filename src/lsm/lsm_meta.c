@@ -980,6 +980,16 @@ lsm_shared_block_is_heavy(Relation rel, Buffer buf, BlockNumber lblock,
  * has need_bytes free and room for need_items more line pointers; else
  * InvalidBuffer.  The caller holds the metapage and the
  * range's map page exclusively (pages are freed only under those locks).
+ *
+ * The page's lock is only tried, never waited for: it comes after the
+ * metapage's here, while a flush holds a memtable page's lock and a
+ * backend moving a block off a full shared page holds that page's, each
+ * wanting another lock next.  Waiting here could close a cycle with them
+ * (until 2026-12-06 it did: UPDATEs under pgbench stopped for good).  A
+ * page that is busy is no loss: the caller starts a new shared page, and
+ * this backend fills that one from then on.  The hint may also be stale,
+ * leading to a page that is no longer a memtable page at all; trying its
+ * lock does no harm either.
  */
 static Buffer
 lsm_try_shared_page(Relation rel, BlockNumber lblock, Size need_bytes,
@@ -996,7 +1006,11 @@ lsm_try_shared_page(Relation rel, BlockNumber lblock, Size need_bytes,
 		blkno == exclude || !lsm_block_in_relation(rel, blkno))
 		return InvalidBuffer;
 	buf = ReadBuffer(rel, blkno);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	if (!ConditionalLockBuffer(buf))
+	{
+		ReleaseBuffer(buf);
+		return InvalidBuffer;
+	}
 	page = BufferGetPage(buf);
 	if (LsmPageIsOfType(page, LSM_PAGE_MEM) &&
 		LsmPageIsShared(page) &&
