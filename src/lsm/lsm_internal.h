@@ -313,6 +313,7 @@ typedef struct LsmScanDescData
 	int			rs_map_count;	/* entries, 0 if that part has no pages */
 	BlockNumber rs_map_span;	/* logical blocks the copy covers */
 	bool		rs_map_valid;	/* is the copy loaded? */
+	bool		rs_map_runs_fresh;	/* rs_runs brought up to date since */
 	BlockNumber *rs_map;		/* the entries */
 
 	/* parallel scans */

@@ -48,6 +48,13 @@
 
 /*
  * Where the map says the memtable page of lblock is (a hint).
+ *
+ * The hint comes from a private copy of one map unit (the metapage's
+ * direct entries, or one MAP page), taken when the scan first needs it.
+ * A block the copy shows without a page had its versions, if any, in runs
+ * published before the copy was taken (a flush publishes its run before it
+ * unmaps the pages it took), so one refresh of the view of the runs after
+ * the copy serves every such block of the unit (rs_map_runs_fresh).
  */
 static BlockNumber
 lsm_scan_map_hint(LsmScanDesc scan, BlockNumber lblock)
@@ -61,6 +68,7 @@ lsm_scan_map_hint(LsmScanDesc scan, BlockNumber lblock)
 		scan->rs_map_span = lblock < LSM_META_DIRECT ? LSM_META_DIRECT :
 			LSM_MAP_ENTRIES;
 		scan->rs_map_valid = true;
+		scan->rs_map_runs_fresh = false;
 	}
 	/* no map page here means no memtable page in its whole range */
 	if (lblock - scan->rs_map_first >= (BlockNumber) scan->rs_map_count)
@@ -384,6 +392,7 @@ lsm_scan_getpage(LsmScanDesc scan, BlockNumber lblock,
 	uint32		runlen[MaxHeapTuplesPerPage + 1];
 	OffsetNumber lpsdata[MaxHeapTuplesPerPage + 1];
 	OffsetNumber *lps;
+	BlockNumber hint;
 
 	if (BufferIsValid(scan->rs_cbuf))
 	{
@@ -412,8 +421,9 @@ restart:
 	lps = NULL;
 	maxoff = 0;
 	all_visible = false;
-	buf = lsm_read_mem_page_hint(rel, lblock, lsm_scan_map_hint(scan, lblock),
-								 scan->rs_strategy, BUFFER_LOCK_SHARE);
+	hint = lsm_scan_map_hint(scan, lblock);
+	buf = lsm_read_mem_page_hint(rel, lblock, hint, scan->rs_strategy,
+								 BUFFER_LOCK_SHARE);
 	if (BufferIsValid(buf))
 	{
 		lsm_page_prune_opt(rel, buf);
@@ -457,13 +467,23 @@ restart:
 		 * order: metapage first); if it would, let go and look again.
 		 */
 		if (!BufferIsValid(buf))
-			lsm_runset_refresh(rel, scan->rs_runs);
+		{
+			/*
+			 * Without a page: the look at the map was the map copy's, unless
+			 * the copy pointed to a page that has gone since; then it was
+			 * just now.  Either way, a refresh made after that look will do.
+			 */
+			if (hint != InvalidBlockNumber || !scan->rs_map_runs_fresh)
+				lsm_runset_refresh(rel, scan->rs_runs);
+		}
 		else if (!lsm_runset_try_refresh(rel, scan->rs_runs))
 		{
 			UnlockReleaseBuffer(buf);
 			lsm_runset_refresh(rel, scan->rs_runs);
 			goto restart;
 		}
+		/* made after the copy of the map was taken */
+		scan->rs_map_runs_fresh = true;
 		if (!BufferIsValid(buf) && offsets == NULL && !predlock_tids &&
 			!CheckForSerializableConflictOutNeeded(rel, snapshot))
 		{

@@ -62,6 +62,7 @@ case "$SCALE" in
 		LOOKUP_S=1 # seconds of each pgbench query run
 		TPCB_SCALE=2 # pgbench -i -s
 		TPCB_TX=1000 # tpcb-like transactions per client (2 clients)
+		HOT_TX=10000 # updates of the 2-row table per client (2 clients)
 		N_CHURN=200000 # rows of the DELETE half + VACUUM table
 		N_HASH=200000 # int8 keys of the xhash/hash/btree workload
 		N_UUID=200000 # UUID-text keys of the xhash/hash/btree workload
@@ -77,6 +78,7 @@ case "$SCALE" in
 		LOOKUP_S=3
 		TPCB_SCALE=10
 		TPCB_TX=5000
+		HOT_TX=50000
 		N_CHURN=1000000
 		N_HASH=2000000
 		N_UUID=2000000
@@ -92,6 +94,7 @@ case "$SCALE" in
 		LOOKUP_S=5
 		TPCB_SCALE=50
 		TPCB_TX=50000
+		HOT_TX=200000
 		N_CHURN=10000000
 		N_HASH=10000000 # the sizes issue 5 names: 10 M int8 keys,
 		N_UUID=5000000  # 5 M UUID-text keys
@@ -394,7 +397,7 @@ if [ -n "$(git -C "$LSM_ROOT" status --porcelain -- src 2>/dev/null)" ]; then
 	git_rev+=" + uncommitted changes in src/"
 fi
 meta git "$git_rev"
-meta parameters "N_NARROW=$N_NARROW N_BTREE=$N_BTREE N_EVENTS=$N_EVENTS INS_TX=$INS_TX LOOKUP_S=$LOOKUP_S TPCB_SCALE=$TPCB_SCALE TPCB_TX=$TPCB_TX N_CHURN=$N_CHURN N_HASH=$N_HASH N_UUID=$N_UUID SCAN_RUNS=$SCAN_RUNS ROUNDS=$ROUNDS Q_ROUNDS=$Q_ROUNDS"
+meta parameters "N_NARROW=$N_NARROW N_BTREE=$N_BTREE N_EVENTS=$N_EVENTS INS_TX=$INS_TX LOOKUP_S=$LOOKUP_S TPCB_SCALE=$TPCB_SCALE TPCB_TX=$TPCB_TX HOT_TX=$HOT_TX N_CHURN=$N_CHURN N_HASH=$N_HASH N_UUID=$N_UUID SCAN_RUNS=$SCAN_RUNS ROUNDS=$ROUNDS Q_ROUNDS=$Q_ROUNDS"
 for c in "${BENCH_CONF[@]}"; do
 	meta config "$c"
 done
@@ -878,6 +881,38 @@ wl_tpcb() {
 }
 
 # ---------------------------------------------------------------------------
+# a table of 2 rows that are updated all the time (as pgbench's branches at
+# scale 2): each UPDATE finds its row by a sequential scan; lsm gives every
+# new version a new TID, so the table collects logical blocks without a
+# page, which every scan walks through
+# ---------------------------------------------------------------------------
+hot_step() {
+	local arm=$1 rep=$2
+	cat >"$SCRIPTS/hot_update_$arm.sql" <<EOF
+\\set id random(1, 2)
+UPDATE hot_$arm SET v = v + 1 WHERE id = :id;
+EOF
+	cat >"$SCRIPTS/hot_scan_$arm.sql" <<EOF
+SELECT count(*) FROM hot_$arm;
+EOF
+	psql_b -c "DROP TABLE IF EXISTS hot_$arm" \
+		-c "CREATE TABLE hot_$arm (id int, v int) USING $arm" \
+		-c "INSERT INTO hot_$arm VALUES (1, 0), (2, 0)" >/dev/null || return 1
+	checkpoint >/dev/null || return 1
+	pgbench_step hot_rows "$arm" "$rep" update_tps -- \
+		-n -M prepared -c 2 -j 2 -t "$HOT_TX" -P 1 -f "$SCRIPTS/hot_update_$arm.sql" || return 1
+	pgbench_step hot_rows "$arm" "$rep" update_after_tps -- \
+		-n -M prepared -c 2 -j 2 -T "$LOOKUP_S" -f "$SCRIPTS/hot_update_$arm.sql" || return 1
+	pgbench_step hot_rows "$arm" "$rep" scan_after_tps -- \
+		-n -M prepared -c 2 -j 2 -T "$LOOKUP_S" -f "$SCRIPTS/hot_scan_$arm.sql" || return 1
+	record_output hot_rows "$arm" "$rep" <<EOF
+table_bytes|$(value "SELECT pg_table_size('hot_$arm')")
+EOF
+	psql_b -c "DROP TABLE hot_$arm" >/dev/null
+}
+wl_hot() { arms hot_step heap lsm; }
+
+# ---------------------------------------------------------------------------
 # DELETE half + VACUUM, then INSERT the half again
 # ---------------------------------------------------------------------------
 delete_step() {
@@ -1115,6 +1150,7 @@ if want lookup; then
 fi
 if want tpcb; then
 	workload tpcb "pgbench tpcb-like, scale $TPCB_SCALE, $((2 * TPCB_TX)) transactions (2 clients), all tables" lsm heap wl_tpcb
+	workload hot_rows "2 rows updated $((2 * HOT_TX)) times (2 clients, sequential scans), then updates and count(*) for ${LOOKUP_S} s each" lsm heap wl_hot
 fi
 if want delete; then
 	workload delete_half "$N_CHURN rows with a btree: DELETE half, VACUUM, INSERT the half again" lsm heap wl_delete
