@@ -820,6 +820,35 @@ lsm_scan_endblock(LsmScanDesc scan)
 }
 
 /*
+ * Can a sequential scan pass over logical block lblock without reading
+ * it?  Yes when this backend knows the block empty for good, or when the
+ * scan's copy of the map shows no page for it, the view of the runs was
+ * brought up to date after that copy was taken (rs_map_runs_fresh: the
+ * reasoning of lsm_scan_map_hint) and no run of the view covers the
+ * block.  lsm_scan_getpage would find nothing there either, at many times
+ * the cost: a small table whose rows are updated all the time leaves
+ * thousands of such blocks behind (every new version takes a new TID),
+ * and every scan of it walks through them.
+ */
+static inline bool
+lsm_scan_block_skippable(LsmScanDesc scan, BlockNumber lblock)
+{
+	LsmRunSet  *rs = scan->rs_runs;
+
+	if (lsm_block_known_empty(scan->rs_base.rs_rd, lblock))
+		return true;
+	if (rs == NULL ||
+		lsm_scan_map_hint(scan, lblock) != InvalidBlockNumber ||
+		!scan->rs_map_runs_fresh)
+		return false;
+	for (int r = 0; r < rs->nruns; r++)
+		if (lblock >= rs->runs[r]->desc.min_lblock &&
+			lblock <= rs->runs[r]->desc.max_lblock)
+			return false;
+	return true;
+}
+
+/*
  * Advance to the next logical block in the given direction that has a
  * memtable page; returns false at the end.
  */
@@ -880,6 +909,35 @@ lsm_scan_next_block(LsmScanDesc scan, ScanDirection dir)
 				lblock = scan->rs_cblock - 1;
 		}
 
+		/*
+		 * Blocks with nothing to read are passed over here, without
+		 * lsm_scan_getpage; the current block stays the one before them
+		 * until a block is read (or the scan ends).
+		 */
+		if (pbscan != NULL)
+		{
+			if (lsm_scan_block_skippable(scan, lblock))
+				continue;
+		}
+		else if (ScanDirectionIsForward(dir))
+		{
+			while (lsm_scan_block_skippable(scan, lblock))
+			{
+				CHECK_FOR_INTERRUPTS();
+				if (++lblock >= end)
+					goto done;
+			}
+		}
+		else
+		{
+			while (lsm_scan_block_skippable(scan, lblock))
+			{
+				CHECK_FOR_INTERRUPTS();
+				if (lblock-- <= scan->rs_startblock)
+					goto done;
+			}
+		}
+
 		if (lsm_scan_getpage(scan, lblock, NULL, 0, false) &&
 			scan->rs_ntuples > 0)
 		{
@@ -888,6 +946,8 @@ lsm_scan_next_block(LsmScanDesc scan, ScanDirection dir)
 			return true;
 		}
 	}
+
+done:
 
 	/* end of scan */
 	if (BufferIsValid(scan->rs_cbuf))
