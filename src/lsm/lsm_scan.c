@@ -834,12 +834,21 @@ static inline bool
 lsm_scan_block_skippable(LsmScanDesc scan, BlockNumber lblock)
 {
 	LsmRunSet  *rs = scan->rs_runs;
+	BlockNumber off = lblock - scan->rs_map_first;
+	BlockNumber hint;
 
-	if (lsm_block_known_empty(scan->rs_base.rs_rd, lblock))
-		return true;
-	if (rs == NULL ||
-		lsm_scan_map_hint(scan, lblock) != InvalidBlockNumber ||
-		!scan->rs_map_runs_fresh)
+	if (rs == NULL)
+		return false;
+	/* lsm_scan_map_hint, without the call while the copy serves */
+	if (scan->rs_map_valid && lblock >= scan->rs_map_first &&
+		off < scan->rs_map_span)
+		hint = off < (BlockNumber) scan->rs_map_count ? scan->rs_map[off] :
+			InvalidBlockNumber;
+	else
+		hint = lsm_scan_map_hint(scan, lblock);
+	if (hint != InvalidBlockNumber)
+		return lsm_block_known_empty(scan->rs_base.rs_rd, lblock);
+	if (!scan->rs_map_runs_fresh)
 		return false;
 	for (int r = 0; r < rs->nruns; r++)
 		if (lblock >= rs->runs[r]->desc.min_lblock &&
