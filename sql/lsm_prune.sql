@@ -148,6 +148,69 @@ SELECT count(*), sum(v) FROM lsm_prune_runs;
 SELECT lsm_check('lsm_prune_runs');
 DROP TABLE lsm_prune_runs;
 
+-- Two rows updated a few thousand times leave as many logical blocks
+-- behind with nothing in them; VACUUM lets sequential scans start beyond
+-- them (meta->empty_below).  Every kind of scan still finds both rows,
+-- before and after, also a backward cursor, a TID range scan and a
+-- parallel scan, and rows inserted, updated and loaded after the VACUUM.
+CREATE TABLE lsm_prune_hot (id int, v int) USING lsm
+	WITH (autovacuum_enabled = off);
+INSERT INTO lsm_prune_hot VALUES (1, 0), (2, 0);
+CREATE PROCEDURE lsm_prune_update_hot(n int)
+LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1 .. n LOOP
+		UPDATE lsm_prune_hot SET v = v + 1 WHERE id = 1 + i % 2;
+		COMMIT;
+	END LOOP;
+END $$;
+CALL lsm_prune_update_hot(3000);
+SELECT logical_blocks > 10 AS many_blocks, empty_below
+  FROM lsm_info('lsm_prune_hot');
+SELECT id, v FROM lsm_prune_hot ORDER BY id;
+VACUUM lsm_prune_hot;
+-- scans start at the block of the page the rows are on now
+SELECT empty_below > 10 AS scans_start_later,
+	   empty_below = (SELECT min((ctid::text::point)[0]) FROM lsm_prune_hot)
+	     AS at_the_rows
+  FROM lsm_info('lsm_prune_hot');
+SELECT id, v FROM lsm_prune_hot ORDER BY id;
+SELECT lsm_check('lsm_prune_hot');
+BEGIN;
+DECLARE c SCROLL CURSOR FOR SELECT id, v FROM lsm_prune_hot;
+FETCH ALL FROM c;
+FETCH BACKWARD ALL FROM c;
+COMMIT;
+SELECT id, v FROM lsm_prune_hot
+ WHERE ctid >= '(0,1)' AND ctid < '(4294967295,1)' ORDER BY id;
+CALL lsm_prune_update_hot(200);
+INSERT INTO lsm_prune_hot VALUES (3, 0);
+COPY lsm_prune_hot FROM STDIN;
+4	0
+\.
+SELECT id, v FROM lsm_prune_hot ORDER BY id;
+VACUUM lsm_prune_hot;
+SELECT id, v FROM lsm_prune_hot ORDER BY id;
+SELECT lsm_check('lsm_prune_hot');
+-- a parallel scan, over enough rows for the planner to choose one
+INSERT INTO lsm_prune_hot SELECT g, 1 FROM generate_series(10, 5009) g;
+ANALYZE lsm_prune_hot;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF) SELECT count(*), sum(v) FROM lsm_prune_hot;
+SELECT count(*), sum(v) FROM lsm_prune_hot;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+SELECT count(*), sum(v) FROM lsm_prune_hot;
+-- the mark only grows while nothing is below it
+SELECT empty_below > 10 AS scans_start_later FROM lsm_info('lsm_prune_hot');
+DROP TABLE lsm_prune_hot;
+DROP PROCEDURE lsm_prune_update_hot(int);
+
 DROP PROCEDURE lsm_prune_update_some(int);
 DROP PROCEDURE lsm_prune_update_two(int);
 DROP PROCEDURE lsm_prune_update(regclass, int);

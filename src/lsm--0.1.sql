@@ -41,7 +41,8 @@ CREATE FUNCTION lsm_info(rel regclass,
 	OUT bytes_flushed bigint,
 	OUT bytes_compacted bigint,
 	OUT retired_runs integer,
-	OUT dead_blocks bigint)
+	OUT dead_blocks bigint,
+	OUT empty_below bigint)
 RETURNS record
 AS 'MODULE_PATHNAME', 'lsm_info'
 LANGUAGE C STRICT PARALLEL RESTRICTED;

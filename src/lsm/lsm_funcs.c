@@ -182,8 +182,8 @@ lsm_info(PG_FUNCTION_ARGS)
 	Oid			relid = PG_GETARG_OID(0);
 	Relation	rel;
 	TupleDesc	tupdesc;
-	Datum		values[19];
-	bool		nulls[19];
+	Datum		values[20];
+	bool		nulls[20];
 	PGAlignedBlock mbuf;
 	LsmManifest manifest = (LsmManifest) mbuf.data;
 	int64		run_versions = 0;
@@ -193,6 +193,7 @@ lsm_info(PG_FUNCTION_ARGS)
 	LsmPageCounts counts;
 	LsmVersionCounts vc;
 	BlockNumber next_lblock = 0;
+	BlockNumber empty_below = 0;
 	TransactionId OldestXmin;
 	Buffer		metabuf;
 	int			i = 0;
@@ -208,6 +209,7 @@ lsm_info(PG_FUNCTION_ARGS)
 	if (BufferIsValid(metabuf))
 	{
 		next_lblock = LsmPageGetMeta(BufferGetPage(metabuf))->next_lblock;
+		empty_below = LsmPageGetMeta(BufferGetPage(metabuf))->empty_below;
 		UnlockReleaseBuffer(metabuf);
 	}
 
@@ -248,6 +250,7 @@ lsm_info(PG_FUNCTION_ARGS)
 	values[i++] = Int64GetDatum((int64) manifest->bytes_compacted);
 	values[i++] = Int32GetDatum(manifest->nretired);
 	values[i++] = Int64GetDatum(ndead_blocks);
+	values[i++] = Int64GetDatum(empty_below);
 	Assert(i == lengthof(values));
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
@@ -262,6 +265,7 @@ typedef struct LsmCheckState
 	Relation	rel;
 	BlockNumber nblocks;		/* physical */
 	BlockNumber next_lblock;
+	BlockNumber empty_below;	/* meta->empty_below */
 	uint8	   *expected;		/* per physical block: type expected from
 								 * the map walk, 0 if not referenced */
 	uint32	   *expected_aux;	/* and the lpo_aux it must have */
@@ -343,6 +347,11 @@ lsm_check_map(LsmCheckState *cs)
 		return;
 	meta = LsmPageGetMeta(BufferGetPage(metabuf));
 	cs->next_lblock = meta->next_lblock;
+	cs->empty_below = meta->empty_below;
+	if (meta->empty_below > meta->next_lblock)
+		LSM_CORRUPT(rel, LSM_METAPAGE_BLKNO,
+					("empty_below %u is beyond the %u logical blocks assigned.",
+					 meta->empty_below, meta->next_lblock));
 	if (cs->next_lblock <= MaxBlockNumber)
 		cs->lmap = palloc_extended(sizeof(BlockNumber) * Max(cs->next_lblock, 1),
 								   MCXT_ALLOC_HUGE);
@@ -370,12 +379,17 @@ lsm_check_map(LsmCheckState *cs)
 		if (meta->direct[e] == InvalidBlockNumber)
 			continue;
 		if (LsmMapEntryIsDead(meta->direct[e]) &&
-			(BlockNumber) e < cs->next_lblock)
+			(BlockNumber) e < cs->next_lblock &&
+			(BlockNumber) e >= cs->empty_below)
 			continue;			/* a dead block: no page */
 		if ((BlockNumber) e >= cs->next_lblock)
 			LSM_CORRUPT(rel, LSM_METAPAGE_BLKNO,
 						("Logical block %d is mapped, but only %u were assigned.",
 						 e, cs->next_lblock));
+		if ((BlockNumber) e < cs->empty_below)
+			LSM_CORRUPT(rel, LSM_METAPAGE_BLKNO,
+						("Logical block %d is mapped, but no block below %u should hold a version.",
+						 e, cs->empty_below));
 		lsm_check_expect(cs, LSM_METAPAGE_BLKNO, meta->direct[e],
 						 LSM_PAGE_MEM, (uint32) e);
 	}
@@ -430,6 +444,10 @@ lsm_check_map(LsmCheckState *cs)
 
 				if (entries[e] == InvalidBlockNumber)
 					continue;
+				if (lblock < cs->empty_below)
+					LSM_CORRUPT(rel, leafblk,
+								("Logical block %llu is mapped, but no block below %u should hold a version.",
+								 (unsigned long long) lblock, cs->empty_below));
 				if (LsmMapEntryIsDead(entries[e]) && lblock < cs->next_lblock)
 					continue;	/* a dead block: no page */
 				if (lblock >= cs->next_lblock)

@@ -78,6 +78,8 @@ extern bool lsm_block_in_relation(Relation rel, BlockNumber blkno);
 extern void lsm_ensure_metapage(Relation rel);
 extern Buffer lsm_read_metapage(Relation rel, int lockmode);
 extern BlockNumber lsm_get_nlblocks(Relation rel);
+extern BlockNumber lsm_get_scan_range(Relation rel, BlockNumber *empty_below);
+extern void lsm_advance_empty_below(Relation rel);
 extern BlockNumber lsm_map_lookup(Relation rel, BlockNumber lblock);
 extern int	lsm_map_read_unit(Relation rel, BlockNumber lblock,
 							  BlockNumber *entries, BlockNumber *first);
@@ -268,6 +270,8 @@ typedef struct LsmScanDescData
 	TableScanDescData rs_base;	/* AM-independent part; must be first */
 
 	BlockNumber rs_nblocks;		/* logical blocks when the scan started */
+	BlockNumber rs_empty_below; /* and meta->empty_below: none below it has
+								 * a version (lsm_get_scan_range) */
 	BlockNumber rs_startblock;	/* first logical block to scan */
 	BlockNumber rs_numblocks;	/* blocks to scan, or InvalidBlockNumber */
 	BufferAccessStrategy rs_strategy;

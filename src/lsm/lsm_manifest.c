@@ -572,6 +572,7 @@ lsm_manifest_switch(Relation rel, const uint32 *remove, int nremove,
 	int			nretired;
 	uint32		n = 0;
 	uint32		maxid = 0;
+	BlockNumber lowest = InvalidBlockNumber;
 
 	lsm_ensure_metapage(rel);
 	metabuf = lsm_read_metapage(rel, BUFFER_LOCK_EXCLUSIVE);
@@ -610,6 +611,7 @@ lsm_manifest_switch(Relation rel, const uint32 *remove, int nremove,
 	{
 		nm->runs[n++] = add[i];
 		maxid = Max(maxid, add[i].run_id);
+		lowest = Min(lowest, add[i].min_lblock);
 	}
 	/*
 	 * The retired runs: those retired before, then the inputs retired now
@@ -667,10 +669,23 @@ lsm_manifest_switch(Relation rel, const uint32 *remove, int nremove,
 	pfree(retired);
 
 	state = GenericXLogStart(rel);
-	if (created)
+
+	/*
+	 * A run that starts below meta->empty_below lowers it in this record:
+	 * sequential scans skip the blocks below it (lsm_advance_empty_below).
+	 * Only a load's run can: its logical blocks were reserved before it
+	 * was written, and a VACUUM meanwhile may have passed over them.
+	 */
+	if (created || lowest < meta->empty_below)
 	{
 		page = GenericXLogRegisterBuffer(state, metabuf, 0);
-		LsmPageGetMeta(page)->manifest = BufferGetBlockNumber(buf);
+		if (created)
+			LsmPageGetMeta(page)->manifest = BufferGetBlockNumber(buf);
+		if (lowest < LsmPageGetMeta(page)->empty_below)
+			LsmPageGetMeta(page)->empty_below = lowest;
+	}
+	if (created)
+	{
 		page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
 		lsm_init_page(page, LSM_PAGE_MANIFEST, 0);
 	}

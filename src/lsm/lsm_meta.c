@@ -557,14 +557,104 @@ lsm_read_metapage(Relation rel, int lockmode)
 BlockNumber
 lsm_get_nlblocks(Relation rel)
 {
+	return lsm_get_scan_range(rel, NULL);
+}
+
+/*
+ * lsm_get_scan_range -- as lsm_get_nlblocks, and the first logical block
+ * that may hold a version (meta->empty_below) in *empty_below.
+ *
+ * Blocks below it need no look from any snapshot: VACUUM raises the mark
+ * only over blocks that hold no version at all (lsm_advance_empty_below),
+ * so none that a snapshot may see, whenever it was taken; a run listed or
+ * a page mapped below the mark lowers it in the same WAL record.
+ */
+BlockNumber
+lsm_get_scan_range(Relation rel, BlockNumber *empty_below)
+{
 	Buffer		buf = lsm_read_metapage(rel, BUFFER_LOCK_SHARE);
 	BlockNumber result;
 
+	if (empty_below)
+		*empty_below = 0;
 	if (!BufferIsValid(buf))
 		return 0;
 	result = LsmPageGetMeta(BufferGetPage(buf))->next_lblock;
+	if (empty_below)
+		*empty_below = Min(LsmPageGetMeta(BufferGetPage(buf))->empty_below,
+						   result);
 	UnlockReleaseBuffer(buf);
 	return result;
+}
+
+/*
+ * lsm_advance_empty_below -- raise meta->empty_below over the logical
+ * blocks from it on that hold no version: no memtable page and no dead
+ * block in the map, below every listed run's first block and below
+ * next_lblock.  Called by VACUUM, which holds the maintenance lock.
+ *
+ * Why nothing can appear below the new mark once it is set: a new
+ * memtable page takes the next logical block, at or beyond next_lblock as
+ * read here; an overlay page is made only for a block with versions in a
+ * run; flushes, merges and loads list runs only under the maintenance
+ * lock, after this returns, and lsm_manifest_switch lowers the mark for a
+ * run that starts below it.  That last case is real: a COPY straight into
+ * a run reserves its logical blocks first and lists its run only at the
+ * end, so its blocks may lie below the mark meanwhile.  Blocks a scan
+ * skips must hold nothing that any snapshot could see.
+ */
+void
+lsm_advance_empty_below(Relation rel)
+{
+	PGAlignedBlock mbuf;
+	LsmManifest m = (LsmManifest) mbuf.data;
+	BlockNumber *entries;
+	BlockNumber from;
+	BlockNumber limit;
+	BlockNumber lblock;
+	Buffer		metabuf;
+	GenericXLogState *state;
+
+	limit = lsm_get_scan_range(rel, &from);
+	if (from >= limit)
+		return;
+	if (lsm_manifest_read(rel, m))
+		for (uint32 r = 0; r < m->nruns; r++)
+			limit = Min(limit, m->runs[r].min_lblock);
+
+	/* the map from the mark on, one unit at a time, up to the limit */
+	entries = palloc(sizeof(BlockNumber) * Max(LSM_META_DIRECT, LSM_MAP_ENTRIES));
+	lblock = from;
+	while (lblock < limit)
+	{
+		BlockNumber first;
+		BlockNumber span = lblock < LSM_META_DIRECT ? LSM_META_DIRECT :
+			LSM_MAP_ENTRIES;
+		int			n = lsm_map_read_unit_raw(rel, lblock, entries, &first);
+
+		CHECK_FOR_INTERRUPTS();
+		for (; lblock < limit && lblock - first < (BlockNumber) n; lblock++)
+			if (entries[lblock - first] != InvalidBlockNumber)
+				limit = lblock;		/* a page or a dead block: stop here */
+		if (lblock < limit)
+			lblock = first + span;	/* the rest of the unit has no map page */
+	}
+	pfree(entries);
+	if (limit <= from)
+		return;
+
+	metabuf = lsm_read_metapage(rel, BUFFER_LOCK_EXCLUSIVE);
+	if (!BufferIsValid(metabuf))
+		return;
+	/* only VACUUM raises the mark, under the maintenance lock */
+	if (LsmPageGetMeta(BufferGetPage(metabuf))->empty_below < limit)
+	{
+		state = GenericXLogStart(rel);
+		LsmPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0))->empty_below =
+			limit;
+		GenericXLogFinish(state);
+	}
+	UnlockReleaseBuffer(metabuf);
 }
 
 /*
@@ -1348,6 +1438,9 @@ lsm_new_mem_page_internal(Relation rel, BlockNumber overlay_lblock,
 						 lblock));
 		LsmPageGetMapArray(page)[pos.index] = BufferGetBlockNumber(newbuf);
 	}
+	/* (only an overlay page can be for a block below next_lblock) */
+	if (lblock < meta->empty_below)
+		meta->empty_below = lblock;
 	page = GenericXLogRegisterBuffer(state, newbuf, GENERIC_XLOG_FULL_IMAGE);
 	if (overlay_lblock != InvalidBlockNumber)
 	{

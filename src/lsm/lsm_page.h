@@ -219,7 +219,14 @@ typedef struct LsmMetaPageData
 								 * made +1, freed -1, not below 0; pages
 								 * that become overlay pages later are not
 								 * counted (lsm.memtable_flush_overlay_pages) */
-	uint32		reserved[6];	/* zero; room for format additions */
+	BlockNumber empty_below;	/* no logical block below this one has a
+								 * version anywhere: no memtable page, no
+								 * dead block, no entry in a listed run
+								 * (sequential scans start here; raised by
+								 * VACUUM, lowered by whatever maps a page
+								 * or lists a run below it; 0 in tables
+								 * made before 2026-12-06) */
+	uint32		reserved[5];	/* zero; room for format additions */
 
 	/* the map: see "Logical blocks and the map" above */
 	uint32		nmapdir;		/* mapdir slots in use (highest used + 1) */

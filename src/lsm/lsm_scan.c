@@ -618,10 +618,13 @@ lsm_scan_init(LsmScanDesc scan, bool keep_startblock)
 	Relation	rel = scan->rs_base.rs_rd;
 
 	if (scan->rs_base.rs_parallel != NULL)
+	{
 		scan->rs_nblocks =
 			((ParallelBlockTableScanDesc) scan->rs_base.rs_parallel)->phs_nblocks;
+		(void) lsm_get_scan_range(rel, &scan->rs_empty_below);
+	}
 	else
-		scan->rs_nblocks = lsm_get_nlblocks(rel);
+		scan->rs_nblocks = lsm_get_scan_range(rel, &scan->rs_empty_below);
 
 	if (scan->rs_strategy == NULL &&
 		(scan->rs_base.rs_flags & SO_ALLOW_STRAT) &&
@@ -921,15 +924,23 @@ lsm_scan_next_block(LsmScanDesc scan, ScanDirection dir)
 		/*
 		 * Blocks with nothing to read are passed over here, without
 		 * lsm_scan_getpage; the current block stays the one before them
-		 * until a block is read (or the scan ends).
+		 * until a block is read (or the scan ends).  Those below
+		 * rs_empty_below hold no version at all.
 		 */
 		if (pbscan != NULL)
 		{
-			if (lsm_scan_block_skippable(scan, lblock))
+			if (lblock < scan->rs_empty_below ||
+				lsm_scan_block_skippable(scan, lblock))
 				continue;
 		}
 		else if (ScanDirectionIsForward(dir))
 		{
+			if (lblock < scan->rs_empty_below)
+			{
+				lblock = scan->rs_empty_below;
+				if (lblock >= end)
+					goto done;
+			}
 			while (lsm_scan_block_skippable(scan, lblock))
 			{
 				CHECK_FOR_INTERRUPTS();
@@ -939,8 +950,12 @@ lsm_scan_next_block(LsmScanDesc scan, ScanDirection dir)
 		}
 		else
 		{
-			while (lsm_scan_block_skippable(scan, lblock))
+			for (;;)
 			{
+				if (lblock < scan->rs_empty_below)
+					goto done;	/* and so are all blocks before it */
+				if (!lsm_scan_block_skippable(scan, lblock))
+					break;
 				CHECK_FOR_INTERRUPTS();
 				if (lblock-- <= scan->rs_startblock)
 					goto done;

@@ -1409,6 +1409,8 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 
 	if (params->truncate != VACOPTVALUE_DISABLED)
 		lsm_vacuum_truncate(&vs);
+	/* where sequential scans may start, after everything freed above */
+	lsm_advance_empty_below(rel);
 	UnlockPage(rel, LSM_METAPAGE_BLKNO, ExclusiveLock);
 
 	pgstat_progress_update_param(PROGRESS_VACUUM_PHASE,
