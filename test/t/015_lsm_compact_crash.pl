@@ -175,8 +175,8 @@ COMMIT;
 
 # A watcher session waits in the server (no client round trip between
 # seeing the condition and acting on it) until a statement matching
-# $pattern runs, then until $cond holds or the statement has ended, then
-# acts: 'crash' sends SIGQUIT to the postmaster (what an immediate
+# $pattern runs or has run, then until $cond holds or the statement has
+# ended, then acts: 'crash' sends SIGQUIT to the postmaster (what an immediate
 # shutdown does), 'cancel' cancels the statement.  With $wal_after, it
 # first waits until that many more bytes of WAL have been written after
 # $cond held.  Returns the session.
@@ -192,12 +192,18 @@ sub start_watcher
 	       'kill -QUIT ' || split_part(pg_read_file('postmaster.pid'), E'\n', 1));};
 	my $running = qq{EXISTS (SELECT 1 FROM pg_stat_activity
 		WHERE state = 'active' AND query LIKE '$pattern' AND pid <> pg_backend_pid())};
+	# (a statement that ended before the watcher's first look is still
+	# there, idle with its text: a short flush once was, and the watcher
+	# waited for it until its statement_timeout and never crashed the
+	# server)
+	my $started = qq{EXISTS (SELECT 1 FROM pg_stat_activity
+		WHERE query LIKE '$pattern' AND pid <> pg_backend_pid())};
 	my $w = start_session($node, on_error_stop => 0);
 	$w->query_until(
 		qr/watching/, qq{SET statement_timeout = '120s';
 \\echo watching
 DO \$\$ DECLARE lsn pg_lsn; BEGIN
-	WHILE NOT $running LOOP PERFORM pg_stat_clear_snapshot(); END LOOP;
+	WHILE NOT $started LOOP PERFORM pg_stat_clear_snapshot(); END LOOP;
 	WHILE NOT ($cond) LOOP
 		PERFORM pg_stat_clear_snapshot();
 		EXIT WHEN NOT $running;
