@@ -587,13 +587,25 @@ lsm_check_runs(LsmCheckState *cs, BlockNumber manifest_blk)
 	lsm_check_expect(cs, LSM_METAPAGE_BLKNO, manifest_blk, LSM_PAGE_MANIFEST, 0);
 	for (uint32 r = 0; r < m->nruns; r++)
 	{
-		LsmRun	   *run = lsm_run_open(rel, &m->runs[r], mcxt);
+		LsmRun	   *run;
 		LsmRunChunk chunk;
 		ItemPointerData prev;
 		ItemPointerData lo,
 					hi;
 		uint64		nver = 0,
 					ntomb = 0;
+
+		/*
+		 * (a run listed below the mark lowers it in the same record; a
+		 * listing between reading the mark and the manifest changes the
+		 * manifest's generation, and lsm_check then makes another pass)
+		 */
+		if (m->runs[r].min_lblock < cs->empty_below)
+			LSM_CORRUPT(rel, manifest_blk,
+						("Run %u starts at logical block %u, but no block below %u should hold a version.",
+						 m->runs[r].run_id, m->runs[r].min_lblock,
+						 cs->empty_below));
+		run = lsm_run_open(rel, &m->runs[r], mcxt);
 
 		for (uint32 q = 0; q < r; q++)
 			if (m->runs[q].run_id == m->runs[r].run_id)

@@ -636,8 +636,13 @@ lsm_advance_empty_below(Relation rel)
 		for (; lblock < limit && lblock - first < (BlockNumber) n; lblock++)
 			if (entries[lblock - first] != InvalidBlockNumber)
 				limit = lblock;		/* a page or a dead block: stop here */
+		/* the rest of the unit has no map page (the last unit ends at 2^32) */
 		if (lblock < limit)
-			lblock = first + span;	/* the rest of the unit has no map page */
+		{
+			if ((uint64) first + span >= limit)
+				break;
+			lblock = first + span;
+		}
 	}
 	pfree(entries);
 	if (limit <= from)
