@@ -401,4 +401,46 @@ RESET enable_seqscan;
 SELECT lsm_check('lsm_vac_temp');
 DROP TABLE lsm_vac_temp;
 
+-- A table emptied and truncated to zero blocks by VACUUM starts over: a new
+-- manifest, run ids from 1.  The backend's cached view of the runs (used by
+-- VACUUM and index fetches) must forget the old runs: until 2026-12-06 it
+-- kept listing them while the table had no manifest, and the next VACUUM
+-- failed with "Run 2 refers to block ... beyond the end of the relation".
+CREATE TABLE lsm_vac_restart (id int PRIMARY KEY, v int) USING lsm
+	WITH (autovacuum_enabled = off);
+INSERT INTO lsm_vac_restart SELECT g, g FROM generate_series(1, 5000) g;
+SELECT lsm_compact('lsm_vac_restart') IS NOT NULL AS compacted;
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SELECT v FROM lsm_vac_restart WHERE id = 42;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+DELETE FROM lsm_vac_restart;
+VACUUM lsm_vac_restart;
+VACUUM lsm_vac_restart;
+VACUUM lsm_vac_restart;
+INSERT INTO lsm_vac_restart SELECT g, g FROM generate_series(1, 300) g;
+DELETE FROM lsm_vac_restart;
+VACUUM lsm_vac_restart;
+SELECT pg_relation_size('lsm_vac_restart') AS bytes, runs
+  FROM lsm_info('lsm_vac_restart');
+INSERT INTO lsm_vac_restart SELECT g, g FROM generate_series(1, 300) g;
+DELETE FROM lsm_vac_restart;
+VACUUM lsm_vac_restart;
+SELECT pg_relation_size('lsm_vac_restart') AS bytes, runs
+  FROM lsm_info('lsm_vac_restart');
+-- and once it has runs again
+INSERT INTO lsm_vac_restart SELECT g, g FROM generate_series(1, 3000) g;
+SELECT lsm_compact('lsm_vac_restart') IS NOT NULL AS compacted;
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SELECT v FROM lsm_vac_restart WHERE id = 42;
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+DELETE FROM lsm_vac_restart WHERE id % 2 = 0;
+VACUUM lsm_vac_restart;
+SELECT count(*), sum(v) FROM lsm_vac_restart;
+SELECT lsm_check('lsm_vac_restart');
+DROP TABLE lsm_vac_restart;
+
 DROP FUNCTION lsm_vacuum_heap_fetches(text);

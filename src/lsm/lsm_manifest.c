@@ -375,8 +375,16 @@ lsm_runset_refresh_ext(Relation rel, LsmRunSet *rs, bool may_read_meta)
 	}
 	blkno = rs->manifest_blk;
 
+	/*
+	 * No manifest: no runs.  A view that lists some was taken before VACUUM
+	 * truncated the table to zero blocks (see lsm_manifest_relcache_inval).
+	 */
 	if (blkno == InvalidBlockNumber)
+	{
+		if (rs->nruns > 0)
+			lsm_runset_load(rel, rs);
 		return true;
+	}
 	buf = ReadBuffer(rel, blkno);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	{
@@ -816,7 +824,13 @@ static uint64 lsm_runset_cache_clock = 0;
  * relation's runs, and the cached view forgets where the manifest was.
  * The manifest may have moved (lsm_move_page) and its old page been cut
  * off with the end of the relation, which a refresh could not read; the
- * next refresh asks the metapage.
+ * next refresh asks the metapage.  Or VACUUM truncated the emptied table
+ * to zero blocks, and it starts over: no manifest until the next run, then
+ * a new one with generations and run ids from 1 again, which a view of the
+ * old runs must not take for its own.  So the view is loaded afresh
+ * (cache_epoch 0 is never current).  Until 2026-12-06 it kept its old runs,
+ * whose pages were gone: the next VACUUM, unique check or index fetch
+ * failed with "Run N refers to block B beyond the end of the relation".
  */
 static void
 lsm_manifest_relcache_inval(Datum arg, Oid relid)
@@ -827,7 +841,10 @@ lsm_manifest_relcache_inval(Datum arg, Oid relid)
 		LsmRunSetCacheEntry *c = &lsm_runset_cache[i];
 
 		if (c->rs != NULL && (relid == InvalidOid || relid == c->relid))
+		{
 			c->rs->manifest_blk = InvalidBlockNumber;
+			c->rs->cache_epoch = 0;
+		}
 	}
 }
 
