@@ -581,8 +581,14 @@ lsm_get_scan_range(Relation rel, BlockNumber *empty_below)
 		return 0;
 	result = LsmPageGetMeta(BufferGetPage(buf))->next_lblock;
 	if (empty_below)
-		*empty_below = Min(LsmPageGetMeta(BufferGetPage(buf))->empty_below,
-						   result);
+	{
+		*empty_below = LsmPageGetMeta(BufferGetPage(buf))->empty_below;
+		/* never beyond next_lblock (a scan would pass over every row) */
+		if (*empty_below > result)
+			LSM_CORRUPT(rel, LSM_METAPAGE_BLKNO,
+						("empty_below %u is beyond the %u logical blocks assigned.",
+						 *empty_below, result));
+	}
 	UnlockReleaseBuffer(buf);
 	return result;
 }

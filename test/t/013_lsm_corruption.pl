@@ -178,6 +178,53 @@ check_corruption('tuple header on block 1', 1);
 write_file_bytes($file, 24, pack('L', 0xDEADBEEF));
 check_corruption('metapage magic', 0, writes => 1);
 
+# --- the mark below which sequential scans find nothing (empty_below) ---------------------
+
+# LsmMetaPageData: empty_below is 64 bytes into the page contents.  Beyond
+# the logical blocks assigned, a sequential scan would pass over every row:
+# it and lsm_check report the metapage instead.  Within them, only
+# lsm_check can tell (a scan trusts the mark and skips those blocks).
+use constant EMPTY_BELOW => 24 + 64;
+is(unpack('L', substr(read_page(0), EMPTY_BELOW, 4)), 0,
+	'empty_below is 0 before any VACUUM');
+foreach my $case ([ 'beyond the logical blocks', 0x7FFFFFF0, 1 ],
+	[ 'below rows still there', 2, 0 ])
+{
+	my ($what, $value, $scan_fails) = @$case;
+
+	write_file_bytes($file, EMPTY_BELOW, pack('L', $value));
+	$node->start;
+	my ($ret, $out, $err) =
+	  $node->psql('postgres', q{SELECT lsm_check('victim')});
+	like(
+		$err,
+		qr/ERROR:  lsm table "victim" is corrupted at block 0\b/,
+		"empty_below $what: lsm_check names the relation and the metapage");
+	($ret, $out, $err) = $node->psql('postgres',
+		'SELECT count(*) FROM victim WHERE id > 0');
+	if ($scan_fails)
+	{
+		like(
+			$err,
+			qr/ERROR:  lsm table "victim" is corrupted at block 0\b/,
+			"empty_below $what: a sequential scan fails naming the metapage");
+	}
+	else
+	{
+		is($ret, 0, "empty_below $what: a sequential scan runs");
+	}
+	unlike($err, qr/server closed the connection|terminated abnormally/,
+		"empty_below $what: the backend did not crash");
+	($ret, $out, $err) = $node->psql('postgres',
+		'SET enable_seqscan = off; SET enable_bitmapscan = off; SELECT count(*) FROM victim WHERE id > 0'
+	);
+	is($ret, 0, "empty_below $what: an index scan still reads the rows");
+	is(table_digest($node, 'bystander'), $bystander_digest,
+		"empty_below $what: another lsm table is unaffected");
+	$node->stop;
+	overwrite_file($file, $original);
+}
+
 # --- the map: logical block 1 mapped to the page of logical block 2 --------------------------
 
 # LsmMetaPageData: direct[] starts 92 bytes into the page contents
