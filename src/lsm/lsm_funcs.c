@@ -378,18 +378,17 @@ lsm_check_map(LsmCheckState *cs)
 	{
 		if (meta->direct[e] == InvalidBlockNumber)
 			continue;
+		if ((BlockNumber) e < cs->empty_below)
+			LSM_CORRUPT(rel, LSM_METAPAGE_BLKNO,
+						("Logical block %d is mapped, but no block below %u should hold a version.",
+						 e, cs->empty_below));
 		if (LsmMapEntryIsDead(meta->direct[e]) &&
-			(BlockNumber) e < cs->next_lblock &&
-			(BlockNumber) e >= cs->empty_below)
+			(BlockNumber) e < cs->next_lblock)
 			continue;			/* a dead block: no page */
 		if ((BlockNumber) e >= cs->next_lblock)
 			LSM_CORRUPT(rel, LSM_METAPAGE_BLKNO,
 						("Logical block %d is mapped, but only %u were assigned.",
 						 e, cs->next_lblock));
-		if ((BlockNumber) e < cs->empty_below)
-			LSM_CORRUPT(rel, LSM_METAPAGE_BLKNO,
-						("Logical block %d is mapped, but no block below %u should hold a version.",
-						 e, cs->empty_below));
 		lsm_check_expect(cs, LSM_METAPAGE_BLKNO, meta->direct[e],
 						 LSM_PAGE_MEM, (uint32) e);
 	}

@@ -634,8 +634,7 @@ lsm_advance_empty_below(Relation rel)
 	while (lblock < limit)
 	{
 		BlockNumber first;
-		BlockNumber span = lblock < LSM_META_DIRECT ? LSM_META_DIRECT :
-			LSM_MAP_ENTRIES;
+		BlockNumber span = LsmMapUnitSpan(lblock);
 		int			n = lsm_map_read_unit_raw(rel, lblock, entries, &first);
 
 		CHECK_FOR_INTERRUPTS();

@@ -182,6 +182,9 @@ typedef struct LsmSharedItemData
 #define LSM_META_DIRECT			960
 #define LSM_MAP_ENTRIES \
 	((int) (LSM_PAGE_CONTENT_SIZE / sizeof(BlockNumber)))
+/* logical blocks of the map unit (direct entries or one MAP page) of lblock */
+#define LsmMapUnitSpan(lblock) \
+	((BlockNumber) ((lblock) < LSM_META_DIRECT ? LSM_META_DIRECT : LSM_MAP_ENTRIES))
 #define LSM_MAPDIR_SPAN \
 	((uint64) LSM_MAP_ENTRIES * (uint64) LSM_MAP_ENTRIES)
 /* enough directory slots for every 32-bit logical block number */

@@ -56,20 +56,23 @@
  * unmaps the pages it took), so one refresh of the view of the runs after
  * the copy serves every such block of the unit (rs_map_runs_fresh).
  */
-static BlockNumber
+static pg_noinline void
+lsm_scan_map_load(LsmScanDesc scan, BlockNumber lblock)
+{
+	scan->rs_map_count = lsm_map_read_unit(scan->rs_base.rs_rd, lblock,
+										   scan->rs_map, &scan->rs_map_first);
+	scan->rs_map_span = LsmMapUnitSpan(lblock);
+	scan->rs_map_valid = true;
+	scan->rs_map_runs_fresh = false;
+}
+
+/* (inline: sequential scans ask for every block they pass over) */
+static inline BlockNumber
 lsm_scan_map_hint(LsmScanDesc scan, BlockNumber lblock)
 {
 	if (!scan->rs_map_valid || lblock < scan->rs_map_first ||
 		lblock - scan->rs_map_first >= scan->rs_map_span)
-	{
-		scan->rs_map_count = lsm_map_read_unit(scan->rs_base.rs_rd, lblock,
-											   scan->rs_map,
-											   &scan->rs_map_first);
-		scan->rs_map_span = lblock < LSM_META_DIRECT ? LSM_META_DIRECT :
-			LSM_MAP_ENTRIES;
-		scan->rs_map_valid = true;
-		scan->rs_map_runs_fresh = false;
-	}
+		lsm_scan_map_load(scan, lblock);
 	/* no map page here means no memtable page in its whole range */
 	if (lblock - scan->rs_map_first >= (BlockNumber) scan->rs_map_count)
 		return InvalidBlockNumber;
@@ -837,19 +840,10 @@ static inline bool
 lsm_scan_block_skippable(LsmScanDesc scan, BlockNumber lblock)
 {
 	LsmRunSet  *rs = scan->rs_runs;
-	BlockNumber off = lblock - scan->rs_map_first;
-	BlockNumber hint;
 
 	if (rs == NULL)
 		return false;
-	/* lsm_scan_map_hint, without the call while the copy serves */
-	if (scan->rs_map_valid && lblock >= scan->rs_map_first &&
-		off < scan->rs_map_span)
-		hint = off < (BlockNumber) scan->rs_map_count ? scan->rs_map[off] :
-			InvalidBlockNumber;
-	else
-		hint = lsm_scan_map_hint(scan, lblock);
-	if (hint != InvalidBlockNumber)
+	if (lsm_scan_map_hint(scan, lblock) != InvalidBlockNumber)
 		return lsm_block_known_empty(scan->rs_base.rs_rd, lblock);
 	if (!scan->rs_map_runs_fresh)
 		return false;
