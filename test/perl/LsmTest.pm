@@ -85,6 +85,16 @@ our @LOG_PROBLEMS = (
 	qr/was terminated by exception/,
 );
 
+# Settings for a node whose tables are vacuumed all the time, as under a
+# long pgbench run (extra_conf of the pgbench tests).
+our @BUSY_AUTOVACUUM_CONF = (
+	'autovacuum_naptime = 1s',
+	'autovacuum_vacuum_scale_factor = 0.01',
+	'autovacuum_vacuum_insert_scale_factor = 0.01',
+	'autovacuum_analyze_scale_factor = 0.01',
+	'max_wal_size = 1GB',
+);
+
 # Settings every node gets.  The Cluster.pm defaults for streaming nodes
 # (shared_buffers = 1MB, max_connections = 10) are too small for workloads.
 our %DEFAULT_CONF = (

@@ -38,13 +38,7 @@ use LsmTest;
 
 my $node = new_node(
 	'lsm_lock_order',
-	extra_conf => [
-		'autovacuum_naptime = 1s',
-		'autovacuum_vacuum_scale_factor = 0.01',
-		'autovacuum_vacuum_insert_scale_factor = 0.01',
-		'autovacuum_analyze_scale_factor = 0.01',
-		'max_wal_size = 1GB',
-	]);
+	extra_conf => \@LsmTest::BUSY_AUTOVACUUM_CONF);
 
 my $seconds = $ENV{LSM_LOCK_ORDER_SECONDS} // 30;
 my $stuck_polls = 20;
