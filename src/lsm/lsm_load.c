@@ -35,7 +35,9 @@
  * the rows exist; that is why a load is used only on tables without
  * indexes (an index would lead a unique check or an index deletion pass
  * to TIDs not yet readable) and without triggers (AFTER triggers fetch
- * their rows by TID before COPY ends).
+ * their rows by TID before COPY ends; for a partition, also no AFTER
+ * statement trigger on the partitioned tables above it, which runs before
+ * the partitions' loads are published).
  *
  * COPY FREEZE.  Its versions are frozen when they are written (as heap
  * does), which COPY allows only into a table created or truncated in the
@@ -65,15 +67,23 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/partition.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_trigger.h"
+#include "commands/trigger.h"
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
 #include "storage/lmgr.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
+#include "utils/syscache.h"
 
 #include "lsm/lsm_internal.h"
 
@@ -163,11 +173,73 @@ lsm_load_forget(LsmLoad *ld)
 }
 
 /*
+ * Has a partitioned table above partition rel an AFTER ... FOR EACH
+ * STATEMENT trigger on INSERT?  Such a trigger of the table a COPY names
+ * runs before the partitions' loads are published (CopyFrom fires AFTER
+ * triggers before it lets the tables finish their bulk inserts), and its
+ * queries must see the copied rows.  Row triggers are cloned to the
+ * partitions and show up in their own trigdesc; the AM cannot tell which
+ * ancestor the COPY named, so such a trigger anywhere above the partition
+ * counts, enabled or not.  The ancestors need no lock: pg_class and
+ * pg_trigger are read under the catalog snapshot, and a trigger created
+ * after this look is created under a lock that conflicts with the COPY's
+ * on the table it names, so it cannot fire in this COPY.
+ */
+static bool
+lsm_load_ancestor_has_triggers(Relation rel)
+{
+	List	   *ancestors;
+	ListCell   *lc;
+	bool		found = false;
+
+	if (!rel->rd_rel->relispartition)
+		return false;
+	ancestors = get_partition_ancestors(RelationGetRelid(rel));
+	foreach(lc, ancestors)
+	{
+		Oid			relid = lfirst_oid(lc);
+		HeapTuple	tup;
+		bool		has_triggers;
+		Relation	trigrel;
+		SysScanDesc scan;
+		ScanKeyData key;
+
+		/* relhastriggers is false for a table that never had a trigger */
+		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+		if (!HeapTupleIsValid(tup))
+			continue;			/* dropped meanwhile: fires nothing */
+		has_triggers = ((Form_pg_class) GETSTRUCT(tup))->relhastriggers;
+		ReleaseSysCache(tup);
+		if (!has_triggers)
+			continue;
+
+		trigrel = table_open(TriggerRelationId, AccessShareLock);
+		ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
+					F_OIDEQ, ObjectIdGetDatum(relid));
+		scan = systable_beginscan(trigrel, TriggerRelidNameIndexId, true,
+								  NULL, 1, &key);
+		while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			int16		tgtype = ((Form_pg_trigger) GETSTRUCT(tup))->tgtype;
+
+			found = !TRIGGER_FOR_ROW(tgtype) && TRIGGER_FOR_AFTER(tgtype) &&
+				TRIGGER_FOR_INSERT(tgtype);
+		}
+		systable_endscan(scan);
+		table_close(trigrel, AccessShareLock);
+		if (found)
+			break;
+	}
+	list_free(ancestors);
+	return found;
+}
+
+/*
  * May a batch of nbytes bytes start a load into rel?  The table must have
- * no index and no trigger (see the file header), the batch must be large
- * enough, and no maintenance may be running right now (the run id is
- * reserved under the maintenance lock; if it is busy, a later batch tries
- * again).
+ * no index and no trigger, nor a partitioned table above it a statement
+ * trigger that runs after the rows are in (see the file header), the batch must be large enough, and no
+ * maintenance may be running right now (the run id is reserved under the
+ * maintenance lock; if it is busy, a later batch tries again).
  */
 static LsmLoad *
 lsm_load_start(Relation rel, Size nbytes, CommandId cid, int options)
@@ -181,6 +253,8 @@ lsm_load_start(Relation rel, Size nbytes, CommandId cid, int options)
 	if (lsm_direct_load_min_bytes <= 0 ||
 		nbytes < (Size) lsm_direct_load_min_bytes * 1024 ||
 		rel->trigdesc != NULL || IsInParallelMode())
+		return NULL;
+	if (lsm_load_ancestor_has_triggers(rel))
 		return NULL;
 	/* the table's own settings for the run (no buffer is locked here) */
 	lsm_settings_load(rel);
