@@ -369,3 +369,32 @@ DROP TABLE lsm_bt_churn;
 
 SELECT lsm_check('lsm_bt');
 DROP TABLE lsm_bt;
+
+-- Bottom-up index deletion that finds nothing to delete: the table AM must
+-- return an empty array then, or nbtree logs a deletion of nothing (an
+-- assertion failure in assert-enabled servers; elsewhere an empty record
+-- and a dirtied leaf page per pass).  Every UPDATE inserts into the
+-- primary key with the "unchanged" hint; within one transaction no old
+-- version is dead yet, so every pass is fruitless.
+CREATE EXTENSION pg_walinspect;
+CREATE TABLE lsm_bt_bu (id int PRIMARY KEY, v int) USING lsm
+  WITH (autovacuum_enabled = off);
+INSERT INTO lsm_bt_bu SELECT g, 0 FROM generate_series(1, 10) g;
+SET synchronous_commit = on;
+SELECT pg_current_wal_insert_lsn() AS bu_lsn0 \gset
+BEGIN;
+DO $$BEGIN FOR i IN 1..200 LOOP UPDATE lsm_bt_bu SET v = v + 1 WHERE id <= 10; END LOOP; END$$;
+COMMIT;
+SELECT count(*) AS empty_btree_deletions
+  FROM pg_get_wal_records_info(:'bu_lsn0', pg_current_wal_flush_lsn())
+ WHERE resource_manager = 'Btree' AND record_type = 'DELETE'
+   AND description LIKE '%ndeleted 0; nupdated 0%';
+SELECT pg_relation_size('lsm_bt_bu_pkey') > 8192 AS leaf_pages_split;
+SELECT count(*), sum(v) FROM lsm_bt_bu;
+RESET synchronous_commit;
+BEGIN;
+CREATE EXTENSION amcheck;
+SELECT bt_index_parent_check('lsm_bt_bu_pkey', true);
+ROLLBACK;
+DROP TABLE lsm_bt_bu;
+DROP EXTENSION pg_walinspect;

@@ -387,7 +387,7 @@ lsm_index_delete_tuples(Relation rel, TM_IndexDeleteOp *delstate)
 	BlockNumber cblock = InvalidBlockNumber;
 	int			npages = 0;
 	int			maxpages = delstate->bottomup ? 16 : INT_MAX;
-	int			checked = 0;
+	int			final_ndeltids = 0;
 
 	qsort(delstate->deltids, delstate->ndeltids, sizeof(TM_IndexDelete),
 		  lsm_deltid_cmp);
@@ -412,7 +412,6 @@ lsm_index_delete_tuples(Relation rel, TM_IndexDeleteOp *delstate)
 			if (ItemPointerGetOffsetNumber(tid) <= LSM_MAX_TUPLES_PER_PAGE)
 				buf = lsm_read_mem_page(rel, cblock, NULL);
 		}
-		checked = i + 1;
 
 		if (BufferIsValid(buf) &&
 			!lsm_page_holds(rel, buf, cblock, ItemPointerGetOffsetNumber(tid)))
@@ -436,6 +435,7 @@ lsm_index_delete_tuples(Relation rel, TM_IndexDeleteOp *delstate)
 		{
 			/* removed already; its removal carried the conflict horizon */
 			istatus->knowndeletable = true;
+			final_ndeltids = i + 1;
 			continue;
 		}
 
@@ -457,13 +457,22 @@ lsm_index_delete_tuples(Relation rel, TM_IndexDeleteOp *delstate)
 			 */
 			HeapTupleHeaderAdvanceLatestRemovedXid(tup.t_data, &latestRemovedXid);
 		}
+		if (istatus->knowndeletable)
+			final_ndeltids = i + 1;
 	}
 	if (BufferIsValid(buf))
 		UnlockReleaseBuffer(buf);
 
-	/* entries beyond what we looked at are not deletable (bottom-up only) */
-	if (delstate->bottomup)
-		delstate->ndeltids = checked;
+	/*
+	 * End the array after its last deletable entry, as heap does: entries
+	 * past it (not looked at, or not deletable) are of no use to the index,
+	 * and the index AM relies on an array without a deletable entry being
+	 * empty (nbtree would otherwise log a deletion of nothing: an empty
+	 * record and a dirtied leaf page after every fruitless bottom-up pass).
+	 * A simple deletion caller's known-deletable entries all stay in it.
+	 */
+	Assert(final_ndeltids > 0 || delstate->bottomup);
+	delstate->ndeltids = final_ndeltids;
 	return latestRemovedXid;
 }
 
