@@ -387,7 +387,7 @@ lsm_index_delete_tuples(Relation rel, TM_IndexDeleteOp *delstate)
 	BlockNumber cblock = InvalidBlockNumber;
 	int			npages = 0;
 	int			maxpages = delstate->bottomup ? 16 : INT_MAX;
-	int			final_ndeltids = 0;
+	int			nfinal;
 
 	qsort(delstate->deltids, delstate->ndeltids, sizeof(TM_IndexDelete),
 		  lsm_deltid_cmp);
@@ -435,7 +435,6 @@ lsm_index_delete_tuples(Relation rel, TM_IndexDeleteOp *delstate)
 		{
 			/* removed already; its removal carried the conflict horizon */
 			istatus->knowndeletable = true;
-			final_ndeltids = i + 1;
 			continue;
 		}
 
@@ -457,8 +456,6 @@ lsm_index_delete_tuples(Relation rel, TM_IndexDeleteOp *delstate)
 			 */
 			HeapTupleHeaderAdvanceLatestRemovedXid(tup.t_data, &latestRemovedXid);
 		}
-		if (istatus->knowndeletable)
-			final_ndeltids = i + 1;
 	}
 	if (BufferIsValid(buf))
 		UnlockReleaseBuffer(buf);
@@ -469,10 +466,16 @@ lsm_index_delete_tuples(Relation rel, TM_IndexDeleteOp *delstate)
 	 * and the index AM relies on an array without a deletable entry being
 	 * empty (nbtree would otherwise log a deletion of nothing: an empty
 	 * record and a dirtied leaf page after every fruitless bottom-up pass).
-	 * A simple deletion caller's known-deletable entries all stay in it.
+	 * A simple deletion caller's known-deletable entries all stay in it
+	 * (also those the loop above left alone); a bottom-up caller marks none
+	 * up front, so the entries the loop did not reach are not deletable.
 	 */
-	Assert(final_ndeltids > 0 || delstate->bottomup);
-	delstate->ndeltids = final_ndeltids;
+	nfinal = delstate->ndeltids;
+	while (nfinal > 0 &&
+		   !delstate->status[delstate->deltids[nfinal - 1].id].knowndeletable)
+		nfinal--;
+	Assert(nfinal > 0 || delstate->bottomup);
+	delstate->ndeltids = nfinal;
 	return latestRemovedXid;
 }
 
