@@ -401,6 +401,10 @@ build_regress_lib() {
 			include $(PGXS)
 		EOF
 	)
+	# the server they are built for is part of the key: a build against
+	# another server's headers (say an assert-enabled one) is not reused
+	makefile="$makefile
+# server: $("$PG_CONFIG" --bindir) $("$PG_CONFIG" --configure | cksum)"
 	if [ -f "$DLDIR/regress.so" ] && [ -f "$DLDIR/autoinc.so" ] && [ -f "$DLDIR/refint.so" ] &&
 		[ "$(cat "$DLDIR/Makefile" 2>/dev/null)" = "$makefile" ]; then
 		return 0
