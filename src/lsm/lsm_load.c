@@ -186,7 +186,7 @@ lsm_load_forget(LsmLoad *ld)
  * on the table it names, so it cannot fire in this COPY.
  */
 static bool
-lsm_load_ancestor_has_triggers(Relation rel)
+lsm_load_ancestor_stmt_trigger(Relation rel)
 {
 	List	   *ancestors;
 	ListCell   *lc;
@@ -254,7 +254,7 @@ lsm_load_start(Relation rel, Size nbytes, CommandId cid, int options)
 		nbytes < (Size) lsm_direct_load_min_bytes * 1024 ||
 		rel->trigdesc != NULL || IsInParallelMode())
 		return NULL;
-	if (lsm_load_ancestor_has_triggers(rel))
+	if (lsm_load_ancestor_stmt_trigger(rel))
 		return NULL;
 	/* the table's own settings for the run (no buffer is locked here) */
 	lsm_settings_load(rel);
