@@ -254,8 +254,6 @@ lsm_load_start(Relation rel, Size nbytes, CommandId cid, int options)
 		nbytes < (Size) lsm_direct_load_min_bytes * 1024 ||
 		rel->trigdesc != NULL || IsInParallelMode())
 		return NULL;
-	if (lsm_load_ancestor_stmt_trigger(rel))
-		return NULL;
 	/* the table's own settings for the run (no buffer is locked here) */
 	lsm_settings_load(rel);
 	indexes = RelationGetIndexList(rel);
@@ -264,6 +262,9 @@ lsm_load_start(Relation rel, Size nbytes, CommandId cid, int options)
 		list_free(indexes);
 		return NULL;
 	}
+	/* after the cached index list: this one reads the catalogs */
+	if (lsm_load_ancestor_stmt_trigger(rel))
+		return NULL;
 	if (!lsm_maint_lock(rel, false))
 		return NULL;
 	if (!lsm_manifest_has_room(rel))
