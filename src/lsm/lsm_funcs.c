@@ -347,11 +347,7 @@ lsm_check_map(LsmCheckState *cs)
 		return;
 	meta = LsmPageGetMeta(BufferGetPage(metabuf));
 	cs->next_lblock = meta->next_lblock;
-	cs->empty_below = meta->empty_below;
-	if (meta->empty_below > meta->next_lblock)
-		LSM_CORRUPT(rel, LSM_METAPAGE_BLKNO,
-					("empty_below %u is beyond the %u logical blocks assigned.",
-					 meta->empty_below, meta->next_lblock));
+	cs->empty_below = lsm_meta_empty_below(rel, meta);
 	if (cs->next_lblock <= MaxBlockNumber)
 		cs->lmap = palloc_extended(sizeof(BlockNumber) * Max(cs->next_lblock, 1),
 								   MCXT_ALLOC_HUGE);

@@ -79,6 +79,7 @@ extern void lsm_ensure_metapage(Relation rel);
 extern Buffer lsm_read_metapage(Relation rel, int lockmode);
 extern BlockNumber lsm_get_nlblocks(Relation rel);
 extern BlockNumber lsm_get_scan_range(Relation rel, BlockNumber *empty_below);
+extern BlockNumber lsm_meta_empty_below(Relation rel, LsmMetaPage meta);
 extern void lsm_advance_empty_below(Relation rel);
 extern BlockNumber lsm_map_lookup(Relation rel, BlockNumber lblock);
 extern int	lsm_map_read_unit(Relation rel, BlockNumber lblock,

@@ -573,24 +573,33 @@ BlockNumber
 lsm_get_scan_range(Relation rel, BlockNumber *empty_below)
 {
 	Buffer		buf = lsm_read_metapage(rel, BUFFER_LOCK_SHARE);
+	LsmMetaPage meta;
 	BlockNumber result;
 
 	if (empty_below)
 		*empty_below = 0;
 	if (!BufferIsValid(buf))
 		return 0;
-	result = LsmPageGetMeta(BufferGetPage(buf))->next_lblock;
+	meta = LsmPageGetMeta(BufferGetPage(buf));
+	result = meta->next_lblock;
 	if (empty_below)
-	{
-		*empty_below = LsmPageGetMeta(BufferGetPage(buf))->empty_below;
-		/* never beyond next_lblock (a scan would pass over every row) */
-		if (*empty_below > result)
-			LSM_CORRUPT(rel, LSM_METAPAGE_BLKNO,
-						("empty_below %u is beyond the %u logical blocks assigned.",
-						 *empty_below, result));
-	}
+		*empty_below = lsm_meta_empty_below(rel, meta);
 	UnlockReleaseBuffer(buf);
 	return result;
+}
+
+/*
+ * lsm_meta_empty_below -- meta->empty_below, verified: it is never beyond
+ * next_lblock (a scan starting there would pass over every row).
+ */
+BlockNumber
+lsm_meta_empty_below(Relation rel, LsmMetaPage meta)
+{
+	if (meta->empty_below > meta->next_lblock)
+		LSM_CORRUPT(rel, LSM_METAPAGE_BLKNO,
+					("empty_below %u is beyond the %u logical blocks assigned.",
+					 meta->empty_below, meta->next_lblock));
+	return meta->empty_below;
 }
 
 /*
