@@ -12,6 +12,8 @@
 #ifndef LSM_COMMON_H
 #define LSM_COMMON_H
 
+#include "utils/relcache.h"
+
 #define LSM_VERSION_STRING	"0.1"
 
 /* lsm_module.c */
@@ -22,5 +24,9 @@ extern void lsm_init_hooks(void);
 
 /* src/lsm/lsm_flush.c: GUCs of the lsm table access method */
 extern void lsm_tam_init_gucs(void);
+
+/* lsm_conflict.c */
+extern void lsm_log_conflict_horizon(Relation rel,
+									 TransactionId latestRemovedXid);
 
 #endif							/* LSM_COMMON_H */

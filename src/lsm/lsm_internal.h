@@ -450,8 +450,6 @@ extern void lsm_prune_note_xid(TransactionId *new_prune_xid,
  */
 extern void lsm_relation_vacuum(Relation rel, struct VacuumParams *params,
 								BufferAccessStrategy bstrategy);
-extern void lsm_log_conflict_horizon(Relation rel,
-									 TransactionId latestRemovedXid);
 
 /* ----------------------------------------------------------------
  * lsm_handler.c

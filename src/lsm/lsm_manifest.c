@@ -44,6 +44,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "common/lsm_common.h"
 #include "lsm/lsm_internal.h"
 
 static bool lsm_runset_refresh_ext(Relation rel, LsmRunSet *rs,

@@ -54,6 +54,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "common/lsm_common.h"
 #include "lsm/lsm_internal.h"
 
 /*

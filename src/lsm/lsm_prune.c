@@ -56,6 +56,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "common/lsm_common.h"
 #include "lsm/lsm_internal.h"
 
 /* a page with less free space than this takes few more versions */

@@ -1,8 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * lsm_vacuum.c
- *	  VACUUM of lsm tables (the relation_vacuum callback) and the recovery
- *	  conflict marker written before versions are removed.
+ *	  VACUUM of lsm tables (the relation_vacuum callback).
  *
  * VACUUM reads every page of the relation in physical order:
  *
@@ -29,8 +28,9 @@
  *
  * Hot standby: generic WAL records carry no recovery-conflict information,
  * so before removing versions we log the removal horizon separately
- * (lsm_log_conflict_horizon), which cancels standby queries that might
- * still need the versions, exactly as heap's pruning records do.
+ * (lsm_log_conflict_horizon, in src/common/lsm_conflict.c), which cancels
+ * standby queries that might still need the versions, exactly as heap's
+ * pruning records do.
  *
  *-------------------------------------------------------------------------
  */
@@ -40,7 +40,6 @@
 #include "access/genam.h"
 #include "access/heapam_xlog.h"
 #include "access/multixact.h"
-#include "access/nbtxlog.h"
 #include "access/transam.h"
 #include "access/xact.h"
 #include "access/xloginsert.h"
@@ -62,43 +61,8 @@
 #include "utils/inval.h"
 #include "utils/timestamp.h"
 
+#include "common/lsm_common.h"
 #include "lsm/lsm_internal.h"
-
-/*
- * lsm_log_conflict_horizon -- write a WAL record that makes a hot standby
- * cancel queries whose snapshots could still see versions removed with
- * this horizon (the newest xid that deleted or inserted them).
- *
- * Generic WAL has no way to express this.  The record used is nbtree's
- * XLOG_BTREE_REUSE_PAGE, whose redo does nothing but resolve recovery
- * conflicts for the given relation and horizon (it touches no page), so it
- * needs no extension code on the standby.
- */
-void
-lsm_log_conflict_horizon(Relation rel, TransactionId latestRemovedXid)
-{
-	xl_btree_reuse_page xlrec;
-	FullTransactionId next;
-	uint32		epoch;
-
-	if (!RelationNeedsWAL(rel) || !XLogStandbyInfoActive() ||
-		!TransactionIdIsNormal(latestRemovedXid))
-		return;
-
-	/* the xid is recent enough that its epoch is the next xid's or one less */
-	next = ReadNextFullTransactionId();
-	epoch = EpochFromFullTransactionId(next);
-	if (latestRemovedXid > XidFromFullTransactionId(next))
-		epoch--;
-
-	xlrec.node = rel->rd_node;
-	xlrec.block = InvalidBlockNumber;
-	xlrec.latestRemovedFullXid =
-		FullTransactionIdFromEpochAndXid(epoch, latestRemovedXid);
-	XLogBeginInsert();
-	XLogRegisterData((char *) &xlrec, SizeOfBtreeReusePage);
-	(void) XLogInsert(RM_BTREE_ID, XLOG_BTREE_REUSE_PAGE);
-}
 
 /* enough for any manifest (LSM_MAX_RUNS is computed from the page size) */
 #define LSM_MAX_RUNS_FIXED 256
