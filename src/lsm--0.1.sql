@@ -323,7 +323,8 @@ CREATE FUNCTION xhash_info(rel regclass,
 	OUT free_pages bigint,
 	OUT total_pages bigint,
 	OUT entries bigint,
-	OUT fill_pct double precision)
+	OUT fill_pct double precision,
+	OUT dead_entries bigint)
 RETURNS record
 AS 'MODULE_PATHNAME', 'xhash_info'
 LANGUAGE C STRICT PARALLEL RESTRICTED;

@@ -110,8 +110,11 @@ xh_check_entries(Relation rel, Page page, BlockNumber blkno, uint8 depth,
 			nchains++;
 		}
 		if (i > 0 && i < nsorted &&
-			XhEntryKey(&entries[i - 1]) > key)
+			XhEntrySortKey(&entries[i - 1]) > XhEntrySortKey(&entries[i]))
 			xh_check_fail(rel, blkno, "The sorted entries are out of order.");
+		if (XhEntryIsDead(&entries[i]) &&
+			!(XhPageGetOpaque(page)->flags & XH_FLAG_HAS_DEAD))
+			xh_check_fail(rel, blkno, "An entry is marked dead on a page not flagged as holding dead entries.");
 		if (chain && XhHashTop32(key) != chaintop)
 			xh_check_fail(rel, blkno, "An overflow entry does not belong to the chain's hash.");
 	}
@@ -240,8 +243,6 @@ xhash_check(PG_FUNCTION_ARGS)
 		opaque = *XhPageGetOpaque(page);
 		if (opaque.depth > meta.global_depth)
 			xh_check_fail(rel, blkno, "The local depth exceeds the global depth.");
-		if (opaque.next != InvalidBlockNumber)
-			xh_check_fail(rel, blkno, "A bucket page has a chain link in its special space.");
 		span = opaque.depth == 0 ? 0 : (UINT64CONST(1) << (64 - opaque.depth));
 		start = opaque.depth == 0 ? 0 : ((uint64) opaque.prefix << (64 - opaque.depth));
 		if (done || start != expect_start)
@@ -353,7 +354,7 @@ xhash_check(PG_FUNCTION_ARGS)
 
 /*
  * xhash_info -- SQL-callable: global depth, page counts by kind, depth
- * range of the buckets, entries and fill.
+ * range of the buckets, entries (and how many are marked dead) and fill.
  */
 Datum
 xhash_info(PG_FUNCTION_ARGS)
@@ -370,11 +371,12 @@ xhash_info(PG_FUNCTION_ARGS)
 				ndir = 0,
 				ndeleted = 0,
 				nunused = 0,
-				nentries = 0;
+				nentries = 0,
+				ndead = 0;
 	int			mindepth = XH_MAX_DEPTH,
 				maxdepth = 0;
-	Datum		values[11];
-	bool		nulls[11];
+	Datum		values[12];
+	bool		nulls[12];
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -402,12 +404,14 @@ xhash_info(PG_FUNCTION_ARGS)
 				case XH_PAGE_BUCKET:
 					nbuckets++;
 					nentries += XhPageGetNEntries(page) - XhPageGetOpaque(page)->aux;
+					ndead += xh_page_count_dead(page);
 					mindepth = Min(mindepth, XhPageGetOpaque(page)->depth);
 					maxdepth = Max(maxdepth, XhPageGetOpaque(page)->depth);
 					break;
 				case XH_PAGE_OVERFLOW:
 					noverflow++;
 					nentries += XhPageGetNEntries(page);
+					ndead += xh_page_count_dead(page);
 					break;
 				case XH_PAGE_DIR:
 					ndir++;
@@ -437,5 +441,6 @@ xhash_info(PG_FUNCTION_ARGS)
 	values[10] = Float8GetDatum((nbuckets + noverflow) > 0 ?
 								100.0 * nentries /
 								((double) (nbuckets + noverflow) * XH_PAGE_CAPACITY) : 0.0);
+	values[11] = Int64GetDatum(ndead);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

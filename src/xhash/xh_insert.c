@@ -30,6 +30,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "common/lsm_common.h"
 #include "xhash/xhash.h"
 
 /* outcome of a unique check */
@@ -66,12 +67,14 @@ xh_check_candidate(Relation index, Relation heapRel, IndexInfo *indexInfo,
 				   ItemPointer cand, ItemPointer own,
 				   IndexUniqueCheck checkUnique, Datum *values, bool *isnull,
 				   bool *found_self, TransactionId *xwait,
-				   uint32 *spectoken)
+				   uint32 *spectoken, bool *all_dead)
 {
 	SnapshotData SnapshotDirty;
 	Datum		cvalues[INDEX_MAX_KEYS];
 	bool		cisnull[INDEX_MAX_KEYS];
 	ItemPointerData owntid;
+
+	*all_dead = false;
 
 	/* rechecking a deferred constraint: our own entry is no conflict */
 	if (checkUnique == UNIQUE_CHECK_EXISTING && ItemPointerEquals(cand, own))
@@ -82,7 +85,7 @@ xh_check_candidate(Relation index, Relation heapRel, IndexInfo *indexInfo,
 
 	InitDirtySnapshot(SnapshotDirty);
 	if (!xh_fetch_keys(heapRel, index, indexInfo, cand, &SnapshotDirty,
-					   cvalues, cisnull, NULL) ||
+					   cvalues, cisnull, all_dead) ||
 		!xh_keys_equal(index, values, isnull, cvalues, cisnull))
 		return XH_UNIQUE_OK;	/* dead, or only the hash was equal */
 
@@ -110,9 +113,31 @@ xh_check_candidate(Relation index, Relation heapRel, IndexInfo *indexInfo,
 }
 
 /*
+ * xh_mark_dead -- mark dead the entries at positions pos[0..npos) of the
+ * bucket page "buf" (locked exclusively), in one generic record.
+ */
+static void
+xh_mark_dead(Relation index, Buffer buf, const int *pos, int npos)
+{
+	GenericXLogState *state = GenericXLogStart(index);
+	Page		page = GenericXLogRegisterBuffer(state, buf, 0);
+	int			k;
+
+	for (k = 0; k < npos; k++)
+		XhEntrySetDead(&XhPageGetEntries(page)[pos[k]]);
+	XhPageGetOpaque(page)->flags |= XH_FLAG_HAS_DEAD;
+	GenericXLogFinish(state);
+}
+
+/*
  * xh_check_unique -- look for rows with the same key as the one being
  * inserted, in the bucket page "buf" (locked exclusively by the caller)
  * and its overflow chain.
+ *
+ * Entries marked dead are skipped, as nbtree skips LP_DEAD items; entries
+ * on the bucket page whose rows turn out dead to every snapshot are marked
+ * dead on the way (the lock is held throughout, so they are the entries
+ * we looked at).
  */
 static XhUniqueResult
 xh_check_unique(Relation index, Relation heapRel, IndexInfo *indexInfo,
@@ -127,6 +152,8 @@ xh_check_unique(Relation index, Relation heapRel, IndexInfo *indexInfo,
 	Buffer		cbuf = InvalidBuffer;
 	XhUniqueResult res = XH_UNIQUE_OK;
 	XhWalk		walk = {0};
+	int			kill[XH_PAGE_CAPACITY];
+	int			nkill = 0;
 
 	/* the bucket page, then the chain of our top 32 bits if it has one */
 	c = xh_page_find_chain(page, XhHashTop32(hash));
@@ -142,18 +169,22 @@ xh_check_unique(Relation index, Relation heapRel, IndexInfo *indexInfo,
 		for (i = xh_page_find_first(page, hash); i < n; i++)
 		{
 			ItemPointerData cand;
+			bool		all_dead;
 
 			if (i < nsorted && XhEntryHash(&entries[i]) != h)
 			{
 				i = nsorted - 1;	/* past our run: go to the unsorted part */
 				continue;
 			}
-			if (XhEntryHash(&entries[i]) != h || XhEntryIsChain(&entries[i]))
+			if (XhEntryHash(&entries[i]) != h || XhEntryIsChain(&entries[i]) ||
+				XhEntryIsDead(&entries[i]))
 				continue;
 			xh_entry_tid(&entries[i], &cand);
 			res = xh_check_candidate(index, heapRel, indexInfo, &cand, own,
 									 checkUnique, values, isnull, found_self,
-									 xwait, spectoken);
+									 xwait, spectoken, &all_dead);
+			if (all_dead && !BufferIsValid(cbuf))
+				kill[nkill++] = i;
 			if (res != XH_UNIQUE_OK)
 				break;
 		}
@@ -173,6 +204,8 @@ xh_check_unique(Relation index, Relation heapRel, IndexInfo *indexInfo,
 	}
 	if (BufferIsValid(cbuf))
 		UnlockReleaseBuffer(cbuf);
+	if (nkill > 0)
+		xh_mark_dead(index, buf, kill, nkill);
 	return res;
 }
 
@@ -291,10 +324,15 @@ xh_spill_to_chain(Relation index, Buffer buf, uint32 top)
 	for (i = 0; i < n; i++)
 	{
 		if (entries[i].key_hi == top && !XhEntryIsChain(&entries[i]))
+		{
+			if (XhEntryIsDead(&entries[i]))
+				XhPageGetOpaque(npage)->flags |= XH_FLAG_HAS_DEAD;
 			moved[nmoved++] = entries[i];
+		}
 		else
 			entries[keep++] = entries[i];
 	}
+	XhBucketRemovals(XhPageGetOpaque(page))++;
 	Assert(nmoved > 0 && nmoved <= XH_PAGE_CAPACITY);
 	xh_sort_entries(moved, nmoved);
 	XhPageSetNEntries(npage, nmoved);
@@ -314,6 +352,109 @@ xh_spill_to_chain(Relation index, Buffer buf, uint32 top)
 	XhPageGetOpaque(page)->nsorted = keep;
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(nbuf);
+}
+
+/*
+ * xh_delete_dead -- remove the entries marked dead from the full bucket
+ * page "buf" (locked exclusively, as in core hash and nbtree before they
+ * split a page); returns how many went.
+ *
+ * Their rows are dead to every snapshot here, but a hot standby's queries
+ * may still need them.  As nbtree's simple deletion does, we ask the table
+ * AM for the newest xid that deleted them (table_index_delete_tuples,
+ * which also confirms them), and log it first as a recovery conflict
+ * (lsm_log_conflict_horizon: generic WAL cannot carry one); then the page
+ * loses the entries in one generic record, which also raises its removal
+ * count (see xh_kill_flush).  Entries on overflow chains are left to
+ * VACUUM.
+ */
+static int
+xh_delete_dead(Relation index, Relation heapRel, Buffer buf)
+{
+	Page		page = BufferGetPage(buf);
+	XhEntry    *entries = XhPageGetEntries(page);
+	int			n = XhPageGetNEntries(page);
+	TM_IndexDeleteOp delstate;
+	TransactionId horizon;
+	GenericXLogState *state;
+	XhPageOpaque opaque;
+	bool	   *gone;
+	int			ngone = 0,
+				ndead = 0,
+				nsorted,
+				newsorted = 0,
+				i,
+				j = 0;
+
+	delstate.irel = index;
+	delstate.iblknum = BufferGetBlockNumber(buf);
+	delstate.bottomup = false;
+	delstate.bottomupfreespace = 0;
+	delstate.ndeltids = 0;
+	delstate.deltids = palloc(n * sizeof(TM_IndexDelete));
+	delstate.status = palloc(n * sizeof(TM_IndexStatus));
+	for (i = 0; i < n; i++)
+	{
+		int			d = delstate.ndeltids;
+
+		if (!XhEntryIsDead(&entries[i]))
+			continue;
+		xh_entry_tid(&entries[i], &delstate.deltids[d].tid);
+		delstate.deltids[d].id = d;
+		delstate.status[d].idxoffnum = (OffsetNumber) i;
+		delstate.status[d].knowndeletable = true;
+		delstate.status[d].promising = false;
+		delstate.status[d].freespace = sizeof(XhEntry);
+		delstate.ndeltids++;
+	}
+	if (delstate.ndeltids == 0)
+	{
+		pfree(delstate.deltids);
+		pfree(delstate.status);
+		return 0;
+	}
+	horizon = table_index_delete_tuples(heapRel, &delstate);
+
+	gone = palloc0(n * sizeof(bool));
+	for (i = 0; i < delstate.ndeltids; i++)
+	{
+		TM_IndexStatus *st = &delstate.status[delstate.deltids[i].id];
+
+		if (st->knowndeletable && !gone[st->idxoffnum])
+		{
+			gone[st->idxoffnum] = true;
+			ngone++;
+		}
+	}
+	if (ngone > 0)
+	{
+		lsm_log_conflict_horizon(index, horizon);
+
+		state = GenericXLogStart(index);
+		page = GenericXLogRegisterBuffer(state, buf, 0);
+		entries = XhPageGetEntries(page);
+		opaque = XhPageGetOpaque(page);
+		nsorted = opaque->nsorted;
+		for (i = 0; i < n; i++)
+		{
+			if (gone[i])
+				continue;
+			if (i < nsorted)
+				newsorted++;
+			ndead += XhEntryIsDead(&entries[i]);
+			entries[j++] = entries[i];
+		}
+		XhPageSetNEntries(page, j);
+		opaque->nsorted = newsorted;
+		if (ndead == 0)
+			opaque->flags &= ~XH_FLAG_HAS_DEAD;
+		XhBucketRemovals(opaque)++;
+		GenericXLogFinish(state);
+	}
+	pfree(gone);
+	pfree(delstate.deltids);
+	pfree(delstate.status);
+	return ngone;
 }
 
 /*
@@ -417,6 +558,10 @@ xhinsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 				UnlockReleaseBuffer(buf);
 				break;
 			}
+			/* a full page first loses its entries marked dead */
+			if (XhPageGetNEntries(page) >= XH_PAGE_CAPACITY &&
+				(XhPageGetOpaque(page)->flags & XH_FLAG_HAS_DEAD))
+				(void) xh_delete_dead(index, heapRel, buf);
 			if (XhPageGetNEntries(page) >= XH_PAGE_CAPACITY &&
 				xh_full_page_action(page, &top) == XH_FULL_SPILL)
 			{

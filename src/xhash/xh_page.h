@@ -34,8 +34,9 @@
 #define XH_METAPAGE_BLKNO	0
 
 #define XH_MAGIC			0x58484153	/* "XHAS" */
-#define XH_VERSION			2		/* 1: one chain per bucket, in the
-									 * special space */
+#define XH_VERSION			3		/* 1: one chain per bucket, in the
+									 * special space; 2: 55 hash bits, no
+									 * dead bit */
 
 /* page id in the last two bytes of every page, for pg_filedump & co */
 #define XH_PAGE_ID			0xFF92
@@ -60,7 +61,11 @@
  * bucket / overflow pages:
  *	 aux		  bucket page: number of chain entries on the page;
  *				  overflow page: the top 32 bits of the hashes of its chain
- *	 next		  bucket page: unused (InvalidBlockNumber);
+ *	 next		  bucket page: removal count, raised by every change
+ *				  that takes entries off the page (VACUUM, removal of
+ *				  dead entries, spill to a chain, split), so that a
+ *				  scan can tell that the entries it saw are still the
+ *				  ones there (XhBucketRemovals, see xh_kill_flush);
  *				  overflow page: next page of the chain
  *	 link		  bucket page: right-link, the bucket holding the hash range
  *				  just above ours (InvalidBlockNumber for the last one);
@@ -88,11 +93,17 @@ typedef struct XhPageOpaqueData
 	uint8		depth;
 	uint8		kind;
 	uint8		version;		/* XH_VERSION */
-	uint8		flags;			/* unused, zero */
+	uint8		flags;			/* XH_FLAG_* */
 	uint16		page_id;		/* XH_PAGE_ID, last two bytes of the page */
 } XhPageOpaqueData;
 
 typedef XhPageOpaqueData *XhPageOpaque;
+
+/* flags: the bucket page may hold entries marked dead (XH_DEAD_BIT) */
+#define XH_FLAG_HAS_DEAD	0x01
+
+/* the removal count of a bucket page (its "next" field) */
+#define XhBucketRemovals(opaque) ((opaque)->next)
 
 #define XhPageGetOpaque(page) ((XhPageOpaque) PageGetSpecialPointer(page))
 #define XhPageGetKind(page) (XhPageGetOpaque(page)->kind)
@@ -100,11 +111,21 @@ typedef XhPageOpaqueData *XhPageOpaque;
 /*
  * Index entry: 12 bytes, 4-byte aligned, no line pointers.
  *
- * "key" holds the top 55 bits of the 64-bit hash in its top bits and the
- * TID's offset number in its low 9 bits, so sorting by key sorts by
- * (hash, offset).  The 9 dropped hash bits cost nothing but a rare extra
- * heap fetch (every scan rechecks).  Offsets above 511 cannot be stored;
- * heap and lsm tables stay below 292.
+ * "key" holds the top 54 bits of the 64-bit hash in its top bits, the
+ * dead bit (XH_DEAD_BIT) below them and the TID's offset number in its low
+ * 9 bits.  Entries are ordered by key without the dead bit, i.e. by (hash,
+ * offset), so that marking an entry dead never moves it out of order.  The
+ * 10 dropped hash bits cost nothing but a rare extra heap fetch (every
+ * scan rechecks).  Offsets above 511 cannot be stored; heap and lsm tables
+ * stay below 292.
+ *
+ * The dead bit says that every row version the TID leads to is dead to
+ * every snapshot (the table AM said so to a scan or a unique check); such
+ * entries are skipped by scans that may ignore killed tuples and removed
+ * when their bucket page fills up (see xh_insert.c).  It is a WAL-logged
+ * change, unlike nbtree's LP_DEAD hint: generic WAL has no masking
+ * function, so an unlogged change would make wal_consistency_checking
+ * report the page inconsistent on a standby.
  *
  * Chain entries (bucket pages only): key_hi = top 32 bits T of a hash,
  * key_lo = 0 (offset 0, which no TID has), blkno = first page of the
@@ -124,10 +145,15 @@ typedef struct XhEntry
 #define XH_OFFSET_BITS		9
 #define XH_MAX_OFFSET		((1 << XH_OFFSET_BITS) - 1)
 #define XH_OFFSET_MASK		((uint64) XH_MAX_OFFSET)
-#define XH_HASH_MASK		(~XH_OFFSET_MASK)
+#define XH_DEAD_BIT			((uint64) 1 << XH_OFFSET_BITS)
+#define XH_HASH_MASK		(~(XH_OFFSET_MASK | XH_DEAD_BIT))
 
 #define XhEntryKey(e) (((uint64) (e)->key_hi << 32) | (uint64) (e)->key_lo)
 #define XhEntryHash(e) (XhEntryKey(e) & XH_HASH_MASK)
+/* the key entries are ordered by: (hash, offset) */
+#define XhEntrySortKey(e) (XhEntryKey(e) & ~XH_DEAD_BIT)
+#define XhEntryIsDead(e) (((e)->key_lo & (uint32) XH_DEAD_BIT) != 0)
+#define XhEntrySetDead(e) ((e)->key_lo |= (uint32) XH_DEAD_BIT)
 
 /* is "e" a chain entry?  (offset 0) */
 #define XhEntryIsChain(e) (((e)->key_lo & (uint32) XH_OFFSET_MASK) == 0)

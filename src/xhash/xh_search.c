@@ -10,6 +10,13 @@
  * returns them.  Entries keep only the hash, so every returned row is
  * rechecked.
  *
+ * Entries marked dead are skipped (unless the scan must not ignore killed
+ * tuples, i.e. on a hot standby, whose snapshots may be older than the
+ * primary's horizon).  TIDs the executor finds dead to every snapshot
+ * (kill_prior_tuple) are marked dead on the bucket page at the end of the
+ * scan, in one generic record (xh_kill_flush); TIDs from overflow chains
+ * are not marked.
+ *
  * If a key column has no "=" qual (the planner should not choose xhash
  * then, see xh_cost.c), the scan walks all buckets along their
  * right-links, starting at the leftmost bucket, and returns everything.
@@ -22,6 +29,7 @@
 #include "postgres.h"
 
 #include "access/relscan.h"
+#include "access/xact.h"
 #include "miscadmin.h"
 #include "nodes/tidbitmap.h"
 #include "pgstat.h"
@@ -43,8 +51,108 @@ xhbeginscan(Relation r, int nkeys, int norderbys)
 	so->ntids = 0;
 	so->curtid = 0;
 	so->tids = so->inline_tids;
+	so->kill_blkno = InvalidBlockNumber;
+	so->nkilled = 0;
+	so->killed = NULL;
 	scan->opaque = so;
 	return scan;
+}
+
+/*
+ * xh_kill_flush -- mark dead the entries of the TIDs reported dead during
+ * this scan (kill_prior_tuple), on the bucket page they were gathered
+ * from.
+ *
+ * The executor reported every row version these TIDs lead to dead to
+ * every snapshot, so marking their entries is always right, as long as the
+ * entries we find are the ones we saw: an entry is only taken off a bucket
+ * page by VACUUM (after which the table may give its TID to a new row with
+ * the same key, whose entry we must not mark), by removal of dead entries,
+ * by a spill to a chain or by a split, and each of those raises the page's
+ * removal count.  So we mark nothing if the count has changed since we
+ * gathered the TIDs.  This lets the scan hold no pin between calls (which
+ * would hold up VACUUM, as core hash's scans do), and unlike a page LSN
+ * check it survives our own insert into the page, which an UPDATE makes
+ * in the middle of the scan that found its row.
+ *
+ * The marks are WAL-logged (one generic record; see xh_page.h for why).
+ * They are only an optimisation, so we do not wait for the page lock.
+ */
+static void
+xh_kill_flush(IndexScanDesc scan)
+{
+	Relation	rel = scan->indexRelation;
+	XhScanOpaque so = (XhScanOpaque) scan->opaque;
+	Buffer		buf;
+	Page		page;
+	int		   *pos;
+	int			npos = 0;
+	int			k;
+
+	if (so->nkilled == 0)
+		return;
+
+	/*
+	 * Not while the transaction aborts: an open cursor's scan is ended
+	 * then too, and that is no time to write WAL.
+	 */
+	if (!IsTransactionState())
+	{
+		so->nkilled = 0;
+		return;
+	}
+	buf = ReadBuffer(rel, so->kill_blkno);
+	if (!ConditionalLockBuffer(buf))
+	{
+		ReleaseBuffer(buf);
+		so->nkilled = 0;
+		return;
+	}
+	page = BufferGetPage(buf);
+	xh_check_page(rel, page, so->kill_blkno, XH_PAGE_BUCKET);
+	if (XhBucketRemovals(XhPageGetOpaque(page)) != so->kill_removals)
+	{
+		UnlockReleaseBuffer(buf);
+		so->nkilled = 0;
+		return;
+	}
+
+	pos = palloc(so->nkilled * sizeof(int));
+	for (k = 0; k < so->nkilled; k++)
+	{
+		int			i = xh_page_find_entry(page, so->kill_hash, &so->killed[k]);
+
+		if (i >= 0 && !XhEntryIsDead(&XhPageGetEntries(page)[i]))
+			pos[npos++] = i;
+	}
+	if (npos > 0)
+	{
+		GenericXLogState *state = GenericXLogStart(rel);
+
+		page = GenericXLogRegisterBuffer(state, buf, 0);
+		for (k = 0; k < npos; k++)
+			XhEntrySetDead(&XhPageGetEntries(page)[pos[k]]);
+		XhPageGetOpaque(page)->flags |= XH_FLAG_HAS_DEAD;
+		GenericXLogFinish(state);
+	}
+	UnlockReleaseBuffer(buf);
+	pfree(pos);
+	so->nkilled = 0;
+}
+
+/*
+ * xh_kill_prior -- remember the TID returned last, which the executor
+ * found dead to every snapshot.
+ */
+static void
+xh_kill_prior(XhScanOpaque so)
+{
+	if (so->kill_blkno == InvalidBlockNumber || so->curtid == 0)
+		return;
+	if (so->killed == NULL)
+		so->killed = palloc(so->ntids * sizeof(ItemPointerData));
+	Assert(so->nkilled < so->ntids);
+	so->killed[so->nkilled++] = so->tids[so->curtid - 1];
 }
 
 /*
@@ -55,6 +163,11 @@ xh_forget_tids(XhScanOpaque so)
 {
 	if (so->tids != so->inline_tids)
 		pfree(so->tids);
+	if (so->killed)
+		pfree(so->killed);
+	so->killed = NULL;
+	so->nkilled = 0;
+	so->kill_blkno = InvalidBlockNumber;
 	so->tids = so->inline_tids;
 	so->ntids = 0;
 	so->curtid = 0;
@@ -70,6 +183,7 @@ xhrescan(IndexScanDesc scan, ScanKey scankey, int nscankeys,
 {
 	XhScanOpaque so = (XhScanOpaque) scan->opaque;
 
+	xh_kill_flush(scan);
 	if (scankey && scan->numberOfKeys > 0)
 		memmove(scan->keyData, scankey, scan->numberOfKeys * sizeof(ScanKeyData));
 	xh_forget_tids(so);
@@ -83,6 +197,7 @@ xhendscan(IndexScanDesc scan)
 {
 	XhScanOpaque so = (XhScanOpaque) scan->opaque;
 
+	xh_kill_flush(scan);
 	xh_forget_tids(so);
 	pfree(so);
 }
@@ -121,10 +236,12 @@ xh_add_tid(XhTidList *list, const XhEntry *e)
 
 /*
  * xh_collect_page -- add the TIDs of the entries on "page" with hash
- * "hash", or of all entries if "all".  Chain entries are no TIDs.
+ * "hash", or of all entries if "all".  Chain entries are no TIDs; entries
+ * marked dead are skipped if "skip_dead".
  */
 static void
-xh_collect_page(Page page, uint64 hash, bool all, XhTidList *list)
+xh_collect_page(Page page, uint64 hash, bool all, bool skip_dead,
+				XhTidList *list)
 {
 	XhEntry    *entries = XhPageGetEntries(page);
 	int			n = XhPageGetNEntries(page);
@@ -132,19 +249,25 @@ xh_collect_page(Page page, uint64 hash, bool all, XhTidList *list)
 	uint64		h = hash & XH_HASH_MASK;
 	int			i;
 
+	/* without dead entries on the page, nothing to skip */
+	if (!(XhPageGetOpaque(page)->flags & XH_FLAG_HAS_DEAD))
+		skip_dead = false;
 	if (all)
 	{
 		for (i = 0; i < n; i++)
-			if (!XhEntryIsChain(&entries[i]))
+			if (!XhEntryIsChain(&entries[i]) &&
+				!(skip_dead && XhEntryIsDead(&entries[i])))
 				xh_add_tid(list, &entries[i]);
 		return;
 	}
 	for (i = xh_page_find_first(page, hash);
 		 i < nsorted && XhEntryHash(&entries[i]) == h; i++)
-		if (!XhEntryIsChain(&entries[i]))
+		if (!XhEntryIsChain(&entries[i]) &&
+			!(skip_dead && XhEntryIsDead(&entries[i])))
 			xh_add_tid(list, &entries[i]);
 	for (i = nsorted; i < n; i++)
-		if (XhEntryHash(&entries[i]) == h)
+		if (XhEntryHash(&entries[i]) == h &&
+			!(skip_dead && XhEntryIsDead(&entries[i])))
 			xh_add_tid(list, &entries[i]);
 }
 
@@ -167,7 +290,8 @@ xh_collect_page(Page page, uint64 hash, bool all, XhTidList *list)
  */
 static bool
 xh_collect_chain(Relation rel, BlockNumber from, BlockNumber next,
-				 uint64 hash, bool all, uint32 top, XhTidList *list)
+				 uint64 hash, bool all, bool skip_dead, uint32 top,
+				 XhTidList *list)
 {
 	XhWalk		walk = {0};
 
@@ -195,7 +319,7 @@ xh_collect_chain(Relation rel, BlockNumber from, BlockNumber next,
 			return false;
 		}
 		if (opaque->kind == XH_PAGE_OVERFLOW)
-			xh_collect_page(page, hash, all, list);
+			xh_collect_page(page, hash, all, skip_dead, list);
 		from = next;
 		next = opaque->next;
 		UnlockReleaseBuffer(buf);
@@ -295,6 +419,7 @@ xh_collect(IndexScanDesc scan)
 	XhTidList	list;
 	uint64		hash = 0;
 	bool		partial;
+	bool		skip_dead = scan->ignore_killed_tuples;
 	int			i,
 				j;
 
@@ -323,12 +448,17 @@ xh_collect(IndexScanDesc scan)
 			int			c;
 
 			list.n = 0;
-			xh_collect_page(page, hash, false, &list);
+			xh_collect_page(page, hash, false, skip_dead, &list);
 			c = xh_page_find_chain(page, XhHashTop32(hash));
 			if (c >= 0)
 				next = xh_chain_head(rel, page, blkno, c);
+
+			/* where TIDs the executor finds dead get marked */
+			so->kill_blkno = blkno;
+			so->kill_removals = XhBucketRemovals(XhPageGetOpaque(page));
+			so->kill_hash = hash;
 			UnlockReleaseBuffer(buf);
-			if (xh_collect_chain(rel, blkno, next, hash, false,
+			if (xh_collect_chain(rel, blkno, next, hash, false, skip_dead,
 								 XhHashTop32(hash), &list))
 				break;
 			xh_chain_lost(rel, blkno, attempt);
@@ -354,7 +484,7 @@ xh_collect(IndexScanDesc scan)
 			LockBuffer(buf, BUFFER_LOCK_SHARE);
 			page = BufferGetPage(buf);
 			xh_check_page(rel, page, blkno, XH_PAGE_BUCKET);
-			xh_collect_page(page, 0, true, &list);
+			xh_collect_page(page, 0, true, skip_dead, &list);
 
 			/* the chain entries, as the page is released next */
 			if (XhPageGetOpaque(page)->aux > 0)
@@ -369,7 +499,8 @@ xh_collect(IndexScanDesc scan)
 			for (c = 0; c < nchains; c++)
 				if (!xh_collect_chain(rel, blkno,
 									  xh_check_chain_head(rel, blkno, chains[c].blkno),
-									  0, true, chains[c].key_hi, &list))
+									  0, true, skip_dead, chains[c].key_hi,
+									  &list))
 					break;
 			if (c < nchains)
 			{
@@ -409,8 +540,13 @@ xhgettuple(IndexScanDesc scan, ScanDirection dir)
 
 	if (!so->collected)
 		xh_collect(scan);
+	else if (scan->kill_prior_tuple)
+		xh_kill_prior(so);
 	if (so->curtid >= so->ntids)
+	{
+		xh_kill_flush(scan);
 		return false;
+	}
 	scan->xs_heaptid = so->tids[so->curtid++];
 	scan->xs_recheck = true;
 	return true;

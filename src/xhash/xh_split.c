@@ -478,6 +478,10 @@ xh_split(Relation rel, uint64 hash)
 		opaque->nsorted = nlow;
 		opaque->aux = nchains_low;
 		opaque->link = BufferGetBlockNumber(nbuf);
+		/* entries left the page: see xh_kill_flush */
+		XhBucketRemovals(opaque) = XhBucketRemovals(&old) + 1;
+		if (xh_page_count_dead(page) > 0)
+			opaque->flags |= XH_FLAG_HAS_DEAD;
 
 		xh_init_page(npage, XH_PAGE_BUCKET, old.depth + 1, (old.prefix << 1) | 1);
 		nopaque = XhPageGetOpaque(npage);
@@ -486,6 +490,8 @@ xh_split(Relation rel, uint64 hash)
 		nopaque->nsorted = nhigh;
 		nopaque->aux = nchains_high;
 		nopaque->link = old.link;
+		if (xh_page_count_dead(npage) > 0)
+			nopaque->flags |= XH_FLAG_HAS_DEAD;
 
 		if (plast - pfirst < 2)
 		{

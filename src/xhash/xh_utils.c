@@ -44,7 +44,8 @@ xh_init_page(Page page, uint8 kind, uint8 depth, uint32 prefix)
 
 	PageInit(page, BLCKSZ, sizeof(XhPageOpaqueData));
 	opaque = XhPageGetOpaque(page);
-	opaque->next = InvalidBlockNumber;
+	/* a bucket page's "next" is its removal count */
+	opaque->next = kind == XH_PAGE_BUCKET ? 0 : InvalidBlockNumber;
 	opaque->link = InvalidBlockNumber;
 	opaque->prefix = prefix;
 	opaque->aux = 0;
@@ -98,6 +99,8 @@ xh_check_page(Relation rel, Page page, BlockNumber blkno, uint8 kind)
 				 errhint("REINDEX the index to convert it to the current format.")));
 	if (opaque->kind < XH_PAGE_META || opaque->kind > XH_PAGE_DELETED)
 		xh_corrupt(rel, blkno, "The page kind is unknown.");
+	if (opaque->flags & ~XH_FLAG_HAS_DEAD)
+		xh_corrupt(rel, blkno, "The page flags are unknown.");
 	if (kind != 0 && opaque->kind != kind)
 		xh_corrupt(rel, blkno, "The page is not of the expected kind.");
 	if (phdr->pd_lower < MAXALIGN(SizeOfPageHeaderData) ||
@@ -715,11 +718,12 @@ xh_find_bucket(Relation rel, uint64 hash, int mode, bool *dir_stale)
 	}
 }
 
-/* sort entries by key (hash, offset), then block */
+/* sort entries by key without the dead bit (hash, offset), then block */
 #define ST_SORT xh_sort_entries_impl
 #define ST_ELEMENT_TYPE XhEntry
 #define ST_COMPARE(a, b) \
-	(XhEntryKey(a) < XhEntryKey(b) ? -1 : XhEntryKey(a) > XhEntryKey(b) ? 1 : \
+	(XhEntrySortKey(a) < XhEntrySortKey(b) ? -1 : \
+	 XhEntrySortKey(a) > XhEntrySortKey(b) ? 1 : \
 	 (a)->blkno < (b)->blkno ? -1 : (a)->blkno > (b)->blkno ? 1 : 0)
 #define ST_SCOPE static
 #define ST_DEFINE
@@ -953,6 +957,48 @@ xh_make_entry(XhEntry *e, uint64 hash, ItemPointer tid)
 	e->key_hi = (uint32) (key >> 32);
 	e->key_lo = (uint32) key;
 	e->blkno = ItemPointerGetBlockNumberNoCheck(tid);
+}
+
+/*
+ * xh_page_find_entry -- index of the entry on "page" for hash "hash" and
+ * TID "tid" (dead or not), or -1 if there is none.
+ */
+int
+xh_page_find_entry(Page page, uint64 hash, ItemPointer tid)
+{
+	XhEntry    *entries = XhPageGetEntries(page);
+	int			n = XhPageGetNEntries(page);
+	int			nsorted = XhPageGetOpaque(page)->nsorted;
+	XhEntry		probe;
+	uint64		key;
+	int			i;
+
+	xh_make_entry(&probe, hash, tid);
+	key = XhEntrySortKey(&probe);
+	for (i = xh_page_find_first(page, hash);
+		 i < nsorted && XhEntryHash(&entries[i]) == XhEntryHash(&probe); i++)
+		if (XhEntrySortKey(&entries[i]) == key && entries[i].blkno == probe.blkno)
+			return i;
+	for (i = nsorted; i < n; i++)
+		if (XhEntrySortKey(&entries[i]) == key && entries[i].blkno == probe.blkno)
+			return i;
+	return -1;
+}
+
+/*
+ * xh_page_count_dead -- how many entries of "page" are marked dead.
+ */
+int
+xh_page_count_dead(Page page)
+{
+	XhEntry    *entries = XhPageGetEntries(page);
+	int			n = XhPageGetNEntries(page);
+	int			ndead = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		ndead += XhEntryIsDead(&entries[i]);
+	return ndead;
 }
 
 /*

@@ -14,10 +14,11 @@
  * pages: the previous chain page, or the bucket page whose chain entry
  * leads to the chain, and which loses that entry with the chain's last
  * page).  VACUUM never sleeps (vacuum_delay_point) holding a lock.
- * Entries are removed only here, never at insert time: generic WAL cannot
- * carry the recovery-conflict information that opportunistic removal
- * would need on a standby, while entries removed by VACUUM point to rows
- * whose removal already resolved such conflicts.
+ * Entries removed here point to rows whose removal already resolved
+ * recovery conflicts on a standby; the only other removal, of entries
+ * marked dead from a full bucket page at insert time (xh_delete_dead),
+ * logs its own conflict horizon first.  Every removal from a bucket page
+ * raises the page's removal count (see xh_kill_flush).
  *
  * Splits that run meanwhile move entries to a new page.  VACUUM holds the
  * vacuum lock, so a split then takes a fresh block at the end of the
@@ -61,6 +62,8 @@ xh_vacuum_page(Page page, IndexBulkDeleteCallback callback,
 	int			i,
 				j = 0;
 
+	int			ndead = 0;
+
 	for (i = 0; i < n; i++)
 	{
 		ItemPointerData tid;
@@ -73,12 +76,18 @@ xh_vacuum_page(Page page, IndexBulkDeleteCallback callback,
 		}
 		if (i < nsorted)
 			newsorted++;
+		ndead += XhEntryIsDead(&entries[i]);
 		if (i != j)
 			entries[j] = entries[i];
 		j++;
 	}
 	XhPageSetNEntries(page, j);
 	opaque->nsorted = newsorted;
+	if (ndead == 0)
+		opaque->flags &= ~XH_FLAG_HAS_DEAD;
+	/* a scan that saw the removed entries must not mark what comes next */
+	if (opaque->kind == XH_PAGE_BUCKET && j < n)
+		XhBucketRemovals(opaque)++;
 	return n - j;
 }
 
@@ -206,6 +215,8 @@ xh_vacuum_chain(Relation rel, uint32 top, IndexVacuumInfo *info,
 					XhPageSetNEntries(ppage, n - 1);
 					XhPageGetOpaque(ppage)->nsorted--;
 					XhPageGetOpaque(ppage)->aux--;
+					/* the chain's hashes are inserted here again */
+					XhBucketRemovals(XhPageGetOpaque(ppage))++;
 				}
 				xh_mark_deleted(cpage, next);
 				stats->pages_deleted++;

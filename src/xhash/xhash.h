@@ -204,6 +204,19 @@ typedef struct XhScanOpaqueData
 	int			curtid;
 	ItemPointerData *tids;
 	ItemPointerData inline_tids[XH_INLINE_TIDS];
+
+	/*
+	 * TIDs the executor reported dead to every snapshot (kill_prior_tuple),
+	 * to be marked dead on the bucket page they came from, if its removal
+	 * count is still the one seen when the TIDs were gathered (see
+	 * xh_kill_flush).  kill_blkno is InvalidBlockNumber when the scan has
+	 * no such page.
+	 */
+	BlockNumber kill_blkno;
+	uint32		kill_removals;
+	uint64		kill_hash;
+	int			nkilled;
+	ItemPointerData *killed;	/* palloc'd on the first kill, ntids long */
 } XhScanOpaqueData;
 
 typedef XhScanOpaqueData *XhScanOpaque;
@@ -253,6 +266,8 @@ extern BlockNumber xh_chain_head(Relation rel, Page page, BlockNumber blkno,
 extern int	xh_page_chains(Page page, XhEntry *chains);
 extern void xh_make_entry(XhEntry *e, uint64 hash, ItemPointer tid);
 extern void xh_entry_tid(const XhEntry *e, ItemPointer tid);
+extern int	xh_page_find_entry(Page page, uint64 hash, ItemPointer tid);
+extern int	xh_page_count_dead(Page page);
 extern XhKeyEq *xh_get_keyeq(Relation rel);
 extern FmgrInfo *xh_get_cross_proc(Relation rel, int att, Oid subtype);
 extern bool xh_keys_equal(Relation rel, Datum *v1, bool *n1,

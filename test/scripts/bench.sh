@@ -66,6 +66,8 @@ case "$SCALE" in
 		N_CHURN=200000 # rows of the DELETE half + VACUUM table
 		N_HASH=200000 # int8 keys of the xhash/hash/btree workload
 		N_UUID=200000 # UUID-text keys of the xhash/hash/btree workload
+		N_UPD=2000 # rows of the lsm table updated through each index AM
+		UPD_TX=5000 # updates of it per client (2 clients)
 		SCAN_RUNS=2 # executions of each timed query per step
 		Q_MULT=2 # query steps alternate arms Q_MULT times as often as loads
 		SAMPLE_S=0.2 # progress sampling interval of COPY
@@ -82,6 +84,8 @@ case "$SCALE" in
 		N_CHURN=1000000
 		N_HASH=2000000
 		N_UUID=2000000
+		N_UPD=20000
+		UPD_TX=100000
 		SCAN_RUNS=2
 		Q_MULT=2
 		SAMPLE_S=0.5
@@ -98,6 +102,8 @@ case "$SCALE" in
 		N_CHURN=10000000
 		N_HASH=10000000 # the sizes issue 5 names: 10 M int8 keys,
 		N_UUID=5000000  # 5 M UUID-text keys
+		N_UPD=100000
+		UPD_TX=500000
 		SCAN_RUNS=3
 		Q_MULT=3
 		SAMPLE_S=1
@@ -1102,6 +1108,34 @@ wl_xhash_uuid() {
 SELECT v FROM TBL WHERE u = md5(:i::text)::uuid::text;" point_lookup_tps pgbench hash btree xhash
 }
 
+# xhash, hash, btree on an lsm table whose rows are updated all the time,
+# each UPDATE finding its row through the index (lsm has no HOT: every
+# update adds an entry to the index); what the index grows to and how fast
+# the updates run, from the same start for every arm
+upd_step() {
+	local arm=$1 rep=$2 tbl="upd_$1"
+	cat >"$SCRIPTS/upd_$arm.sql" <<EOF
+\\set id random(1, $N_UPD)
+UPDATE $tbl SET v = v + 1 WHERE id = :id;
+EOF
+	psql_b -c "DROP TABLE IF EXISTS $tbl" \
+		-c "CREATE TABLE $tbl (id int, v int) USING lsm" \
+		-c "INSERT INTO $tbl SELECT g, 0 FROM generate_series(1, $N_UPD) g" \
+		-c "CREATE INDEX ${tbl}_id ON $tbl USING $arm (id)" \
+		-c "VACUUM ANALYZE $tbl" >/dev/null || return 1
+	checkpoint >/dev/null || return 1
+	record_output xhash_update "$arm" "$rep" <<EOF
+index_before_bytes|$(value "SELECT pg_relation_size('${tbl}_id')")
+EOF
+	pgbench_step xhash_update "$arm" "$rep" update_tps "-c enable_seqscan=off -c enable_bitmapscan=off" -- \
+		-n -M prepared -c 2 -j 2 -t "$UPD_TX" -P 1 -f "$SCRIPTS/upd_$arm.sql" || return 1
+	record_output xhash_update "$arm" "$rep" <<EOF
+index_after_bytes|$(value "SELECT pg_relation_size('${tbl}_id')")
+EOF
+	psql_b -c "DROP TABLE $tbl" >/dev/null
+}
+wl_xhash_update() { arms upd_step hash btree xhash; }
+
 # zonemap: time ranges of one minute on the event table's timestamps
 wl_zonemap() {
 	local minutes=$((N_EVENTS / 1200 - 1))
@@ -1163,6 +1197,7 @@ if want xhash; then
 	if has_am xhash i; then
 		workload xhash_int8 "index on $N_HASH int8 keys: build, size, point lookups (pgbench runs of ${LOOKUP_S} s, 2 clients)" xhash "hash btree" wl_xhash_int8
 		workload xhash_uuid "index on $N_UUID UUID text keys: build, size, point lookups (pgbench runs of ${LOOKUP_S} s, 2 clients)" xhash "hash btree" wl_xhash_uuid
+		workload xhash_update "index on the id of an lsm table of $N_UPD rows, updated $((2 * UPD_TX)) times through it (2 clients): size before and after, update rate" xhash "hash btree" wl_xhash_update
 		drop_index_copies kv >/dev/null || true
 		drop_index_copies kvu >/dev/null || true
 	else

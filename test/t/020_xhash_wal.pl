@@ -9,7 +9,8 @@
 #     given overflow chains (also frequent keys' entries moved from their
 #     bucket page to chains of their own, many chains per bucket), vacuumed
 #     (chain pages unlinked, chains and their entries removed, pages
-#     recycled) --
+#     recycled), entries marked dead by lookups and unique checks and
+#     removed from full bucket pages --
 #     on a heap and on an lsm table.  The standby answers index lookups
 #     like the primary and its indexes pass xhash_check.
 #   * A crash while concurrent inserts split buckets: after recovery the
@@ -88,6 +89,47 @@ compare_query($primary, $standby, $lookups . q{
 	SELECT count(*) FROM l WHERE k = 8 AND t = 'eight';
 	SELECT count(*) FROM h WHERE k = 89999;
 }, 'standby agrees after vacuum and page reuse');
+# entries marked dead by lookups (an lsm table's updates, which find their
+# rows through the index) and by unique checks, then removed from full
+# bucket pages: all WAL-logged, so the standby's pages stay identical to
+# the primary's (wal_consistency_checking compares them)
+$primary->safe_psql(
+	'postgres', q{
+	CREATE TABLE d (k int4, v int4) USING lsm;
+	CREATE INDEX d_k ON d USING xhash (k);
+	INSERT INTO d SELECT g, 0 FROM generate_series(1, 300) g;
+	CREATE TABLE du (k int4);
+	CREATE UNIQUE INDEX du_k ON du USING xhash (k);
+	INSERT INTO du SELECT g FROM generate_series(1, 600) g;
+});
+for my $round (1 .. 8)
+{
+	$primary->safe_psql(
+		'postgres', q{
+		SET enable_seqscan = off;
+		SET enable_bitmapscan = off;
+		SET enable_hashjoin = off;
+		SET enable_mergejoin = off;
+		UPDATE d SET v = v + 1 FROM generate_series(1, 300) g WHERE d.k = g;
+		DELETE FROM du WHERE k % 4 = 0;
+		INSERT INTO du SELECT g FROM generate_series(4, 600, 4) g;
+	});
+}
+is( $primary->safe_psql(
+		'postgres', q{
+		SELECT buckets, entries < 1000 FROM xhash_info('d_k');
+		SELECT entries < 600 + 8 * 150 FROM xhash_info('du_k');
+	}),
+	"1|t\nt",
+	'dead entries were marked and removed instead of splitting');
+compare_query($primary, $standby, q{
+	SET enable_seqscan = off;
+	SELECT count(*), sum(v) FROM d WHERE k IN (1, 150, 300);
+	SELECT count(*) FROM du WHERE k IN (4, 5, 600);
+	SELECT xhash_check('d_k'), xhash_check('du_k');
+	SELECT * FROM xhash_info('d_k');
+	SELECT * FROM xhash_info('du_k');
+}, 'standby agrees after entries were marked dead and removed');
 check_server_log($standby, 'standby log');
 check_server_log($primary, 'primary log');
 $standby->stop;

@@ -1,0 +1,109 @@
+--
+-- xhash_dead: entries whose rows are dead to every snapshot are marked
+-- dead by index scans (kill_prior_tuple) and by unique checks, skipped by
+-- later scans, and removed when their bucket page fills up, so that the
+-- bucket does not split for them.  The tables have autovacuum off: only
+-- the index itself removes anything here.
+--
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SET enable_hashjoin = off;
+SET enable_mergejoin = off;
+
+-- one bucket page (an index built empty), 600 of its ~680 entries used
+CREATE TABLE xd (k int4, v text) WITH (autovacuum_enabled = off);
+CREATE INDEX xd_k ON xd USING xhash (k);
+INSERT INTO xd SELECT g, 'v' FROM generate_series(1, 600) g;
+SELECT buckets, entries, dead_entries FROM xhash_info('xd_k');
+DELETE FROM xd WHERE k > 100;
+-- lookups of the deleted keys find their rows dead and mark the entries
+-- (all 500 of them, unless some row's deletion is not yet known to be
+-- durable: hint bits wait for the commit record's flush)
+SELECT count(*) FROM generate_series(1, 600) g JOIN xd ON xd.k = g;
+SELECT buckets, entries, dead_entries > 0 AS marked,
+       dead_entries <= 500 AS only_deleted_rows
+  FROM xhash_info('xd_k');
+SELECT xhash_check('xd_k');
+-- later lookups skip them and find the same; the index returns no TID for
+-- a marked entry (k = 100 is the one live row of these eleven)
+SELECT count(*) FROM generate_series(1, 600) g JOIN xd ON xd.k = g;
+BEGIN;
+SELECT pg_stat_get_xact_tuples_returned('xd_k'::regclass) AS r0 \gset
+SELECT count(*) FROM generate_series(100, 110) g JOIN xd ON xd.k = g;
+SELECT pg_stat_get_xact_tuples_returned('xd_k'::regclass) - :r0 AS tids_returned;
+COMMIT;
+SELECT k, v FROM xd WHERE k = 100;
+SELECT k, v FROM xd WHERE k = 101;
+-- inserts fill the page: the dead entries go instead of the bucket splitting
+INSERT INTO xd SELECT g, 'w' FROM generate_series(601, 800) g;
+SELECT buckets, entries < 800 AS shed, dead_entries FROM xhash_info('xd_k');
+SELECT xhash_check('xd_k');
+SELECT count(*) FROM generate_series(1, 800) g JOIN xd ON xd.k = g;
+-- a bitmap scan does not mark anything, and finds the same
+RESET enable_bitmapscan;
+SET enable_indexscan = off;
+DELETE FROM xd WHERE k > 700;
+SELECT xhash_info('xd_k')::text AS before \gset
+SELECT count(*) FROM xd WHERE k = ANY (ARRAY(SELECT generate_series(650, 750)));
+SELECT xhash_info('xd_k')::text = :'before' AS unchanged;
+RESET enable_indexscan;
+SET enable_bitmapscan = off;
+
+-- a scan marks at its end: a cursor closed by COMMIT marks what it passed;
+-- one whose transaction fails is ended during the abort, and marks nothing
+CREATE TABLE xda (k int4, v text) WITH (autovacuum_enabled = off);
+CREATE INDEX xda_k ON xda USING xhash (k);
+INSERT INTO xda VALUES (1, 'a');
+INSERT INTO xda VALUES (1, 'b');
+DELETE FROM xda WHERE v = 'a';
+BEGIN;
+DECLARE c CURSOR FOR SELECT ctid, v FROM xda WHERE k = 1;
+FETCH 1 FROM c;
+SELECT 1 / 0;
+ROLLBACK;
+SELECT entries, dead_entries FROM xhash_info('xda_k');
+BEGIN;
+DECLARE c CURSOR FOR SELECT ctid, v FROM xda WHERE k = 1;
+FETCH 1 FROM c;
+COMMIT;
+SELECT entries, dead_entries FROM xhash_info('xda_k');
+DROP TABLE xda;
+
+-- the rows a unique check finds dead are marked too, and skipped after
+CREATE TABLE xdu (k int4, v int4) WITH (autovacuum_enabled = off);
+CREATE UNIQUE INDEX xdu_k ON xdu USING xhash (k);
+INSERT INTO xdu VALUES (1, 1);
+DELETE FROM xdu;
+INSERT INTO xdu VALUES (1, 2);
+SELECT entries, dead_entries FROM xhash_info('xdu_k');
+INSERT INTO xdu VALUES (1, 3);
+SELECT * FROM xdu WHERE k = 1;
+SELECT xhash_check('xdu_k');
+
+-- an lsm table has no HOT: every update adds an entry.  Each update finds
+-- its row through the index and the versions older than the one it sees
+-- get marked; a full page sheds them, so 2 000 updates of 200 rows do not
+-- split the one bucket
+CREATE TABLE xdl (k int4, v int4) USING lsm WITH (autovacuum_enabled = off);
+CREATE INDEX xdl_k ON xdl USING xhash (k);
+INSERT INTO xdl SELECT g, 0 FROM generate_series(1, 200) g;
+CREATE PROCEDURE xdl_rounds(n int) LANGUAGE plpgsql AS $$
+BEGIN
+	FOR r IN 1 .. n LOOP
+		UPDATE xdl SET v = v + 1
+		  FROM generate_series(1, 200) g WHERE xdl.k = g;
+		COMMIT;
+	END LOOP;
+END $$;
+CALL xdl_rounds(10);
+SELECT buckets, entries < 680 AS shed FROM xhash_info('xdl_k');
+SELECT count(*), sum(v) FROM xdl;
+SELECT count(*), sum(v) FROM generate_series(1, 200) g JOIN xdl ON xdl.k = g;
+SELECT xhash_check('xdl_k');
+
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+RESET enable_hashjoin;
+RESET enable_mergejoin;
+DROP TABLE xd, xdu, xdl;
+DROP PROCEDURE xdl_rounds;
