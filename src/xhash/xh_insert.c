@@ -355,25 +355,35 @@ xh_spill_to_chain(Relation index, Buffer buf, uint32 top)
 }
 
 /*
- * xh_delete_dead -- remove the entries marked dead from the full bucket
- * page "buf" (locked exclusively, as in core hash and nbtree before they
- * split a page); returns how many went.
+ * xh_delete_entries -- make room on the full bucket page "buf" (locked
+ * exclusively, as in core hash and nbtree before they split a page) by
+ * removing entries whose rows are dead to every snapshot; returns how many
+ * went.
  *
- * Their rows are dead to every snapshot here, but a hot standby's queries
- * may still need them.  As nbtree's simple deletion does, we ask the table
- * AM for the newest xid that deleted them (table_index_delete_tuples,
- * which also confirms them), and log it first as a recovery conflict
+ * Without "bottomup": the entries marked dead (known deletable).  With
+ * it, nbtree's bottom-up deletion: the insert comes from an UPDATE that
+ * left this index's columns unchanged (lsm tables have no HOT, and heap
+ * tables do this when HOT is not possible), so the page is likely to hold
+ * the row's older versions -- the entries with the same hash, which we
+ * call promising; the table AM visits the few table blocks most likely to
+ * pay off and reports which entries are deletable.
+ *
+ * Their rows are dead here, but a hot standby's queries may still need
+ * them.  The table AM (table_index_delete_tuples) returns the newest xid
+ * that deleted them, which is logged first as a recovery conflict
  * (lsm_log_conflict_horizon: generic WAL cannot carry one); then the page
  * loses the entries in one generic record, which also raises its removal
- * count (see xh_kill_flush).  Entries on overflow chains are left to
+ * count (see xh_kill_flush).  Entries in overflow chains are left to
  * VACUUM.
  */
 static int
-xh_delete_dead(Relation index, Relation heapRel, Buffer buf)
+xh_delete_entries(Relation index, Relation heapRel, Buffer buf,
+				  bool bottomup, uint64 hash)
 {
 	Page		page = BufferGetPage(buf);
 	XhEntry    *entries = XhPageGetEntries(page);
 	int			n = XhPageGetNEntries(page);
+	uint64		h = hash & XH_HASH_MASK;
 	TM_IndexDeleteOp delstate;
 	TransactionId horizon;
 	GenericXLogState *state;
@@ -388,8 +398,8 @@ xh_delete_dead(Relation index, Relation heapRel, Buffer buf)
 
 	delstate.irel = index;
 	delstate.iblknum = BufferGetBlockNumber(buf);
-	delstate.bottomup = false;
-	delstate.bottomupfreespace = 0;
+	delstate.bottomup = bottomup;
+	delstate.bottomupfreespace = bottomup ? BLCKSZ / 16 : 0;
 	delstate.ndeltids = 0;
 	delstate.deltids = palloc(n * sizeof(TM_IndexDelete));
 	delstate.status = palloc(n * sizeof(TM_IndexStatus));
@@ -397,13 +407,15 @@ xh_delete_dead(Relation index, Relation heapRel, Buffer buf)
 	{
 		int			d = delstate.ndeltids;
 
-		if (!XhEntryIsDead(&entries[i]))
+		/* simple deletion: the marked entries; bottom-up: the others */
+		if (XhEntryIsChain(&entries[i]) ||
+			(bottomup ? XhEntryIsDead(&entries[i]) : !XhEntryIsDead(&entries[i])))
 			continue;
 		xh_entry_tid(&entries[i], &delstate.deltids[d].tid);
 		delstate.deltids[d].id = d;
 		delstate.status[d].idxoffnum = (OffsetNumber) i;
-		delstate.status[d].knowndeletable = true;
-		delstate.status[d].promising = false;
+		delstate.status[d].knowndeletable = !bottomup;
+		delstate.status[d].promising = bottomup && XhEntryHash(&entries[i]) == h;
 		delstate.status[d].freespace = sizeof(XhEntry);
 		delstate.ndeltids++;
 	}
@@ -558,10 +570,16 @@ xhinsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 				UnlockReleaseBuffer(buf);
 				break;
 			}
-			/* a full page first loses its entries marked dead */
+			/*
+			 * A full page first loses its entries marked dead; then, for an
+			 * update that left our columns unchanged, the row's older
+			 * versions if they are dead (bottom-up deletion).
+			 */
 			if (XhPageGetNEntries(page) >= XH_PAGE_CAPACITY &&
 				(XhPageGetOpaque(page)->flags & XH_FLAG_HAS_DEAD))
-				(void) xh_delete_dead(index, heapRel, buf);
+				(void) xh_delete_entries(index, heapRel, buf, false, hash);
+			if (XhPageGetNEntries(page) >= XH_PAGE_CAPACITY && indexUnchanged)
+				(void) xh_delete_entries(index, heapRel, buf, true, hash);
 			if (XhPageGetNEntries(page) >= XH_PAGE_CAPACITY &&
 				xh_full_page_action(page, &top) == XH_FULL_SPILL)
 			{

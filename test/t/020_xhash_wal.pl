@@ -10,7 +10,8 @@
 #     bucket page to chains of their own, many chains per bucket), vacuumed
 #     (chain pages unlinked, chains and their entries removed, pages
 #     recycled), entries marked dead by lookups and unique checks and
-#     removed from full bucket pages --
+#     removed from full bucket pages, entries removed by bottom-up
+#     deletion --
 #     on a heap and on an lsm table.  The standby answers index lookups
 #     like the primary and its indexes pass xhash_check.
 #   * A crash while concurrent inserts split buckets: after recovery the
@@ -101,6 +102,10 @@ $primary->safe_psql(
 	CREATE TABLE du (k int4);
 	CREATE UNIQUE INDEX du_k ON du USING xhash (k);
 	INSERT INTO du SELECT g FROM generate_series(1, 600) g;
+	CREATE TABLE db (id int4, k int4, v int4) USING lsm;
+	CREATE INDEX db_id ON db (id);
+	CREATE INDEX db_k ON db USING xhash (k);
+	INSERT INTO db SELECT g, g, 0 FROM generate_series(1, 300) g;
 });
 for my $round (1 .. 8)
 {
@@ -111,6 +116,7 @@ for my $round (1 .. 8)
 		SET enable_hashjoin = off;
 		SET enable_mergejoin = off;
 		UPDATE d SET v = v + 1 FROM generate_series(1, 300) g WHERE d.k = g;
+		UPDATE db SET v = v + 1 FROM generate_series(1, 300) g WHERE db.id = g;
 		DELETE FROM du WHERE k % 4 = 0;
 		INSERT INTO du SELECT g FROM generate_series(4, 600, 4) g;
 	});
@@ -119,14 +125,17 @@ is( $primary->safe_psql(
 		'postgres', q{
 		SELECT buckets, entries < 1000 FROM xhash_info('d_k');
 		SELECT entries < 600 + 8 * 150 FROM xhash_info('du_k');
+		SELECT buckets, entries < 1000 FROM xhash_info('db_k');
 	}),
-	"1|t\nt",
+	"1|t\nt\n1|t",
 	'dead entries were marked and removed instead of splitting');
 compare_query($primary, $standby, q{
 	SET enable_seqscan = off;
 	SELECT count(*), sum(v) FROM d WHERE k IN (1, 150, 300);
 	SELECT count(*) FROM du WHERE k IN (4, 5, 600);
-	SELECT xhash_check('d_k'), xhash_check('du_k');
+	SELECT count(*), sum(v) FROM db WHERE k IN (1, 150, 300);
+	SELECT xhash_check('d_k'), xhash_check('du_k'), xhash_check('db_k');
+	SELECT * FROM xhash_info('db_k');
 	SELECT * FROM xhash_info('d_k');
 	SELECT * FROM xhash_info('du_k');
 }, 'standby agrees after entries were marked dead and removed');
