@@ -25,7 +25,8 @@
 #   * the link of an overflow page into a deleted page of another chain
 #     (the same, for a page recycled for another chain and deleted again);
 #   * the block of a chain entry set to 0xFFFFFFFF (it would end the walk
-#     before it starts, and is P_NEW to ReadBuffer).
+#     before it starts, and is P_NEW to ReadBuffer);
+#   * a flag bit no version of the format defines, on every bucket page.
 #
 # Each time a lookup, an INSERT and xhash_check() must fail with an ERROR
 # that names the index (statement_timeout catches a loop), the index file
@@ -198,6 +199,15 @@ ok(defined $chain_entry, 'found the chain entry');
 write_file_bytes($file, $chain_entry + 8, pack('L', 0xFFFFFFFF));
 check_corruption('chain entry leading to no page', key => 42, insert => 1,
 	error => qr/chain entry leads to no overflow page/);
+
+# --- unknown page flags on every bucket page ------------------------------------------------
+
+foreach my $blkno (grep { page_kind($_) == 3 } (1 .. $npages - 1))
+{
+	write_file_bytes($file, ($blkno + 1) * BLCKSZ - 3, pack('C', 0x80));
+}
+check_corruption('unknown page flags', key => 777, insert => 1,
+	error => qr/page flags are unknown/);
 
 # --- all is well again with the original file ---------------------------------------------
 
