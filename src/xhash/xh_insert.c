@@ -7,14 +7,19 @@
  * hash from the unique check until its entry is in place, so two
  * inserters of the same key are serialised exactly as nbtree serialises
  * them on a leaf page.  Overflow pages of the bucket are locked after the
- * bucket page, in chain order.  A full bucket is split by xh_split, which
- * takes its own locks; the insert then starts over.
+ * bucket page, in chain order.  A full bucket page first loses the entries
+ * of dead rows (table blocks are read under its lock, as nbtree reads them
+ * under a leaf's); failing that it is split by xh_split, which takes its
+ * own locks; the insert then starts over.
  *
  * WAL: appending an entry to a page is one generic record of that page (a
  * 12-byte delta plus pd_lower); a new chain page is one record of the
  * bucket page (its chain entry's new link) and the new page (full image);
  * so is a frequent key's group moved from a full bucket page to a new
- * chain page (both full images).
+ * chain page (both full images).  Entries of dead rows removed from a full
+ * bucket page (xh_delete_entries) are one record of that page, after the
+ * recovery-conflict record of their horizon; entries a unique check finds
+ * dead are marked in one record of the bucket page.
  *
  *-------------------------------------------------------------------------
  */
