@@ -13,7 +13,9 @@
 #     removed from full bucket pages, entries removed by bottom-up
 #     deletion --
 #     on a heap and on an lsm table.  The standby answers index lookups
-#     like the primary and its indexes pass xhash_check.
+#     like the primary and its indexes pass xhash_check.  A standby query
+#     whose snapshot still needs the rows of entries removed at insert
+#     time is cancelled.
 #   * A crash while concurrent inserts split buckets: after recovery the
 #     index passes xhash_check and finds every row.
 #   * A crash in the middle of CREATE INDEX: the table is intact and the
@@ -139,6 +141,51 @@ compare_query($primary, $standby, q{
 	SELECT * FROM xhash_info('d_k');
 	SELECT * FROM xhash_info('du_k');
 }, 'standby agrees after entries were marked dead and removed');
+# Removing entries of dead rows at insert time logs their horizon as a
+# recovery conflict first: a standby snapshot that still sees the rows is
+# cancelled instead of losing them from its index scans.  The rows are
+# wide and stored uncompressed (three to a table page, which keeps more
+# free space than heap's opportunistic pruning waits for), so that no
+# pruning record of the table can be what cancels the query.
+$standby->append_conf('postgresql.conf', 'max_standby_streaming_delay = 0');
+$standby->reload;
+$primary->safe_psql(
+	'postgres', q{
+	CREATE TABLE wc (k int4, pad text);
+	ALTER TABLE wc ALTER pad SET STORAGE PLAIN;
+	CREATE INDEX wc_k ON wc USING xhash (k);
+	INSERT INTO wc SELECT g, repeat('x', 2100) FROM generate_series(1, 600) g;
+});
+wait_for_replay($primary, $standby);
+my $standby_log = log_position($standby);
+my $reader = start_session($standby, on_error_stop => 0);
+my $count_sql = q{SET enable_seqscan = off;
+	SELECT count(*) FROM generate_series(1, 600) g JOIN wc ON wc.k = g;};
+$reader->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+my $before = $reader->query_safe($count_sql);
+$primary->safe_psql(
+	'postgres', q{
+	SET enable_seqscan = off;
+	SET enable_bitmapscan = off;
+	SET enable_hashjoin = off;
+	SET enable_mergejoin = off;
+	DELETE FROM wc WHERE k > 100;
+	SELECT count(*) FROM generate_series(1, 600) g JOIN wc ON wc.k = g;
+	INSERT INTO wc SELECT g, 'new' FROM generate_series(601, 800) g;
+});
+is( $primary->safe_psql('postgres',
+		q{SELECT buckets, entries < 800 FROM xhash_info('wc_k')}),
+	'1|t', 'the full bucket page lost its dead entries');
+wait_for_replay($primary, $standby);
+my ($after, $failed);
+eval { ($after, $failed) = $reader->query($count_sql); };
+$failed = 1 if $@;
+eval { $reader->quit; };
+ok($failed || $after eq $before,
+	'a standby snapshot never misses rows whose entries were removed at insert time');
+ok($standby->log_contains(qr/conflict with recovery/, $standby_log),
+	'the standby query that needed them was cancelled');
+
 check_server_log($standby, 'standby log');
 check_server_log($primary, 'primary log');
 $standby->stop;
