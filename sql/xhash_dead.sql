@@ -117,9 +117,36 @@ SELECT buckets, entries < 680 AS shed, dead_entries FROM xhash_info('xdb_k');
 SELECT count(*), sum(v) FROM generate_series(1, 200) g JOIN xdb ON xdb.k = g;
 SELECT xhash_check('xdb_k');
 
+-- a frequent key has an overflow chain; inserts go to the chain's first
+-- page, which sheds the dead older versions of its rows the same way when
+-- it is full: 2 000 updates (each its own transaction) of 100 of the key's
+-- 1 000 rows leave 3 chain pages and under 1 500 entries (5 and 3 200
+-- without)
+CREATE TABLE xdc (id int, k int4, v int4) USING lsm WITH (autovacuum_enabled = off);
+INSERT INTO xdc SELECT g, CASE WHEN g <= 1000 THEN 0 ELSE g END, 0
+  FROM generate_series(1, 1200) g;
+CREATE INDEX xdc_id ON xdc (id);
+CREATE INDEX xdc_k ON xdc USING xhash (k);
+SELECT buckets, overflow_pages, entries FROM xhash_info('xdc_k');
+CREATE PROCEDURE xdc_each(n int) LANGUAGE plpgsql AS $$
+BEGIN
+	FOR r IN 1 .. n LOOP
+		FOR g IN 1 .. 100 LOOP
+			UPDATE xdc SET v = v + 1 WHERE id = g;
+			COMMIT;
+		END LOOP;
+	END LOOP;
+END $$;
+CALL xdc_each(20);
+SELECT buckets, overflow_pages <= 3 AS shed, entries < 1500 AS few
+  FROM xhash_info('xdc_k');
+SELECT count(*), sum(v) FROM xdc WHERE k = 0;
+SELECT xhash_check('xdc_k');
+
 RESET enable_seqscan;
 RESET enable_bitmapscan;
 RESET enable_hashjoin;
 RESET enable_mergejoin;
-DROP TABLE xd, xdu, xdl, xdb;
+DROP TABLE xd, xdu, xdl, xdb, xdc;
+DROP PROCEDURE xdc_each;
 DROP PROCEDURE xd_rounds;

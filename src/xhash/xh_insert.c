@@ -46,6 +46,9 @@ typedef enum XhUniqueResult
 	XH_UNIQUE_WAIT				/* wait for xwait, then retry */
 } XhUniqueResult;
 
+static int	xh_delete_entries(Relation index, Relation heapRel, Buffer buf,
+							  bool bottomup, uint64 hash);
+
 /*
  * xh_report_duplicate -- raise the unique violation, worded as nbtree's.
  */
@@ -233,9 +236,16 @@ xh_page_append(Page page, XhEntry *entry)
  * hash bits, whose chain entry is the c-th entry of the bucket page "buf"
  * (locked exclusively; stays so): into the chain's first page if it has
  * room, else into a new page linked in at the head of the chain.
+ *
+ * A full first page first loses the entries of dead rows, as a full bucket
+ * page does (xh_delete_entries): those marked dead, and for an update that
+ * left our columns unchanged, what bottom-up deletion finds.  The first
+ * page is the only chain page inserters touch, under the bucket's lock,
+ * which VACUUM's chain walk also takes first (see xh_vacuum.c).
  */
 static void
-xh_chain_insert(Relation index, Buffer buf, int c, XhEntry *entry)
+xh_chain_insert(Relation index, Relation heapRel, Buffer buf, int c,
+				XhEntry *entry, uint64 hash, bool indexUnchanged)
 {
 	Page		page = BufferGetPage(buf);
 	BlockNumber head = xh_chain_head(index, page, BufferGetBlockNumber(buf), c);
@@ -248,6 +258,11 @@ xh_chain_insert(Relation index, Buffer buf, int c, XhEntry *entry)
 	hbuf = ReadBuffer(index, head);
 	LockBuffer(hbuf, BUFFER_LOCK_EXCLUSIVE);
 	xh_check_chain_page(index, BufferGetPage(hbuf), head, top);
+	if (XhPageGetNEntries(BufferGetPage(hbuf)) >= XH_PAGE_CAPACITY &&
+		(XhPageGetOpaque(BufferGetPage(hbuf))->flags & XH_FLAG_HAS_DEAD))
+		(void) xh_delete_entries(index, heapRel, hbuf, false, hash);
+	if (XhPageGetNEntries(BufferGetPage(hbuf)) >= XH_PAGE_CAPACITY && indexUnchanged)
+		(void) xh_delete_entries(index, heapRel, hbuf, true, hash);
 	if (XhPageGetNEntries(BufferGetPage(hbuf)) < XH_PAGE_CAPACITY)
 	{
 		state = GenericXLogStart(index);
@@ -360,10 +375,10 @@ xh_spill_to_chain(Relation index, Buffer buf, uint32 top)
 }
 
 /*
- * xh_delete_entries -- make room on the full bucket page "buf" (locked
- * exclusively, as in core hash and nbtree before they split a page) by
- * removing entries whose rows are dead to every snapshot; returns how many
- * went.
+ * xh_delete_entries -- make room on the full bucket page or first chain
+ * page "buf" (locked exclusively, as in core hash and nbtree before they
+ * split a page; for a chain page, the bucket page too) by removing entries
+ * whose rows are dead to every snapshot; returns how many went.
  *
  * Without "bottomup": the entries marked dead (known deletable).  With
  * it, nbtree's bottom-up deletion: the insert comes from an UPDATE that
@@ -377,9 +392,9 @@ xh_spill_to_chain(Relation index, Buffer buf, uint32 top)
  * them.  The table AM (table_index_delete_tuples) returns the newest xid
  * that deleted them, which is logged first as a recovery conflict
  * (lsm_log_conflict_horizon: generic WAL cannot carry one); then the page
- * loses the entries in one generic record, which also raises its removal
- * count (see xh_kill_flush).  Entries in overflow chains are left to
- * VACUUM.
+ * loses the entries in one generic record, which also raises a bucket
+ * page's removal count (see xh_kill_flush).  Chain pages other than the
+ * first are left to VACUUM.
  */
 static int
 xh_delete_entries(Relation index, Relation heapRel, Buffer buf,
@@ -465,7 +480,8 @@ xh_delete_entries(Relation index, Relation heapRel, Buffer buf,
 		opaque->nsorted = newsorted;
 		if (ndead == 0)
 			opaque->flags &= ~XH_FLAG_HAS_DEAD;
-		XhBucketRemovals(opaque)++;
+		if (opaque->kind == XH_PAGE_BUCKET)
+			XhBucketRemovals(opaque)++;
 		GenericXLogFinish(state);
 	}
 	pfree(gone);
@@ -571,7 +587,8 @@ xhinsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 
 			if (c >= 0)
 			{
-				xh_chain_insert(index, buf, c, &entry);
+				xh_chain_insert(index, heapRel, buf, c, &entry, hash,
+								indexUnchanged);
 				UnlockReleaseBuffer(buf);
 				break;
 			}
