@@ -433,7 +433,8 @@ xh_delete_entries(Relation index, Relation heapRel, Buffer buf,
 			continue;
 		xh_entry_tid(&entries[i], &delstate.deltids[d].tid);
 		delstate.deltids[d].id = d;
-		delstate.status[d].idxoffnum = (OffsetNumber) i;
+		/* 1-based: the table AM asserts a valid OffsetNumber */
+		delstate.status[d].idxoffnum = (OffsetNumber) (i + 1);
 		delstate.status[d].knowndeletable = !bottomup;
 		delstate.status[d].promising = bottomup && XhEntryHash(&entries[i]) == h;
 		delstate.status[d].freespace = sizeof(XhEntry);
@@ -452,9 +453,9 @@ xh_delete_entries(Relation index, Relation heapRel, Buffer buf,
 	{
 		TM_IndexStatus *st = &delstate.status[delstate.deltids[i].id];
 
-		if (st->knowndeletable && !gone[st->idxoffnum])
+		if (st->knowndeletable && !gone[st->idxoffnum - 1])
 		{
-			gone[st->idxoffnum] = true;
+			gone[st->idxoffnum - 1] = true;
 			ngone++;
 		}
 	}
