@@ -26,7 +26,10 @@
 #     (the same, for a page recycled for another chain and deleted again);
 #   * the block of a chain entry set to 0xFFFFFFFF (it would end the walk
 #     before it starts, and is P_NEW to ReadBuffer);
-#   * a flag bit no version of the format defines, on every bucket page.
+#   * a flag bit no version of the format defines, on every bucket page;
+#
+# and last, an index whose pages all say format version 2 (before the dead
+# bit): refused with the hint to REINDEX, which makes it usable again.
 #
 # Each time a lookup, an INSERT and xhash_check() must fail with an ERROR
 # that names the index (statement_timeout catches a loop), the index file
@@ -217,6 +220,30 @@ verify_query($node, q{SELECT xhash_check('xc_k') IS NOT NULL}, 't',
 verify_query($node,
 	q{SET enable_seqscan = off; SELECT count(*) FROM xc WHERE k = 42},
 	'2001', 'the chain key is found through the index');
+$node->stop;
+
+# --- an index of format version 2 (before the dead bit) -------------------------------------
+
+# Every page's special space says version 2; the index must be refused
+# with the hint to REINDEX it, and REINDEX must make it usable again.
+foreach my $blkno (0 .. $npages - 1)
+{
+	write_file_bytes($file, ($blkno + 1) * BLCKSZ - 4, pack('C', 2));
+}
+$node->start;
+{
+	my ($ret, $out, $err) = $node->psql('postgres',
+		q{SET enable_seqscan = off; SELECT count(*) FROM xc WHERE k = 777});
+	isnt($ret, 0, 'version 2 index: a lookup fails');
+	like($err,
+		qr/ERROR:  version mismatch in index "xc_k" at block 0: page version 2, current version 3/,
+		'version 2 index: ... naming the versions');
+	like($err, qr/HINT:  REINDEX the index/, 'version 2 index: ... with the hint to REINDEX');
+}
+verify_query($node,
+	q{REINDEX INDEX xc_k; SET enable_seqscan = off;
+	  SELECT count(*) FROM xc WHERE k = 777; SELECT xhash_check('xc_k') IS NOT NULL},
+	"1\nt", 'version 2 index: REINDEX makes it usable again');
 $node->stop;
 
 done_testing();
