@@ -14,8 +14,9 @@
 #     deletion --
 #     on a heap and on an lsm table.  The standby answers index lookups
 #     like the primary and its indexes pass xhash_check.  A standby query
-#     whose snapshot still needs the rows of entries removed at insert
-#     time is cancelled.
+#     whose snapshot still sees rows whose entries the primary marked dead
+#     finds them (standby scans do not skip marked entries), and is
+#     cancelled when the primary removes the entries at insert time.
 #   * A crash while concurrent inserts split buckets: after recovery the
 #     index passes xhash_check and finds every row.
 #   * A crash in the middle of CREATE INDEX: the table is intact and the
@@ -171,8 +172,17 @@ $primary->safe_psql(
 	SET enable_mergejoin = off;
 	DELETE FROM wc WHERE k > 100;
 	SELECT count(*) FROM generate_series(1, 600) g JOIN wc ON wc.k = g;
-	INSERT INTO wc SELECT g, 'new' FROM generate_series(601, 800) g;
 });
+is($primary->safe_psql('postgres',
+		q{SELECT dead_entries > 0 FROM xhash_info('wc_k')}),
+	't', 'the primary marked the deleted rows\' entries dead');
+# marks reach the standby, whose scans must not skip them: its snapshot
+# still sees those rows
+wait_for_replay($primary, $standby);
+is($reader->query_safe($count_sql), $before,
+	'a standby scan does not skip entries marked dead on the primary');
+$primary->safe_psql('postgres',
+	q{INSERT INTO wc SELECT g, 'new' FROM generate_series(601, 800) g});
 is( $primary->safe_psql('postgres',
 		q{SELECT buckets, entries < 800 FROM xhash_info('wc_k')}),
 	'1|t', 'the full bucket page lost its dead entries');
