@@ -46,9 +46,6 @@ typedef enum XhUniqueResult
 	XH_UNIQUE_WAIT				/* wait for xwait, then retry */
 } XhUniqueResult;
 
-static int	xh_delete_entries(Relation index, Relation heapRel, Buffer buf,
-							  bool bottomup, uint64 hash);
-
 /*
  * xh_report_duplicate -- raise the unique violation, worded as nbtree's.
  */
@@ -118,23 +115,6 @@ xh_check_candidate(Relation index, Relation heapRel, IndexInfo *indexInfo,
 	if (!table_index_fetch_tuple_check(heapRel, &owntid, SnapshotSelf, NULL))
 		return XH_UNIQUE_OK;
 	return XH_UNIQUE_CONFLICT;
-}
-
-/*
- * xh_mark_dead -- mark dead the entries at positions pos[0..npos) of the
- * bucket page "buf" (locked exclusively), in one generic record.
- */
-static void
-xh_mark_dead(Relation index, Buffer buf, const int *pos, int npos)
-{
-	GenericXLogState *state = GenericXLogStart(index);
-	Page		page = GenericXLogRegisterBuffer(state, buf, 0);
-	int			k;
-
-	for (k = 0; k < npos; k++)
-		XhEntrySetDead(&XhPageGetEntries(page)[pos[k]]);
-	XhPageGetOpaque(page)->flags |= XH_FLAG_HAS_DEAD;
-	GenericXLogFinish(state);
 }
 
 /*
@@ -232,16 +212,129 @@ xh_page_append(Page page, XhEntry *entry)
 }
 
 /*
+ * xh_delete_entries -- make room on the full bucket page or first chain
+ * page "buf" (locked exclusively, as in core hash and nbtree before they
+ * split a page; for a chain page, the bucket page too) by removing entries
+ * whose rows are dead to every snapshot; returns how many went.
+ *
+ * Without "bottomup": the entries marked dead (known deletable).  With
+ * it, nbtree's bottom-up deletion: the insert comes from an UPDATE that
+ * left this index's columns unchanged (lsm tables have no HOT, and heap
+ * tables do this when HOT is not possible), so the page is likely to hold
+ * the row's older versions -- the entries with the same hash, which we
+ * call promising; the table AM visits the few table blocks most likely to
+ * pay off and reports which entries are deletable.
+ *
+ * Their rows are dead here, but a hot standby's queries may still need
+ * them.  The table AM (table_index_delete_tuples) returns the newest xid
+ * that deleted them, which is logged first as a recovery conflict
+ * (lsm_log_conflict_horizon: generic WAL cannot carry one); then the page
+ * loses the entries in one generic record (xh_page_remove_entries, which
+ * also raises a bucket page's removal count).  Chain pages other than the
+ * first are left to VACUUM.
+ */
+static int
+xh_delete_entries(Relation index, Relation heapRel, Buffer buf,
+				  bool bottomup, uint64 hash)
+{
+	Page		page = BufferGetPage(buf);
+	XhEntry    *entries = XhPageGetEntries(page);
+	int			n = XhPageGetNEntries(page);
+	uint64		h = hash & XH_HASH_MASK;
+	TM_IndexDeleteOp delstate;
+	TransactionId horizon;
+	GenericXLogState *state;
+	bool	   *gone;
+	int			ngone = 0,
+				i;
+
+	delstate.irel = index;
+	delstate.iblknum = BufferGetBlockNumber(buf);
+	delstate.bottomup = bottomup;
+	delstate.bottomupfreespace = bottomup ? BLCKSZ / 16 : 0;
+	delstate.ndeltids = 0;
+	delstate.deltids = palloc(n * sizeof(TM_IndexDelete));
+	delstate.status = palloc(n * sizeof(TM_IndexStatus));
+	for (i = 0; i < n; i++)
+	{
+		int			d = delstate.ndeltids;
+
+		/* simple deletion: the marked entries; bottom-up: the others */
+		if (XhEntryIsChain(&entries[i]) ||
+			(bottomup ? XhEntryIsDead(&entries[i]) : !XhEntryIsDead(&entries[i])))
+			continue;
+		xh_entry_tid(&entries[i], &delstate.deltids[d].tid);
+		delstate.deltids[d].id = d;
+		/* 1-based: the table AM asserts a valid OffsetNumber */
+		delstate.status[d].idxoffnum = (OffsetNumber) (i + 1);
+		delstate.status[d].knowndeletable = !bottomup;
+		delstate.status[d].promising = bottomup && XhEntryHash(&entries[i]) == h;
+		delstate.status[d].freespace = sizeof(XhEntry);
+		delstate.ndeltids++;
+	}
+	if (delstate.ndeltids == 0)
+	{
+		pfree(delstate.deltids);
+		pfree(delstate.status);
+		return 0;
+	}
+	horizon = table_index_delete_tuples(heapRel, &delstate);
+
+	gone = palloc0(n * sizeof(bool));
+	for (i = 0; i < delstate.ndeltids; i++)
+	{
+		TM_IndexStatus *st = &delstate.status[delstate.deltids[i].id];
+
+		if (st->knowndeletable && !gone[st->idxoffnum - 1])
+		{
+			gone[st->idxoffnum - 1] = true;
+			ngone++;
+		}
+	}
+	if (ngone > 0)
+	{
+		lsm_log_conflict_horizon(index, horizon);
+
+		state = GenericXLogStart(index);
+		page = GenericXLogRegisterBuffer(state, buf, 0);
+		(void) xh_page_remove_entries(page, gone);
+		GenericXLogFinish(state);
+	}
+	pfree(gone);
+	pfree(delstate.deltids);
+	pfree(delstate.status);
+	return ngone;
+}
+
+/*
+ * xh_make_room -- if the bucket page or first chain page "buf" (locked
+ * exclusively) is full, remove its entries of dead rows: those marked
+ * dead, then, for an update that left our columns unchanged, what
+ * bottom-up deletion finds (xh_delete_entries).
+ */
+static void
+xh_make_room(Relation index, Relation heapRel, Buffer buf, uint64 hash,
+			 bool indexUnchanged)
+{
+	Page		page = BufferGetPage(buf);
+
+	if (XhPageGetNEntries(page) >= XH_PAGE_CAPACITY &&
+		(XhPageGetOpaque(page)->flags & XH_FLAG_HAS_DEAD))
+		(void) xh_delete_entries(index, heapRel, buf, false, hash);
+	if (XhPageGetNEntries(page) >= XH_PAGE_CAPACITY && indexUnchanged)
+		(void) xh_delete_entries(index, heapRel, buf, true, hash);
+}
+
+/*
  * xh_chain_insert -- put the entry into the overflow chain of its top 32
  * hash bits, whose chain entry is the c-th entry of the bucket page "buf"
  * (locked exclusively; stays so): into the chain's first page if it has
  * room, else into a new page linked in at the head of the chain.
  *
  * A full first page first loses the entries of dead rows, as a full bucket
- * page does (xh_delete_entries): those marked dead, and for an update that
- * left our columns unchanged, what bottom-up deletion finds.  The first
- * page is the only chain page inserters touch, under the bucket's lock,
- * which VACUUM's chain walk also takes first (see xh_vacuum.c).
+ * page does (xh_make_room).  The first page is the only chain page
+ * inserters touch, under the bucket's lock, which VACUUM's chain walk also
+ * takes first (see xh_vacuum.c).
  */
 static void
 xh_chain_insert(Relation index, Relation heapRel, Buffer buf, int c,
@@ -258,11 +351,7 @@ xh_chain_insert(Relation index, Relation heapRel, Buffer buf, int c,
 	hbuf = ReadBuffer(index, head);
 	LockBuffer(hbuf, BUFFER_LOCK_EXCLUSIVE);
 	xh_check_chain_page(index, BufferGetPage(hbuf), head, top);
-	if (XhPageGetNEntries(BufferGetPage(hbuf)) >= XH_PAGE_CAPACITY &&
-		(XhPageGetOpaque(BufferGetPage(hbuf))->flags & XH_FLAG_HAS_DEAD))
-		(void) xh_delete_entries(index, heapRel, hbuf, false, hash);
-	if (XhPageGetNEntries(BufferGetPage(hbuf)) >= XH_PAGE_CAPACITY && indexUnchanged)
-		(void) xh_delete_entries(index, heapRel, hbuf, true, hash);
+	xh_make_room(index, heapRel, hbuf, hash, indexUnchanged);
 	if (XhPageGetNEntries(BufferGetPage(hbuf)) < XH_PAGE_CAPACITY)
 	{
 		state = GenericXLogStart(index);
@@ -375,123 +464,6 @@ xh_spill_to_chain(Relation index, Buffer buf, uint32 top)
 }
 
 /*
- * xh_delete_entries -- make room on the full bucket page or first chain
- * page "buf" (locked exclusively, as in core hash and nbtree before they
- * split a page; for a chain page, the bucket page too) by removing entries
- * whose rows are dead to every snapshot; returns how many went.
- *
- * Without "bottomup": the entries marked dead (known deletable).  With
- * it, nbtree's bottom-up deletion: the insert comes from an UPDATE that
- * left this index's columns unchanged (lsm tables have no HOT, and heap
- * tables do this when HOT is not possible), so the page is likely to hold
- * the row's older versions -- the entries with the same hash, which we
- * call promising; the table AM visits the few table blocks most likely to
- * pay off and reports which entries are deletable.
- *
- * Their rows are dead here, but a hot standby's queries may still need
- * them.  The table AM (table_index_delete_tuples) returns the newest xid
- * that deleted them, which is logged first as a recovery conflict
- * (lsm_log_conflict_horizon: generic WAL cannot carry one); then the page
- * loses the entries in one generic record, which also raises a bucket
- * page's removal count (see xh_kill_flush).  Chain pages other than the
- * first are left to VACUUM.
- */
-static int
-xh_delete_entries(Relation index, Relation heapRel, Buffer buf,
-				  bool bottomup, uint64 hash)
-{
-	Page		page = BufferGetPage(buf);
-	XhEntry    *entries = XhPageGetEntries(page);
-	int			n = XhPageGetNEntries(page);
-	uint64		h = hash & XH_HASH_MASK;
-	TM_IndexDeleteOp delstate;
-	TransactionId horizon;
-	GenericXLogState *state;
-	XhPageOpaque opaque;
-	bool	   *gone;
-	int			ngone = 0,
-				ndead = 0,
-				nsorted,
-				newsorted = 0,
-				i,
-				j = 0;
-
-	delstate.irel = index;
-	delstate.iblknum = BufferGetBlockNumber(buf);
-	delstate.bottomup = bottomup;
-	delstate.bottomupfreespace = bottomup ? BLCKSZ / 16 : 0;
-	delstate.ndeltids = 0;
-	delstate.deltids = palloc(n * sizeof(TM_IndexDelete));
-	delstate.status = palloc(n * sizeof(TM_IndexStatus));
-	for (i = 0; i < n; i++)
-	{
-		int			d = delstate.ndeltids;
-
-		/* simple deletion: the marked entries; bottom-up: the others */
-		if (XhEntryIsChain(&entries[i]) ||
-			(bottomup ? XhEntryIsDead(&entries[i]) : !XhEntryIsDead(&entries[i])))
-			continue;
-		xh_entry_tid(&entries[i], &delstate.deltids[d].tid);
-		delstate.deltids[d].id = d;
-		/* 1-based: the table AM asserts a valid OffsetNumber */
-		delstate.status[d].idxoffnum = (OffsetNumber) (i + 1);
-		delstate.status[d].knowndeletable = !bottomup;
-		delstate.status[d].promising = bottomup && XhEntryHash(&entries[i]) == h;
-		delstate.status[d].freespace = sizeof(XhEntry);
-		delstate.ndeltids++;
-	}
-	if (delstate.ndeltids == 0)
-	{
-		pfree(delstate.deltids);
-		pfree(delstate.status);
-		return 0;
-	}
-	horizon = table_index_delete_tuples(heapRel, &delstate);
-
-	gone = palloc0(n * sizeof(bool));
-	for (i = 0; i < delstate.ndeltids; i++)
-	{
-		TM_IndexStatus *st = &delstate.status[delstate.deltids[i].id];
-
-		if (st->knowndeletable && !gone[st->idxoffnum - 1])
-		{
-			gone[st->idxoffnum - 1] = true;
-			ngone++;
-		}
-	}
-	if (ngone > 0)
-	{
-		lsm_log_conflict_horizon(index, horizon);
-
-		state = GenericXLogStart(index);
-		page = GenericXLogRegisterBuffer(state, buf, 0);
-		entries = XhPageGetEntries(page);
-		opaque = XhPageGetOpaque(page);
-		nsorted = opaque->nsorted;
-		for (i = 0; i < n; i++)
-		{
-			if (gone[i])
-				continue;
-			if (i < nsorted)
-				newsorted++;
-			ndead += XhEntryIsDead(&entries[i]);
-			entries[j++] = entries[i];
-		}
-		XhPageSetNEntries(page, j);
-		opaque->nsorted = newsorted;
-		if (ndead == 0)
-			opaque->flags &= ~XH_FLAG_HAS_DEAD;
-		if (opaque->kind == XH_PAGE_BUCKET)
-			XhBucketRemovals(opaque)++;
-		GenericXLogFinish(state);
-	}
-	pfree(gone);
-	pfree(delstate.deltids);
-	pfree(delstate.status);
-	return ngone;
-}
-
-/*
  * xhinsert -- aminsert: insert one entry, checking uniqueness if asked.
  */
 bool
@@ -593,16 +565,8 @@ xhinsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 				UnlockReleaseBuffer(buf);
 				break;
 			}
-			/*
-			 * A full page first loses its entries marked dead; then, for an
-			 * update that left our columns unchanged, the row's older
-			 * versions if they are dead (bottom-up deletion).
-			 */
-			if (XhPageGetNEntries(page) >= XH_PAGE_CAPACITY &&
-				(XhPageGetOpaque(page)->flags & XH_FLAG_HAS_DEAD))
-				(void) xh_delete_entries(index, heapRel, buf, false, hash);
-			if (XhPageGetNEntries(page) >= XH_PAGE_CAPACITY && indexUnchanged)
-				(void) xh_delete_entries(index, heapRel, buf, true, hash);
+			/* a full page first loses its entries of dead rows */
+			xh_make_room(index, heapRel, buf, hash, indexUnchanged);
 			if (XhPageGetNEntries(page) >= XH_PAGE_CAPACITY &&
 				xh_full_page_action(page, &top) == XH_FULL_SPILL)
 			{

@@ -126,15 +126,7 @@ xh_kill_flush(IndexScanDesc scan)
 			pos[npos++] = i;
 	}
 	if (npos > 0)
-	{
-		GenericXLogState *state = GenericXLogStart(rel);
-
-		page = GenericXLogRegisterBuffer(state, buf, 0);
-		for (k = 0; k < npos; k++)
-			XhEntrySetDead(&XhPageGetEntries(page)[pos[k]]);
-		XhPageGetOpaque(page)->flags |= XH_FLAG_HAS_DEAD;
-		GenericXLogFinish(state);
-	}
+		xh_mark_dead(rel, buf, pos, npos);
 	UnlockReleaseBuffer(buf);
 	pfree(pos);
 	so->nkilled = 0;

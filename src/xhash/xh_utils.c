@@ -986,6 +986,64 @@ xh_page_find_entry(Page page, uint64 hash, ItemPointer tid)
 }
 
 /*
+ * xh_page_remove_entries -- remove the entries of "page" (registered in a
+ * generic record) whose gone[i] is set; returns how many went.  Survivors
+ * keep their order, so the sorted prefix stays sorted.  The page loses
+ * XH_FLAG_HAS_DEAD if no entry marked dead is left, and a bucket page that
+ * lost entries gets its removal count raised (see xh_kill_flush).  Every
+ * removal of entries (VACUUM, entries of dead rows at insert time) goes
+ * through here.
+ */
+int
+xh_page_remove_entries(Page page, const bool *gone)
+{
+	XhEntry    *entries = XhPageGetEntries(page);
+	XhPageOpaque opaque = XhPageGetOpaque(page);
+	int			n = XhPageGetNEntries(page);
+	int			nsorted = opaque->nsorted;
+	int			newsorted = 0;
+	int			ndead = 0;
+	int			i,
+				j = 0;
+
+	for (i = 0; i < n; i++)
+	{
+		if (gone[i])
+			continue;
+		if (i < nsorted)
+			newsorted++;
+		ndead += XhEntryIsDead(&entries[i]);
+		if (i != j)
+			entries[j] = entries[i];
+		j++;
+	}
+	XhPageSetNEntries(page, j);
+	opaque->nsorted = newsorted;
+	if (ndead == 0)
+		opaque->flags &= ~XH_FLAG_HAS_DEAD;
+	if (opaque->kind == XH_PAGE_BUCKET && j < n)
+		XhBucketRemovals(opaque)++;
+	return n - j;
+}
+
+/*
+ * xh_mark_dead -- mark dead the entries at positions pos[0..npos) of the
+ * page in "buf" (locked exclusively), in one generic record.
+ */
+void
+xh_mark_dead(Relation rel, Buffer buf, const int *pos, int npos)
+{
+	GenericXLogState *state = GenericXLogStart(rel);
+	Page		page = GenericXLogRegisterBuffer(state, buf, 0);
+	int			k;
+
+	for (k = 0; k < npos; k++)
+		XhEntrySetDead(&XhPageGetEntries(page)[pos[k]]);
+	XhPageGetOpaque(page)->flags |= XH_FLAG_HAS_DEAD;
+	GenericXLogFinish(state);
+}
+
+/*
  * xh_page_count_dead -- how many entries of "page" are marked dead.
  */
 int

@@ -47,48 +47,31 @@
 
 /*
  * xh_vacuum_page -- remove the entries of "page" (registered in a generic
- * record) whose TIDs the callback reports dead; returns how many went.
- * Survivors keep their order, so the sorted prefix stays sorted.
+ * record) whose TIDs the callback reports dead; returns how many went
+ * (xh_page_remove_entries keeps the survivors in order).
  */
 static int
 xh_vacuum_page(Page page, IndexBulkDeleteCallback callback,
 			   void *callback_state)
 {
 	XhEntry    *entries = XhPageGetEntries(page);
-	XhPageOpaque opaque = XhPageGetOpaque(page);
 	int			n = XhPageGetNEntries(page);
-	int			nsorted = opaque->nsorted;
-	int			newsorted = 0;
-	int			i,
-				j = 0;
-
-	int			ndead = 0;
+	bool	   *gone = palloc0(Max(n, 1) * sizeof(bool));
+	int			ngone;
+	int			i;
 
 	for (i = 0; i < n; i++)
 	{
 		ItemPointerData tid;
 
-		if (!XhEntryIsChain(&entries[i]))
-		{
-			xh_entry_tid(&entries[i], &tid);
-			if (callback(&tid, callback_state))
-				continue;
-		}
-		if (i < nsorted)
-			newsorted++;
-		ndead += XhEntryIsDead(&entries[i]);
-		if (i != j)
-			entries[j] = entries[i];
-		j++;
+		if (XhEntryIsChain(&entries[i]))
+			continue;
+		xh_entry_tid(&entries[i], &tid);
+		gone[i] = callback(&tid, callback_state);
 	}
-	XhPageSetNEntries(page, j);
-	opaque->nsorted = newsorted;
-	if (ndead == 0)
-		opaque->flags &= ~XH_FLAG_HAS_DEAD;
-	/* a scan that saw the removed entries must not mark what comes next */
-	if (opaque->kind == XH_PAGE_BUCKET && j < n)
-		XhBucketRemovals(opaque)++;
-	return n - j;
+	ngone = xh_page_remove_entries(page, gone);
+	pfree(gone);
+	return ngone;
 }
 
 /*

@@ -268,6 +268,8 @@ extern void xh_make_entry(XhEntry *e, uint64 hash, ItemPointer tid);
 extern void xh_entry_tid(const XhEntry *e, ItemPointer tid);
 extern int	xh_page_find_entry(Page page, uint64 hash, ItemPointer tid);
 extern int	xh_page_count_dead(Page page);
+extern int	xh_page_remove_entries(Page page, const bool *gone);
+extern void xh_mark_dead(Relation rel, Buffer buf, const int *pos, int npos);
 extern XhKeyEq *xh_get_keyeq(Relation rel);
 extern FmgrInfo *xh_get_cross_proc(Relation rel, int att, Oid subtype);
 extern bool xh_keys_equal(Relation rel, Datum *v1, bool *n1,

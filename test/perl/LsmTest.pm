@@ -71,6 +71,7 @@ our @EXPORT = qw(
   overwrite_file
   has_am
   start_session
+  last_query
   start_workload
   finish_workload
 );
@@ -508,6 +509,27 @@ sub start_session
 	$params{on_error_stop} = $opts{on_error_stop}
 	  if defined $opts{on_error_stop};
 	return $node->background_psql(_db(\%opts), %params);
+}
+
+=pod
+
+=item last_query($session, $sql) => ($output, $cancelled)
+
+Run C<$sql> in a background session (C<start_session> with
+C<< on_error_stop => 0 >>) that the server may have cancelled or terminated
+meanwhile, e.g. for a recovery conflict, and close the session.
+C<$cancelled> is true if the query failed or the session was gone.
+
+=cut
+
+sub last_query
+{
+	my ($session, $sql) = @_;
+	my ($out, $failed);
+	eval { ($out, $failed) = $session->query($sql); };
+	$failed = 1 if $@;
+	eval { $session->quit; };
+	return ($out, $failed);
 }
 
 =pod

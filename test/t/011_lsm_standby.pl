@@ -384,10 +384,7 @@ $primary->safe_psql(
 wait_for_replay($primary, $standby);
 # The session is cancelled or terminated; if it survived, it must still
 # see what it saw.
-my ($after, $failed);
-eval { ($after, $failed) = $reader->query('SELECT count(*), sum(a) FROM s_trunc'); };
-$failed = 1 if $@;
-eval { $reader->quit; };
+my ($after, $failed) = last_query($reader, 'SELECT count(*), sum(a) FROM s_trunc');
 ok($failed || $after eq $before,
 	'a standby snapshot never sees the effects of VACUUM on the primary');
 ok( $standby->log_contains(qr/conflict with recovery/, $standby_log),
@@ -417,10 +414,7 @@ $y->query_safe(q{INSERT INTO s_frz VALUES (2, 'Y')});
 $x->query_safe('COMMIT');
 $primary->safe_psql('postgres', 'VACUUM (FREEZE) s_frz');
 wait_for_replay($primary, $standby);
-undef $failed;
-eval { ($after, $failed) = $reader->query('SELECT count(*) FROM s_frz'); };
-$failed = 1 if $@;
-eval { $reader->quit; };
+($after, $failed) = last_query($reader, 'SELECT count(*) FROM s_frz');
 ok($failed || $after eq $before,
 	'a standby snapshot does not see a row frozen after it was taken')
   or diag("the standby transaction counted $before rows, then $after");
