@@ -128,25 +128,81 @@ INSERT INTO xdc SELECT g, CASE WHEN g <= 1000 THEN 0 ELSE g END, 0
 CREATE INDEX xdc_id ON xdc (id);
 CREATE INDEX xdc_k ON xdc USING xhash (k);
 SELECT buckets, overflow_pages, entries FROM xhash_info('xdc_k');
-CREATE PROCEDURE xdc_each(n int) LANGUAGE plpgsql AS $$
+-- n rounds of updates of rows 1 .. nrows, each in its own transaction
+CREATE PROCEDURE xdc_each(n int, nrows int) LANGUAGE plpgsql AS $$
 BEGIN
 	FOR r IN 1 .. n LOOP
-		FOR g IN 1 .. 100 LOOP
+		FOR g IN 1 .. nrows LOOP
 			UPDATE xdc SET v = v + 1 WHERE id = g;
 			COMMIT;
 		END LOOP;
 	END LOOP;
 END $$;
-CALL xdc_each(20);
+CALL xdc_each(20, 100);
 SELECT buckets, overflow_pages <= 3 AS shed, entries < 1500 AS few
   FROM xhash_info('xdc_k');
 SELECT count(*), sum(v) FROM xdc WHERE k = 0;
 SELECT xhash_check('xdc_k');
 
+-- every row of the frequent key updated in turn: the dead versions are on
+-- the chain's older pages, which a full first page looks at for room (the
+-- marked entries, then what bottom-up deletion finds), moving entries
+-- there: 4 000 updates of the key's 1 000 rows leave 2 chain pages and
+-- 1 292 entries (8 and 5 200 when only the first page shed entries)
+CALL xdc_each(4, 1000);
+SELECT buckets, overflow_pages <= 3 AS short, entries < 2000 AS few
+  FROM xhash_info('xdc_k');
+SELECT count(*), sum(v) FROM xdc WHERE k = 0;
+SELECT xhash_check('xdc_k');
+
+-- scans mark the entries of dead rows on chain pages too (the key's
+-- entries are all in its chain), and later scans skip them
+CREATE TABLE xdk (id int, k int4) WITH (autovacuum_enabled = off);
+INSERT INTO xdk SELECT g, CASE WHEN g <= 1000 THEN 0 ELSE g END
+  FROM generate_series(1, 1200) g;
+CREATE INDEX xdk_k ON xdk USING xhash (k);
+SELECT buckets, overflow_pages, entries, dead_entries FROM xhash_info('xdk_k');
+DELETE FROM xdk WHERE k = 0 AND id > 100;
+SELECT count(*) FROM xdk WHERE k = 0;
+SELECT overflow_pages, dead_entries > 0 AS marked,
+       dead_entries <= 900 AS only_deleted_rows
+  FROM xhash_info('xdk_k');
+BEGIN;
+SELECT pg_stat_get_xact_tuples_returned('xdk_k'::regclass) AS r0 \gset
+SELECT count(*) FROM xdk WHERE k = 0;
+SELECT pg_stat_get_xact_tuples_returned('xdk_k'::regclass) - :r0 < 1000 AS skipped;
+COMMIT;
+-- 700 new rows of the key fit where the marked entries were (4 chain
+-- pages when nothing was marked there)
+INSERT INTO xdk SELECT g, 0 FROM generate_series(2001, 2700) g;
+SELECT overflow_pages, entries < 1900 AS shed FROM xhash_info('xdk_k');
+SELECT count(*) FROM xdk WHERE k = 0;
+SELECT xhash_check('xdk_k');
+
+-- a unique check marks dead rows' entries on chain pages too: 1 000
+-- versions of one key, deleted in the transaction that made them, fill a
+-- chain; the next insert of the key finds them all dead and marks them
+-- (only those on the bucket page, 1, before)
+CREATE TABLE xduc (k int4, v int4) WITH (autovacuum_enabled = off);
+CREATE UNIQUE INDEX xduc_k ON xduc USING xhash (k);
+DO $$
+BEGIN
+	FOR r IN 1 .. 1000 LOOP
+		INSERT INTO xduc VALUES (1, r);
+		DELETE FROM xduc;
+	END LOOP;
+END $$;
+SELECT overflow_pages > 0 AS chained, entries, dead_entries FROM xhash_info('xduc_k');
+INSERT INTO xduc VALUES (1, 0);
+SELECT entries, dead_entries FROM xhash_info('xduc_k');
+SELECT * FROM xduc WHERE k = 1;
+INSERT INTO xduc VALUES (1, 1);
+SELECT xhash_check('xduc_k');
+
 RESET enable_seqscan;
 RESET enable_bitmapscan;
 RESET enable_hashjoin;
 RESET enable_mergejoin;
-DROP TABLE xd, xdu, xdl, xdb, xdc;
+DROP TABLE xd, xdu, xdl, xdb, xdc, xdk, xduc;
 DROP PROCEDURE xdc_each;
 DROP PROCEDURE xd_rounds;

@@ -7,19 +7,22 @@
  * hash from the unique check until its entry is in place, so two
  * inserters of the same key are serialised exactly as nbtree serialises
  * them on a leaf page.  Overflow pages of the bucket are locked after the
- * bucket page, in chain order.  A full bucket page first loses the entries
- * of dead rows (table blocks are read under its lock, as nbtree reads them
- * under a leaf's); failing that it is split by xh_split, which takes its
- * own locks; the insert then starts over.
+ * bucket page, in chain order, each before the previous one is released
+ * (the chain's first page stays locked while an insert walks the chain for
+ * room).  A full bucket page first loses the entries of dead rows (table
+ * blocks are read under its lock, as nbtree reads them under a leaf's);
+ * failing that it is split by xh_split, which takes its own locks; the
+ * insert then starts over.
  *
  * WAL: appending an entry to a page is one generic record of that page (a
  * 12-byte delta plus pd_lower); a new chain page is one record of the
  * bucket page (its chain entry's new link) and the new page (full image);
  * so is a frequent key's group moved from a full bucket page to a new
  * chain page (both full images).  Entries of dead rows removed from a full
- * bucket page (xh_delete_entries) are one record of that page, after the
- * recovery-conflict record of their horizon; entries a unique check finds
- * dead are marked in one record of the bucket page.
+ * bucket or chain page (xh_delete_entries) are one record of that page,
+ * after the recovery-conflict record of their horizon; entries moved from
+ * a chain's full first page to a later one are one record of both pages;
+ * entries a unique check finds dead are marked in one record per page.
  *
  *-------------------------------------------------------------------------
  */
@@ -118,14 +121,48 @@ xh_check_candidate(Relation index, Relation heapRel, IndexInfo *indexInfo,
 }
 
 /*
+ * xh_unique_mark_chain -- mark dead the entries of the TIDs tids[0..ntids)
+ * with hash "hash" on the chain page "buf", on which a unique check holds
+ * a share lock (and the bucket's lock); returns the page's next page, as
+ * read again.
+ *
+ * The lock is given up and taken again exclusively.  Meanwhile only
+ * VACUUM can have changed the page (the bucket's lock keeps everyone else
+ * out of the chain): it may have removed entries, so they are looked up
+ * by TID again -- an entry with one of these TIDs is still the one we saw,
+ * since the TID cannot be given to a new row before VACUUM raised the
+ * bucket's removal count, which needs the bucket's lock -- or unlinked the
+ * page, which then keeps its link and has no entries.
+ */
+static BlockNumber
+xh_unique_mark_chain(Relation index, Buffer buf, uint64 hash,
+					 ItemPointer tids, int ntids)
+{
+	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	if (XhPageGetKind(BufferGetPage(buf)) == XH_PAGE_OVERFLOW)
+	{
+		qsort(tids, ntids, sizeof(ItemPointerData), xh_tid_cmp);
+		(void) xh_mark_tids(index, buf, hash, tids, ntids);
+	}
+	return XhPageGetOpaque(BufferGetPage(buf))->next;
+}
+
+/*
  * xh_check_unique -- look for rows with the same key as the one being
  * inserted, in the bucket page "buf" (locked exclusively by the caller)
  * and its overflow chain.
  *
  * Entries marked dead are skipped, as nbtree skips LP_DEAD items; entries
- * on the bucket page whose rows turn out dead to every snapshot are marked
- * dead on the way (the lock is held throughout, so they are the entries
- * we looked at).
+ * whose rows turn out dead to every snapshot are marked dead on the way,
+ * in one record per page (on a chain page: xh_unique_mark_chain).
+ *
+ * The bucket's lock keeps other inserters and unique checks out of the
+ * chain, but not VACUUM, which holds it only for the chain's first page
+ * and then walks the chain holding each page until it has locked the next
+ * one (xh_vacuum.c).  So we take each chain page's lock before letting go
+ * of the previous page: a page we have the link to, read under the
+ * previous page's lock, cannot be unlinked before we have it.
  */
 static XhUniqueResult
 xh_check_unique(Relation index, Relation heapRel, IndexInfo *indexInfo,
@@ -141,7 +178,7 @@ xh_check_unique(Relation index, Relation heapRel, IndexInfo *indexInfo,
 	XhUniqueResult res = XH_UNIQUE_OK;
 	XhWalk		walk = {0};
 	int			kill[XH_PAGE_CAPACITY];
-	int			nkill = 0;
+	ItemPointerData killtids[XH_PAGE_CAPACITY];
 
 	/* the bucket page, then the chain of our top 32 bits if it has one */
 	c = xh_page_find_chain(page, XhHashTop32(hash));
@@ -152,7 +189,9 @@ xh_check_unique(Relation index, Relation heapRel, IndexInfo *indexInfo,
 		XhEntry    *entries = XhPageGetEntries(page);
 		int			n = XhPageGetNEntries(page);
 		int			nsorted = XhPageGetOpaque(page)->nsorted;
+		int			nkill = 0;
 		int			i;
+		Buffer		nbuf;
 
 		for (i = xh_page_find_first(page, hash); i < n; i++)
 		{
@@ -171,29 +210,36 @@ xh_check_unique(Relation index, Relation heapRel, IndexInfo *indexInfo,
 			res = xh_check_candidate(index, heapRel, indexInfo, &cand, own,
 									 checkUnique, values, isnull, found_self,
 									 xwait, spectoken, &all_dead);
-			if (all_dead && !BufferIsValid(cbuf))
-				kill[nkill++] = i;
+			if (all_dead)
+			{
+				kill[nkill] = i;
+				killtids[nkill++] = cand;
+			}
 			if (res != XH_UNIQUE_OK)
 				break;
 		}
+		if (nkill > 0 && !BufferIsValid(cbuf))
+			xh_mark_dead(index, buf, kill, nkill);
+		else if (nkill > 0)
+			next = xh_unique_mark_chain(index, cbuf, hash, killtids, nkill);
 		if (res != XH_UNIQUE_OK || next == InvalidBlockNumber)
 			break;
 
 		/* next chain page; the bucket page stays locked */
 		xh_walk_step(index, &walk,
 					 BufferGetBlockNumber(BufferIsValid(cbuf) ? cbuf : buf), next);
+		nbuf = ReadBuffer(index, next);
+		LockBuffer(nbuf, BUFFER_LOCK_SHARE);
 		if (BufferIsValid(cbuf))
 			UnlockReleaseBuffer(cbuf);
-		cbuf = ReadBuffer(index, next);
-		LockBuffer(cbuf, BUFFER_LOCK_SHARE);
+		cbuf = nbuf;
 		page = BufferGetPage(cbuf);
-		xh_check_chain_page(index, page, next, XhHashTop32(hash));
+		/* an unlinked page (see xh_unique_mark_chain) is empty, leads on */
+		(void) xh_check_chain_step(index, page, next, XhHashTop32(hash));
 		next = XhPageGetOpaque(page)->next;
 	}
 	if (BufferIsValid(cbuf))
 		UnlockReleaseBuffer(cbuf);
-	if (nkill > 0)
-		xh_mark_dead(index, buf, kill, nkill);
 	return res;
 }
 
@@ -212,10 +258,10 @@ xh_page_append(Page page, XhEntry *entry)
 }
 
 /*
- * xh_delete_entries -- make room on the full bucket page or first chain
- * page "buf" (locked exclusively, as in core hash and nbtree before they
- * split a page; for a chain page, the bucket page too) by removing entries
- * whose rows are dead to every snapshot; returns how many went.
+ * xh_delete_entries -- make room on the full bucket page or chain page
+ * "buf" (locked exclusively, as in core hash and nbtree before they split
+ * a page; for a chain page, the bucket page too) by removing entries whose
+ * rows are dead to every snapshot; returns how many went.
  *
  * Without "bottomup": the entries marked dead (known deletable).  With
  * it, nbtree's bottom-up deletion: the insert comes from an UPDATE that
@@ -230,8 +276,7 @@ xh_page_append(Page page, XhEntry *entry)
  * that deleted them, which is logged first as a recovery conflict
  * (lsm_log_conflict_horizon: generic WAL cannot carry one); then the page
  * loses the entries in one generic record (xh_page_remove_entries, which
- * also raises a bucket page's removal count).  Chain pages other than the
- * first are left to VACUUM.
+ * also raises the page's removal count).
  */
 static int
 xh_delete_entries(Relation index, Relation heapRel, Buffer buf,
@@ -326,15 +371,122 @@ xh_make_room(Relation index, Relation heapRel, Buffer buf, uint64 hash,
 }
 
 /*
+ * xh_chain_move -- move entries from the end of the chain's full first
+ * page "hbuf" to the later chain page "cbuf" (both locked exclusively,
+ * under the bucket's lock), filling it; one generic record of both pages.
+ *
+ * Entries only move towards the end of the chain: a scan, which reads the
+ * chain's pages in order one at a time, finds a moved entry on the first
+ * page if it read that before the move, and on the later page otherwise
+ * (it returns TIDs de-duplicated).  VACUUM, which also goes in chain
+ * order, has passed the first page already (see xh_vacuum_chain).  A
+ * moved entry is still the entry of its row, so the bucket's removal count
+ * stays as it is (see xh_kill_flush).
+ */
+static void
+xh_chain_move(Relation index, Buffer hbuf, Buffer cbuf)
+{
+	GenericXLogState *state = GenericXLogStart(index);
+	Page		hpage = GenericXLogRegisterBuffer(state, hbuf, 0);
+	Page		cpage = GenericXLogRegisterBuffer(state, cbuf, 0);
+	XhPageOpaque hopaque = XhPageGetOpaque(hpage);
+	XhPageOpaque copaque = XhPageGetOpaque(cpage);
+	int			nh = XhPageGetNEntries(hpage);
+	int			nc = XhPageGetNEntries(cpage);
+	int			nmove = Min(XH_PAGE_CAPACITY - nc, nh);
+	XhEntry    *from = XhPageGetEntries(hpage) + nh - nmove;
+	int			i;
+
+	Assert(nmove > 0);
+	memcpy(XhPageGetEntries(cpage) + nc, from, nmove * sizeof(XhEntry));
+	for (i = 0; i < nmove; i++)
+		if (XhEntryIsDead(&from[i]))
+			copaque->flags |= XH_FLAG_HAS_DEAD;
+	XhPageSetNEntries(cpage, nc + nmove);
+	XhPageSetNEntries(hpage, nh - nmove);
+	hopaque->nsorted = Min(hopaque->nsorted, nh - nmove);
+	if (xh_page_count_dead(hpage) == 0)
+		hopaque->flags &= ~XH_FLAG_HAS_DEAD;
+	GenericXLogFinish(state);
+}
+
+/*
+ * xh_chain_make_room -- make room on the chain's full first page "hbuf"
+ * (locked exclusively, under the bucket's lock) by moving entries to a
+ * later page of the chain with room; returns whether it did.
+ *
+ * Up to XH_CHAIN_ROOM_PAGES pages after the first are looked at, in chain
+ * order; a full one first loses its entries of dead rows, as a full first
+ * page does (xh_delete_entries: the marked ones, then, for an update that
+ * left our columns unchanged, on up to XH_CHAIN_BOTTOMUP_PAGES pages, what
+ * bottom-up deletion finds).  Without this, the dead versions of a
+ * frequent key's rows on older chain pages, which inserts never reached,
+ * stayed there until VACUUM, and the chain grew at its head meanwhile.
+ * The walk happens only when the first page is full, and when it finds
+ * room it moves enough entries to fill that page, so inserts pay for it
+ * about once per page of entries.
+ *
+ * Locks are taken in chain order, each page's before the previous one's
+ * is released (the first page stays locked): VACUUM walks chains the same
+ * way, so neither waits for a page the other holds behind it, and no page
+ * we hold a link to can be unlinked before we have it.
+ */
+static bool
+xh_chain_make_room(Relation index, Relation heapRel, Buffer hbuf, uint32 top,
+				   uint64 hash, bool indexUnchanged)
+{
+	BlockNumber next = XhPageGetOpaque(BufferGetPage(hbuf))->next;
+	Buffer		prev = hbuf;
+	XhWalk		walk = {0};
+	int			npages = 0;
+	int			nbottomup = 0;
+	bool		moved = false;
+
+	while (next != InvalidBlockNumber && npages++ < XH_CHAIN_ROOM_PAGES)
+	{
+		Buffer		cbuf;
+		Page		cpage;
+
+		xh_walk_step(index, &walk, BufferGetBlockNumber(prev), next);
+		cbuf = ReadBuffer(index, next);
+		LockBuffer(cbuf, BUFFER_LOCK_EXCLUSIVE);
+		if (prev != hbuf)
+			UnlockReleaseBuffer(prev);
+		prev = cbuf;
+		cpage = BufferGetPage(cbuf);
+		xh_check_chain_page(index, cpage, next, top);
+		next = XhPageGetOpaque(cpage)->next;
+
+		if (XhPageGetNEntries(cpage) >= XH_PAGE_CAPACITY &&
+			(XhPageGetOpaque(cpage)->flags & XH_FLAG_HAS_DEAD))
+			(void) xh_delete_entries(index, heapRel, cbuf, false, hash);
+		if (XhPageGetNEntries(cpage) >= XH_PAGE_CAPACITY && indexUnchanged &&
+			nbottomup++ < XH_CHAIN_BOTTOMUP_PAGES)
+			(void) xh_delete_entries(index, heapRel, cbuf, true, hash);
+		if (XhPageGetNEntries(cpage) < XH_PAGE_CAPACITY)
+		{
+			xh_chain_move(index, hbuf, cbuf);
+			moved = true;
+			break;
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (prev != hbuf)
+		UnlockReleaseBuffer(prev);
+	return moved;
+}
+
+/*
  * xh_chain_insert -- put the entry into the overflow chain of its top 32
  * hash bits, whose chain entry is the c-th entry of the bucket page "buf"
  * (locked exclusively; stays so): into the chain's first page if it has
  * room, else into a new page linked in at the head of the chain.
  *
  * A full first page first loses the entries of dead rows, as a full bucket
- * page does (xh_make_room).  The first page is the only chain page
- * inserters touch, under the bucket's lock, which VACUUM's chain walk also
- * takes first (see xh_vacuum.c).
+ * page does (xh_make_room), and then gets room from the chain's later
+ * pages (xh_chain_make_room).  Inserters touch the chain only under the
+ * bucket's lock, which VACUUM's chain walk also takes first (see
+ * xh_vacuum.c).
  */
 static void
 xh_chain_insert(Relation index, Relation heapRel, Buffer buf, int c,
@@ -352,7 +504,8 @@ xh_chain_insert(Relation index, Relation heapRel, Buffer buf, int c,
 	LockBuffer(hbuf, BUFFER_LOCK_EXCLUSIVE);
 	xh_check_chain_page(index, BufferGetPage(hbuf), head, top);
 	xh_make_room(index, heapRel, hbuf, hash, indexUnchanged);
-	if (XhPageGetNEntries(BufferGetPage(hbuf)) < XH_PAGE_CAPACITY)
+	if (XhPageGetNEntries(BufferGetPage(hbuf)) < XH_PAGE_CAPACITY ||
+		xh_chain_make_room(index, heapRel, hbuf, top, hash, indexUnchanged))
 	{
 		state = GenericXLogStart(index);
 		npage = GenericXLogRegisterBuffer(state, hbuf, 0);

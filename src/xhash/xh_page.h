@@ -63,9 +63,11 @@
  *				  overflow page: the top 32 bits of the hashes of its chain
  *	 next		  bucket page: removal count, raised by every change
  *				  that takes entries off the page (VACUUM, removal of
- *				  dead entries, spill to a chain, split), so that a
- *				  scan can tell that the entries it saw are still the
- *				  ones there (XhBucketRemovals, see xh_kill_flush);
+ *				  dead entries, spill to a chain, split) and by VACUUM
+ *				  after removing entries from one of the page's chains,
+ *				  so that a scan can tell that the entries it saw are
+ *				  still the ones there (XhBucketRemovals, see
+ *				  xh_kill_flush);
  *				  overflow page: next page of the chain
  *	 link		  bucket page: right-link, the bucket holding the hash range
  *				  just above ours (InvalidBlockNumber for the last one);

@@ -13,9 +13,9 @@
  * Entries marked dead are skipped (unless the scan must not ignore killed
  * tuples, i.e. on a hot standby, whose snapshots may be older than the
  * primary's horizon).  TIDs the executor finds dead to every snapshot
- * (kill_prior_tuple) are marked dead on the bucket page at the end of the
- * scan, in one generic record (xh_kill_flush); TIDs from overflow chains
- * are not marked.
+ * (kill_prior_tuple) are marked dead at the end of the scan on the pages
+ * they came from, the bucket page and overflow pages, in one generic
+ * record per page (xh_kill_flush).
  *
  * If a key column has no "=" qual (the planner should not choose xhash
  * then, see xh_cost.c), the scan walks all buckets along their
@@ -52,6 +52,9 @@ xhbeginscan(Relation r, int nkeys, int norderbys)
 	so->curtid = 0;
 	so->tids = so->inline_tids;
 	so->kill_blkno = InvalidBlockNumber;
+	so->nkillpages = 0;
+	so->maxkillpages = 0;
+	so->killpages = NULL;
 	so->nkilled = 0;
 	so->killed = NULL;
 	scan->opaque = so;
@@ -59,24 +62,61 @@ xhbeginscan(Relation r, int nkeys, int norderbys)
 }
 
 /*
+ * xh_kill_chain_page -- mark dead, on the overflow page "blkno" of the
+ * chain of the scan's hash, the entries of the scan's killed TIDs;
+ * returns how many of them the page has.  The bucket page is locked (see
+ * xh_kill_flush).  The page may have been unlinked by VACUUM since we
+ * read it, and is then left alone (it cannot have been recycled: that
+ * waits until no snapshot as old as ours is left, see
+ * xh_page_is_recyclable).
+ */
+static int
+xh_kill_chain_page(Relation rel, XhScanOpaque so, BlockNumber blkno)
+{
+	Buffer		buf = ReadBuffer(rel, blkno);
+	Page		page;
+	int			found = 0;
+
+	if (!ConditionalLockBuffer(buf))
+	{
+		ReleaseBuffer(buf);
+		return 0;
+	}
+	page = BufferGetPage(buf);
+	xh_check_page(rel, page, blkno, 0);
+	if (XhPageGetKind(page) == XH_PAGE_OVERFLOW &&
+		XhPageGetOpaque(page)->aux == XhHashTop32(so->kill_hash))
+		found = xh_mark_tids(rel, buf, so->kill_hash, so->killed, so->nkilled);
+	UnlockReleaseBuffer(buf);
+	return found;
+}
+
+/*
  * xh_kill_flush -- mark dead the entries of the TIDs reported dead during
- * this scan (kill_prior_tuple), on the bucket page they were gathered
- * from.
+ * this scan (kill_prior_tuple), on the pages they were gathered from: the
+ * bucket page, then the overflow pages that gave TIDs, in chain order,
+ * until all are found.
  *
  * The executor reported every row version these TIDs lead to dead to
  * every snapshot, so marking their entries is always right, as long as the
- * entries we find are the ones we saw: an entry is only taken off a bucket
- * page by VACUUM (after which the table may give its TID to a new row with
- * the same key, whose entry we must not mark), by removal of dead entries,
- * by a spill to a chain or by a split, and each of those raises the page's
- * removal count.  So we mark nothing if the count has changed since we
- * gathered the TIDs.  This lets the scan hold no pin between calls (which
- * would hold up VACUUM, as core hash's scans do), and unlike a page LSN
- * check it survives our own insert into the page, which an UPDATE makes
- * in the middle of the scan that found its row.
+ * entries we find are the ones we saw: after VACUUM removed an entry, the
+ * table may give its TID to a new row with the same key, whose entry we
+ * must not mark.  So VACUUM raises the removal count of the bucket page
+ * whenever it takes entries off the page or off one of its chains (and so
+ * do removals of dead entries, spills to a chain and splits), and if the
+ * count has changed since we gathered the TIDs, we mark nothing.  The
+ * bucket page stays locked while we mark on chain pages, so that the count
+ * cannot change meanwhile.  This lets the scan hold no pin between calls
+ * (which would hold up VACUUM, as core hash's scans do), and unlike a page
+ * LSN check it survives our own insert into the page, which an UPDATE
+ * makes in the middle of the scan that found its row.  Entries may have
+ * moved along the chain since (xh_chain_move); those not found where we
+ * look stay unmarked.
  *
- * The marks are WAL-logged (one generic record; see xh_page.h for why).
- * They are only an optimisation, so we do not wait for the page lock.
+ * The marks are WAL-logged (one generic record per page; see xh_page.h for
+ * why).  They are only an optimisation, so we do not wait for page locks
+ * (which also keeps the chain pages' locks, taken while holding the
+ * bucket's, out of any deadlock).
  */
 static void
 xh_kill_flush(IndexScanDesc scan)
@@ -85,9 +125,8 @@ xh_kill_flush(IndexScanDesc scan)
 	XhScanOpaque so = (XhScanOpaque) scan->opaque;
 	Buffer		buf;
 	Page		page;
-	int		   *pos;
-	int			npos = 0;
-	int			k;
+	int			left;
+	int			p;
 
 	if (so->nkilled == 0)
 		return;
@@ -110,25 +149,15 @@ xh_kill_flush(IndexScanDesc scan)
 	}
 	page = BufferGetPage(buf);
 	xh_check_page(rel, page, so->kill_blkno, XH_PAGE_BUCKET);
-	if (XhBucketRemovals(XhPageGetOpaque(page)) != so->kill_removals)
+	if (XhBucketRemovals(XhPageGetOpaque(page)) == so->kill_removals)
 	{
-		UnlockReleaseBuffer(buf);
-		so->nkilled = 0;
-		return;
+		/* the TIDs were returned in order, so they are sorted */
+		left = so->nkilled -
+			xh_mark_tids(rel, buf, so->kill_hash, so->killed, so->nkilled);
+		for (p = 0; p < so->nkillpages && left > 0; p++)
+			left -= xh_kill_chain_page(rel, so, so->killpages[p]);
 	}
-
-	pos = palloc(so->nkilled * sizeof(int));
-	for (k = 0; k < so->nkilled; k++)
-	{
-		int			i = xh_page_find_entry(page, so->kill_hash, &so->killed[k]);
-
-		if (i >= 0 && !XhEntryIsDead(&XhPageGetEntries(page)[i]))
-			pos[npos++] = i;
-	}
-	if (npos > 0)
-		xh_mark_dead(rel, buf, pos, npos);
 	UnlockReleaseBuffer(buf);
-	pfree(pos);
 	so->nkilled = 0;
 }
 
@@ -160,6 +189,7 @@ xh_forget_tids(XhScanOpaque so)
 	so->killed = NULL;
 	so->nkilled = 0;
 	so->kill_blkno = InvalidBlockNumber;
+	so->nkillpages = 0;
 	so->tids = so->inline_tids;
 	so->ntids = 0;
 	so->curtid = 0;
@@ -191,6 +221,8 @@ xhendscan(IndexScanDesc scan)
 
 	xh_kill_flush(scan);
 	xh_forget_tids(so);
+	if (so->killpages)
+		pfree(so->killpages);
 	pfree(so);
 }
 
@@ -264,6 +296,25 @@ xh_collect_page(Page page, uint64 hash, bool all, bool skip_dead,
 }
 
 /*
+ * xh_note_kill_page -- remember overflow page "blkno" as one where the
+ * scan's TIDs may be marked dead.
+ */
+static void
+xh_note_kill_page(XhScanOpaque so, BlockNumber blkno)
+{
+	if (so->nkillpages >= so->maxkillpages)
+	{
+		so->maxkillpages = Max(8, so->maxkillpages * 2);
+		if (so->killpages == NULL)
+			so->killpages = palloc(so->maxkillpages * sizeof(BlockNumber));
+		else
+			so->killpages = repalloc(so->killpages,
+									 so->maxkillpages * sizeof(BlockNumber));
+	}
+	so->killpages[so->nkillpages++] = blkno;
+}
+
+/*
  * xh_collect_chain -- add matching TIDs from the overflow chain of the top
  * 32 hash bits "top", starting at "next" (linked from block "from"), one
  * page lock at a time.  A deleted page was unlinked (empty) by VACUUM
@@ -279,11 +330,13 @@ xh_collect_page(Page page, uint64 hash, bool all, bool skip_dead,
  * chain), and following its links would skip the rest of ours.  Returns
  * false in that case; the caller starts over from the bucket page, and
  * reports corruption if that keeps happening.
+ *
+ * With "so", the pages that gave TIDs are noted there, for xh_kill_flush.
  */
 static bool
 xh_collect_chain(Relation rel, BlockNumber from, BlockNumber next,
 				 uint64 hash, bool all, bool skip_dead, uint32 top,
-				 XhTidList *list)
+				 XhTidList *list, XhScanOpaque so)
 {
 	XhWalk		walk = {0};
 
@@ -311,7 +364,13 @@ xh_collect_chain(Relation rel, BlockNumber from, BlockNumber next,
 			return false;
 		}
 		if (opaque->kind == XH_PAGE_OVERFLOW)
+		{
+			int			n0 = list->n;
+
 			xh_collect_page(page, hash, all, skip_dead, list);
+			if (so != NULL && list->n > n0)
+				xh_note_kill_page(so, next);
+		}
 		from = next;
 		next = opaque->next;
 		UnlockReleaseBuffer(buf);
@@ -391,15 +450,6 @@ xh_scan_hash(IndexScanDesc scan, uint64 seed, uint64 *hash, bool *partial)
 }
 
 /*
- * xh_tid_cmp -- qsort comparator of TIDs.
- */
-static int
-xh_tid_cmp(const void *a, const void *b)
-{
-	return ItemPointerCompare((ItemPointer) a, (ItemPointer) b);
-}
-
-/*
  * xh_collect -- gather, sort and de-duplicate the TIDs the scan returns.
  */
 static void
@@ -440,6 +490,7 @@ xh_collect(IndexScanDesc scan)
 			int			c;
 
 			list.n = 0;
+			so->nkillpages = 0;
 			xh_collect_page(page, hash, false, skip_dead, &list);
 			c = xh_page_find_chain(page, XhHashTop32(hash));
 			if (c >= 0)
@@ -451,7 +502,7 @@ xh_collect(IndexScanDesc scan)
 			so->kill_hash = hash;
 			UnlockReleaseBuffer(buf);
 			if (xh_collect_chain(rel, blkno, next, hash, false, skip_dead,
-								 XhHashTop32(hash), &list))
+								 XhHashTop32(hash), &list, so))
 				break;
 			xh_chain_lost(rel, blkno, attempt);
 		}
@@ -492,7 +543,7 @@ xh_collect(IndexScanDesc scan)
 				if (!xh_collect_chain(rel, blkno,
 									  xh_check_chain_head(rel, blkno, chains[c].blkno),
 									  0, true, skip_dead, chains[c].key_hi,
-									  &list))
+									  &list, NULL))
 					break;
 			if (c < nchains)
 			{

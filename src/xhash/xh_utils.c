@@ -150,6 +150,26 @@ xh_check_chain_page(Relation rel, Page page, BlockNumber blkno, uint32 top)
 }
 
 /*
+ * xh_check_chain_step -- xh_check_chain_page for a backend holding the
+ * bucket's lock that may have let go of the chain page it reached this
+ * one from, so that VACUUM may have unlinked this one meanwhile: returns
+ * false for such a page (deleted, still carrying the chain's top 32 bits,
+ * and leading on to the rest of the chain), true for a page of the chain.
+ */
+bool
+xh_check_chain_step(Relation rel, Page page, BlockNumber blkno, uint32 top)
+{
+	XhPageOpaque opaque;
+
+	xh_check_page(rel, page, blkno, 0);
+	opaque = XhPageGetOpaque(page);
+	if (opaque->kind == XH_PAGE_DELETED && opaque->link == top)
+		return false;
+	xh_check_chain_page(rel, page, blkno, top);
+	return true;
+}
+
+/*
  * xh_fill_metapage -- initialise "page" as the metapage.
  */
 void
@@ -960,29 +980,57 @@ xh_make_entry(XhEntry *e, uint64 hash, ItemPointer tid)
 }
 
 /*
- * xh_page_find_entry -- index of the entry on "page" for hash "hash" and
- * TID "tid" (dead or not), or -1 if there is none.
+ * xh_tid_cmp -- qsort/bsearch comparator of TIDs.
  */
 int
-xh_page_find_entry(Page page, uint64 hash, ItemPointer tid)
+xh_tid_cmp(const void *a, const void *b)
 {
+	return ItemPointerCompare((ItemPointer) a, (ItemPointer) b);
+}
+
+/*
+ * xh_mark_tids -- mark dead the entries of the page in "buf" (locked
+ * exclusively) that have hash "hash" and one of the TIDs tids[0..ntids),
+ * which are sorted, in one generic record if any is not marked yet;
+ * returns how many such entries the page has.
+ */
+int
+xh_mark_tids(Relation rel, Buffer buf, uint64 hash, ItemPointer tids,
+			 int ntids)
+{
+	Page		page = BufferGetPage(buf);
 	XhEntry    *entries = XhPageGetEntries(page);
 	int			n = XhPageGetNEntries(page);
 	int			nsorted = XhPageGetOpaque(page)->nsorted;
-	XhEntry		probe;
-	uint64		key;
+	uint64		h = hash & XH_HASH_MASK;
+	int			pos[XH_PAGE_CAPACITY];
+	int			npos = 0;
+	int			found = 0;
 	int			i;
 
-	xh_make_entry(&probe, hash, tid);
-	key = XhEntrySortKey(&probe);
-	for (i = xh_page_find_first(page, hash);
-		 i < nsorted && XhEntryHash(&entries[i]) == XhEntryHash(&probe); i++)
-		if (XhEntrySortKey(&entries[i]) == key && entries[i].blkno == probe.blkno)
-			return i;
-	for (i = nsorted; i < n; i++)
-		if (XhEntrySortKey(&entries[i]) == key && entries[i].blkno == probe.blkno)
-			return i;
-	return -1;
+	/* the entries with our hash: in the sorted run, then in the tail */
+	for (i = xh_page_find_first(page, hash); i < n; i++)
+	{
+		ItemPointerData tid;
+
+		if (i < nsorted && XhEntryHash(&entries[i]) != h)
+		{
+			i = nsorted - 1;	/* past our run: go to the tail */
+			continue;
+		}
+		if (XhEntryHash(&entries[i]) != h || XhEntryIsChain(&entries[i]))
+			continue;
+		xh_entry_tid(&entries[i], &tid);
+		if (bsearch(&tid, tids, ntids, sizeof(ItemPointerData),
+					xh_tid_cmp) == NULL)
+			continue;
+		found++;
+		if (!XhEntryIsDead(&entries[i]))
+			pos[npos++] = i;
+	}
+	if (npos > 0)
+		xh_mark_dead(rel, buf, pos, npos);
+	return found;
 }
 
 /*

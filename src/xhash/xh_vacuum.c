@@ -15,10 +15,10 @@
  * leads to the chain, and which loses that entry with the chain's last
  * page).  VACUUM never sleeps (vacuum_delay_point) holding a lock.
  * Entries removed here point to rows whose removal already resolved
- * recovery conflicts on a standby; the only other removal, of entries
- * marked dead from a full bucket page at insert time (xh_delete_dead),
- * logs its own conflict horizon first.  Every removal from a bucket page
- * raises the page's removal count (see xh_kill_flush).
+ * recovery conflicts on a standby; the only other removal, of entries of
+ * dead rows from a full page at insert time (xh_delete_entries), logs its
+ * own conflict horizon first.  Every removal from a page raises the
+ * page's removal count (see xh_kill_flush).
  *
  * Splits that run meanwhile move entries to a new page.  VACUUM holds the
  * vacuum lock, so a split then takes a fresh block at the end of the
@@ -122,6 +122,27 @@ xh_mark_deleted(Page page, BlockNumber next)
 }
 
 /*
+ * xh_vacuum_count_removal -- raise the removal count of the bucket page
+ * that holds the chain of the top 32 hash bits "top" (one generic record),
+ * after entries went from the chain's pages behind the first: a scan that
+ * saw such an entry must not mark an entry with its TID, which may be a
+ * new row's once this VACUUM is done (see xh_kill_flush).
+ */
+static void
+xh_vacuum_count_removal(Relation rel, uint32 top)
+{
+	bool		stale;
+	Buffer		buf = xh_find_bucket(rel, XhChainKey(top), BUFFER_LOCK_EXCLUSIVE,
+									 &stale);
+	GenericXLogState *state = GenericXLogStart(rel);
+	Page		page = GenericXLogRegisterBuffer(state, buf, 0);
+
+	XhBucketRemovals(XhPageGetOpaque(page))++;
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+}
+
+/*
  * xh_vacuum_chain -- bulk-delete in the overflow chain of the top 32 hash
  * bits "top".
  *
@@ -131,8 +152,14 @@ xh_mark_deleted(Page page, BlockNumber next)
  * first page that stays is done, so that lookups and inserts of the
  * bucket's other hashes wait for at most a page or two of each chain.
  * The chain's pages are locked in chain order, each predecessor until its
- * successor is done (inserters only ever touch the chain's first page, and
- * only under the bucket's lock; this is the only VACUUM).  A page that
+ * successor is done.  Inserters and unique checks walk the chain only
+ * under the bucket's lock and in the same order, each page locked before
+ * its predecessor is released, so nobody waits for a page that a walker
+ * behind him holds; an inserter moves entries only from the chain's first
+ * page, which we are done with before it can lock it, towards the end of
+ * the chain, so an entry is never moved past us unseen (one moved ahead of
+ * us is seen twice, harmlessly; it may be counted twice in
+ * num_index_tuples, an estimate).  This is the only VACUUM.  A page that
  * becomes empty is unlinked in the same record that cleans it: its
  * predecessor (the previous chain page, or the chain entry on the bucket
  * page) now leads to its successor; when the chain's last page goes, the
@@ -148,6 +175,7 @@ xh_vacuum_chain(Relation rel, uint32 top, IndexVacuumInfo *info,
 									 &stale);
 	Buffer		prev = buf;
 	bool		bucket_locked = true;	/* is "prev" the bucket page? */
+	bool		removed_behind = false; /* entries went from later pages */
 	BlockNumber next;
 	XhWalk		walk = {0};
 	int			c = xh_page_find_chain(BufferGetPage(buf), top);
@@ -180,6 +208,15 @@ xh_vacuum_chain(Relation rel, uint32 top, IndexVacuumInfo *info,
 
 			cpage = GenericXLogRegisterBuffer(state, cbuf, 0);
 			stats->tuples_removed += xh_vacuum_page(cpage, callback, callback_state);
+
+			/*
+			 * Entries of the bucket went: its removal count goes up, in this
+			 * record if we still hold the bucket page, else after the walk.
+			 */
+			if (bucket_locked)
+				XhBucketRemovals(XhPageGetOpaque(ppage))++;
+			else
+				removed_behind = true;
 			if (XhPageGetNEntries(cpage) == 0)
 			{
 				/* unlink the empty page; scans on it follow its link */
@@ -219,6 +256,8 @@ xh_vacuum_chain(Relation rel, uint32 top, IndexVacuumInfo *info,
 		bucket_locked = false;
 	}
 	UnlockReleaseBuffer(prev);
+	if (removed_behind)
+		xh_vacuum_count_removal(rel, top);
 }
 
 /*

@@ -185,6 +185,14 @@ typedef struct XhWalk
 /* scans that lose their overflow chain start over this often, then fail */
 #define XH_CHAIN_RETRIES	10
 
+/*
+ * How many chain pages after the first an insert into a chain with a full
+ * first page looks at for room, and on how many of them it tries bottom-up
+ * deletion (see xh_chain_make_room).
+ */
+#define XH_CHAIN_ROOM_PAGES		16
+#define XH_CHAIN_BOTTOMUP_PAGES	4
+
 /* an entry while building: hash+offset, block, and liveness */
 typedef struct XhBuildEntry
 {
@@ -207,7 +215,8 @@ typedef struct XhScanOpaqueData
 
 	/*
 	 * TIDs the executor reported dead to every snapshot (kill_prior_tuple),
-	 * to be marked dead on the bucket page they came from, if its removal
+	 * to be marked dead on the pages they came from -- the bucket page and
+	 * the overflow pages that gave TIDs -- if the bucket page's removal
 	 * count is still the one seen when the TIDs were gathered (see
 	 * xh_kill_flush).  kill_blkno is InvalidBlockNumber when the scan has
 	 * no such page.
@@ -215,6 +224,9 @@ typedef struct XhScanOpaqueData
 	BlockNumber kill_blkno;
 	uint32		kill_removals;
 	uint64		kill_hash;
+	int			nkillpages;		/* overflow pages that gave TIDs */
+	int			maxkillpages;
+	BlockNumber *killpages;		/* palloc'd for the first such page */
 	int			nkilled;
 	ItemPointerData *killed;	/* palloc'd on the first kill, ntids long */
 } XhScanOpaqueData;
@@ -234,6 +246,8 @@ extern void xh_check_page(Relation rel, Page page, BlockNumber blkno,
 extern void xh_init_chain_page(Page page, XhPageOpaque bucket, uint32 top,
 							   BlockNumber next);
 extern void xh_check_chain_page(Relation rel, Page page, BlockNumber blkno,
+								uint32 top);
+extern bool xh_check_chain_step(Relation rel, Page page, BlockNumber blkno,
 								uint32 top);
 extern void xh_fill_metapage(Page page, uint64 seed, uint32 global_depth,
 							 BlockNumber dir_start, uint32 dir_npages,
@@ -266,10 +280,12 @@ extern BlockNumber xh_chain_head(Relation rel, Page page, BlockNumber blkno,
 extern int	xh_page_chains(Page page, XhEntry *chains);
 extern void xh_make_entry(XhEntry *e, uint64 hash, ItemPointer tid);
 extern void xh_entry_tid(const XhEntry *e, ItemPointer tid);
-extern int	xh_page_find_entry(Page page, uint64 hash, ItemPointer tid);
 extern int	xh_page_count_dead(Page page);
 extern int	xh_page_remove_entries(Page page, const bool *gone);
 extern void xh_mark_dead(Relation rel, Buffer buf, const int *pos, int npos);
+extern int	xh_tid_cmp(const void *a, const void *b);
+extern int	xh_mark_tids(Relation rel, Buffer buf, uint64 hash, ItemPointer tids,
+						 int ntids);
 extern XhKeyEq *xh_get_keyeq(Relation rel);
 extern FmgrInfo *xh_get_cross_proc(Relation rel, int att, Oid subtype);
 extern bool xh_keys_equal(Relation rel, Datum *v1, bool *n1,

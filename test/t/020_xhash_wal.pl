@@ -11,7 +11,8 @@
 #     (chain pages unlinked, chains and their entries removed, pages
 #     recycled), entries marked dead by lookups and unique checks and
 #     removed from full bucket pages, entries removed by bottom-up
-#     deletion --
+#     deletion, the same in overflow chains (entries moved from a chain's
+#     full first page to a later page that lost dead entries) --
 #     on a heap and on an lsm table.  The standby answers index lookups
 #     like the primary and its indexes pass xhash_check.  A standby query
 #     whose snapshot still sees rows whose entries the primary marked dead
@@ -145,6 +146,71 @@ compare_query($primary, $standby, q{
 	SELECT * FROM xhash_info('d_k');
 	SELECT * FROM xhash_info('du_k');
 }, 'standby agrees after entries were marked dead and removed');
+# the same in overflow chains (a frequent key): lookups and unique checks
+# mark entries on chain pages, a chain's full first page gets room from its
+# later pages (removal there, entries moved), VACUUM raises the bucket's
+# removal count after removing entries from a chain's later pages
+$primary->safe_psql(
+	'postgres', q{
+	CREATE TABLE dc (id int4, k int4, v int4) USING lsm;
+	INSERT INTO dc SELECT g, CASE WHEN g <= 1000 THEN 0 ELSE g END, 0
+	  FROM generate_series(1, 1200) g;
+	CREATE INDEX dc_id ON dc (id);
+	CREATE INDEX dc_k ON dc USING xhash (k);
+	CREATE TABLE dk (id int4, k int4);
+	INSERT INTO dk SELECT g, CASE WHEN g <= 1000 THEN 0 ELSE g END
+	  FROM generate_series(1, 1200) g;
+	CREATE INDEX dk_k ON dk USING xhash (k);
+	CREATE TABLE duc (k int4, v int4);
+	CREATE UNIQUE INDEX duc_k ON duc USING xhash (k);
+	CREATE PROCEDURE dc_turn() LANGUAGE plpgsql AS $$
+	BEGIN
+		FOR g IN 1 .. 1000 LOOP
+			UPDATE dc SET v = v + 1 WHERE id = g;
+			COMMIT;
+		END LOOP;
+	END $$;
+});
+for my $round (1 .. 3)
+{
+	$primary->safe_psql(
+		'postgres', $index_lookups . qq{
+		CALL dc_turn();
+		DELETE FROM dk WHERE k = 0 AND id % 3 = $round - 1;
+		SELECT count(*) FROM dk WHERE k = 0;
+		INSERT INTO dk SELECT g, 0 FROM generate_series($round * 10000, $round * 10000 + 299) g;
+		DO \$\$ BEGIN
+			FOR r IN 1 .. 800 LOOP
+				INSERT INTO duc VALUES (1, r);
+				DELETE FROM duc;
+			END LOOP;
+		END \$\$;
+		INSERT INTO duc VALUES (1, 0);
+		DELETE FROM duc;
+	});
+	$primary->safe_psql('postgres', 'VACUUM dk');
+}
+is( $primary->safe_psql(
+		'postgres', q{
+		SELECT overflow_pages <= 3 FROM xhash_info('dc_k');
+		SELECT overflow_pages <= 4 FROM xhash_info('dk_k');
+	}),
+	"t\nt",
+	'chains kept short by removing dead entries from their later pages');
+# (the lookups run on the primary first: they mark what they find dead)
+my $chain_lookups = q{
+	SET enable_seqscan = off;
+	SELECT count(*), sum(v) FROM dc WHERE k = 0;
+	SELECT count(*) FROM dk WHERE k = 0;
+	SELECT count(*) FROM duc WHERE k = 1;
+	SELECT xhash_check('dc_k'), xhash_check('dk_k'), xhash_check('duc_k');
+	SELECT * FROM xhash_info('dc_k');
+	SELECT * FROM xhash_info('dk_k');
+	SELECT * FROM xhash_info('duc_k');
+};
+$primary->safe_psql('postgres', $chain_lookups);
+compare_query($primary, $standby, $chain_lookups,
+	'standby agrees after dead entries in chains were marked, moved and removed');
 # Removing entries of dead rows at insert time logs their horizon as a
 # recovery conflict first: a standby snapshot that still sees the rows is
 # cancelled instead of losing them from its index scans.  The rows are
