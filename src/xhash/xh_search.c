@@ -34,6 +34,7 @@
 #include "nodes/tidbitmap.h"
 #include "pgstat.h"
 #include "storage/bufmgr.h"
+#include "storage/predicate.h"
 #include "utils/rel.h"
 
 #include "xhash/xhash.h"
@@ -489,6 +490,13 @@ xh_collect(IndexScanDesc scan)
 			BlockNumber next = InvalidBlockNumber;
 			int			c;
 
+			/*
+			 * A serializable transaction's read of this hash: a predicate
+			 * lock on its bucket page, taken under the page's lock, which
+			 * every inserter of the hash checks (also when its entry goes
+			 * to a chain) and which a split copies to the new page.
+			 */
+			PredicateLockPage(rel, blkno, scan->xs_snapshot);
 			list.n = 0;
 			so->nkillpages = 0;
 			xh_collect_page(page, hash, false, skip_dead, &list);
@@ -514,6 +522,9 @@ xh_collect(IndexScanDesc scan)
 		XhWalk		walk = {0};
 		int			attempt = 0;
 		XhEntry    *chains = NULL;
+
+		/* a serializable transaction reads the whole index */
+		PredicateLockRelation(rel, scan->xs_snapshot);
 
 		while (blkno != InvalidBlockNumber)
 		{

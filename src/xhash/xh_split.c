@@ -40,6 +40,7 @@
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
+#include "storage/predicate.h"
 #include "utils/rel.h"
 
 #include "xhash/xhash.h"
@@ -508,6 +509,15 @@ xh_split(Relation rel, uint64 hash)
 			}
 		}
 		GenericXLogFinish(state);
+
+		/*
+		 * Serializable transactions that read hashes of the old page hold
+		 * predicate locks on it; the hashes that moved need them on the
+		 * new page too.  Both pages are still locked, so no reader takes
+		 * one meanwhile on the old page only.
+		 */
+		PredicateLockPageSplit(rel, BufferGetBlockNumber(buf),
+							   BufferGetBlockNumber(nbuf));
 
 		for (i = 0; i < ndbufs; i++)
 			UnlockReleaseBuffer(dbufs[i]);
