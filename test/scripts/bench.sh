@@ -68,6 +68,7 @@ case "$SCALE" in
 		N_UUID=200000 # UUID-text keys of the xhash/hash/btree workload
 		N_UPD=2000 # rows of the lsm table updated through each index AM
 		UPD_TX=5000 # updates of it per client (2 clients)
+		FREQ_KEYS=8 # distinct values of the xhash_frequent column
 		SCAN_RUNS=2 # executions of each timed query per step
 		Q_MULT=2 # query steps alternate arms Q_MULT times as often as loads
 		SAMPLE_S=0.2 # progress sampling interval of COPY
@@ -86,6 +87,7 @@ case "$SCALE" in
 		N_UUID=2000000
 		N_UPD=20000
 		UPD_TX=100000
+		FREQ_KEYS=8
 		SCAN_RUNS=2
 		Q_MULT=2
 		SAMPLE_S=0.5
@@ -104,6 +106,7 @@ case "$SCALE" in
 		N_UUID=5000000  # 5 M UUID-text keys
 		N_UPD=100000
 		UPD_TX=500000
+		FREQ_KEYS=8
 		SCAN_RUNS=3
 		Q_MULT=3
 		SAMPLE_S=1
@@ -1108,33 +1111,62 @@ wl_xhash_uuid() {
 SELECT v FROM TBL WHERE u = md5(:i::text)::uuid::text;" point_lookup_tps pgbench hash btree xhash
 }
 
-# xhash, hash, btree on an lsm table whose rows are updated all the time,
-# each UPDATE finding its row through the index (lsm has no HOT: every
-# update adds an entry to the index); what the index grows to and how fast
-# the updates run, from the same start for every arm
-upd_step() {
-	local arm=$1 rep=$2 tbl="upd_$1"
-	cat >"$SCRIPTS/upd_$arm.sql" <<EOF
+# upd_run WL ARM REP TBL IDX SQL...: make table TBL with the statements
+# SQL..., then record index IDX's size, run UPDATE ... SET v = v + 1 by a
+# random id of 1..N_UPD through pgbench (2 clients, UPD_TX each) and record
+# the size again; the table is made again for each run, so every arm starts
+# from the same state
+upd_run() {
+	local wl=$1 arm=$2 rep=$3 tbl=$4 idx=$5 sql
+	local setup=()
+	shift 5
+	for sql in "$@"; do setup+=(-c "$sql"); done
+	cat >"$SCRIPTS/$tbl.sql" <<EOF
 \\set id random(1, $N_UPD)
 UPDATE $tbl SET v = v + 1 WHERE id = :id;
 EOF
-	psql_b -c "DROP TABLE IF EXISTS $tbl" \
-		-c "CREATE TABLE $tbl (id int, v int) USING lsm" \
-		-c "INSERT INTO $tbl SELECT g, 0 FROM generate_series(1, $N_UPD) g" \
-		-c "CREATE INDEX ${tbl}_id ON $tbl USING $arm (id)" \
+	psql_b -c "DROP TABLE IF EXISTS $tbl" "${setup[@]}" \
 		-c "VACUUM ANALYZE $tbl" >/dev/null || return 1
 	checkpoint >/dev/null || return 1
-	record_output xhash_update "$arm" "$rep" <<EOF
-index_before_bytes|$(value "SELECT pg_relation_size('${tbl}_id')")
+	record_output "$wl" "$arm" "$rep" <<EOF
+index_before_bytes|$(value "SELECT pg_relation_size('$idx')")
 EOF
-	pgbench_step xhash_update "$arm" "$rep" update_tps "-c enable_seqscan=off -c enable_bitmapscan=off" -- \
-		-n -M prepared -c 2 -j 2 -t "$UPD_TX" -P 1 -f "$SCRIPTS/upd_$arm.sql" || return 1
-	record_output xhash_update "$arm" "$rep" <<EOF
-index_after_bytes|$(value "SELECT pg_relation_size('${tbl}_id')")
+	pgbench_step "$wl" "$arm" "$rep" update_tps "-c enable_seqscan=off -c enable_bitmapscan=off" -- \
+		-n -M prepared -c 2 -j 2 -t "$UPD_TX" -P 1 -f "$SCRIPTS/$tbl.sql" || return 1
+	record_output "$wl" "$arm" "$rep" <<EOF
+index_after_bytes|$(value "SELECT pg_relation_size('$idx')")
 EOF
 	psql_b -c "DROP TABLE $tbl" >/dev/null
 }
+
+# xhash, hash, btree on an lsm table whose rows are updated all the time,
+# each UPDATE finding its row through the index (lsm has no HOT: every
+# update adds an entry to the index); what the index grows to and how fast
+# the updates run
+upd_step() {
+	local arm=$1 tbl="upd_$1"
+	upd_run xhash_update "$arm" "$2" "$tbl" "${tbl}_id" \
+		"CREATE TABLE $tbl (id int, v int) USING lsm" \
+		"INSERT INTO $tbl SELECT g, 0 FROM generate_series(1, $N_UPD) g" \
+		"CREATE INDEX ${tbl}_id ON $tbl USING $arm (id)"
+}
 wl_xhash_update() { arms upd_step hash btree xhash; }
+
+# xhash, hash, btree on the column k of an lsm table with only FREQ_KEYS
+# distinct values (each key with N_UPD / FREQ_KEYS rows: xhash keeps them
+# in overflow chains, hash in overflow pages, btree deduplicates), the
+# rows updated through a btree on id, which leaves k alone: every update
+# still adds an entry for k (no HOT in lsm), and only the index itself
+# can shed the old versions' entries before VACUUM
+freq_step() {
+	local arm=$1 tbl="freq_$1"
+	upd_run xhash_frequent "$arm" "$2" "$tbl" "${tbl}_k" \
+		"CREATE TABLE $tbl (id int, k int, v int) USING lsm" \
+		"INSERT INTO $tbl SELECT g, g % $FREQ_KEYS, 0 FROM generate_series(1, $N_UPD) g" \
+		"CREATE INDEX ${tbl}_id ON $tbl (id)" \
+		"CREATE INDEX ${tbl}_k ON $tbl USING $arm (k)"
+}
+wl_xhash_frequent() { arms freq_step hash btree xhash; }
 
 # zonemap: time ranges of one minute on the event table's timestamps
 wl_zonemap() {
@@ -1198,6 +1230,7 @@ if want xhash; then
 		workload xhash_int8 "index on $N_HASH int8 keys: build, size, point lookups (pgbench runs of ${LOOKUP_S} s, 2 clients)" xhash "hash btree" wl_xhash_int8
 		workload xhash_uuid "index on $N_UUID UUID text keys: build, size, point lookups (pgbench runs of ${LOOKUP_S} s, 2 clients)" xhash "hash btree" wl_xhash_uuid
 		workload xhash_update "index on the id of an lsm table of $N_UPD rows, updated $((2 * UPD_TX)) times through it (2 clients): size before and after, update rate" xhash "hash btree" wl_xhash_update
+		workload xhash_frequent "index on a column with $FREQ_KEYS values of an lsm table of $N_UPD rows, updated $((2 * UPD_TX)) times through a btree on id (2 clients): size before and after, update rate" xhash "hash btree" wl_xhash_frequent
 		drop_index_copies kv >/dev/null || true
 		drop_index_copies kvu >/dev/null || true
 	else
