@@ -128,17 +128,18 @@ INSERT INTO xdc SELECT g, CASE WHEN g <= 1000 THEN 0 ELSE g END, 0
 CREATE INDEX xdc_id ON xdc (id);
 CREATE INDEX xdc_k ON xdc USING xhash (k);
 SELECT buckets, overflow_pages, entries FROM xhash_info('xdc_k');
--- n rounds of updates of rows 1 .. nrows, each in its own transaction
-CREATE PROCEDURE xdc_each(n int, nrows int) LANGUAGE plpgsql AS $$
+-- n rounds of updates of rows 1 .. nrows of tbl, each in its own
+-- transaction
+CREATE PROCEDURE xd_each(tbl regclass, n int, nrows int) LANGUAGE plpgsql AS $$
 BEGIN
 	FOR r IN 1 .. n LOOP
 		FOR g IN 1 .. nrows LOOP
-			UPDATE xdc SET v = v + 1 WHERE id = g;
+			EXECUTE format('UPDATE %s SET v = v + 1 WHERE id = $1', tbl) USING g;
 			COMMIT;
 		END LOOP;
 	END LOOP;
 END $$;
-CALL xdc_each(20, 100);
+CALL xd_each('xdc', 20, 100);
 SELECT buckets, overflow_pages <= 3 AS shed, entries < 1500 AS few
   FROM xhash_info('xdc_k');
 SELECT count(*), sum(v) FROM xdc WHERE k = 0;
@@ -149,11 +150,27 @@ SELECT xhash_check('xdc_k');
 -- marked entries, then what bottom-up deletion finds), moving entries
 -- there: 4 000 updates of the key's 1 000 rows leave 2 chain pages and
 -- 1 292 entries (8 and 5 200 when only the first page shed entries)
-CALL xdc_each(4, 1000);
+CALL xd_each('xdc', 4, 1000);
 SELECT buckets, overflow_pages <= 3 AS short, entries < 2000 AS few
   FROM xhash_info('xdc_k');
 SELECT count(*), sum(v) FROM xdc WHERE k = 0;
 SELECT xhash_check('xdc_k');
+
+-- a longer chain (12 000 rows of one key, 18 pages): the dead versions on
+-- its oldest pages, at the end, are reached too -- the bottom-up passes
+-- start where the previous ones stopped and wrap around at the chain's
+-- end: 24 000 updates leave 19 pages and 12 880 entries (53 and 35 502
+-- when they always started at the chain's second page and went 16 pages
+-- deep)
+CREATE TABLE xdr (id int, k int4, v int4) USING lsm WITH (autovacuum_enabled = off);
+INSERT INTO xdr SELECT g, 0, 0 FROM generate_series(1, 12000) g;
+CREATE INDEX xdr_id ON xdr (id);
+CREATE INDEX xdr_k ON xdr USING xhash (k);
+SELECT overflow_pages, entries FROM xhash_info('xdr_k');
+CALL xd_each('xdr', 2, 12000);
+SELECT overflow_pages <= 24 AS short, entries < 15000 AS few FROM xhash_info('xdr_k');
+SELECT count(*), sum(v) FROM xdr WHERE k = 0;
+SELECT xhash_check('xdr_k');
 
 -- scans mark the entries of dead rows on chain pages too (the key's
 -- entries are all in its chain), and later scans skip them
@@ -203,6 +220,6 @@ RESET enable_seqscan;
 RESET enable_bitmapscan;
 RESET enable_hashjoin;
 RESET enable_mergejoin;
-DROP TABLE xd, xdu, xdl, xdb, xdc, xdk, xduc;
-DROP PROCEDURE xdc_each;
+DROP TABLE xd, xdu, xdl, xdb, xdc, xdr, xdk, xduc;
+DROP PROCEDURE xd_each;
 DROP PROCEDURE xd_rounds;

@@ -373,7 +373,9 @@ xh_make_room(Relation index, Relation heapRel, Buffer buf, uint64 hash,
 /*
  * xh_chain_move -- move entries from the end of the chain's full first
  * page "hbuf" to the later chain page "cbuf" (both locked exclusively,
- * under the bucket's lock), filling it; one generic record of both pages.
+ * under the bucket's lock), filling it, and set the first page's
+ * bottom-up cursor to "cursor" (see xh_chain_make_room); one generic
+ * record of both pages.
  *
  * Entries only move towards the end of the chain: a scan, which reads the
  * chain's pages in order one at a time, finds a moved entry on the first
@@ -384,7 +386,7 @@ xh_make_room(Relation index, Relation heapRel, Buffer buf, uint64 hash,
  * stays as it is (see xh_kill_flush).
  */
 static void
-xh_chain_move(Relation index, Buffer hbuf, Buffer cbuf)
+xh_chain_move(Relation index, Buffer hbuf, Buffer cbuf, uint32 cursor)
 {
 	GenericXLogState *state = GenericXLogStart(index);
 	Page		hpage = GenericXLogRegisterBuffer(state, hbuf, 0);
@@ -407,24 +409,32 @@ xh_chain_move(Relation index, Buffer hbuf, Buffer cbuf)
 	hopaque->nsorted = Min(hopaque->nsorted, nh - nmove);
 	if (xh_page_count_dead(hpage) == 0)
 		hopaque->flags &= ~XH_FLAG_HAS_DEAD;
+	XhChainCursor(hopaque) = cursor;
 	GenericXLogFinish(state);
 }
 
 /*
  * xh_chain_make_room -- make room on the chain's full first page "hbuf"
  * (locked exclusively, under the bucket's lock) by moving entries to a
- * later page of the chain with room; returns whether it did.
+ * later page of the chain with room; returns whether it did.  *cursor is
+ * set to the first page's bottom-up cursor for the next time (counted
+ * from the current first page).
  *
- * Up to XH_CHAIN_ROOM_PAGES pages after the first are looked at, in chain
- * order; a full one first loses its entries of dead rows, as a full first
- * page does (xh_delete_entries: the marked ones, then, for an update that
- * left our columns unchanged, on up to XH_CHAIN_BOTTOMUP_PAGES pages, what
- * bottom-up deletion finds).  Without this, the dead versions of a
- * frequent key's rows on older chain pages, which inserts never reached,
- * stayed there until VACUUM, and the chain grew at its head meanwhile.
- * The walk happens only when the first page is full, and when it finds
- * room it moves enough entries to fill that page, so inserts pay for it
- * about once per page of entries.
+ * The chain's later pages are looked at in chain order, at least
+ * XH_CHAIN_ROOM_PAGES of them; a full one first loses its entries of dead
+ * rows, as a full first page does (xh_delete_entries): the marked ones,
+ * then, for an update that left our columns unchanged, what bottom-up
+ * deletion finds -- on up to XH_CHAIN_BOTTOMUP_PAGES pages, the first at
+ * the first page's bottom-up cursor, which then moves on past them; at the
+ * chain's end the passes go on from its start (a second walk, up to the
+ * cursor).  New first pages are linked in at the front, so the oldest
+ * pages, with most of the dead versions, are at the end; the cursor lets
+ * the passes reach every page in turn.  Without any of this, the dead
+ * versions of a frequent key's rows on older chain pages, which inserts
+ * never reached, stayed there until VACUUM, and the chain grew at its
+ * head meanwhile.  The walk happens only when the first page is full, and
+ * when it finds room it moves enough entries to fill that page, so inserts
+ * pay for it about once per page of entries.
  *
  * Locks are taken in chain order, each page's before the previous one's
  * is released (the first page stays locked): VACUUM walks chains the same
@@ -433,46 +443,79 @@ xh_chain_move(Relation index, Buffer hbuf, Buffer cbuf)
  */
 static bool
 xh_chain_make_room(Relation index, Relation heapRel, Buffer hbuf, uint32 top,
-				   uint64 hash, bool indexUnchanged)
+				   uint64 hash, bool indexUnchanged, uint32 *cursor)
 {
-	BlockNumber next = XhPageGetOpaque(BufferGetPage(hbuf))->next;
-	Buffer		prev = hbuf;
-	XhWalk		walk = {0};
-	int			npages = 0;
+	uint32		start = XhChainCursor(XhPageGetOpaque(BufferGetPage(hbuf)));
+	uint32		last = 0;		/* position of the last bottom-up pass */
 	int			nbottomup = 0;
+	bool		ended = false;	/* the first walk reached the chain's end */
 	bool		moved = false;
+	int			walkno;
 
-	while (next != InvalidBlockNumber && npages++ < XH_CHAIN_ROOM_PAGES)
+	/* a page that was not the first one when it was made has no cursor */
+	if (start == 0 || start == InvalidBlockNumber)
+		start = 1;
+	for (walkno = 0; walkno < 2 && !moved; walkno++)
 	{
-		Buffer		cbuf;
-		Page		cpage;
+		BlockNumber next = XhPageGetOpaque(BufferGetPage(hbuf))->next;
+		Buffer		prev = hbuf;
+		XhWalk		walk = {0};
+		uint32		pos = 0;	/* of the current page, after the first */
 
-		xh_walk_step(index, &walk, BufferGetBlockNumber(prev), next);
-		cbuf = ReadBuffer(index, next);
-		LockBuffer(cbuf, BUFFER_LOCK_EXCLUSIVE);
+		/* the second walk: passes due on the pages before the cursor */
+		if (walkno == 1 &&
+			(!ended || !indexUnchanged || start <= 1 ||
+			 nbottomup >= XH_CHAIN_BOTTOMUP_PAGES))
+			break;
+		while (next != InvalidBlockNumber)
+		{
+			Buffer		cbuf;
+			Page		cpage;
+
+			if (pos >= XH_CHAIN_ROOM_PAGES &&
+				(!indexUnchanged || nbottomup >= XH_CHAIN_BOTTOMUP_PAGES))
+				break;
+			if (walkno == 1 && pos + 1 >= start)
+				break;
+			pos++;
+			xh_walk_step(index, &walk, BufferGetBlockNumber(prev), next);
+			cbuf = ReadBuffer(index, next);
+			LockBuffer(cbuf, BUFFER_LOCK_EXCLUSIVE);
+			if (prev != hbuf)
+				UnlockReleaseBuffer(prev);
+			prev = cbuf;
+			cpage = BufferGetPage(cbuf);
+			xh_check_chain_page(index, cpage, next, top);
+			next = XhPageGetOpaque(cpage)->next;
+
+			if (XhPageGetNEntries(cpage) >= XH_PAGE_CAPACITY &&
+				(XhPageGetOpaque(cpage)->flags & XH_FLAG_HAS_DEAD))
+				(void) xh_delete_entries(index, heapRel, cbuf, false, hash);
+			if (XhPageGetNEntries(cpage) >= XH_PAGE_CAPACITY && indexUnchanged &&
+				(walkno == 1 || pos >= start) &&
+				nbottomup < XH_CHAIN_BOTTOMUP_PAGES)
+			{
+				(void) xh_delete_entries(index, heapRel, cbuf, true, hash);
+				nbottomup++;
+				last = pos;
+			}
+			if (XhPageGetNEntries(cpage) < XH_PAGE_CAPACITY)
+			{
+				moved = true;
+				break;
+			}
+			CHECK_FOR_INTERRUPTS();
+		}
+		if (walkno == 0 && !moved && next == InvalidBlockNumber)
+			ended = true;
+
+		/* where the next passes start */
+		*cursor = nbottomup > 0 ? last + 1 : ended ? 1 : start;
+		if (moved)
+			xh_chain_move(index, hbuf, prev, *cursor);
 		if (prev != hbuf)
 			UnlockReleaseBuffer(prev);
-		prev = cbuf;
-		cpage = BufferGetPage(cbuf);
-		xh_check_chain_page(index, cpage, next, top);
-		next = XhPageGetOpaque(cpage)->next;
-
-		if (XhPageGetNEntries(cpage) >= XH_PAGE_CAPACITY &&
-			(XhPageGetOpaque(cpage)->flags & XH_FLAG_HAS_DEAD))
-			(void) xh_delete_entries(index, heapRel, cbuf, false, hash);
-		if (XhPageGetNEntries(cpage) >= XH_PAGE_CAPACITY && indexUnchanged &&
-			nbottomup++ < XH_CHAIN_BOTTOMUP_PAGES)
-			(void) xh_delete_entries(index, heapRel, cbuf, true, hash);
-		if (XhPageGetNEntries(cpage) < XH_PAGE_CAPACITY)
-		{
-			xh_chain_move(index, hbuf, cbuf);
-			moved = true;
-			break;
-		}
-		CHECK_FOR_INTERRUPTS();
 	}
-	if (prev != hbuf)
-		UnlockReleaseBuffer(prev);
 	return moved;
 }
 
@@ -495,6 +538,7 @@ xh_chain_insert(Relation index, Relation heapRel, Buffer buf, int c,
 	Page		page = BufferGetPage(buf);
 	BlockNumber head = xh_chain_head(index, page, BufferGetBlockNumber(buf), c);
 	uint32		top = entry->key_hi;
+	uint32		cursor = 1;
 	GenericXLogState *state;
 	Buffer		hbuf;
 	Buffer		nbuf;
@@ -505,7 +549,8 @@ xh_chain_insert(Relation index, Relation heapRel, Buffer buf, int c,
 	xh_check_chain_page(index, BufferGetPage(hbuf), head, top);
 	xh_make_room(index, heapRel, hbuf, hash, indexUnchanged);
 	if (XhPageGetNEntries(BufferGetPage(hbuf)) < XH_PAGE_CAPACITY ||
-		xh_chain_make_room(index, heapRel, hbuf, top, hash, indexUnchanged))
+		xh_chain_make_room(index, heapRel, hbuf, top, hash, indexUnchanged,
+						   &cursor))
 	{
 		state = GenericXLogStart(index);
 		npage = GenericXLogRegisterBuffer(state, hbuf, 0);
@@ -528,6 +573,8 @@ xh_chain_insert(Relation index, Relation heapRel, Buffer buf, int c,
 	xh_init_chain_page(npage, XhPageGetOpaque(page), top, head);
 	xh_page_append(npage, entry);
 	XhPageGetOpaque(npage)->nsorted = 1;
+	/* the old first page is the new one's first after it */
+	XhChainCursor(XhPageGetOpaque(npage)) = cursor + 1;
 	XhPageGetEntries(page)[c].blkno = BufferGetBlockNumber(nbuf);
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(nbuf);

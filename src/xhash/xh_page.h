@@ -71,7 +71,11 @@
  *				  overflow page: next page of the chain
  *	 link		  bucket page: right-link, the bucket holding the hash range
  *				  just above ours (InvalidBlockNumber for the last one);
- *				  overflow page: unused
+ *				  overflow page that is its chain's first: where the next
+ *				  bottom-up passes over the chain start, counted in pages
+ *				  after it (XhChainCursor, see xh_chain_make_room; 0 or
+ *				  InvalidBlockNumber mean 1); other overflow pages: a
+ *				  stale such cursor, unused
  *	 prefix		  bucket page: top "depth" bits of every hash on the page;
  *				  overflow page: the bucket's prefix when the page was made
  *	 nsorted	  entries [0, nsorted) are in key order; the rest were
@@ -106,6 +110,9 @@ typedef XhPageOpaqueData *XhPageOpaque;
 
 /* the removal count of a bucket page (its "next" field) */
 #define XhBucketRemovals(opaque) ((opaque)->next)
+
+/* the bottom-up cursor of a chain's first page (its "link" field) */
+#define XhChainCursor(opaque) ((opaque)->link)
 
 #define XhPageGetOpaque(page) ((XhPageOpaque) PageGetSpecialPointer(page))
 #define XhPageGetKind(page) (XhPageGetOpaque(page)->kind)

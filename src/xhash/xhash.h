@@ -187,11 +187,11 @@ typedef struct XhWalk
 
 /*
  * How many chain pages after the first an insert into a chain with a full
- * first page looks at for room, and on how many of them it tries bottom-up
- * deletion (see xh_chain_make_room).
+ * first page looks at for room at least, and on how many of them it tries
+ * bottom-up deletion (see xh_chain_make_room).
  */
 #define XH_CHAIN_ROOM_PAGES		16
-#define XH_CHAIN_BOTTOMUP_PAGES	4
+#define XH_CHAIN_BOTTOMUP_PAGES	1
 
 /* an entry while building: hash+offset, block, and liveness */
 typedef struct XhBuildEntry
