@@ -121,10 +121,10 @@ xh_check_candidate(Relation index, Relation heapRel, IndexInfo *indexInfo,
 }
 
 /*
- * xh_unique_mark_chain -- mark dead the entries of the TIDs tids[0..ntids)
- * with hash "hash" on the chain page "buf", on which a unique check holds
- * a share lock (and the bucket's lock); returns the page's next page, as
- * read again.
+ * xh_unique_mark_chain -- mark dead the entries of the (sorted) TIDs
+ * tids[0..ntids) with hash "hash" on the chain page "buf", on which a
+ * unique check holds a share lock (and the bucket's lock); returns the
+ * page's next page, as read again.
  *
  * The lock is given up and taken again exclusively.  Meanwhile only
  * VACUUM can have changed the page (the bucket's lock keeps everyone else
@@ -141,10 +141,7 @@ xh_unique_mark_chain(Relation index, Buffer buf, uint64 hash,
 	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	if (XhPageGetKind(BufferGetPage(buf)) == XH_PAGE_OVERFLOW)
-	{
-		qsort(tids, ntids, sizeof(ItemPointerData), xh_tid_cmp);
 		(void) xh_mark_tids(index, buf, hash, tids, ntids);
-	}
 	return XhPageGetOpaque(BufferGetPage(buf))->next;
 }
 
@@ -177,8 +174,7 @@ xh_check_unique(Relation index, Relation heapRel, IndexInfo *indexInfo,
 	Buffer		cbuf = InvalidBuffer;
 	XhUniqueResult res = XH_UNIQUE_OK;
 	XhWalk		walk = {0};
-	int			kill[XH_PAGE_CAPACITY];
-	ItemPointerData killtids[XH_PAGE_CAPACITY];
+	ItemPointerData kill[XH_PAGE_CAPACITY];
 
 	/* the bucket page, then the chain of our top 32 bits if it has one */
 	c = xh_page_find_chain(page, XhHashTop32(hash));
@@ -211,17 +207,18 @@ xh_check_unique(Relation index, Relation heapRel, IndexInfo *indexInfo,
 									 checkUnique, values, isnull, found_self,
 									 xwait, spectoken, &all_dead);
 			if (all_dead)
-			{
-				kill[nkill] = i;
-				killtids[nkill++] = cand;
-			}
+				kill[nkill++] = cand;
 			if (res != XH_UNIQUE_OK)
 				break;
 		}
-		if (nkill > 0 && !BufferIsValid(cbuf))
-			xh_mark_dead(index, buf, kill, nkill);
-		else if (nkill > 0)
-			next = xh_unique_mark_chain(index, cbuf, hash, killtids, nkill);
+		if (nkill > 0)
+		{
+			qsort(kill, nkill, sizeof(ItemPointerData), xh_tid_cmp);
+			if (!BufferIsValid(cbuf))
+				(void) xh_mark_tids(index, buf, hash, kill, nkill);
+			else
+				next = xh_unique_mark_chain(index, cbuf, hash, kill, nkill);
+		}
 		if (res != XH_UNIQUE_OK || next == InvalidBlockNumber)
 			break;
 
@@ -352,22 +349,25 @@ xh_delete_entries(Relation index, Relation heapRel, Buffer buf,
 }
 
 /*
- * xh_make_room -- if the bucket page or first chain page "buf" (locked
+ * xh_make_room -- if the bucket page or chain page "buf" (locked
  * exclusively) is full, remove its entries of dead rows: those marked
- * dead, then, for an update that left our columns unchanged, what
- * bottom-up deletion finds (xh_delete_entries).
+ * dead, then, if "bottomup" (an update that left our columns unchanged),
+ * what bottom-up deletion finds (xh_delete_entries).  Returns whether it
+ * made a bottom-up pass.
  */
-static void
+static bool
 xh_make_room(Relation index, Relation heapRel, Buffer buf, uint64 hash,
-			 bool indexUnchanged)
+			 bool bottomup)
 {
 	Page		page = BufferGetPage(buf);
 
 	if (XhPageGetNEntries(page) >= XH_PAGE_CAPACITY &&
 		(XhPageGetOpaque(page)->flags & XH_FLAG_HAS_DEAD))
 		(void) xh_delete_entries(index, heapRel, buf, false, hash);
-	if (XhPageGetNEntries(page) >= XH_PAGE_CAPACITY && indexUnchanged)
-		(void) xh_delete_entries(index, heapRel, buf, true, hash);
+	if (XhPageGetNEntries(page) < XH_PAGE_CAPACITY || !bottomup)
+		return false;
+	(void) xh_delete_entries(index, heapRel, buf, true, hash);
+	return true;
 }
 
 /*
@@ -397,14 +397,12 @@ xh_chain_move(Relation index, Buffer hbuf, Buffer cbuf, uint32 cursor)
 	int			nc = XhPageGetNEntries(cpage);
 	int			nmove = Min(XH_PAGE_CAPACITY - nc, nh);
 	XhEntry    *from = XhPageGetEntries(hpage) + nh - nmove;
-	int			i;
 
 	Assert(nmove > 0);
 	memcpy(XhPageGetEntries(cpage) + nc, from, nmove * sizeof(XhEntry));
-	for (i = 0; i < nmove; i++)
-		if (XhEntryIsDead(&from[i]))
-			copaque->flags |= XH_FLAG_HAS_DEAD;
 	XhPageSetNEntries(cpage, nc + nmove);
+	if (xh_page_count_dead(cpage) > 0)
+		copaque->flags |= XH_FLAG_HAS_DEAD;
 	XhPageSetNEntries(hpage, nh - nmove);
 	hopaque->nsorted = Min(hopaque->nsorted, nh - nmove);
 	if (xh_page_count_dead(hpage) == 0)
@@ -422,7 +420,7 @@ xh_chain_move(Relation index, Buffer hbuf, Buffer cbuf, uint32 cursor)
  *
  * The chain's later pages are looked at in chain order, at least
  * XH_CHAIN_ROOM_PAGES of them; a full one first loses its entries of dead
- * rows, as a full first page does (xh_delete_entries): the marked ones,
+ * rows, as a full first page does (xh_make_room): the marked ones,
  * then, for an update that left our columns unchanged, what bottom-up
  * deletion finds -- on up to XH_CHAIN_BOTTOMUP_PAGES pages, the first at
  * the first page's bottom-up cursor, which then moves on past them; at the
@@ -488,14 +486,10 @@ xh_chain_make_room(Relation index, Relation heapRel, Buffer hbuf, uint32 top,
 			xh_check_chain_page(index, cpage, next, top);
 			next = XhPageGetOpaque(cpage)->next;
 
-			if (XhPageGetNEntries(cpage) >= XH_PAGE_CAPACITY &&
-				(XhPageGetOpaque(cpage)->flags & XH_FLAG_HAS_DEAD))
-				(void) xh_delete_entries(index, heapRel, cbuf, false, hash);
-			if (XhPageGetNEntries(cpage) >= XH_PAGE_CAPACITY && indexUnchanged &&
-				(walkno == 1 || pos >= start) &&
-				nbottomup < XH_CHAIN_BOTTOMUP_PAGES)
+			if (xh_make_room(index, heapRel, cbuf, hash,
+							 indexUnchanged && (walkno == 1 || pos >= start) &&
+							 nbottomup < XH_CHAIN_BOTTOMUP_PAGES))
 			{
-				(void) xh_delete_entries(index, heapRel, cbuf, true, hash);
 				nbottomup++;
 				last = pos;
 			}
@@ -547,7 +541,7 @@ xh_chain_insert(Relation index, Relation heapRel, Buffer buf, int c,
 	hbuf = ReadBuffer(index, head);
 	LockBuffer(hbuf, BUFFER_LOCK_EXCLUSIVE);
 	xh_check_chain_page(index, BufferGetPage(hbuf), head, top);
-	xh_make_room(index, heapRel, hbuf, hash, indexUnchanged);
+	(void) xh_make_room(index, heapRel, hbuf, hash, indexUnchanged);
 	if (XhPageGetNEntries(BufferGetPage(hbuf)) < XH_PAGE_CAPACITY ||
 		xh_chain_make_room(index, heapRel, hbuf, top, hash, indexUnchanged,
 						   &cursor))
@@ -766,7 +760,7 @@ xhinsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 				break;
 			}
 			/* a full page first loses its entries of dead rows */
-			xh_make_room(index, heapRel, buf, hash, indexUnchanged);
+			(void) xh_make_room(index, heapRel, buf, hash, indexUnchanged);
 			if (XhPageGetNEntries(page) >= XH_PAGE_CAPACITY &&
 				xh_full_page_action(page, &top) == XH_FULL_SPILL)
 			{

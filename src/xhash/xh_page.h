@@ -105,7 +105,7 @@ typedef struct XhPageOpaqueData
 
 typedef XhPageOpaqueData *XhPageOpaque;
 
-/* flags: the bucket page may hold entries marked dead (XH_DEAD_BIT) */
+/* flags: the bucket or overflow page may hold entries marked dead */
 #define XH_FLAG_HAS_DEAD	0x01
 
 /* the removal count of a bucket page (its "next" field) */
@@ -131,7 +131,7 @@ typedef XhPageOpaqueData *XhPageOpaque;
  * The dead bit says that every row version the TID leads to is dead to
  * every snapshot (the table AM said so to a scan or a unique check); such
  * entries are skipped by scans that may ignore killed tuples and removed
- * when their bucket page fills up (see xh_insert.c).  It is a WAL-logged
+ * when their bucket or chain page fills up (see xh_insert.c).  It is a WAL-logged
  * change, unlike nbtree's LP_DEAD hint: generic WAL has no masking
  * function, so an unlogged change would make wal_consistency_checking
  * report the page inconsistent on a standby.

@@ -1006,6 +1006,7 @@ xh_mark_tids(Relation rel, Buffer buf, uint64 hash, ItemPointer tids,
 	int			pos[XH_PAGE_CAPACITY];
 	int			npos = 0;
 	int			found = 0;
+	GenericXLogState *state;
 	int			i;
 
 	/* the entries with our hash: in the sorted run, then in the tail */
@@ -1029,7 +1030,14 @@ xh_mark_tids(Relation rel, Buffer buf, uint64 hash, ItemPointer tids,
 			pos[npos++] = i;
 	}
 	if (npos > 0)
-		xh_mark_dead(rel, buf, pos, npos);
+	{
+		state = GenericXLogStart(rel);
+		page = GenericXLogRegisterBuffer(state, buf, 0);
+		for (i = 0; i < npos; i++)
+			XhEntrySetDead(&XhPageGetEntries(page)[pos[i]]);
+		XhPageGetOpaque(page)->flags |= XH_FLAG_HAS_DEAD;
+		GenericXLogFinish(state);
+	}
 	return found;
 }
 
@@ -1072,23 +1080,6 @@ xh_page_remove_entries(Page page, const bool *gone)
 	if (opaque->kind == XH_PAGE_BUCKET && j < n)
 		XhBucketRemovals(opaque)++;
 	return n - j;
-}
-
-/*
- * xh_mark_dead -- mark dead the entries at positions pos[0..npos) of the
- * page in "buf" (locked exclusively), in one generic record.
- */
-void
-xh_mark_dead(Relation rel, Buffer buf, const int *pos, int npos)
-{
-	GenericXLogState *state = GenericXLogStart(rel);
-	Page		page = GenericXLogRegisterBuffer(state, buf, 0);
-	int			k;
-
-	for (k = 0; k < npos; k++)
-		XhEntrySetDead(&XhPageGetEntries(page)[pos[k]]);
-	XhPageGetOpaque(page)->flags |= XH_FLAG_HAS_DEAD;
-	GenericXLogFinish(state);
 }
 
 /*

@@ -211,7 +211,9 @@ xh_vacuum_chain(Relation rel, uint32 top, IndexVacuumInfo *info,
 
 			/*
 			 * Entries of the bucket went: its removal count goes up, in this
-			 * record if we still hold the bucket page, else after the walk.
+			 * record if we still hold the bucket page (also when the chain
+			 * goes with its last page, whose hashes are then inserted on
+			 * the bucket page again), else after the walk.
 			 */
 			if (bucket_locked)
 				XhBucketRemovals(XhPageGetOpaque(ppage))++;
@@ -235,8 +237,6 @@ xh_vacuum_chain(Relation rel, uint32 top, IndexVacuumInfo *info,
 					XhPageSetNEntries(ppage, n - 1);
 					XhPageGetOpaque(ppage)->nsorted--;
 					XhPageGetOpaque(ppage)->aux--;
-					/* the chain's hashes are inserted here again */
-					XhBucketRemovals(XhPageGetOpaque(ppage))++;
 				}
 				xh_mark_deleted(cpage, next);
 				stats->pages_deleted++;

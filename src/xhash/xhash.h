@@ -282,7 +282,6 @@ extern void xh_make_entry(XhEntry *e, uint64 hash, ItemPointer tid);
 extern void xh_entry_tid(const XhEntry *e, ItemPointer tid);
 extern int	xh_page_count_dead(Page page);
 extern int	xh_page_remove_entries(Page page, const bool *gone);
-extern void xh_mark_dead(Relation rel, Buffer buf, const int *pos, int npos);
 extern int	xh_tid_cmp(const void *a, const void *b);
 extern int	xh_mark_tids(Relation rel, Buffer buf, uint64 hash, ItemPointer tids,
 						 int ntids);
