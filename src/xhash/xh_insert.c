@@ -126,13 +126,14 @@ xh_check_candidate(Relation index, Relation heapRel, IndexInfo *indexInfo,
  * unique check holds a share lock (and the bucket's lock); returns the
  * page's next page, as read again.
  *
- * The lock is given up and taken again exclusively.  Meanwhile only
- * VACUUM can have changed the page (the bucket's lock keeps everyone else
- * out of the chain): it may have removed entries, so they are looked up
- * by TID again -- an entry with one of these TIDs is still the one we saw,
- * since the TID cannot be given to a new row before VACUUM raised the
- * bucket's removal count, which needs the bucket's lock -- or unlinked the
- * page, which then keeps its link and has no entries.
+ * The lock is given up and taken again exclusively.  Meanwhile nobody
+ * changes the page: the bucket's lock keeps inserters, unique checks and
+ * scans' marks out of the chain, and VACUUM, which starts a chain under
+ * that lock, is ahead of us on it (see xh_check_unique).  Still, the
+ * entries are looked up by TID again, which would be right even after a
+ * removal (a TID is not given to a new row before VACUUM raised the
+ * bucket's removal count, which needs the bucket's lock), and an unlinked
+ * page would keep its link and have no entries.
  */
 static BlockNumber
 xh_unique_mark_chain(Relation index, Buffer buf, uint64 hash,
@@ -157,9 +158,12 @@ xh_unique_mark_chain(Relation index, Buffer buf, uint64 hash,
  * The bucket's lock keeps other inserters and unique checks out of the
  * chain, but not VACUUM, which holds it only for the chain's first page
  * and then walks the chain holding each page until it has locked the next
- * one (xh_vacuum.c).  So we take each chain page's lock before letting go
- * of the previous page: a page we have the link to, read under the
- * previous page's lock, cannot be unlinked before we have it.
+ * one (xh_vacuum.c).  As it started the chain before we took the bucket's
+ * lock, it is ahead of us, and it unlinks a page only while holding the
+ * page before it, which we cannot have passed.  Like every chain walker,
+ * we also take each chain page's lock before letting go of the previous
+ * page, so that a page whose link we read under its predecessor's lock
+ * cannot be unlinked before we have it, whatever the order.
  */
 static XhUniqueResult
 xh_check_unique(Relation index, Relation heapRel, IndexInfo *indexInfo,

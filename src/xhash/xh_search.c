@@ -65,7 +65,7 @@ xhbeginscan(Relation r, int nkeys, int norderbys)
 /*
  * xh_kill_chain_page -- mark dead, on the overflow page "blkno" of the
  * chain of the scan's hash, the entries of the scan's killed TIDs;
- * returns how many of them the page has.  The bucket page is locked (see
+ * returns how many of them the page has.  The bucket page is share-locked (see
  * xh_kill_flush).  The page may have been unlinked by VACUUM since we
  * read it, and is then left alone (it cannot have been recycled: that
  * waits until no snapshot as old as ours is left, see
@@ -105,19 +105,29 @@ xh_kill_chain_page(Relation rel, XhScanOpaque so, BlockNumber blkno)
  * must not mark.  So VACUUM raises the removal count of the bucket page
  * whenever it takes entries off the page or off one of its chains (and so
  * do removals of dead entries, spills to a chain and splits), and if the
- * count has changed since we gathered the TIDs, we mark nothing.  The
- * bucket page stays locked while we mark on chain pages, so that the count
- * cannot change meanwhile.  This lets the scan hold no pin between calls
- * (which would hold up VACUUM, as core hash's scans do), and unlike a page
- * LSN check it survives our own insert into the page, which an UPDATE
- * makes in the middle of the scan that found its row.  Entries may have
- * moved along the chain since (xh_chain_move); those not found where we
- * look stay unmarked.
+ * count has changed since we gathered the TIDs, we mark nothing.  This
+ * lets the scan hold no pin between calls (which would hold up VACUUM, as
+ * core hash's scans do), and unlike a page LSN check it survives our own
+ * insert into the page, which an UPDATE makes in the middle of the scan
+ * that found its row.  Entries may have moved along the chain since
+ * (xh_chain_move); those not found where we look stay unmarked.
+ *
+ * The count only changes under an exclusive lock of the bucket page, and
+ * a TID VACUUM freed can only be reused once VACUUM has raised it (the
+ * table frees its TIDs after the index pass).  So while we mark on chain
+ * pages, a share lock of the bucket page is enough to keep the count, and
+ * with it the TIDs, as they were: the marks on the bucket page itself are
+ * made under an exclusive lock, released before the chain pages, which
+ * are then marked under a share lock of the bucket, taken again and the
+ * count checked again.  Lookups of the bucket's other keys go on
+ * meanwhile; inserts into the bucket wait (marking 300 chain pages takes
+ * about 20 ms).
  *
  * The marks are WAL-logged (one generic record per page; see xh_page.h for
- * why).  They are only an optimisation, so we do not wait for page locks
- * (which also keeps the chain pages' locks, taken while holding the
- * bucket's, out of any deadlock).
+ * why).  They are only an optimisation, so we do not wait for the
+ * exclusive locks (which also keeps the chain pages' locks, taken while
+ * holding the bucket's, out of any deadlock); the share lock of the
+ * bucket page is awaited, holding no other lock.
  */
 static void
 xh_kill_flush(IndexScanDesc scan)
@@ -142,23 +152,31 @@ xh_kill_flush(IndexScanDesc scan)
 		return;
 	}
 	buf = ReadBuffer(rel, so->kill_blkno);
-	if (!ConditionalLockBuffer(buf))
+	left = so->nkilled;
+	if (ConditionalLockBuffer(buf))
 	{
-		ReleaseBuffer(buf);
-		so->nkilled = 0;
-		return;
+		page = BufferGetPage(buf);
+		xh_check_page(rel, page, so->kill_blkno, XH_PAGE_BUCKET);
+		if (XhBucketRemovals(XhPageGetOpaque(page)) != so->kill_removals)
+			left = 0;
+		else					/* the TIDs were returned in order: sorted */
+			left -= xh_mark_tids(rel, buf, so->kill_hash, so->killed,
+								 so->nkilled);
+		LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 	}
-	page = BufferGetPage(buf);
-	xh_check_page(rel, page, so->kill_blkno, XH_PAGE_BUCKET);
-	if (XhBucketRemovals(XhPageGetOpaque(page)) == so->kill_removals)
+	if (left > 0 && so->nkillpages > 0)
 	{
-		/* the TIDs were returned in order, so they are sorted */
-		left = so->nkilled -
-			xh_mark_tids(rel, buf, so->kill_hash, so->killed, so->nkilled);
-		for (p = 0; p < so->nkillpages && left > 0; p++)
-			left -= xh_kill_chain_page(rel, so, so->killpages[p]);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		xh_check_page(rel, page, so->kill_blkno, XH_PAGE_BUCKET);
+		if (XhBucketRemovals(XhPageGetOpaque(page)) == so->kill_removals)
+		{
+			for (p = 0; p < so->nkillpages && left > 0; p++)
+				left -= xh_kill_chain_page(rel, so, so->killpages[p]);
+		}
+		LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 	}
-	UnlockReleaseBuffer(buf);
+	ReleaseBuffer(buf);
 	so->nkilled = 0;
 }
 

@@ -47,6 +47,7 @@ wanted=(
 	libipc-run-perl
 	libroaring-dev
 	gnuplot-nox
+	gdb
 	make
 	gcc
 	perl
