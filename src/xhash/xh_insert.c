@@ -261,8 +261,9 @@ xh_page_append(Page page, XhEntry *entry)
 /*
  * xh_delete_entries -- make room on the full bucket page or chain page
  * "buf" (locked exclusively, as in core hash and nbtree before they split
- * a page; for a chain page, the bucket page too) by removing entries whose
- * rows are dead to every snapshot; returns how many went.
+ * a page; for a chain page, the bucket page "bucket" too, else
+ * InvalidBuffer) by removing entries whose rows are dead to every
+ * snapshot; returns how many went.
  *
  * Without "bottomup": the entries marked dead (known deletable).  With
  * it, nbtree's bottom-up deletion: the insert comes from an UPDATE that
@@ -276,12 +277,17 @@ xh_page_append(Page page, XhEntry *entry)
  * them.  The table AM (table_index_delete_tuples) returns the newest xid
  * that deleted them, which is logged first as a recovery conflict
  * (lsm_log_conflict_horizon: generic WAL cannot carry one); then the page
- * loses the entries in one generic record (xh_page_remove_entries, which
- * also raises the page's removal count).
+ * loses the entries in one generic record, which also raises the bucket
+ * page's removal count (xh_page_remove_entries does that for a bucket
+ * page; for a chain page, the bucket page is in the record too): a scan
+ * that gathered one of these TIDs must not mark an entry with it later,
+ * which may be a new row's once VACUUM has freed the TID -- and VACUUM,
+ * finding no entry left to remove, would not raise the count itself (see
+ * xh_kill_flush).
  */
 static int
 xh_delete_entries(Relation index, Relation heapRel, Buffer buf,
-				  bool bottomup, uint64 hash)
+				  Buffer bucket, bool bottomup, uint64 hash)
 {
 	Page		page = BufferGetPage(buf);
 	XhEntry    *entries = XhPageGetEntries(page);
@@ -344,6 +350,12 @@ xh_delete_entries(Relation index, Relation heapRel, Buffer buf,
 		state = GenericXLogStart(index);
 		page = GenericXLogRegisterBuffer(state, buf, 0);
 		(void) xh_page_remove_entries(page, gone);
+		if (BufferIsValid(bucket))
+		{
+			Page		bpage = GenericXLogRegisterBuffer(state, bucket, 0);
+
+			XhBucketRemovals(XhPageGetOpaque(bpage))++;
+		}
 		GenericXLogFinish(state);
 	}
 	pfree(gone);
@@ -354,23 +366,24 @@ xh_delete_entries(Relation index, Relation heapRel, Buffer buf,
 
 /*
  * xh_make_room -- if the bucket page or chain page "buf" (locked
- * exclusively) is full, remove its entries of dead rows: those marked
+ * exclusively; for a chain page, its bucket page "bucket" too, else
+ * InvalidBuffer) is full, remove its entries of dead rows: those marked
  * dead, then, if "bottomup" (an update that left our columns unchanged),
  * what bottom-up deletion finds (xh_delete_entries).  Returns whether it
  * made a bottom-up pass.
  */
 static bool
-xh_make_room(Relation index, Relation heapRel, Buffer buf, uint64 hash,
-			 bool bottomup)
+xh_make_room(Relation index, Relation heapRel, Buffer buf, Buffer bucket,
+			 uint64 hash, bool bottomup)
 {
 	Page		page = BufferGetPage(buf);
 
 	if (XhPageGetNEntries(page) >= XH_PAGE_CAPACITY &&
 		(XhPageGetOpaque(page)->flags & XH_FLAG_HAS_DEAD))
-		(void) xh_delete_entries(index, heapRel, buf, false, hash);
+		(void) xh_delete_entries(index, heapRel, buf, bucket, false, hash);
 	if (XhPageGetNEntries(page) < XH_PAGE_CAPACITY || !bottomup)
 		return false;
-	(void) xh_delete_entries(index, heapRel, buf, true, hash);
+	(void) xh_delete_entries(index, heapRel, buf, bucket, true, hash);
 	return true;
 }
 
@@ -417,10 +430,10 @@ xh_chain_move(Relation index, Buffer hbuf, Buffer cbuf, uint32 cursor)
 
 /*
  * xh_chain_make_room -- make room on the chain's full first page "hbuf"
- * (locked exclusively, under the bucket's lock) by moving entries to a
- * later page of the chain with room; returns whether it did.  *cursor is
- * set to the first page's bottom-up cursor for the next time (counted
- * from the current first page).
+ * (locked exclusively, under the lock of the bucket page "buf") by moving
+ * entries to a later page of the chain with room; returns whether it did.
+ * *cursor is set to the first page's bottom-up cursor for the next time
+ * (counted from the current first page).
  *
  * The chain's later pages are looked at in chain order, at least
  * XH_CHAIN_ROOM_PAGES of them; a full one first loses its entries of dead
@@ -444,8 +457,8 @@ xh_chain_move(Relation index, Buffer hbuf, Buffer cbuf, uint32 cursor)
  * we hold a link to can be unlinked before we have it.
  */
 static bool
-xh_chain_make_room(Relation index, Relation heapRel, Buffer hbuf, uint32 top,
-				   uint64 hash, bool indexUnchanged, uint32 *cursor)
+xh_chain_make_room(Relation index, Relation heapRel, Buffer buf, Buffer hbuf,
+				   uint32 top, uint64 hash, bool indexUnchanged, uint32 *cursor)
 {
 	uint32		start = XhChainCursor(XhPageGetOpaque(BufferGetPage(hbuf)));
 	uint32		last = 0;		/* position of the last bottom-up pass */
@@ -490,7 +503,7 @@ xh_chain_make_room(Relation index, Relation heapRel, Buffer hbuf, uint32 top,
 			xh_check_chain_page(index, cpage, next, top);
 			next = XhPageGetOpaque(cpage)->next;
 
-			if (xh_make_room(index, heapRel, cbuf, hash,
+			if (xh_make_room(index, heapRel, cbuf, buf, hash,
 							 indexUnchanged && (walkno == 1 || pos >= start) &&
 							 nbottomup < XH_CHAIN_BOTTOMUP_PAGES))
 			{
@@ -545,9 +558,9 @@ xh_chain_insert(Relation index, Relation heapRel, Buffer buf, int c,
 	hbuf = ReadBuffer(index, head);
 	LockBuffer(hbuf, BUFFER_LOCK_EXCLUSIVE);
 	xh_check_chain_page(index, BufferGetPage(hbuf), head, top);
-	(void) xh_make_room(index, heapRel, hbuf, hash, indexUnchanged);
+	(void) xh_make_room(index, heapRel, hbuf, buf, hash, indexUnchanged);
 	if (XhPageGetNEntries(BufferGetPage(hbuf)) < XH_PAGE_CAPACITY ||
-		xh_chain_make_room(index, heapRel, hbuf, top, hash, indexUnchanged,
+		xh_chain_make_room(index, heapRel, buf, hbuf, top, hash, indexUnchanged,
 						   &cursor))
 	{
 		state = GenericXLogStart(index);
@@ -764,7 +777,8 @@ xhinsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 				break;
 			}
 			/* a full page first loses its entries of dead rows */
-			(void) xh_make_room(index, heapRel, buf, hash, indexUnchanged);
+			(void) xh_make_room(index, heapRel, buf, InvalidBuffer, hash,
+								indexUnchanged);
 			if (XhPageGetNEntries(page) >= XH_PAGE_CAPACITY &&
 				xh_full_page_action(page, &top) == XH_FULL_SPILL)
 			{

@@ -1046,9 +1046,9 @@ xh_mark_tids(Relation rel, Buffer buf, uint64 hash, ItemPointer tids,
  * generic record) whose gone[i] is set; returns how many went.  Survivors
  * keep their order, so the sorted prefix stays sorted.  The page loses
  * XH_FLAG_HAS_DEAD if no entry marked dead is left, and a bucket page that
- * lost entries gets its removal count raised (see xh_kill_flush).  Every
- * removal of entries (VACUUM, entries of dead rows at insert time) goes
- * through here.
+ * lost entries gets its removal count raised (see xh_kill_flush; for a
+ * chain page, the caller raises its bucket page's).  Every removal of
+ * entries (VACUUM, entries of dead rows at insert time) goes through here.
  */
 int
 xh_page_remove_entries(Page page, const bool *gone)
