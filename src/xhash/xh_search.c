@@ -65,9 +65,9 @@ xhbeginscan(Relation r, int nkeys, int norderbys)
 /*
  * xh_kill_chain_page -- mark dead, on the overflow page "blkno" of the
  * chain of the scan's hash, the entries of the scan's killed TIDs;
- * returns how many of them the page has.  The bucket page is share-locked (see
- * xh_kill_flush).  The page may have been unlinked by VACUUM since we
- * read it, and is then left alone (it cannot have been recycled: that
+ * returns how many of them the page has.  The bucket page is share-locked
+ * (see xh_kill_flush).  The page may have been unlinked by VACUUM since
+ * we read it, and is then left alone (it cannot have been recycled: that
  * waits until no snapshot as old as ours is left, see
  * xh_page_is_recyclable).
  */
