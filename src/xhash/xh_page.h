@@ -131,10 +131,10 @@ typedef XhPageOpaqueData *XhPageOpaque;
  * The dead bit says that every row version the TID leads to is dead to
  * every snapshot (the table AM said so to a scan or a unique check); such
  * entries are skipped by scans that may ignore killed tuples and removed
- * when their bucket or chain page fills up (see xh_insert.c).  It is a WAL-logged
- * change, unlike nbtree's LP_DEAD hint: generic WAL has no masking
- * function, so an unlogged change would make wal_consistency_checking
- * report the page inconsistent on a standby.
+ * when their bucket or chain page fills up (see xh_insert.c).  It is a
+ * WAL-logged change, unlike nbtree's LP_DEAD hint: generic WAL has no
+ * masking function, so an unlogged change would make
+ * wal_consistency_checking report the page inconsistent on a standby.
  *
  * Chain entries (bucket pages only): key_hi = top 32 bits T of a hash,
  * key_lo = 0 (offset 0, which no TID has), blkno = first page of the

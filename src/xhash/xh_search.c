@@ -93,6 +93,19 @@ xh_kill_chain_page(Relation rel, XhScanOpaque so, BlockNumber blkno)
 }
 
 /*
+ * xh_kill_count_kept -- is the removal count of the bucket page in "buf"
+ * (locked, in either mode) the one the scan's TIDs were gathered under?
+ */
+static bool
+xh_kill_count_kept(Relation rel, Buffer buf, XhScanOpaque so)
+{
+	Page		page = BufferGetPage(buf);
+
+	xh_check_page(rel, page, so->kill_blkno, XH_PAGE_BUCKET);
+	return XhBucketRemovals(XhPageGetOpaque(page)) == so->kill_removals;
+}
+
+/*
  * xh_kill_flush -- mark dead the entries of the TIDs reported dead during
  * this scan (kill_prior_tuple), on the pages they were gathered from: the
  * bucket page, then the overflow pages that gave TIDs, in chain order,
@@ -135,7 +148,6 @@ xh_kill_flush(IndexScanDesc scan)
 	Relation	rel = scan->indexRelation;
 	XhScanOpaque so = (XhScanOpaque) scan->opaque;
 	Buffer		buf;
-	Page		page;
 	int			left;
 	int			p;
 
@@ -155,9 +167,7 @@ xh_kill_flush(IndexScanDesc scan)
 	left = so->nkilled;
 	if (ConditionalLockBuffer(buf))
 	{
-		page = BufferGetPage(buf);
-		xh_check_page(rel, page, so->kill_blkno, XH_PAGE_BUCKET);
-		if (XhBucketRemovals(XhPageGetOpaque(page)) != so->kill_removals)
+		if (!xh_kill_count_kept(rel, buf, so))
 			left = 0;
 		else					/* the TIDs were returned in order: sorted */
 			left -= xh_mark_tids(rel, buf, so->kill_hash, so->killed,
@@ -167,9 +177,7 @@ xh_kill_flush(IndexScanDesc scan)
 	if (left > 0 && so->nkillpages > 0)
 	{
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		xh_check_page(rel, page, so->kill_blkno, XH_PAGE_BUCKET);
-		if (XhBucketRemovals(XhPageGetOpaque(page)) == so->kill_removals)
+		if (xh_kill_count_kept(rel, buf, so))
 		{
 			for (p = 0; p < so->nkillpages && left > 0; p++)
 				left -= xh_kill_chain_page(rel, so, so->killpages[p]);
