@@ -929,10 +929,22 @@ lsm_compact_runs_once(Relation rel, bool full, bool wait)
 		}
 	}
 	nin = last - first + 1;
+
+	/*
+	 * A single run is rewritten only by a full compaction, and only if that
+	 * drops something (tombstones, an aborted load's versions) or freezes
+	 * something: until 2026-12-07 a run with unfrozen xmins (written while
+	 * an older snapshot was open) was left as it was, so VACUUM, which
+	 * asks for a full merge to freeze such a run, could never advance
+	 * relfrozenxid past it (TAP 025_lsm_vacuum_moves).
+	 */
 	if (nin < 1 || (nin == 1 && !lsm_compact_force_rewrite &&
 					(!full || rs->nruns > 1 ||
 					 (rs->runs[0]->ntombstones == 0 &&
-					  !lsm_run_load_aborted(rs->runs[0])))))
+					  !lsm_run_load_aborted(rs->runs[0]) &&
+					  !(TransactionIdIsNormal(rs->runs[0]->desc.oldest_xid) &&
+						TransactionIdPrecedes(rs->runs[0]->desc.oldest_xid,
+											  GetOldestNonRemovableTransactionId(rel)))))))
 	{
 		/* a single run with only frozen versions: as after a merge */
 		if (full && rs->nruns == 1 && rs->runs[0]->ntombstones == 0 &&

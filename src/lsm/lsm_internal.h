@@ -450,6 +450,10 @@ extern void lsm_prune_note_xid(TransactionId *new_prune_xid,
  */
 extern void lsm_relation_vacuum(Relation rel, struct VacuumParams *params,
 								BufferAccessStrategy bstrategy);
+extern void lsm_moved_horizon(Page page, const OffsetNumber *lps, int n,
+							  TransactionId *xid, MultiXactId *mxid);
+extern bool lsm_moved_lower(LsmMetaPage meta, TransactionId xid,
+							MultiXactId mxid, bool apply);
 
 /* ----------------------------------------------------------------
  * lsm_handler.c

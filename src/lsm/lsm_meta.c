@@ -1667,6 +1667,9 @@ lsm_move_shared_block(Relation rel, BlockNumber lblock, Size len)
 	GenericXLogState *state;
 	LsmMetaPage meta;
 	TransactionId prune_xid;
+	TransactionId moved_xid;
+	MultiXactId moved_mxid;
+	bool		note_moved;
 	uint32		mem_pages = 0;
 	uint32		noverlay = 0;
 
@@ -1742,9 +1745,20 @@ lsm_move_shared_block(Relation rel, BlockNumber lblock, Size len)
 		newbuf = lsm_alloc_page(rel);
 	}
 
+	/*
+	 * A VACUUM scanning the pages may have passed the target and not yet
+	 * reached the old page: it learns of the xids the copies carry from
+	 * the metapage (lsm_vacuum_unseen_horizon).
+	 */
+	lsm_moved_horizon(oldpage, lps, n, &moved_xid, &moved_mxid);
+	note_moved = lsm_moved_lower(LsmPageGetMeta(BufferGetPage(metabuf)),
+								 moved_xid, moved_mxid, false);
+
 	state = GenericXLogStart(rel);
-	meta = (pos.direct || new_page) ?
+	meta = (pos.direct || new_page || note_moved) ?
 		LsmPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0)) : NULL;
+	if (note_moved)
+		(void) lsm_moved_lower(meta, moved_xid, moved_mxid, true);
 	if (pos.direct)
 		entry = &meta->direct[pos.index];
 	else

@@ -229,7 +229,16 @@ typedef struct LsmMetaPageData
 								 * VACUUM, lowered by whatever maps a page
 								 * or lists a run below it; 0 in tables
 								 * made before 2026-12-06) */
-	uint32		reserved[5];	/* zero; room for format additions */
+	/*
+	 * The oldest xid and MultiXact in versions that moved from one memtable
+	 * page to another (lsm_move_shared_block) since VACUUM last began its
+	 * page scan, or Invalid: VACUUM, which may have read the target page
+	 * before and the source page after a move, takes them into its new
+	 * relfrozenxid and relminmxid (lsm_vacuum.c).  Zero in older tables.
+	 */
+	TransactionId moved_xid;
+	MultiXactId moved_mxid;
+	uint32		reserved[3];	/* zero; room for format additions */
 
 	/* the map: see "Logical blocks and the map" above */
 	uint32		nmapdir;		/* mapdir slots in use (highest used + 1) */

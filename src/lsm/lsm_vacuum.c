@@ -85,6 +85,9 @@ typedef struct LsmVacState
 	MultiXactId MultiXactCutoff;
 	TransactionId NewRelfrozenXid;
 	MultiXactId NewRelminMxid;
+	TransactionId runs_xid;		/* oldest xid of the runs listed when the
+								 * page scan began, or Invalid */
+	bool		runs_retired;	/* retired runs were left then */
 	double		old_live_tuples;	/* reltuples before this VACUUM */
 
 	VacDeadItems *dead_items;	/* LP_DEAD TIDs whose index entries go next */
@@ -512,6 +515,141 @@ lsm_vacuum_classify(LsmVacState *vs, HeapTuple tup,
 			break;
 	}
 	return res;
+}
+
+/*
+ * lsm_moved_horizon -- the oldest xid and MultiXact (Invalid if none) in the
+ * versions among items lps[0 .. n-1] of shared overlay page "page", which
+ * lsm_move_shared_block is about to move to another page.  Removed versions
+ * and tombstones carry nothing VACUUM keeps.  The caller holds the page
+ * locked; a MultiXact's members are looked up as heap does it.
+ */
+void
+lsm_moved_horizon(Page page, const OffsetNumber *lps, int n,
+				  TransactionId *xid, MultiXactId *mxid)
+{
+	TransactionId next_xid = ReadNextTransactionId();
+	MultiXactId next_mxid = ReadNextMultiXactId();
+	TransactionId oldest_xid = next_xid;
+	MultiXactId oldest_mxid = next_mxid;
+
+	for (int i = 0; i < n; i++)
+	{
+		ItemId		itemid = PageGetItemId(page, lps[i]);
+
+		if (!ItemIdIsNormal(itemid))
+			continue;
+		/* the cutoffs only decide the result, which is not wanted here */
+		(void) heap_tuple_would_freeze((HeapTupleHeader)
+									   ((char *) PageGetItem(page, itemid) +
+										LSM_SHARED_PREFIX),
+									   FirstNormalTransactionId,
+									   FirstMultiXactId,
+									   &oldest_xid, &oldest_mxid);
+	}
+	*xid = oldest_xid == next_xid ? InvalidTransactionId : oldest_xid;
+	*mxid = oldest_mxid == next_mxid ? InvalidMultiXactId : oldest_mxid;
+}
+
+/*
+ * lsm_moved_lower -- lower the metapage's record of the oldest xid and
+ * MultiXact moved since VACUUM began its scan to xid and mxid (Invalid:
+ * nothing).  Returns whether it changes; with apply false, only says so
+ * (the caller then registers the metapage in its WAL record and applies).
+ */
+bool
+lsm_moved_lower(LsmMetaPage meta, TransactionId xid, MultiXactId mxid,
+				bool apply)
+{
+	bool		lower_xid = TransactionIdIsNormal(xid) &&
+		(!TransactionIdIsValid(meta->moved_xid) ||
+		 TransactionIdPrecedes(xid, meta->moved_xid));
+	bool		lower_mxid = MultiXactIdIsValid(mxid) &&
+		(!MultiXactIdIsValid(meta->moved_mxid) ||
+		 MultiXactIdPrecedes(mxid, meta->moved_mxid));
+
+	if (apply && lower_xid)
+		meta->moved_xid = xid;
+	if (apply && lower_mxid)
+		meta->moved_mxid = mxid;
+	return lower_xid || lower_mxid;
+}
+
+/*
+ * lsm_vacuum_reset_moved -- before the page scan: forget the versions moved
+ * so far (the scan finds them where they are now) and start recording
+ * those moved from here on.  The moves lock the metapage exclusively, so
+ * none is half done.
+ */
+static void
+lsm_vacuum_reset_moved(Relation rel)
+{
+	Buffer		metabuf = lsm_read_metapage(rel, BUFFER_LOCK_EXCLUSIVE);
+	LsmMetaPage meta;
+
+	if (!BufferIsValid(metabuf))
+		return;
+	meta = LsmPageGetMeta(BufferGetPage(metabuf));
+	if (TransactionIdIsValid(meta->moved_xid) ||
+		MultiXactIdIsValid(meta->moved_mxid))
+	{
+		GenericXLogState *state = GenericXLogStart(rel);
+
+		meta = LsmPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
+		meta->moved_xid = InvalidTransactionId;
+		meta->moved_mxid = InvalidMultiXactId;
+		GenericXLogFinish(state);
+	}
+	UnlockReleaseBuffer(metabuf);
+}
+
+/*
+ * lsm_vacuum_unseen_horizon -- after everything else: bound the new
+ * relfrozenxid and relminmxid by what the page scan may have missed.
+ *
+ * Heap's VACUUM may trust its page scan, because versions never move and
+ * new ones carry new xids.  Here old xids reach pages the scan has passed
+ * (or pages added after it counted them) in two ways while it runs:
+ *
+ *	- a move (lsm_move_shared_block) takes a block's copies from a shared
+ *	  overlay page not scanned yet to another page: the moves record the
+ *	  oldest xid and MultiXact they carried in the metapage;
+ *	- an overlay copy of a row that lives in a run carries the run's xmin,
+ *	  and a merge at the end of this VACUUM may freeze the run's own version
+ *	  and so drop the xid from the runs' oldest_xid: the runs listed when
+ *	  the scan began bound those.  Runs already retired then have no such
+ *	  bound (their oldest_xid holds the retirement stamp), and a writer
+ *	  whose snapshot still reads them may copy from them: while any are
+ *	  left, relfrozenxid keeps its old value (the next VACUUM advances it;
+ *	  retired runs last only as long as snapshots older than them).
+ *
+ * Until 2026-12-07 neither was counted: a later VACUUM failed with "found
+ * xmin/xmax ... from before relfrozenxid" (TAP 025_lsm_vacuum_moves), and
+ * after enough xids the versions' status could have been lost with the
+ * truncated commit log.
+ */
+static void
+lsm_vacuum_unseen_horizon(LsmVacState *vs)
+{
+	Buffer		metabuf = lsm_read_metapage(vs->rel, BUFFER_LOCK_SHARE);
+
+	if (BufferIsValid(metabuf))
+	{
+		LsmMetaPage meta = LsmPageGetMeta(BufferGetPage(metabuf));
+
+		if (TransactionIdIsNormal(meta->moved_xid) &&
+			TransactionIdPrecedes(meta->moved_xid, vs->NewRelfrozenXid))
+			vs->NewRelfrozenXid = meta->moved_xid;
+		if (MultiXactIdIsValid(meta->moved_mxid) &&
+			MultiXactIdPrecedes(meta->moved_mxid, vs->NewRelminMxid))
+			vs->NewRelminMxid = meta->moved_mxid;
+		UnlockReleaseBuffer(metabuf);
+	}
+	if (TransactionIdIsNormal(vs->runs_xid) &&
+		TransactionIdPrecedes(vs->runs_xid, vs->NewRelfrozenXid))
+		vs->NewRelfrozenXid = vs->runs_xid;
+	if (vs->runs_retired)
+		vs->NewRelfrozenXid = vs->rel->rd_rel->relfrozenxid;
 }
 
 /* Does a remaining version need freezing?  Heap's rules on its header. */
@@ -1117,7 +1255,21 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 						 "run_ids[] too small for a manifest");
 		for (uint32 r = 0; r < vs.nruns_listed; r++)
 			vs.run_ids[r] = m->runs[r].run_id;
+
+		/*
+		 * What copies made during the scan can carry from the runs (see
+		 * lsm_vacuum_unseen_horizon); no flush or merge changes the runs
+		 * before the scan ends.
+		 */
+		vs.runs_xid = InvalidTransactionId;
+		for (uint32 r = 0; r < m->nruns; r++)
+			if (TransactionIdIsNormal(m->runs[r].oldest_xid) &&
+				(!TransactionIdIsValid(vs.runs_xid) ||
+				 TransactionIdPrecedes(m->runs[r].oldest_xid, vs.runs_xid)))
+				vs.runs_xid = m->runs[r].oldest_xid;
+		vs.runs_retired = m->nretired > 0;
 	}
+	lsm_vacuum_reset_moved(rel);
 
 	/*
 	 * The runs' dead entries: their index entries go with those of the
@@ -1388,6 +1540,7 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 	 * began and were not left with a page that is not all-visible: a block
 	 * whose page was freed has nothing to hide from index-only scans.
 	 */
+	lsm_vacuum_unseen_horizon(&vs);
 	relpages = RelationGetNumberOfBlocks(rel);
 	relallvisible = Min(relpages, nlblocks > vs.notallvisible_pages ?
 						nlblocks - vs.notallvisible_pages : 0);

@@ -51,6 +51,7 @@ use warnings;
 use Carp;
 use Exporter 'import';
 use IPC::Run;
+use Time::HiRes ();
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -74,6 +75,10 @@ our @EXPORT = qw(
   last_query
   start_workload
   finish_workload
+  psql_pipe
+  pump_until_match
+  gdb_attach
+  gdb_detach
 );
 
 # Lines matched in server logs by check_server_log.  Signal 9 (SIGKILL) is
@@ -621,6 +626,121 @@ sub finish_workload
 		stderr       => $w->{stderr},
 		transactions => $tx,
 	};
+}
+
+=pod
+
+=item psql_pipe($node, %opts) => $session
+
+A psql process reading SQL from C<$session-E<gt>{in}> (append to it; the
+text is sent as C<pump_until_match> pumps), its output in C<{out}> and C<{err}>,
+the IPC::Run harness in C<{h}>; unaligned, tuples only, stops at the first
+error.  C<db> as for new_node.  Unlike start_session, nothing waits for a
+statement to finish: the session can stay blocked (in a lock, under a
+debugger) while the test goes on.  End it with C<\q> and
+C<$session-E<gt>{h}-E<gt>finish>.
+
+=cut
+
+# every harness started by psql_pipe and gdb_attach, pumped by pump_until_match
+my @pumped;
+
+sub psql_pipe
+{
+	my ($node, %opts) = @_;
+	my %s = (in => '', out => '', err => '');
+	$s{h} = IPC::Run::start(
+		[
+			$node->installed_command('psql'), '-XAtq',
+			'-v', 'ON_ERROR_STOP=1',
+			'-d', $node->connstr(_db(\%opts))
+		],
+		'<', \$s{in}, '>', \$s{out}, '2>', \$s{err});
+	push @pumped, $s{h};
+	return \%s;
+}
+
+=pod
+
+=item pump_until_match(\$buffer, qr/.../, $seconds) => bool
+
+Pump every psql_pipe and gdb_attach harness (so that all get their input
+and their output is collected) until C<$buffer> matches or C<$seconds>
+pass; true if it matched.
+
+=cut
+
+sub pump_until_match
+{
+	my ($buf, $re, $secs) = @_;
+	my $deadline = time() + $secs;
+	while (1)
+	{
+		$_->pump_nb foreach grep { $_->pumpable } @pumped;
+		return 1 if $$buf =~ $re;
+		return 0 if time() >= $deadline;
+		Time::HiRes::usleep(20_000);
+	}
+}
+
+=pod
+
+=item gdb_attach($pid, $commands) => { h, in, out } or undef
+
+Attach gdb to a backend (the node's server runs as the same user), run
+C<$commands> (e.g. C<"break fn\ncommands 1\nbt 3\nend\n">), then continue
+it.  Returns undef, with gdb's output in a note, where gdb is missing or
+cannot attach (no ptrace permission), so that the caller can skip.  A
+breakpoint hit appears in C<{out}> as C<Breakpoint N,> (wait with
+pump_until_match).  PostgreSQL 15 has no injection points; this is how a test
+stops a backend at a chosen function (doc/testing.md).
+
+=cut
+
+sub gdb_attach
+{
+	my ($pid, $commands) = @_;
+	my $gdb = `command -v gdb 2>/dev/null`;
+	chomp $gdb;
+	return undef if $gdb eq '';
+
+	my %g = (in => '', out => '');
+	$g{h} = IPC::Run::start([ $gdb, '-q', '-nx', '-p', $pid ],
+		'<', \$g{in}, '>&', \$g{out});
+	push @pumped, $g{h};
+	$g{in} .= "set pagination off\nset confirm off\n" . $commands
+	  . "echo ATTACHED\\n\ncontinue\n";
+	if (!pump_until_match(\$g{out}, qr/ATTACHED/, $PostgreSQL::Test::Utils::timeout_default)
+		|| $g{out} !~ /Breakpoint 1 at/)
+	{
+		$g{h}->kill_kill;
+		note("gdb output:\n$g{out}");
+		return undef;
+	}
+	return \%g;
+}
+
+=pod
+
+=item gdb_detach($gdb)
+
+Delete the breakpoints and let the backend go on (interrupting it first if
+no breakpoint stopped it), then end gdb.
+
+=cut
+
+sub gdb_detach
+{
+	my ($g) = @_;
+	if ($g->{out} !~ /Breakpoint \d+,/)
+	{
+		$g->{h}->signal('INT');
+		pump_until_match(\$g->{out}, qr/\(gdb\) $/, $PostgreSQL::Test::Utils::timeout_default);
+	}
+	$g->{in} .= "delete\ndetach\nquit\n";
+	pump_until_match(\$g->{out}, qr/Detaching|detached/, $PostgreSQL::Test::Utils::timeout_default);
+	eval { $g->{h}->finish; };
+	return;
 }
 
 =pod

@@ -20,16 +20,13 @@
 use strict;
 use warnings;
 
-use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(usleep);
 use LsmTest;
 
-my $gdb = `command -v gdb 2>/dev/null`;
-chomp $gdb;
-plan skip_all => 'gdb is not available' if $gdb eq '';
+plan skip_all => 'gdb is not available'
+  if `command -v gdb 2>/dev/null` eq '';
 
 my $node = new_node('xhash_kill_locks', extra_conf => ['autovacuum = off']);
 
@@ -45,64 +42,21 @@ $node->safe_psql(
 });
 my $timeout = $PostgreSQL::Test::Utils::timeout_default;
 
-# the harnesses started so far (each is pumped while waiting for any, so
-# that all get their input)
-my @harnesses;
-
-# psql sessions that take SQL on stdin and are polled without blocking
-sub session
-{
-	my %s = (in => '', out => '', err => '');
-	$s{h} = IPC::Run::start(
-		[
-			$node->installed_command('psql'), '-XAtq',
-			'-v', 'ON_ERROR_STOP=1',
-			'-d', $node->connstr('postgres')
-		],
-		'<', \$s{in}, '>', \$s{out}, '2>', \$s{err});
-	push @harnesses, $s{h};
-	return \%s;
-}
-
-# pump every harness until "$$buf" matches "re" or "secs" pass; true if it
-# matched
-sub wait_for
-{
-	my ($buf, $re, $secs) = @_;
-	my $deadline = time() + $secs;
-	while (1)
-	{
-		$_->pump_nb foreach grep { $_->pumpable } @harnesses;
-		return 1 if $$buf =~ $re;
-		return 0 if time() >= $deadline;
-		usleep(20_000);
-	}
-}
-
 # the marking session: load the module and plan index scans first
-my $a = session();
+my $a = psql_pipe($node);
 $a->{in} .= q{SET enable_seqscan = off;
 SET enable_bitmapscan = off;
 SELECT count(*) FROM kl WHERE k = 2;
 SELECT 'pid=' || pg_backend_pid();
 };
-wait_for(\$a->{out}, qr/pid=(\d+)/, $timeout)
+pump_until_match(\$a->{out}, qr/pid=(\d+)/, $timeout)
   or die "session A did not start: $a->{err}";
 my ($pid) = $a->{out} =~ /pid=(\d+)/;
 
-my ($gin, $gout) = ('', '');
-my $g = IPC::Run::start([ $gdb, '-q', '-nx', '-p', $pid ],
-	'<', \$gin, '>&', \$gout);
-push @harnesses, $g;
-$gin .= "set pagination off\nset confirm off\n"
-  . "break xh_mark_tids\nignore 1 1\ncommands 1\nbt 3\nend\n"
-  . "echo ATTACHED\\n\ncontinue\n";
-if (!wait_for(\$gout, qr/ATTACHED/, $timeout)
-	|| $gout !~ /Breakpoint 1 at/)
+my $g = gdb_attach($pid, "break xh_mark_tids\nignore 1 1\ncommands 1\nbt 3\nend\n");
+if (!defined $g)
 {
-	$g->kill_kill;
 	$a->{h}->kill_kill;
-	note("gdb output:\n$gout");
 	plan skip_all => 'gdb cannot attach to a backend here';
 }
 
@@ -116,32 +70,25 @@ is( $node->safe_psql(
 # the lookup that kills 20 000 entries: it stops at its first chain page
 $a->{out} = '';
 $a->{in} .= "SELECT 'dead=' || count(*) FROM kl WHERE k = 1;\n";
-ok(wait_for(\$gout, qr/Breakpoint 1,/, $timeout),
+ok(pump_until_match(\$g->{out}, qr/Breakpoint 1,/, $timeout),
 	'the scan stopped marking entries on a chain page')
-  or diag($gout);
-like($gout, qr/xh_kill_chain_page|xh_kill_flush/, 'called from the kill flush')
-  or diag($gout);
+  or diag($g->{out});
+like($g->{out}, qr/xh_kill_chain_page|xh_kill_flush/, 'called from the kill flush')
+  or diag($g->{out});
 
 # meanwhile, a lookup of the bucket's other key
-my $b = session();
+my $b = psql_pipe($node);
 $b->{in} .=
   "SET enable_seqscan = off;\nSET enable_bitmapscan = off;\n"
   . "SELECT 'found=' || count(*) FROM kl WHERE k = 2;\n\\q\n";
-ok(wait_for(\$b->{out}, qr/found=1/, 30),
+ok(pump_until_match(\$b->{out}, qr/found=1/, 30),
 	'a lookup of another key of the bucket is not held up')
   or diag("session B: out '$b->{out}' err '$b->{err}'");
 
-# let the scan go on (interrupting gdb first if the breakpoint was missed)
-if ($gout !~ /Breakpoint 1,/)
-{
-	$g->signal('INT');
-	wait_for(\$gout, qr/\(gdb\) $/, $timeout);
-}
-$gin .= "delete\ndetach\nquit\n";
-wait_for(\$gout, qr/Detaching|detached/, $timeout);
-eval { $g->finish; };
+# let the scan go on
+gdb_detach($g);
 $a->{in} .= "\\q\n";
-ok(wait_for(\$a->{out}, qr/dead=0/, $timeout),
+ok(pump_until_match(\$a->{out}, qr/dead=0/, $timeout),
 	'the marking scan finished')
   or diag("session A: $a->{err}");
 eval { $a->{h}->finish; };

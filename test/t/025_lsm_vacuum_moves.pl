@@ -1,0 +1,171 @@
+# Copyright (c) the lsm developers.  Released under the PostgreSQL license.
+#
+# 025_lsm_vacuum_moves.pl -- VACUUM of an lsm table does not advance
+# relfrozenxid past xids that reached pages its scan had passed.
+#
+# VACUUM takes the oldest xid it sees as the table's new relfrozenxid.
+# Unlike heap's, versions of an lsm table can carry an old xid to a page
+# while the scan runs (lsm_vacuum_unseen_horizon in src/lsm/lsm_vacuum.c):
+#
+#   * moves: a logical block whose copies on a shared overlay page take
+#     more than 1 kB moves them to a page of its own (a new page, which the
+#     scan does not read) -- here while VACUUM is stopped at the shared
+#     page, after it counted the pages and before it read that one;
+#   * copies: the first row lock on a row of a run copies the run's version
+#     with its unfrozen xmin to an overlay page -- here while VACUUM (FREEZE)
+#     is stopped after its scan, before the merge at its end that freezes
+#     the run's own version.
+#
+# Before 2026-12-07 that VACUUM set relfrozenxid past the locker's xid
+# (xmax of the moved copies) or the inserter's (xmin of the copy), and the
+# next VACUUM failed: "found xmax ... from before relfrozenxid" (found by
+# 024_xhash_stress on an assert-enabled build), "found xmin ...".  The
+# backend running VACUUM is stopped under gdb; without gdb, or where it
+# cannot attach, the test is skipped.
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use LsmTest;
+
+plan skip_all => 'gdb is not available'
+  if `command -v gdb 2>/dev/null` eq '';
+
+my $node = new_node('lsm_vacuum_moves', extra_conf => ['autovacuum = off']);
+my $timeout = $PostgreSQL::Test::Utils::timeout_default;
+
+# lock the rows of logical block 0 with offsets from .. to, in a
+# transaction of its own; returns its xid
+sub lock_rows
+{
+	my ($table, $from, $to) = @_;
+	return $node->safe_psql(
+		'postgres', qq{
+		BEGIN;
+		SELECT count(*) FROM (SELECT * FROM $table
+							   WHERE ctid >= '(0,$from)' AND ctid <= '(0,$to)'
+							   FOR UPDATE) s \\g /dev/null
+		SELECT txid_current();
+		COMMIT;});
+}
+
+# run "$vacuum" in a session stopped at function $fn under gdb; while it is
+# stopped, run $meanwhile->(); then let it finish.  Returns false if gdb
+# cannot attach.
+sub vacuum_stopped_at
+{
+	my ($vacuum, $fn, $meanwhile) = @_;
+	my $v = psql_pipe($node);
+	$v->{in} .= "LOAD 'lsm';\nSELECT 'pid=' || pg_backend_pid();\n";
+	pump_until_match(\$v->{out}, qr/pid=(\d+)/, $timeout)
+	  or die "the VACUUM session did not start: $v->{err}";
+	my ($pid) = $v->{out} =~ /pid=(\d+)/;
+
+	my $g = gdb_attach($pid, "break $fn\n");
+	if (!defined $g)
+	{
+		$v->{h}->kill_kill;
+		return 0;
+	}
+	$v->{in} .= "$vacuum;\nSELECT 'vacuumed';\n";
+	ok(pump_until_match(\$g->{out}, qr/Breakpoint 1,/, $timeout),
+		"$vacuum stopped in $fn")
+	  or diag($g->{out});
+	$meanwhile->();
+	gdb_detach($g);
+	$v->{in} .= "\\q\n";
+	ok(pump_until_match(\$v->{out}, qr/vacuumed/, $timeout),
+		"$vacuum finished")
+	  or diag("VACUUM session: $v->{err}");
+	eval { $v->{h}->finish; };
+	return 1;
+}
+
+# relfrozenxid <= xid, and a second VACUUM (which checks every version it
+# keeps against relfrozenxid) succeeds
+sub check_horizon
+{
+	my ($table, $xid, $what) = @_;
+	is( $node->safe_psql(
+			'postgres',
+			qq{SELECT relfrozenxid::text::bigint <= $xid FROM pg_class
+				WHERE relname = '$table'}),
+		't',
+		"$table: relfrozenxid is not past the xid of $what");
+	my ($rc, $out, $err) = $node->psql('postgres', "VACUUM $table");
+	is($err, '', "$table: the next VACUUM finds no xid before relfrozenxid");
+}
+
+# --- moves ------------------------------------------------------------------
+
+# 2000 rows of 100 bytes compacted into a frozen run; three rows of logical
+# block 0 locked: their copies (xmax = the locker) on a shared overlay page
+$node->safe_psql(
+	'postgres', q{
+	CREATE TABLE mv (id int, pad text) USING lsm;
+	INSERT INTO mv SELECT g, repeat('p', 100) FROM generate_series(1, 2000) g;
+	SELECT lsm_compact('mv', true);
+	VACUUM (FREEZE) mv;
+});
+my $locker = lock_rows('mv', 1, 3);
+
+vacuum_stopped_at(
+	'VACUUM mv',
+	'lsm_vacuum_shared_page',
+	sub {
+		# 17 more copies of block 0: more than 1 kB, the block moves its
+		# copies to a new page of its own
+		lock_rows('mv', 4, 20);
+	}) or plan skip_all => 'gdb cannot attach to a backend here';
+check_horizon('mv', $locker, 'the copies moved while VACUUM ran');
+
+# --- copies -----------------------------------------------------------------
+
+# rows compacted into a run while a snapshot older than them is open, so
+# that the run keeps their xmin; then no snapshot needs it any more
+my $old = psql_pipe($node);
+$old->{in} .= "BEGIN ISOLATION LEVEL REPEATABLE READ;\nSELECT 'snapshot';\n";
+pump_until_match(\$old->{out}, qr/snapshot/, $timeout)
+  or die "the snapshot session did not start: $old->{err}";
+my $inserter = $node->safe_psql(
+	'postgres', q{
+	CREATE TABLE cp (id int, pad text) USING lsm;
+	BEGIN;
+	INSERT INTO cp SELECT g, repeat('p', 100) FROM generate_series(1, 2000) g;
+	SELECT txid_current();
+	COMMIT;});
+$node->safe_psql('postgres', q{SELECT lsm_compact('cp', true)});
+$old->{in} .= "COMMIT;\n\\q\n";
+eval { $old->{h}->finish; };
+is( $node->safe_psql(
+		'postgres',
+		q{SELECT count(*), min(oldest_xid::text::bigint) FROM lsm_runs('cp')}),
+	"1|$inserter",
+	'cp: one run, holding the inserter xid unfrozen');
+$node->safe_psql('postgres', 'VACUUM cp');
+
+vacuum_stopped_at(
+	'VACUUM (FREEZE) cp',
+	'lsm_vacuum_indexes',
+	sub {
+		# the first copies of three rows, on a new shared page
+		lock_rows('cp', 1, 3);
+	});
+is( $node->safe_psql(
+		'postgres',
+		q{SELECT count(*), count(oldest_xid) FILTER (WHERE oldest_xid::text <> '0')
+			FROM lsm_runs('cp')}),
+	'1|0',
+	'cp: VACUUM (FREEZE) merged the run, freezing its versions');
+check_horizon('cp', $inserter, 'the run versions copied while VACUUM ran');
+
+is($node->safe_psql('postgres', q{SELECT count(*) FROM mv}), '2000', 'mv: rows');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM cp}), '2000', 'cp: rows');
+is($node->safe_psql('postgres', q{SELECT lsm_check('mv')::text || lsm_check('cp')::text}),
+	'', 'both tables check out');
+
+$node->stop;
+done_testing();
