@@ -162,6 +162,17 @@ is( $node->safe_psql(
 	'cp: VACUUM (FREEZE) merged the run, freezing its versions');
 check_horizon('cp', $inserter, 'the run versions copied while VACUUM ran');
 
+# and relfrozenxid still advances: in a quiet database, a VACUUM (FREEZE)
+# that finds nothing left to freeze brings it to the present
+$node->safe_psql('postgres', 'VACUUM (FREEZE) mv, cp');
+$node->safe_psql('postgres', 'VACUUM (FREEZE) mv, cp');
+is( $node->safe_psql(
+		'postgres',
+		q{SELECT string_agg(relname || ':' || (age(relfrozenxid) <= 2), ',' ORDER BY relname)
+			FROM pg_class WHERE relname IN ('mv', 'cp')}),
+	'cp:true,mv:true',
+	'relfrozenxid advances to the present once nothing old is left');
+
 is($node->safe_psql('postgres', q{SELECT count(*) FROM mv}), '2000', 'mv: rows');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM cp}), '2000', 'cp: rows');
 is($node->safe_psql('postgres', q{SELECT lsm_check('mv')::text || lsm_check('cp')::text}),
