@@ -8,7 +8,8 @@
 #     index built, grown through many splits and directory doublings,
 #     given overflow chains (also frequent keys' entries moved from their
 #     bucket page to chains of their own, many chains per bucket), vacuumed
-#     (chain pages unlinked, chains and their entries removed, pages
+#     (chain pages unlinked, from the bucket page and from the overflow
+#     page before them, chains and their entries removed, pages
 #     recycled), entries marked dead by lookups and unique checks and
 #     removed from full bucket pages, entries removed by bottom-up
 #     deletion, the same in overflow chains (entries moved from a chain's
@@ -94,6 +95,32 @@ compare_query($primary, $standby, $lookups . q{
 	SELECT count(*) FROM l WHERE k = 8 AND t = 'eight';
 	SELECT count(*) FROM h WHERE k = 89999;
 }, 'standby agrees after vacuum and page reuse');
+
+# a chain of six pages: VACUUM empties pages after its first one, and
+# unlinks them from the overflow page before them (not from the bucket
+# page), then more, down to two pages
+$primary->safe_psql(
+	'postgres', q{
+	CREATE TABLE ch (id int4, k int4);
+	CREATE INDEX ch_k ON ch USING xhash (k);
+	INSERT INTO ch SELECT g, 1 FROM generate_series(1, 4000) g;
+	INSERT INTO ch SELECT g, g FROM generate_series(2, 50) g;
+	DELETE FROM ch WHERE k = 1 AND id BETWEEN 1201 AND 2400;
+	VACUUM ch;
+	DELETE FROM ch WHERE k = 1 AND id > 2400;
+	VACUUM ch;
+});
+is( $primary->safe_psql(
+		'postgres',
+		q{SELECT buckets, overflow_pages, free_pages FROM xhash_info('ch_k')}),
+	'1|2|4',
+	'chain pages unlinked behind its first page');
+compare_query($primary, $standby, q{
+	SET enable_seqscan = off; SET enable_bitmapscan = off;
+	SELECT count(*), min(id), max(id) FROM ch WHERE k = 1;
+	SELECT count(*) FROM ch WHERE k BETWEEN 2 AND 50;
+	SELECT xhash_check('ch_k');
+}, 'standby agrees after chain pages behind the first were unlinked');
 # entries marked dead by lookups (an lsm table's updates, which find their
 # rows through the index) and by unique checks, then removed from full
 # bucket pages: all WAL-logged, so the standby's pages stay identical to
