@@ -10,7 +10,8 @@
 #   * moves: a logical block whose copies on a shared overlay page take
 #     more than 1 kB moves them to a page of its own (a new page, which the
 #     scan does not read) -- here while VACUUM is stopped at the shared
-#     page, after it counted the pages and before it read that one;
+#     page, after it counted the pages and before it read that one (also
+#     with copies whose xmax is a MultiXact, for relminmxid);
 #   * copies: the first row lock on a row of a run copies the run's version
 #     with its unfrozen xmin to an overlay page -- here while VACUUM (FREEZE)
 #     is stopped after its scan, before the merge at its end that freezes
@@ -122,6 +123,53 @@ vacuum_stopped_at(
 	}) or plan skip_all => 'gdb cannot attach to a backend here';
 check_horizon('mv', $locker, 'the copies moved while VACUUM ran');
 
+# --- moves of copies whose xmax is a MultiXact ------------------------------
+
+# two transactions share-lock the same three rows: their copies' xmax is a
+# MultiXact, which VACUUM keeps (newer than its cutoff) and must count in
+# relminmxid
+$node->safe_psql(
+	'postgres', q{
+	CREATE TABLE mm (id int, pad text) USING lsm;
+	INSERT INTO mm SELECT g, repeat('p', 100) FROM generate_series(1, 2000) g;
+	SELECT lsm_compact('mm', true);
+	VACUUM (FREEZE) mm;
+});
+my $sharer = psql_pipe($node);
+$sharer->{in} .= q{BEGIN;
+SELECT count(*) FROM (SELECT * FROM mm WHERE ctid >= '(0,1)' AND ctid <= '(0,3)' FOR SHARE) s;
+SELECT 'shared';
+};
+pump_until_match(\$sharer->{out}, qr/shared/, $timeout)
+  or die "the share-locking session did not start: $sharer->{err}";
+$node->safe_psql(
+	'postgres', q{
+	SELECT count(*) FROM (SELECT * FROM mm WHERE ctid >= '(0,1)' AND ctid <= '(0,3)' FOR SHARE) s;
+});
+$sharer->{in} .= "COMMIT;\n\\q\n";
+eval { $sharer->{h}->finish; };
+my $multi = $node->safe_psql('postgres',
+	q{SELECT xmax::text FROM mm WHERE ctid = '(0,1)'});
+is( $node->safe_psql(
+		'postgres', qq{SELECT count(*) FROM pg_get_multixact_members('$multi')}),
+	'2',
+	'mm: the copies\' xmax is a MultiXact of two lockers');
+
+vacuum_stopped_at(
+	'VACUUM mm',
+	'lsm_vacuum_shared_page',
+	sub {
+		lock_rows('mm', 4, 20);
+	});
+is( $node->safe_psql(
+		'postgres',
+		qq{SELECT relminmxid::text::bigint <= $multi FROM pg_class
+			WHERE relname = 'mm'}),
+	't',
+	'mm: relminmxid is not past the MultiXact of the copies moved while VACUUM ran');
+my ($mrc, $mout, $merr) = $node->psql('postgres', 'VACUUM mm');
+is($merr, '', 'mm: the next VACUUM finds no MultiXact before relminmxid');
+
 # --- copies -----------------------------------------------------------------
 
 # rows compacted into a run while a snapshot older than them is open, so
@@ -174,9 +222,12 @@ is( $node->safe_psql(
 	'relfrozenxid advances to the present once nothing old is left');
 
 is($node->safe_psql('postgres', q{SELECT count(*) FROM mv}), '2000', 'mv: rows');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM mm}), '2000', 'mm: rows');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM cp}), '2000', 'cp: rows');
-is($node->safe_psql('postgres', q{SELECT lsm_check('mv')::text || lsm_check('cp')::text}),
-	'', 'both tables check out');
+is( $node->safe_psql(
+		'postgres',
+		q{SELECT lsm_check('mv')::text || lsm_check('mm')::text || lsm_check('cp')::text}),
+	'', 'the tables check out');
 
 $node->stop;
 done_testing();
