@@ -578,7 +578,10 @@ lsm_manifest_switch(Relation rel, const uint32 *remove, int nremove,
 	PGAlignedBlock newl;
 	LsmManifest nm;
 	LsmManifestRun *retired;
+	TransactionId *retired_oldest;
 	int			nretired;
+	TransactionId retired_xid = FrozenTransactionId;
+	bool		retired_unknown = false;
 	uint32		n = 0;
 	uint32		maxid = 0;
 	BlockNumber lowest = InvalidBlockNumber;
@@ -628,8 +631,12 @@ lsm_manifest_switch(Relation rel, const uint32 *remove, int nremove,
 	 * with reap_all) go to *reaped; the others stay listed.
 	 */
 	retired = palloc(sizeof(LsmManifestRun) * (om->nretired + om->nruns + 1));
+	retired_oldest = palloc(sizeof(TransactionId) *
+							(om->nretired + om->nruns + 1));
 	memcpy(retired, &om->runs[om->nruns], sizeof(LsmManifestRun) * om->nretired);
 	nretired = om->nretired;
+	for (int i = 0; i < nretired; i++)
+		retired_oldest[i] = meta->retired_xid;	/* only their minimum is kept */
 	for (uint32 i = 0; i < om->nruns; i++)
 	{
 		bool		removed = false;
@@ -650,6 +657,8 @@ lsm_manifest_switch(Relation rel, const uint32 *remove, int nremove,
 		else
 		{
 			retired[nretired] = om->runs[i];
+			retired_oldest[nretired] = TransactionIdIsValid(om->runs[i].oldest_xid) ?
+				om->runs[i].oldest_xid : FrozenTransactionId;
 			retired[nretired].oldest_xid = ReadNextTransactionId();
 			nretired++;
 		}
@@ -668,14 +677,28 @@ lsm_manifest_switch(Relation rel, const uint32 *remove, int nremove,
 				elog(ERROR, "no room for retired runs in the manifest of \"%s\"",
 					 RelationGetRelationName(rel));
 			nm->runs[n++] = retired[i];
+
+			/*
+			 * what a copy from it can carry (lsm_vacuum_unseen_horizon);
+			 * Invalid for those retired before this was kept
+			 */
+			if (!TransactionIdIsValid(retired_oldest[i]))
+				retired_unknown = true;
+			else if (TransactionIdIsNormal(retired_oldest[i]) &&
+					 (!TransactionIdIsNormal(retired_xid) ||
+					  TransactionIdPrecedes(retired_oldest[i], retired_xid)))
+				retired_xid = retired_oldest[i];
 		}
 	}
 	nm->nretired = n - nm->nruns;
+	if (nm->nretired == 0 || retired_unknown)
+		retired_xid = InvalidTransactionId;
 	nm->generation = om->generation + 1;
 	nm->next_run_id = Max(om->next_run_id, maxid + 1);
 	nm->bytes_flushed = om->bytes_flushed + flushed_bytes;
 	nm->bytes_compacted = om->bytes_compacted + compacted_bytes;
 	pfree(retired);
+	pfree(retired_oldest);
 
 	state = GenericXLogStart(rel);
 
@@ -685,13 +708,15 @@ lsm_manifest_switch(Relation rel, const uint32 *remove, int nremove,
 	 * Only a load's run can: its logical blocks were reserved before it
 	 * was written, and a VACUUM meanwhile may have passed over them.
 	 */
-	if (created || lowest < meta->empty_below)
+	if (created || lowest < meta->empty_below ||
+		retired_xid != meta->retired_xid)
 	{
 		page = GenericXLogRegisterBuffer(state, metabuf, 0);
 		if (created)
 			LsmPageGetMeta(page)->manifest = BufferGetBlockNumber(buf);
 		if (lowest < LsmPageGetMeta(page)->empty_below)
 			LsmPageGetMeta(page)->empty_below = lowest;
+		LsmPageGetMeta(page)->retired_xid = retired_xid;
 	}
 	if (created)
 	{

@@ -238,7 +238,18 @@ typedef struct LsmMetaPageData
 	 */
 	TransactionId moved_xid;
 	MultiXactId moved_mxid;
-	uint32		reserved[3];	/* zero; room for format additions */
+	/*
+	 * The oldest unfrozen xmin in the manifest's retired runs (lowered by
+	 * every switch that retires runs, FrozenTransactionId if they hold
+	 * none, Invalid once none is left; an upper bound, as reaping some of
+	 * them does not raise it).  A backend that looked a row up before a
+	 * switch may copy it from a run retired since, after VACUUM's scan has
+	 * passed the copy's page: VACUUM bounds relfrozenxid by this.  Zero
+	 * while retired runs remain in tables made before 2026-12-07: unknown,
+	 * VACUUM keeps relfrozenxid.
+	 */
+	TransactionId retired_xid;
+	uint32		reserved[2];	/* zero; room for format additions */
 
 	/* the map: see "Logical blocks and the map" above */
 	uint32		nmapdir;		/* mapdir slots in use (highest used + 1) */

@@ -87,7 +87,8 @@ typedef struct LsmVacState
 	MultiXactId NewRelminMxid;
 	TransactionId runs_xid;		/* oldest xid of the runs listed when the
 								 * page scan began, or Invalid */
-	bool		runs_retired;	/* retired runs were left then */
+	bool		runs_retired;	/* retired runs were left then ... */
+	TransactionId retired_xid;	/* ... and their metapage->retired_xid */
 	double		old_live_tuples;	/* reltuples before this VACUUM */
 
 	VacDeadItems *dead_items;	/* LP_DEAD TIDs whose index entries go next */
@@ -617,11 +618,12 @@ lsm_vacuum_reset_moved(Relation rel)
  *	- an overlay copy of a row that lives in a run carries the run's xmin,
  *	  and a merge at the end of this VACUUM may freeze the run's own version
  *	  and so drop the xid from the runs' oldest_xid: the runs listed when
- *	  the scan began bound those.  Runs already retired then have no such
- *	  bound (their oldest_xid holds the retirement stamp), and a writer
- *	  whose snapshot still reads them may copy from them: while any are
- *	  left, relfrozenxid keeps its old value (the next VACUUM advances it;
- *	  retired runs last only as long as snapshots older than them).
+ *	  the scan began bound those.  A writer that looked the row up before
+ *	  a switch may copy it from a run retired since: the metapage's
+ *	  retired_xid, the oldest xid of the retired runs, bounds those (in
+ *	  tables made before 2026-12-07 it may be unknown, and relfrozenxid
+ *	  then keeps its old value while any retired run is left; until
+ *	  2026-12-07 it always did).
  *
  * Until 2026-12-07 neither was counted: a later VACUUM failed with "found
  * xmin/xmax ... from before relfrozenxid" (TAP 025_lsm_vacuum_moves), and
@@ -649,7 +651,13 @@ lsm_vacuum_unseen_horizon(LsmVacState *vs)
 		TransactionIdPrecedes(vs->runs_xid, vs->NewRelfrozenXid))
 		vs->NewRelfrozenXid = vs->runs_xid;
 	if (vs->runs_retired)
-		vs->NewRelfrozenXid = vs->rel->rd_rel->relfrozenxid;
+	{
+		if (!TransactionIdIsValid(vs->retired_xid))
+			vs->NewRelfrozenXid = vs->rel->rd_rel->relfrozenxid;
+		else if (TransactionIdIsNormal(vs->retired_xid) &&
+				 TransactionIdPrecedes(vs->retired_xid, vs->NewRelfrozenXid))
+			vs->NewRelfrozenXid = vs->retired_xid;
+	}
 }
 
 /* Does a remaining version need freezing?  Heap's rules on its header. */
@@ -1268,6 +1276,18 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 				 TransactionIdPrecedes(m->runs[r].oldest_xid, vs.runs_xid)))
 				vs.runs_xid = m->runs[r].oldest_xid;
 		vs.runs_retired = m->nretired > 0;
+		vs.retired_xid = InvalidTransactionId;
+		if (vs.runs_retired)
+		{
+			Buffer		metabuf = lsm_read_metapage(rel, BUFFER_LOCK_SHARE);
+
+			if (BufferIsValid(metabuf))
+			{
+				vs.retired_xid =
+					LsmPageGetMeta(BufferGetPage(metabuf))->retired_xid;
+				UnlockReleaseBuffer(metabuf);
+			}
+		}
 	}
 	lsm_vacuum_reset_moved(rel);
 

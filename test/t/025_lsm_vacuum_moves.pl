@@ -15,7 +15,8 @@
 #   * copies: the first row lock on a row of a run copies the run's version
 #     with its unfrozen xmin to an overlay page -- here while VACUUM (FREEZE)
 #     is stopped after its scan, before the merge at its end that freezes
-#     the run's own version.
+#     the run's own version; and a copy from a run a merge retired after the
+#     locker looked the row up in it (the merged run holds it frozen).
 #
 # Before 2026-12-07 that VACUUM set relfrozenxid past the locker's xid
 # (xmax of the moved copies) or the inserter's (xmin of the copy), and the
@@ -53,17 +54,46 @@ sub lock_rows
 		COMMIT;});
 }
 
+# a session of its own (psql_pipe) with lsm loaded, and its backend's pid
+sub session_with_pid
+{
+	my $s = psql_pipe($node);
+	$s->{in} .= "LOAD 'lsm';\nSELECT 'pid=' || pg_backend_pid();\n";
+	pump_until_match(\$s->{out}, qr/pid=(\d+)/, $timeout)
+	  or die "a session did not start: $s->{err}";
+	my ($pid) = $s->{out} =~ /pid=(\d+)/;
+	return ($s, $pid);
+}
+
+# 2000 rows inserted into $table and compacted into one run while a
+# snapshot older than them is open, so that the run keeps their xmin; then
+# no snapshot needs it any more.  Returns the inserter's xid.
+sub unfrozen_run
+{
+	my ($table) = @_;
+	my $old = psql_pipe($node);
+	$old->{in} .= "BEGIN ISOLATION LEVEL REPEATABLE READ;\nSELECT 'snapshot';\n";
+	pump_until_match(\$old->{out}, qr/snapshot/, $timeout)
+	  or die "the snapshot session did not start: $old->{err}";
+	my $inserter = $node->safe_psql(
+		'postgres', qq{
+		BEGIN;
+		INSERT INTO $table SELECT g, repeat('p', 100) FROM generate_series(1, 2000) g;
+		SELECT txid_current();
+		COMMIT;});
+	$node->safe_psql('postgres', qq{SELECT lsm_compact('$table', true)});
+	$old->{in} .= "COMMIT;\n\\q\n";
+	eval { $old->{h}->finish; };
+	return $inserter;
+}
+
 # run "$vacuum" in a session stopped at function $fn under gdb; while it is
 # stopped, run $meanwhile->(); then let it finish.  Returns false if gdb
 # cannot attach.
 sub vacuum_stopped_at
 {
 	my ($vacuum, $fn, $meanwhile) = @_;
-	my $v = psql_pipe($node);
-	$v->{in} .= "LOAD 'lsm';\nSELECT 'pid=' || pg_backend_pid();\n";
-	pump_until_match(\$v->{out}, qr/pid=(\d+)/, $timeout)
-	  or die "the VACUUM session did not start: $v->{err}";
-	my ($pid) = $v->{out} =~ /pid=(\d+)/;
+	my ($v, $pid) = session_with_pid();
 
 	my $g = gdb_attach($pid, "break $fn\n");
 	if (!defined $g)
@@ -172,22 +202,9 @@ is($merr, '', 'mm: the next VACUUM finds no MultiXact before relminmxid');
 
 # --- copies -----------------------------------------------------------------
 
-# rows compacted into a run while a snapshot older than them is open, so
-# that the run keeps their xmin; then no snapshot needs it any more
-my $old = psql_pipe($node);
-$old->{in} .= "BEGIN ISOLATION LEVEL REPEATABLE READ;\nSELECT 'snapshot';\n";
-pump_until_match(\$old->{out}, qr/snapshot/, $timeout)
-  or die "the snapshot session did not start: $old->{err}";
-my $inserter = $node->safe_psql(
-	'postgres', q{
-	CREATE TABLE cp (id int, pad text) USING lsm;
-	BEGIN;
-	INSERT INTO cp SELECT g, repeat('p', 100) FROM generate_series(1, 2000) g;
-	SELECT txid_current();
-	COMMIT;});
-$node->safe_psql('postgres', q{SELECT lsm_compact('cp', true)});
-$old->{in} .= "COMMIT;\n\\q\n";
-eval { $old->{h}->finish; };
+$node->safe_psql('postgres',
+	q{CREATE TABLE cp (id int, pad text) USING lsm});
+my $inserter = unfrozen_run('cp');
 is( $node->safe_psql(
 		'postgres',
 		q{SELECT count(*), min(oldest_xid::text::bigint) FROM lsm_runs('cp')}),
@@ -210,23 +227,90 @@ is( $node->safe_psql(
 	'cp: VACUUM (FREEZE) merged the run, freezing its versions');
 check_horizon('cp', $inserter, 'the run versions copied while VACUUM ran');
 
+# --- copies from a retired run ----------------------------------------------
+
+# A backend that looked a row up in the runs before a merge makes its copy
+# after it, from the run the merge retired (kept while the backend's
+# snapshot may read it), once VACUUM's scan has passed: the copy carries
+# the retired run's unfrozen xmin, which the merged run holds frozen.
+# VACUUM bounds relfrozenxid by the retired runs' oldest xid (the
+# metapage's retired_xid); until 2026-12-07 it kept relfrozenxid unchanged
+# whenever retired runs were left.
+$node->safe_psql('postgres',
+	q{CREATE TABLE rt (id int, pad text) USING lsm});
+my $created = $node->safe_psql('postgres',
+	q{SELECT relfrozenxid::text FROM pg_class WHERE relname = 'rt'});
+$node->safe_psql('postgres', 'SELECT txid_current()') for 1 .. 3;
+my $rinserter = unfrozen_run('rt');
+
+# the locker stops after looking row (0,1) up in the run, before copying it
+my ($w, $wpid) = session_with_pid();
+my $wg = gdb_attach($wpid, "break lsm_get_overlay_page\n");
+if (defined $wg)
+{
+	$w->{in} .= q{BEGIN;
+SELECT count(*) FROM (SELECT * FROM rt WHERE ctid = '(0,1)' FOR UPDATE) s;
+SELECT 'locked ' || txid_current();
+};
+	ok(pump_until_match(\$wg->{out}, qr/Breakpoint 1,/, $timeout),
+		'rt: the locker stopped between its lookup and its copy')
+	  or diag($wg->{out});
+
+	# the merge freezes the run's versions in a new run and retires the old
+	$node->safe_psql('postgres', q{SELECT lsm_compact('rt', true)});
+	is( $node->safe_psql(
+			'postgres',
+			q{SELECT count(*), count(oldest_xid) FILTER (WHERE oldest_xid::text <> '0'),
+				(SELECT retired_runs FROM lsm_info('rt'))
+			  FROM lsm_runs('rt')}),
+		'1|0|1',
+		'rt: the run was merged frozen, the old one retired');
+
+	# (FREEZE: the rows of the table's last block, left in the memtable,
+	# would bound relfrozenxid by the inserter's xid as well)
+	vacuum_stopped_at(
+		'VACUUM (FREEZE) rt',
+		'lsm_vacuum_indexes',
+		sub {
+			gdb_detach($wg);
+			ok(pump_until_match(\$w->{out}, qr/locked \d+/, $timeout),
+				'rt: the locker made its copy')
+			  or diag("locking session: $w->{err}");
+		});
+	is( $node->safe_psql(
+			'postgres', q{SELECT xmin FROM rt WHERE ctid = '(0,1)'}),
+		$rinserter,
+		'rt: the copy carries the retired run\'s xmin');
+	is( $node->safe_psql(
+			'postgres',
+			qq{SELECT relfrozenxid::text::bigint > $created FROM pg_class
+				WHERE relname = 'rt'}),
+		't',
+		'rt: relfrozenxid advanced although a retired run was left');
+	check_horizon('rt', $rinserter, 'the copy from the retired run');
+	$w->{in} .= "COMMIT;\n\\q\n";
+	eval { $w->{h}->finish; };
+}
+
 # and relfrozenxid still advances: in a quiet database, a VACUUM (FREEZE)
 # that finds nothing left to freeze brings it to the present
-$node->safe_psql('postgres', 'VACUUM (FREEZE) mv, cp');
-$node->safe_psql('postgres', 'VACUUM (FREEZE) mv, cp');
+$node->safe_psql('postgres', 'VACUUM (FREEZE) mv, cp, rt');
+$node->safe_psql('postgres', 'VACUUM (FREEZE) mv, cp, rt');
 is( $node->safe_psql(
 		'postgres',
 		q{SELECT string_agg(relname || ':' || (age(relfrozenxid) <= 2), ',' ORDER BY relname)
-			FROM pg_class WHERE relname IN ('mv', 'cp')}),
-	'cp:true,mv:true',
+			FROM pg_class WHERE relname IN ('mv', 'cp', 'rt')}),
+	'cp:true,mv:true,rt:true',
 	'relfrozenxid advances to the present once nothing old is left');
 
 is($node->safe_psql('postgres', q{SELECT count(*) FROM mv}), '2000', 'mv: rows');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM mm}), '2000', 'mm: rows');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM cp}), '2000', 'cp: rows');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM rt}), '2000', 'rt: rows');
 is( $node->safe_psql(
 		'postgres',
-		q{SELECT lsm_check('mv')::text || lsm_check('mm')::text || lsm_check('cp')::text}),
+		q{SELECT lsm_check('mv')::text || lsm_check('mm')::text ||
+				 lsm_check('cp')::text || lsm_check('rt')::text}),
 	'', 'the tables check out');
 
 $node->stop;
