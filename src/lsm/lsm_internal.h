@@ -82,6 +82,9 @@ extern BlockNumber lsm_get_scan_range(Relation rel, BlockNumber *empty_below);
 extern BlockNumber lsm_meta_empty_below(Relation rel, LsmMetaPage meta);
 extern void lsm_advance_empty_below(Relation rel);
 extern BlockNumber lsm_map_lookup(Relation rel, BlockNumber lblock);
+extern BlockNumber lsm_map_lookup_lock(Relation rel, BlockNumber lblock,
+									   BufferAccessStrategy strategy,
+									   int lockmode, Buffer *buf);
 extern int	lsm_map_read_unit(Relation rel, BlockNumber lblock,
 							  BlockNumber *entries, BlockNumber *first);
 extern int	lsm_map_read_unit_raw(Relation rel, BlockNumber lblock,

@@ -565,18 +565,17 @@ lsm_read_mem_page_hint(Relation rel, BlockNumber lblock, BlockNumber blkno,
 		 !lsm_shared_page_has_block(rel, buf, lblock) :
 		 LsmPageGetOpaque(page)->lpo_aux != lblock))
 	{
-		BlockNumber current;
-
-		/* stale entry, or corruption?  Ask the map as it is now. */
+		/*
+		 * Stale entry, or corruption?  Ask the map as it is now, and lock
+		 * the page it names before the map lets go of it: that page cannot
+		 * have been freed since, so if it does not hold the block, the
+		 * relation is damaged.
+		 */
 		UnlockReleaseBuffer(buf);
 		lsm_forget_map_pages(rel);
-		current = lsm_map_lookup(rel, lblock);
-		if (current == InvalidBlockNumber)
+		if (lsm_map_lookup_lock(rel, lblock, strategy, lockmode, &buf) ==
+			InvalidBlockNumber)
 			return InvalidBuffer;
-		blkno = current;
-		buf = ReadBufferExtended(rel, MAIN_FORKNUM, blkno, RBM_NORMAL,
-								 strategy);
-		LockBuffer(buf, lockmode);
 	}
 	lsm_verify_mem_page(rel, buf, lblock);
 	return buf;

@@ -677,12 +677,53 @@ lsm_advance_empty_below(Relation rel)
 	UnlockReleaseBuffer(metabuf);
 }
 
+/* What a map lookup that locks the page it finds (lsm_map_lookup_lock) wants */
+typedef struct LsmMapGrab
+{
+	BufferAccessStrategy strategy;
+	int			lockmode;
+	Buffer		buf;			/* out: the page, pinned and locked */
+} LsmMapGrab;
+
+/* The page a map entry leads to: none for a dead block (LsmMapEntryIsDead). */
+static inline BlockNumber
+lsm_map_entry_page(BlockNumber entry)
+{
+	return LsmMapEntryIsDead(entry) ? InvalidBlockNumber : entry;
+}
+
 /*
- * Read one entry of a MAPDIR or MAP page, verifying the page first.
+ * With grab: pin and lock the memtable page that map entry "entry", read
+ * from the locked page mapbuf, leads to, before mapbuf is let go.
+ */
+static void
+lsm_map_grab_page(Relation rel, Buffer mapbuf, BlockNumber lblock,
+				  BlockNumber entry, LsmMapGrab *grab)
+{
+	BlockNumber blkno = lsm_map_entry_page(entry);
+
+	grab->buf = InvalidBuffer;
+	if (blkno == InvalidBlockNumber)
+		return;
+	/* locking either again would hang: damage, not a memtable page */
+	if (blkno == LSM_METAPAGE_BLKNO || blkno == BufferGetBlockNumber(mapbuf))
+		LSM_CORRUPT(rel, BufferGetBlockNumber(mapbuf),
+					("Map entry of logical block %u leads to block %u.",
+					 lblock, blkno));
+	grab->buf = ReadBufferExtended(rel, MAIN_FORKNUM, blkno, RBM_NORMAL,
+								   grab->strategy);
+	LockBuffer(grab->buf, grab->lockmode);
+}
+
+/*
+ * Read one entry of a MAPDIR or MAP page, verifying the page first; with
+ * grab, also lock the page it leads to (lsm_map_grab_page; lblock is the
+ * logical block the entry is for).
  */
 static BlockNumber
 lsm_read_map_entry(Relation rel, BlockNumber blkno, uint8 type,
-				   uint32 expect_aux, int index)
+				   uint32 expect_aux, int index, BlockNumber lblock,
+				   LsmMapGrab *grab)
 {
 	Buffer		buf;
 	Page		page;
@@ -698,6 +739,8 @@ lsm_read_map_entry(Relation rel, BlockNumber blkno, uint8 type,
 		return InvalidBlockNumber - 1;	/* signals a stale pointer */
 	}
 	result = LsmPageGetMapArray(page)[index];
+	if (grab != NULL)
+		lsm_map_grab_page(rel, buf, lblock, result, grab);
 	UnlockReleaseBuffer(buf);
 	return result;
 }
@@ -779,7 +822,7 @@ lsm_find_leaf(Relation rel, LsmMapPos *pos)
 		return InvalidBlockNumber;
 
 	leafblk = lsm_read_map_entry(rel, dirblk, LSM_PAGE_MAPDIR, pos->dirslot,
-								 pos->leafidx);
+								 pos->leafidx, InvalidBlockNumber, NULL);
 	if (leafblk == InvalidBlockNumber - 1)
 		LSM_CORRUPT(rel, dirblk,
 					("Map directory page does not cover directory slot %u.",
@@ -787,21 +830,16 @@ lsm_find_leaf(Relation rel, LsmMapPos *pos)
 	return leafblk;
 }
 
-/* The page a map entry leads to: none for a dead block (LsmMapEntryIsDead). */
-static inline BlockNumber
-lsm_map_entry_page(BlockNumber entry)
-{
-	return LsmMapEntryIsDead(entry) ? InvalidBlockNumber : entry;
-}
-
 /*
- * lsm_map_lookup -- physical block of the memtable page of a logical block.
+ * lsm_map_lookup_ext -- physical block of the memtable page of a logical
+ * block; with grab, that page pinned and locked as well (see
+ * lsm_map_lookup_lock).
  *
  * Returns InvalidBlockNumber if no memtable page holds that logical block
  * (never assigned, freed, a dead block, or beyond the end).
  */
-BlockNumber
-lsm_map_lookup(Relation rel, BlockNumber lblock)
+static BlockNumber
+lsm_map_lookup_ext(Relation rel, BlockNumber lblock, LsmMapGrab *grab)
 {
 	LsmRelCache *cache;
 	LsmMapPos	pos;
@@ -809,6 +847,8 @@ lsm_map_lookup(Relation rel, BlockNumber lblock)
 	BlockNumber leafblk;
 	BlockNumber result;
 
+	if (grab != NULL)
+		grab->buf = InvalidBuffer;
 	if (lblock >= MaxBlockNumber)
 		return InvalidBlockNumber;
 	lsm_map_pos(lblock, &pos);
@@ -823,6 +863,8 @@ lsm_map_lookup(Relation rel, BlockNumber lblock)
 		meta = LsmPageGetMeta(BufferGetPage(metabuf));
 		result = lblock < meta->next_lblock ? meta->direct[pos.index] :
 			InvalidBlockNumber;
+		if (grab != NULL)
+			lsm_map_grab_page(rel, metabuf, lblock, result, grab);
 		UnlockReleaseBuffer(metabuf);
 		return lsm_map_entry_page(result);
 	}
@@ -833,7 +875,7 @@ lsm_map_lookup(Relation rel, BlockNumber lblock)
 	{
 		result = lsm_read_map_entry(rel, cache->leafblk[slot], LSM_PAGE_MAP,
 									lsm_leaf_first_lblock(pos.leafno),
-									pos.index);
+									pos.index, lblock, grab);
 		if (result != InvalidBlockNumber - 1)
 			return lsm_map_entry_page(result);
 		cache->leafno[slot] = PG_UINT32_MAX;	/* stale; look it up */
@@ -843,13 +885,55 @@ lsm_map_lookup(Relation rel, BlockNumber lblock)
 	if (leafblk == InvalidBlockNumber)
 		return InvalidBlockNumber;
 	result = lsm_read_map_entry(rel, leafblk, LSM_PAGE_MAP,
-								lsm_leaf_first_lblock(pos.leafno), pos.index);
+								lsm_leaf_first_lblock(pos.leafno), pos.index,
+								lblock, grab);
 	if (result == InvalidBlockNumber - 1)
 		LSM_CORRUPT(rel, leafblk,
 					("Map page does not cover logical block %u.", lblock));
 	cache->leafno[slot] = pos.leafno;
 	cache->leafblk[slot] = leafblk;
 	return lsm_map_entry_page(result);
+}
+
+/*
+ * lsm_map_lookup -- physical block of the memtable page of a logical block,
+ * or InvalidBlockNumber (see lsm_map_lookup_ext).  By the time the caller
+ * reads that page it may have been freed and reused: whatever it finds
+ * there must be checked (lsm_read_mem_page_hint).
+ */
+BlockNumber
+lsm_map_lookup(Relation rel, BlockNumber lblock)
+{
+	return lsm_map_lookup_ext(rel, lblock, NULL);
+}
+
+/*
+ * lsm_map_lookup_lock -- as lsm_map_lookup, returning in *buf the page
+ * found, pinned and locked in lockmode (InvalidBuffer if none), locked
+ * before the map's page (metapage or MAP page) is let go.
+ *
+ * A page is unmapped only with its map entry locked exclusively, and the
+ * lock order is metapage, MAP page, memtable page: so the page in *buf is
+ * the one the map holds for lblock, not a page freed (and maybe reused)
+ * between the lookup and the read.  That holds on a hot standby as well,
+ * where replay of an unmap takes the same locks in the same order but
+ * does not wait for pins.  Until 2026-12-07 the recheck of a stale map
+ * entry (lsm_read_mem_page_hint) looked up and read in two steps and took
+ * a page freed in between for corruption (TAP 026_lsm_stress, on a hot
+ * standby: "Page type "free" (5), expected "memtable"").
+ */
+BlockNumber
+lsm_map_lookup_lock(Relation rel, BlockNumber lblock,
+					BufferAccessStrategy strategy, int lockmode, Buffer *buf)
+{
+	LsmMapGrab	grab;
+	BlockNumber result;
+
+	grab.strategy = strategy;
+	grab.lockmode = lockmode;
+	result = lsm_map_lookup_ext(rel, lblock, &grab);
+	*buf = grab.buf;
+	return result;
 }
 
 /*
@@ -1571,7 +1655,7 @@ lsm_lock_map_entry(Relation rel, Buffer metabuf, BlockNumber lblock,
 	if (dirblk == InvalidBlockNumber)
 		return NULL;
 	leafblk = lsm_read_map_entry(rel, dirblk, LSM_PAGE_MAPDIR, pos->dirslot,
-								 pos->leafidx);
+								 pos->leafidx, InvalidBlockNumber, NULL);
 	if (leafblk == InvalidBlockNumber || leafblk == InvalidBlockNumber - 1)
 		return NULL;
 	*leafbuf = ReadBuffer(rel, leafblk);
@@ -2448,7 +2532,8 @@ lsm_vm_set_run_blocks(Relation rel, const BlockNumber *notvisible, int nnot)
 				leaf_valid = false;
 				if (dirblk != InvalidBlockNumber)
 					leafblk = lsm_read_map_entry(rel, dirblk, LSM_PAGE_MAPDIR,
-												 pos.dirslot, pos.leafidx);
+												 pos.dirslot, pos.leafidx,
+												 InvalidBlockNumber, NULL);
 				if (leafblk != InvalidBlockNumber && leafblk != InvalidBlockNumber - 1)
 				{
 					Buffer		lbuf = ReadBuffer(rel, leafblk);

@@ -75,7 +75,10 @@ our @EXPORT = qw(
   last_query
   start_workload
   finish_workload
+  check_workloads
+  start_verifiers
   psql_pipe
+  psql_pipe_pid
   pump_until_match
   gdb_attach
   gdb_detach
@@ -630,6 +633,64 @@ sub finish_workload
 
 =pod
 
+=item check_workloads(\%workloads)
+
+Finish each named workload (in name order) and check that pgbench
+succeeded and ran transactions, none failed; note how many ran and were
+retried.  Two tests per workload.
+
+=cut
+
+sub check_workloads
+{
+	my ($work) = @_;
+	foreach my $name (sort keys %$work)
+	{
+		my $res = finish_workload($work->{$name});
+		is($res->{rc}, 0, "$name: pgbench succeeded")
+		  or diag($res->{stderr});
+		ok(defined $res->{transactions} && $res->{transactions} > 0
+			  && $res->{stdout} =~ /number of failed transactions: 0 /,
+			"$name: transactions done, none failed")
+		  or diag($res->{stdout});
+		my ($retried) = $res->{stdout} =~ /number of transactions retried: (\d+)/;
+		note("$name: " . ($res->{transactions} // 'no') . ' transactions'
+			  . (defined $retried ? ", $retried retried" : ''));
+	}
+	return;
+}
+
+=pod
+
+=item start_verifiers(\%workloads, $primary, $standby, $script, $seconds)
+
+Start C<$script> for C<$seconds> on each node, one client, as the workloads
+C<primary verifier> and C<standby verifier>, in REPEATABLE READ by default
+(one snapshot per transaction).  Replay may cancel the standby's
+transactions (recovery conflicts); pgbench retries them (with
+C<@STRESS_STANDBY_CONF> most conflicts are kept away).
+
+=cut
+
+# a hot standby for the stress tests: feedback, replay cancels conflicting
+# queries after a second
+our @STRESS_STANDBY_CONF = (
+	'hot_standby_feedback = on', 'wal_receiver_status_interval = 1s',
+	'max_standby_streaming_delay = 1s');
+
+sub start_verifiers
+{
+	my ($work, $primary, $standby, $script, $seconds) = @_;
+	local $ENV{PGOPTIONS} = '-c default_transaction_isolation=repeatable\\ read';
+	$work->{'primary verifier'} = start_workload($primary, script => $script,
+		seconds => $seconds, clients => 1);
+	$work->{'standby verifier'} = start_workload($standby, script => $script,
+		seconds => $seconds, clients => 1, extra_args => ['--max-tries=1000']);
+	return;
+}
+
+=pod
+
 =item psql_pipe($node, %opts) => $session
 
 A psql process reading SQL from C<$session-E<gt>{in}> (append to it; the
@@ -658,6 +719,26 @@ sub psql_pipe
 		'<', \$s{in}, '>', \$s{out}, '2>', \$s{err});
 	push @pumped, $s{h};
 	return \%s;
+}
+
+=pod
+
+=item psql_pipe_pid($node, %opts) => ($session, $pid)
+
+A psql_pipe session with lsm loaded, and its backend's pid (for gdb_attach).
+
+=cut
+
+sub psql_pipe_pid
+{
+	my ($node, %opts) = @_;
+	my $s = psql_pipe($node, %opts);
+	$s->{in} .= "LOAD 'lsm';\nSELECT 'pid=' || pg_backend_pid();\n";
+	pump_until_match(\$s->{out}, qr/pid=(\d+)/,
+		$PostgreSQL::Test::Utils::timeout_default)
+	  or die "a psql session did not start: $s->{err}";
+	my ($pid) = $s->{out} =~ /pid=(\d+)/;
+	return ($s, $pid);
 }
 
 =pod

@@ -54,17 +54,6 @@ sub lock_rows
 		COMMIT;});
 }
 
-# a session of its own (psql_pipe) with lsm loaded, and its backend's pid
-sub session_with_pid
-{
-	my $s = psql_pipe($node);
-	$s->{in} .= "LOAD 'lsm';\nSELECT 'pid=' || pg_backend_pid();\n";
-	pump_until_match(\$s->{out}, qr/pid=(\d+)/, $timeout)
-	  or die "a session did not start: $s->{err}";
-	my ($pid) = $s->{out} =~ /pid=(\d+)/;
-	return ($s, $pid);
-}
-
 # 2000 rows inserted into $table and compacted into one run while a
 # snapshot older than them is open, so that the run keeps their xmin; then
 # no snapshot needs it any more.  Returns the inserter's xid.
@@ -93,7 +82,7 @@ sub unfrozen_run
 sub vacuum_stopped_at
 {
 	my ($vacuum, $fn, $meanwhile) = @_;
-	my ($v, $pid) = session_with_pid();
+	my ($v, $pid) = psql_pipe_pid($node);
 
 	my $g = gdb_attach($pid, "break $fn\n");
 	if (!defined $g)
@@ -244,7 +233,7 @@ $node->safe_psql('postgres', 'SELECT txid_current()') for 1 .. 3;
 my $rinserter = unfrozen_run('rt');
 
 # the locker stops after looking row (0,1) up in the run, before copying it
-my ($w, $wpid) = session_with_pid();
+my ($w, $wpid) = psql_pipe_pid($node);
 my $wg = gdb_attach($wpid, "break lsm_get_overlay_page\n");
 if (defined $wg)
 {
