@@ -39,10 +39,7 @@ my $seconds = $ENV{LSM_TAP_STRESS_SECONDS} || 30;
 my ($primary, $standby) = primary_and_standby(
 	'xhash_stress',
 	extra_conf => [ 'autovacuum = off', 'wal_keep_size = 2GB', 'max_wal_size = 2GB' ],
-	standby_conf => [
-		'hot_standby_feedback = on', 'wal_receiver_status_interval = 1s',
-		'max_standby_streaming_delay = 1s'
-	]);
+	standby_conf => \@LsmTest::STRESS_STANDBY_CONF);
 
 $primary->safe_psql(
 	'postgres', q{
@@ -225,27 +222,9 @@ my %work = (
 		seconds => $seconds),
 	vacuum => start_workload($primary, script => $vacuum, seconds => $seconds,
 		clients => 1));
-{
-	local $ENV{PGOPTIONS} = '-c default_transaction_isolation=repeatable\\ read';
-	$work{'primary verifier'} = start_workload($primary, script => $check,
-		seconds => $seconds, clients => 1);
-	$work{'standby verifier'} = start_workload($standby, script => $check,
-		seconds => $seconds, clients => 1, extra_args => ['--max-tries=1000']);
-}
+start_verifiers(\%work, $primary, $standby, $check, $seconds);
 
-foreach my $name (sort keys %work)
-{
-	my $res = finish_workload($work{$name});
-	is($res->{rc}, 0, "$name: pgbench succeeded")
-	  or diag($res->{stderr});
-	ok(defined $res->{transactions} && $res->{transactions} > 0
-		  && $res->{stdout} =~ /number of failed transactions: 0 /,
-		"$name: transactions done, none failed")
-	  or diag($res->{stdout});
-	my ($retried) = $res->{stdout} =~ /number of transactions retried: (\d+)/;
-	note("$name: " . ($res->{transactions} // 'no') . ' transactions'
-		  . (defined $retried ? ", $retried retried" : ''));
-}
+check_workloads(\%work);
 
 # the structures the run left, for the log
 note(
