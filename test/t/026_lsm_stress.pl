@@ -24,8 +24,13 @@
 # unchanged, every row is found by its primary key and every group's rows
 # by the xhash index as by a sequential scan, and the standby answers like
 # the primary; on the primary two VACUUM (FREEZE) bring relfrozenxid to
-# the present.  LSM_TAP_STRESS_SECONDS sets the length of the run
-# (default 30).
+# the present.  Then the writers and the maintenance client run again,
+# and the primary crashes (immediate shutdown) a third of the way through:
+# after recovery the same checks pass on both nodes.
+# LSM_TAP_STRESS_SECONDS sets the length of the run
+# (default 30); LSM_TAP_STRESS_CONF adds settings to the primary's
+# configuration (lines separated by ';', e.g. 'lsm.memtable_flush_pages =
+# 16; lsm.compaction_policy = tiered': writers flush too, other merges).
 
 use strict;
 use warnings;
@@ -43,7 +48,8 @@ my ($primary, $standby) = primary_and_standby(
 	'lsm_stress',
 	extra_conf => [
 		'autovacuum = off', 'wal_keep_size = 2GB', 'max_wal_size = 2GB',
-		'vacuum_freeze_min_age = 0', 'vacuum_multixact_freeze_min_age = 0'
+		'vacuum_freeze_min_age = 0', 'vacuum_multixact_freeze_min_age = 0',
+		split(/;/, $ENV{LSM_TAP_STRESS_CONF} // '')
 	],
 	standby_conf => \@LsmTest::STRESS_STANDBY_CONF);
 
@@ -271,5 +277,40 @@ ok($pages < 2 * $run_pages + 100,
 check_server_log($primary, 'primary: no errors in the server log', patterns => [qr/ERROR:/]);
 check_server_log($standby, 'standby: no errors in the server log',
 	patterns => [qr/ERROR:/], allow => qr/conflict with recovery/);
+
+# --- a crash in the middle of it all -----------------------------------------
+
+# The writers and the maintenance client again, the primary stopped by an
+# immediate shutdown a third of the way: after recovery the total is
+# unchanged (each move is one transaction), the table and its indexes check
+# out, a full compaction and a VACUUM (FREEZE) succeed, and the standby,
+# which replayed the same WAL, answers like the primary.
+my $pos = log_position($primary);
+my %crash_work = (
+	writes => start_workload($primary, script => $writes, clients => 6, jobs => 3,
+		seconds => $seconds),
+	maintenance => start_workload($primary, script => $maintenance,
+		seconds => $seconds, clients => 1));
+sleep(int($seconds / 3) || 1);
+$primary->stop('immediate');
+finish_workload($_, kill => 1) foreach values %crash_work;
+$primary->start;
+
+$result = $primary->safe_psql('postgres', $final);
+($rows) = $result =~ /^total\|\d+\|(\d+)$/m;
+like($result, qr/^\|\n/, 'after the crash: lsm_check and xhash_check pass');
+like($result, qr/^total\|$total\|/m, 'after the crash: the total is unchanged');
+like($result, qr/^found by id\|$rows$/m,
+	'after the crash: every row is found by its primary key');
+like($result, qr/^groups\|0\|$rows$/m,
+	'after the crash: every group has as many rows by xhash as by sequential scan');
+wait_for_replay($primary, $standby);
+is($standby->safe_psql('postgres', $final), $result,
+	'after the crash: the standby gives the same result');
+($rc, $out, $err) = $primary->psql('postgres',
+	q{SELECT lsm_compact('acc', true); VACUUM (FREEZE) acc; SELECT lsm_check('acc')});
+is($err, '', 'after the crash: a full compaction and VACUUM (FREEZE) succeed');
+check_server_log($primary, 'after the crash: no errors in the server log',
+	offset => $pos, patterns => [qr/ERROR:/]);
 
 done_testing();
