@@ -258,7 +258,14 @@ is( $primary->safe_psql(
 		q{SELECT age(relfrozenxid) <= 2, mxid_age(relminmxid) <= 1
 			FROM pg_class WHERE relname = 'acc'}),
 	't|t',
-	'relfrozenxid and relminmxid reach the present');
+	'relfrozenxid and relminmxid reach the present')
+  or diag(
+	$primary->safe_psql(
+		'postgres', q{
+		SELECT format('relfrozenxid %s (next xid %s), retired runs %s, runs'' oldest xids %s',
+					  relfrozenxid, txid_current(), retired_runs,
+					  (SELECT string_agg(oldest_xid::text, ',') FROM lsm_runs('acc')))
+		  FROM pg_class, lsm_info('acc') WHERE relname = 'acc'}));
 note(
 	$primary->safe_psql(
 		'postgres', q{
