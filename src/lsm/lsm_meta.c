@@ -1352,7 +1352,8 @@ lsm_rowids_used_up(Relation rel)
  * lsm_new_mem_page_internal -- a new memtable page for the next logical
  * block, or (overlay_lblock valid) the page that is to take the copy of a
  * version of overlay_lblock, overlay_len bytes long, which has no memtable
- * page: a shared overlay page of its map range with room, or a new one.
+ * page: a shared overlay page of its map range with room, or a new one;
+ * InvalidBuffer if overlay_lblock got a page meanwhile.
  */
 static Buffer
 lsm_new_mem_page_internal(Relation rel, BlockNumber overlay_lblock,
@@ -1453,7 +1454,14 @@ lsm_new_mem_page_internal(Relation rel, BlockNumber overlay_lblock,
 		UnlockReleaseBuffer(dirbuf);
 	}
 
-	/* an overlay page may have been made meanwhile: use it */
+	/*
+	 * Another backend may have made an overlay page for the block meanwhile:
+	 * the caller looks again (lsm_get_overlay_page).  Until 2026-12-07 this
+	 * read that page itself after letting go of the map, and failed with
+	 * "memtable page ... vanished" when a flush had freed it in between
+	 * (TAP 028_lsm_overlay_race); it also took the page whether or not it
+	 * had room.
+	 */
 	if (overlay_lblock != InvalidBlockNumber)
 	{
 		BlockNumber cur = pos.direct ? meta->direct[pos.index] :
@@ -1466,12 +1474,7 @@ lsm_new_mem_page_internal(Relation rel, BlockNumber overlay_lblock,
 			UnlockReleaseBuffer(metabuf);
 			if (BufferIsValid(vmbuf))
 				ReleaseBuffer(vmbuf);
-			newbuf = lsm_read_mem_page_locked(rel, lblock, NULL,
-											  BUFFER_LOCK_EXCLUSIVE);
-			if (!BufferIsValid(newbuf))
-				elog(ERROR, "memtable page of logical block %u of \"%s\" vanished",
-					 lblock, RelationGetRelationName(rel));
-			return newbuf;
+			return InvalidBuffer;
 		}
 	}
 
@@ -1955,7 +1958,12 @@ lsm_get_overlay_page(Relation rel, BlockNumber lblock, Size len)
 												   BUFFER_LOCK_EXCLUSIVE);
 
 		if (!BufferIsValid(buf))
-			return lsm_new_mem_page_internal(rel, lblock, len);
+		{
+			buf = lsm_new_mem_page_internal(rel, lblock, len);
+			if (BufferIsValid(buf))
+				return buf;
+			continue;			/* it got a page meanwhile: look again */
+		}
 		if (!LsmPageIsShared(BufferGetPage(buf)) ||
 			(lsm_shared_page_has_room(BufferGetPage(buf), len) &&
 			 !lsm_shared_block_is_heavy(rel, buf, lblock, len)))
