@@ -229,12 +229,16 @@ my $w = start_workload(
 sleep 1;
 # a base backup taken while the workload writes: torn pages in the copy
 # are repaired by the full page images in the WAL
-$primary->backup('during_load');
+# (a slot made with it keeps the WAL the new standby needs: the workload
+# can write more than wal_keep_size before that standby connects)
+$primary->backup('during_load',
+	backup_options => [ '--create-slot', '--slot=during_load' ]);
 $primary->safe_psql('postgres',
 	'CREATE INDEX CONCURRENTLY s_items_val ON s_items (val)');
 my $res = finish_workload($w);
 my $standby2 = PostgreSQL::Test::Cluster->new('lsm_standby_standby2');
 $standby2->init_from_backup($primary, 'during_load', has_streaming => 1);
+$standby2->append_conf('postgresql.conf', "primary_slot_name = 'during_load'");
 $standby2->start;
 wait_for_replay($primary, $standby2);
 foreach my $t (@lsm_tables)
@@ -247,6 +251,7 @@ foreach my $t (@lsm_tables)
 check_server_log($standby2,
 	'no PANIC, TRAP or inconsistent page on the standby from that backup');
 $standby2->stop;
+$primary->safe_psql('postgres', q{SELECT pg_drop_replication_slot('during_load')});
 is($res->{rc}, 0, 'the concurrent workload ran without errors')
   or diag($res->{stderr});
 verify_query($primary,
