@@ -680,6 +680,7 @@ lsm_advance_empty_below(Relation rel)
 /* What a map lookup that locks the page it finds (lsm_map_lookup_lock) wants */
 typedef struct LsmMapGrab
 {
+	BlockNumber lblock;			/* the logical block looked up */
 	BufferAccessStrategy strategy;
 	int			lockmode;
 	Buffer		buf;			/* out: the page, pinned and locked */
@@ -697,8 +698,8 @@ lsm_map_entry_page(BlockNumber entry)
  * from the locked page mapbuf, leads to, before mapbuf is let go.
  */
 static void
-lsm_map_grab_page(Relation rel, Buffer mapbuf, BlockNumber lblock,
-				  BlockNumber entry, LsmMapGrab *grab)
+lsm_map_grab_page(Relation rel, Buffer mapbuf, BlockNumber entry,
+				  LsmMapGrab *grab)
 {
 	BlockNumber blkno = lsm_map_entry_page(entry);
 
@@ -709,7 +710,7 @@ lsm_map_grab_page(Relation rel, Buffer mapbuf, BlockNumber lblock,
 	if (blkno == LSM_METAPAGE_BLKNO || blkno == BufferGetBlockNumber(mapbuf))
 		LSM_CORRUPT(rel, BufferGetBlockNumber(mapbuf),
 					("Map entry of logical block %u leads to block %u.",
-					 lblock, blkno));
+					 grab->lblock, blkno));
 	grab->buf = ReadBufferExtended(rel, MAIN_FORKNUM, blkno, RBM_NORMAL,
 								   grab->strategy);
 	LockBuffer(grab->buf, grab->lockmode);
@@ -717,13 +718,11 @@ lsm_map_grab_page(Relation rel, Buffer mapbuf, BlockNumber lblock,
 
 /*
  * Read one entry of a MAPDIR or MAP page, verifying the page first; with
- * grab, also lock the page it leads to (lsm_map_grab_page; lblock is the
- * logical block the entry is for).
+ * grab, also lock the page it leads to (lsm_map_grab_page).
  */
 static BlockNumber
 lsm_read_map_entry(Relation rel, BlockNumber blkno, uint8 type,
-				   uint32 expect_aux, int index, BlockNumber lblock,
-				   LsmMapGrab *grab)
+				   uint32 expect_aux, int index, LsmMapGrab *grab)
 {
 	Buffer		buf;
 	Page		page;
@@ -740,7 +739,7 @@ lsm_read_map_entry(Relation rel, BlockNumber blkno, uint8 type,
 	}
 	result = LsmPageGetMapArray(page)[index];
 	if (grab != NULL)
-		lsm_map_grab_page(rel, buf, lblock, result, grab);
+		lsm_map_grab_page(rel, buf, result, grab);
 	UnlockReleaseBuffer(buf);
 	return result;
 }
@@ -822,7 +821,7 @@ lsm_find_leaf(Relation rel, LsmMapPos *pos)
 		return InvalidBlockNumber;
 
 	leafblk = lsm_read_map_entry(rel, dirblk, LSM_PAGE_MAPDIR, pos->dirslot,
-								 pos->leafidx, InvalidBlockNumber, NULL);
+								 pos->leafidx, NULL);
 	if (leafblk == InvalidBlockNumber - 1)
 		LSM_CORRUPT(rel, dirblk,
 					("Map directory page does not cover directory slot %u.",
@@ -864,7 +863,7 @@ lsm_map_lookup_ext(Relation rel, BlockNumber lblock, LsmMapGrab *grab)
 		result = lblock < meta->next_lblock ? meta->direct[pos.index] :
 			InvalidBlockNumber;
 		if (grab != NULL)
-			lsm_map_grab_page(rel, metabuf, lblock, result, grab);
+			lsm_map_grab_page(rel, metabuf, result, grab);
 		UnlockReleaseBuffer(metabuf);
 		return lsm_map_entry_page(result);
 	}
@@ -875,7 +874,7 @@ lsm_map_lookup_ext(Relation rel, BlockNumber lblock, LsmMapGrab *grab)
 	{
 		result = lsm_read_map_entry(rel, cache->leafblk[slot], LSM_PAGE_MAP,
 									lsm_leaf_first_lblock(pos.leafno),
-									pos.index, lblock, grab);
+									pos.index, grab);
 		if (result != InvalidBlockNumber - 1)
 			return lsm_map_entry_page(result);
 		cache->leafno[slot] = PG_UINT32_MAX;	/* stale; look it up */
@@ -886,7 +885,7 @@ lsm_map_lookup_ext(Relation rel, BlockNumber lblock, LsmMapGrab *grab)
 		return InvalidBlockNumber;
 	result = lsm_read_map_entry(rel, leafblk, LSM_PAGE_MAP,
 								lsm_leaf_first_lblock(pos.leafno), pos.index,
-								lblock, grab);
+								grab);
 	if (result == InvalidBlockNumber - 1)
 		LSM_CORRUPT(rel, leafblk,
 					("Map page does not cover logical block %u.", lblock));
@@ -929,6 +928,7 @@ lsm_map_lookup_lock(Relation rel, BlockNumber lblock,
 	LsmMapGrab	grab;
 	BlockNumber result;
 
+	grab.lblock = lblock;
 	grab.strategy = strategy;
 	grab.lockmode = lockmode;
 	result = lsm_map_lookup_ext(rel, lblock, &grab);
@@ -1658,7 +1658,7 @@ lsm_lock_map_entry(Relation rel, Buffer metabuf, BlockNumber lblock,
 	if (dirblk == InvalidBlockNumber)
 		return NULL;
 	leafblk = lsm_read_map_entry(rel, dirblk, LSM_PAGE_MAPDIR, pos->dirslot,
-								 pos->leafidx, InvalidBlockNumber, NULL);
+								 pos->leafidx, NULL);
 	if (leafblk == InvalidBlockNumber || leafblk == InvalidBlockNumber - 1)
 		return NULL;
 	*leafbuf = ReadBuffer(rel, leafblk);
@@ -2540,8 +2540,7 @@ lsm_vm_set_run_blocks(Relation rel, const BlockNumber *notvisible, int nnot)
 				leaf_valid = false;
 				if (dirblk != InvalidBlockNumber)
 					leafblk = lsm_read_map_entry(rel, dirblk, LSM_PAGE_MAPDIR,
-												 pos.dirslot, pos.leafidx,
-												 InvalidBlockNumber, NULL);
+												 pos.dirslot, pos.leafidx, NULL);
 				if (leafblk != InvalidBlockNumber && leafblk != InvalidBlockNumber - 1)
 				{
 					Buffer		lbuf = ReadBuffer(rel, leafblk);

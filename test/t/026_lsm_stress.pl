@@ -197,11 +197,17 @@ my $check = qq{
 SELECT verify(:g, $total);
 };
 
-my %work = (
-	writes => start_workload($primary, script => $writes, clients => 6, jobs => 3,
-		seconds => $seconds),
-	maintenance => start_workload($primary, script => $maintenance,
-		seconds => $seconds, clients => 1));
+# the six writers and the maintenance client, started on the primary
+sub start_writers
+{
+	return (
+		writes => start_workload($primary, script => $writes, clients => 6,
+			jobs => 3, seconds => $seconds),
+		maintenance => start_workload($primary, script => $maintenance,
+			seconds => $seconds, clients => 1));
+}
+
+my %work = start_writers();
 start_verifiers(\%work, $primary, $standby, $check, $seconds);
 
 check_workloads(\%work);
@@ -225,14 +231,22 @@ my $final = qq{
 	  FROM acc;
 };
 
-my $result = $primary->safe_psql('postgres', $final);
-my ($rows) = $result =~ /^total\|\d+\|(\d+)$/m;
-like($result, qr/^\|\n/, 'primary: lsm_check and xhash_check pass');
-like($result, qr/^total\|$total\|/m, 'primary: the total is unchanged');
-like($result, qr/^found by id\|$rows$/m,
-	'primary: every row is found by its primary key');
-like($result, qr/^groups\|0\|$rows$/m,
-	'primary: every group has as many rows by xhash as by sequential scan');
+# $final on the primary, checked; returns its output
+sub final_checks
+{
+	my ($when) = @_;
+	my $result = $primary->safe_psql('postgres', $final);
+	my ($rows) = $result =~ /^total\|\d+\|(\d+)$/m;
+	like($result, qr/^\|\n/, "$when: lsm_check and xhash_check pass");
+	like($result, qr/^total\|$total\|/m, "$when: the total is unchanged");
+	like($result, qr/^found by id\|$rows$/m,
+		"$when: every row is found by its primary key");
+	like($result, qr/^groups\|0\|$rows$/m,
+		"$when: every group has as many rows by xhash as by sequential scan");
+	return $result;
+}
+
+my $result = final_checks('primary');
 note($result);
 
 wait_for_replay($primary, $standby);
@@ -293,24 +307,13 @@ check_server_log($standby, 'standby: no errors in the server log',
 # out, a full compaction and a VACUUM (FREEZE) succeed, and the standby,
 # which replayed the same WAL, answers like the primary.
 my $pos = log_position($primary);
-my %crash_work = (
-	writes => start_workload($primary, script => $writes, clients => 6, jobs => 3,
-		seconds => $seconds),
-	maintenance => start_workload($primary, script => $maintenance,
-		seconds => $seconds, clients => 1));
+my %crash_work = start_writers();
 sleep(int($seconds / 3) || 1);
 $primary->stop('immediate');
 finish_workload($_, kill => 1) foreach values %crash_work;
 $primary->start;
 
-$result = $primary->safe_psql('postgres', $final);
-($rows) = $result =~ /^total\|\d+\|(\d+)$/m;
-like($result, qr/^\|\n/, 'after the crash: lsm_check and xhash_check pass');
-like($result, qr/^total\|$total\|/m, 'after the crash: the total is unchanged');
-like($result, qr/^found by id\|$rows$/m,
-	'after the crash: every row is found by its primary key');
-like($result, qr/^groups\|0\|$rows$/m,
-	'after the crash: every group has as many rows by xhash as by sequential scan');
+$result = final_checks('after the crash');
 wait_for_replay($primary, $standby);
 is($standby->safe_psql('postgres', $final), $result,
 	'after the crash: the standby gives the same result');
