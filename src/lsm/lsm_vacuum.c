@@ -1087,6 +1087,25 @@ lsm_vacuum_has_no_runs(Relation rel)
 }
 
 /*
+ * The versions in the listed runs, and their tombstones (each of which
+ * hides a version of an older run until a merge drops both).
+ */
+static double
+lsm_vacuum_run_versions(Relation rel, double *tombstones)
+{
+	LsmRunSet  *rs = lsm_runset_cached(rel);
+	double		n = 0;
+
+	*tombstones = 0;
+	for (int r = 0; r < rs->nruns; r++)
+	{
+		n += (double) rs->runs[r]->nversions;
+		*tombstones += (double) rs->runs[r]->ntombstones;
+	}
+	return n;
+}
+
+/*
  * Give back disk space: trailing free pages are cut off; a table left
  * without any version is truncated to zero blocks, like a new table (its
  * row ids start over, which is safe because no index entry can lead to a
@@ -1491,7 +1510,24 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 			UnlockReleaseBuffer(metabuf);
 		}
 		if (mem_pages >= (uint32) lsm_vacuum_flush_min_pages)
+		{
+			double		tombstones;
+			double		before = lsm_vacuum_run_versions(rel, &tombstones);
+			double		moved;
+
 			vs.flushed_pages = lsm_flush(rel, true);
+
+			/*
+			 * The versions the flush took from the memtable were counted
+			 * as live by the page scan, and are counted again with the
+			 * runs below.  Until 2026-12-07 they were counted twice:
+			 * reltuples and n_live_tup doubled after a VACUUM that
+			 * flushed a memtable-only table.
+			 */
+			moved = lsm_vacuum_run_versions(rel, &tombstones) - before;
+			if (moved > 0)
+				vs.live_versions = Max(vs.live_versions - moved, 0);
+		}
 	}
 	{
 		PGAlignedBlock mbuf;
@@ -1537,9 +1573,20 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 			if (TransactionIdIsNormal(x) &&
 				TransactionIdPrecedes(x, vs.NewRelfrozenXid))
 				vs.NewRelfrozenXid = x;
-			run_live += m->runs[r].nentries;
 		}
-		/* runs hold committed versions without xmax: live (shadowing aside) */
+
+		/*
+		 * Runs hold committed versions without xmax: live, but for those
+		 * a tombstone hides and those shadowed by a newer copy in the
+		 * memtable (a row updated or locked since its flush: the page scan
+		 * counted the copy).
+		 */
+		{
+			double		tombstones;
+
+			run_live = lsm_vacuum_run_versions(rel, &tombstones);
+			run_live = Max(run_live - tombstones, 0);
+		}
 		vs.live_versions += run_live;
 	}
 
