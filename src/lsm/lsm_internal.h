@@ -810,5 +810,6 @@ extern void lsm_bulk_writer_end(LsmBulkWriter *bw);
 extern bool lsm_shrink_active;
 extern Buffer lsm_shrink_alloc(Relation rel, BlockNumber below);
 extern BlockNumber lsm_shrink(Relation rel, bool rewrite, bool yield);
+extern BlockNumber lsm_shrink_freeable(Relation rel, BlockNumber enough);
 
 #endif							/* LSM_INTERNAL_H */

@@ -32,6 +32,10 @@
  * The pages freed here are stamped with the current xid like any free page,
  * so outside lsm_shrink the ordinary reuse rule applies to them.
  *
+ * VACUUM calls it only when there is enough to give back (as heap's VACUUM
+ * truncates only a tail worth it): lsm_shrink_freeable counts the free
+ * pages above those that cannot move, without the lock.
+ *
  * Every step is crash-safe on its own: a page move is one generic WAL record
  * (new copy, parent pointer, old page freed); a rewrite is an ordinary
  * compaction; the truncation is WAL-logged before it happens.
@@ -103,6 +107,56 @@ lsm_shrink_alloc(Relation rel, BlockNumber below)
 	return InvalidBuffer;
 }
 
+/* What a page is to lsm_shrink. */
+typedef enum LsmShrinkPageKind
+{
+	LSM_SHRINK_FREE,			/* free, or never initialized */
+	LSM_SHRINK_ORPHAN,			/* of a run the manifest does not list */
+	LSM_SHRINK_RUN,				/* of a run the manifest lists */
+	LSM_SHRINK_OTHER,			/* memtable, map, map directory, manifest */
+	LSM_SHRINK_FIXED,			/* a shared overlay page: does not move */
+	LSM_SHRINK_UNKNOWN			/* without the lsm page id */
+} LsmShrinkPageKind;
+
+/*
+ * Classify the page at blkno, with m the manifest.  Only the runs listed
+ * as live count as listed: the retired ones lsm_shrink frees first.
+ */
+static LsmShrinkPageKind
+lsm_shrink_classify(Relation rel, BlockNumber blkno, LsmManifest m)
+{
+	Buffer		buf = ReadBuffer(rel, blkno);
+	Page		page = BufferGetPage(buf);
+	LsmShrinkPageKind kind;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	if (lsm_page_is_free(page))
+		kind = LSM_SHRINK_FREE;
+	else if (((PageHeader) page)->pd_special != BLCKSZ - LSM_SPECIAL_SIZE ||
+			 LsmPageGetOpaque(page)->lpo_page_id != LSM_PAGE_ID)
+		kind = LSM_SHRINK_UNKNOWN;
+	else
+	{
+		uint8		type = LsmPageGetOpaque(page)->lpo_type;
+
+		kind = LSM_SHRINK_OTHER;
+		if (type == LSM_PAGE_MEM && LsmPageIsShared(page))
+			kind = LSM_SHRINK_FIXED;
+		else if (type == LSM_PAGE_RUN_DATA || type == LSM_PAGE_RUN_INDEX ||
+			type == LSM_PAGE_RUN_BLOOM)
+		{
+			uint32		run_id = LsmPageGetOpaque(page)->lpo_aux;
+
+			kind = LSM_SHRINK_ORPHAN;
+			for (uint32 r = 0; r < m->nruns; r++)
+				if (m->runs[r].run_id == run_id)
+					kind = LSM_SHRINK_RUN;
+		}
+	}
+	UnlockReleaseBuffer(buf);
+	return kind;
+}
+
 /*
  * Classify the pages of the relation: how many are in use, and the highest
  * block of a run listed in the manifest.  Run pages of unlisted runs
@@ -121,36 +175,19 @@ lsm_shrink_survey(Relation rel, BlockNumber nblocks, BlockNumber *used,
 	*hirun = 0;
 	for (BlockNumber blkno = 1; blkno < nblocks; blkno++)
 	{
-		Buffer		buf = ReadBuffer(rel, blkno);
-		Page		page = BufferGetPage(buf);
-		uint8		type;
-
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		if (lsm_page_is_free(page) ||
-			((PageHeader) page)->pd_special != BLCKSZ - LSM_SPECIAL_SIZE ||
-			LsmPageGetOpaque(page)->lpo_page_id != LSM_PAGE_ID)
+		switch (lsm_shrink_classify(rel, blkno, m))
 		{
-			UnlockReleaseBuffer(buf);
-			continue;
-		}
-		type = LsmPageGetOpaque(page)->lpo_type;
-		if (type == LSM_PAGE_RUN_DATA || type == LSM_PAGE_RUN_INDEX ||
-			type == LSM_PAGE_RUN_BLOOM)
-		{
-			uint32		run_id = LsmPageGetOpaque(page)->lpo_aux;
-			bool		listed = false;
-
-			for (uint32 r = 0; r < m->nruns && !listed; r++)
-				listed = (m->runs[r].run_id == run_id);
-			if (listed)
-			{
-				(*used)++;
+			case LSM_SHRINK_RUN:
 				*hirun = blkno;
-			}
+				(*used)++;
+				break;
+			case LSM_SHRINK_OTHER:
+			case LSM_SHRINK_FIXED:
+				(*used)++;
+				break;
+			default:
+				break;
 		}
-		else
-			(*used)++;
-		UnlockReleaseBuffer(buf);
 	}
 }
 
@@ -161,31 +198,45 @@ lsm_shrink_survey(Relation rel, BlockNumber nblocks, BlockNumber *used,
 static bool
 lsm_page_is_truncatable(Relation rel, BlockNumber blkno, LsmManifest m)
 {
-	Buffer		buf = ReadBuffer(rel, blkno);
-	Page		page = BufferGetPage(buf);
-	bool		result = false;
+	LsmShrinkPageKind kind = lsm_shrink_classify(rel, blkno, m);
 
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	if (lsm_page_is_free(page))
-		result = true;
-	else if (((PageHeader) page)->pd_special == BLCKSZ - LSM_SPECIAL_SIZE &&
-			 LsmPageGetOpaque(page)->lpo_page_id == LSM_PAGE_ID)
+	return kind == LSM_SHRINK_FREE || kind == LSM_SHRINK_ORPHAN;
+}
+
+/*
+ * lsm_shrink_freeable -- about how many pages lsm_shrink could cut off now,
+ * found without its lock: the free pages (and pages of runs not listed as
+ * live, which it frees first) above the highest page that cannot move (of
+ * a listed run, or a shared overlay page; see lsm_move_page).  The pages
+ * in use among them would move into free pages further down.  VACUUM
+ * asks this before it tries the AccessExclusiveLock, as heap's VACUUM
+ * counts its empty tail first.  The count stops at "enough".  The caller
+ * holds the maintenance lock, so no run is written or freed meanwhile; the
+ * count reads only the pages above the runs.
+ */
+BlockNumber
+lsm_shrink_freeable(Relation rel, BlockNumber enough)
+{
+	PGAlignedBlock mbuf;
+	LsmManifest m = (LsmManifest) mbuf.data;
+	BlockNumber freeable = 0;
+
+	lsm_manifest_read(rel, m);
+	for (BlockNumber blkno = lsm_physical_nblocks(rel);
+		 blkno-- > LSM_METAPAGE_BLKNO + 1;)
 	{
-		uint8		type = LsmPageGetOpaque(page)->lpo_type;
+		LsmShrinkPageKind kind;
 
-		if (type == LSM_PAGE_RUN_DATA || type == LSM_PAGE_RUN_INDEX ||
-			type == LSM_PAGE_RUN_BLOOM)
-		{
-			uint32		run_id = LsmPageGetOpaque(page)->lpo_aux;
-
-			result = true;
-			for (uint32 r = 0; r < m->nruns; r++)
-				if (m->runs[r].run_id == run_id)
-					result = false;
-		}
+		CHECK_FOR_INTERRUPTS();
+		kind = lsm_shrink_classify(rel, blkno, m);
+		if (kind == LSM_SHRINK_RUN || kind == LSM_SHRINK_FIXED ||
+			kind == LSM_SHRINK_UNKNOWN)
+			break;
+		if ((kind == LSM_SHRINK_FREE || kind == LSM_SHRINK_ORPHAN) &&
+			++freeable >= enough)
+			break;
 	}
-	UnlockReleaseBuffer(buf);
-	return result;
+	return freeable;
 }
 
 /*

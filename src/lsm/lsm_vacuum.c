@@ -83,6 +83,7 @@ typedef struct LsmVacState
 	MultiXactId OldestMxact;
 	TransactionId FreezeLimit;
 	MultiXactId MultiXactCutoff;
+	bool		aggressive;		/* as heap's: FREEZE, or relfrozenxid old */
 	TransactionId NewRelfrozenXid;
 	MultiXactId NewRelminMxid;
 	TransactionId runs_xid;		/* oldest xid of the runs listed when the
@@ -1106,14 +1107,55 @@ lsm_vacuum_run_versions(Relation rel, double *tombstones)
 }
 
 /*
+ * Should VACUUM try to give space back?  Only then does it ask for the
+ * AccessExclusiveLock, as heap's VACUUM truncates only a tail worth it
+ * (should_attempt_truncation): the lock, WAL-logged for standbys, makes
+ * their replay wait for (and then cancel) every query that has read the
+ * table, and logging it takes a transaction id.  Until 2026-12-07 every
+ * VACUUM of an lsm table took it, even with nothing to give back.
+ *
+ * Worth it are: a table left without any version (truncated to zero
+ * blocks); a merge of all runs after many deletions (lsm_shrink may
+ * rewrite them into the free pages); a free tail above the runs of at
+ * least LSM_TRUNCATE_MINIMUM pages or 1/LSM_TRUNCATE_FRACTION of the
+ * table (heap's thresholds); and, in an aggressive VACUUM (FREEZE, or
+ * relfrozenxid old), retired runs left behind: only the lock frees them
+ * before the next transaction id is assigned anywhere, and until they are
+ * freed they hold the next VACUUM's relfrozenxid back
+ * (lsm_vacuum_unseen_horizon).
+ */
+#define LSM_TRUNCATE_MINIMUM	1000
+#define LSM_TRUNCATE_FRACTION	16
+
+static bool
+lsm_vacuum_should_truncate(LsmVacState *vs, BlockNumber nblocks)
+{
+	Relation	rel = vs->rel;
+	PGAlignedBlock mbuf;
+	LsmManifest m = (LsmManifest) mbuf.data;
+	BlockNumber enough;
+
+	if (vs->merged_tombstones)
+		return true;
+	lsm_manifest_read(rel, m);
+	if (vs->remaining_versions == 0 && vs->lpdead_left == 0 && m->nruns == 0)
+		return true;
+	if (vs->aggressive && m->nretired > 0)
+		return true;
+	enough = Max(Min(LSM_TRUNCATE_MINIMUM, nblocks / LSM_TRUNCATE_FRACTION), 1);
+	return lsm_shrink_freeable(rel, enough) >= enough;
+}
+
+/*
  * Give back disk space: trailing free pages are cut off; a table left
  * without any version is truncated to zero blocks, like a new table (its
  * row ids start over, which is safe because no index entry can lead to a
  * TID any more: an item stays LP_DEAD until its index entries are deleted,
- * and a table with LP_DEAD items is not truncated).  As for heap, this needs an AccessExclusiveLock, taken only if
- * it is free right now; it is kept until the end of the VACUUM's
- * transaction, and other backends are told to drop their cached map
- * locations.
+ * and a table with LP_DEAD items is not truncated).  As for heap, this
+ * needs an AccessExclusiveLock, asked for only when there is enough to
+ * give back (lsm_vacuum_should_truncate) and taken only if it is free
+ * right now; it is kept until the end of the VACUUM's transaction, and
+ * other backends are told to drop their cached map locations.
  */
 static void
 lsm_vacuum_truncate(LsmVacState *vs)
@@ -1122,6 +1164,8 @@ lsm_vacuum_truncate(LsmVacState *vs)
 	BlockNumber nblocks = lsm_physical_nblocks(rel);
 
 	if (nblocks == 0)
+		return;
+	if (!lsm_vacuum_should_truncate(vs, nblocks))
 		return;
 	if (!ConditionalLockRelation(rel, AccessExclusiveLock))
 		return;
@@ -1195,13 +1239,13 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 	pgstat_progress_start_command(PROGRESS_COMMAND_VACUUM,
 								  RelationGetRelid(rel));
 
-	(void) vacuum_set_xid_limits(rel,
-								 params->freeze_min_age,
-								 params->freeze_table_age,
-								 params->multixact_freeze_min_age,
-								 params->multixact_freeze_table_age,
-								 &vs.OldestXmin, &vs.OldestMxact,
-								 &vs.FreezeLimit, &vs.MultiXactCutoff);
+	vs.aggressive = vacuum_set_xid_limits(rel,
+										  params->freeze_min_age,
+										  params->freeze_table_age,
+										  params->multixact_freeze_min_age,
+										  params->multixact_freeze_table_age,
+										  &vs.OldestXmin, &vs.OldestMxact,
+										  &vs.FreezeLimit, &vs.MultiXactCutoff);
 	/* everything left is at least this new (every page is scanned) */
 	vs.NewRelfrozenXid = vs.OldestXmin;
 	vs.NewRelminMxid = vs.OldestMxact;
