@@ -1076,17 +1076,6 @@ lsm_vacuum_table_is_empty(Relation rel, BlockNumber nblocks)
 	return true;
 }
 
-/* Does the manifest list no run? */
-static bool
-lsm_vacuum_has_no_runs(Relation rel)
-{
-	PGAlignedBlock mbuf;
-	LsmManifest m = (LsmManifest) mbuf.data;
-
-	lsm_manifest_read(rel, m);
-	return m->nruns == 0;
-}
-
 /*
  * The versions in the listed runs, and their tombstones (each of which
  * hides a version of an older run until a merge drops both).
@@ -1128,22 +1117,17 @@ lsm_vacuum_run_versions(Relation rel, double *tombstones)
 #define LSM_TRUNCATE_FRACTION	16
 
 static bool
-lsm_vacuum_should_truncate(LsmVacState *vs, BlockNumber nblocks)
+lsm_vacuum_should_truncate(LsmVacState *vs, LsmManifest m, bool may_empty,
+						   BlockNumber nblocks)
 {
-	Relation	rel = vs->rel;
-	PGAlignedBlock mbuf;
-	LsmManifest m = (LsmManifest) mbuf.data;
 	BlockNumber enough;
 
-	if (vs->merged_tombstones)
-		return true;
-	lsm_manifest_read(rel, m);
-	if (vs->remaining_versions == 0 && vs->lpdead_left == 0 && m->nruns == 0)
+	if (may_empty || vs->merged_tombstones)
 		return true;
 	if (vs->aggressive && m->nretired > 0)
 		return true;
 	enough = Max(Min(LSM_TRUNCATE_MINIMUM, nblocks / LSM_TRUNCATE_FRACTION), 1);
-	return lsm_shrink_freeable(rel, enough) >= enough;
+	return lsm_shrink_freeable(vs->rel, enough) >= enough;
 }
 
 /*
@@ -1162,18 +1146,28 @@ lsm_vacuum_truncate(LsmVacState *vs)
 {
 	Relation	rel = vs->rel;
 	BlockNumber nblocks = lsm_physical_nblocks(rel);
+	PGAlignedBlock mbuf;
+	LsmManifest m = (LsmManifest) mbuf.data;
+	bool		may_empty;
 
 	if (nblocks == 0)
 		return;
-	if (!lsm_vacuum_should_truncate(vs, nblocks))
+
+	/*
+	 * Nothing left that the scan saw and no run (the maintenance lock keeps
+	 * the runs as they are): the table may be empty, which is checked under
+	 * the lock, because rows may be inserted meanwhile.
+	 */
+	lsm_manifest_read(rel, m);
+	may_empty = vs->remaining_versions == 0 && vs->lpdead_left == 0 &&
+		m->nruns == 0;
+	if (!lsm_vacuum_should_truncate(vs, m, may_empty, nblocks))
 		return;
 	if (!ConditionalLockRelation(rel, AccessExclusiveLock))
 		return;
 
 	nblocks = lsm_physical_nblocks(rel);
-	if (vs->remaining_versions == 0 && vs->lpdead_left == 0 &&
-		lsm_vacuum_has_no_runs(rel) &&
-		lsm_vacuum_table_is_empty(rel, nblocks))
+	if (may_empty && lsm_vacuum_table_is_empty(rel, nblocks))
 	{
 		pgstat_progress_update_param(PROGRESS_VACUUM_PHASE,
 									 PROGRESS_VACUUM_PHASE_TRUNCATE);
@@ -1486,11 +1480,9 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 	 */
 	if (vs.do_index_cleanup)
 	{
-		LsmRunSet  *rs = lsm_runset_cached(rel);
-		double		table_rows = vs.live_versions;
-
-		for (int r = 0; r < rs->nruns; r++)
-			table_rows += (double) rs->runs[r]->nversions;
+		double		tombstones;
+		double		table_rows = vs.live_versions +
+			lsm_vacuum_run_versions(rel, &tombstones);
 
 		pgstat_progress_update_param(PROGRESS_VACUUM_PHASE,
 									 PROGRESS_VACUUM_PHASE_INDEX_CLEANUP);
@@ -1621,9 +1613,8 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 
 		/*
 		 * Runs hold committed versions without xmax: live, but for those
-		 * a tombstone hides and those shadowed by a newer copy in the
-		 * memtable (a row updated or locked since its flush: the page scan
-		 * counted the copy).
+		 * a tombstone hides.  Those a newer copy in the memtable shadows
+		 * are still counted (doc/lsm-design.md, VACUUM).
 		 */
 		{
 			double		tombstones;
