@@ -73,6 +73,8 @@ $a->{in} .= "SELECT 'dead=' || count(*) FROM kl WHERE k = 1;\n";
 ok(pump_until_match(\$g->{out}, qr/Breakpoint 1,/, $timeout),
 	'the scan stopped marking entries on a chain page')
   or diag($g->{out});
+# the backtrace (bt 3: frames #0 to #2) comes after the stop itself
+pump_until_match(\$g->{out}, qr/^#2 /m, $timeout);
 like($g->{out}, qr/xh_kill_chain_page|xh_kill_flush/, 'called from the kill flush')
   or diag($g->{out});
 
