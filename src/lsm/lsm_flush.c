@@ -415,6 +415,7 @@ typedef struct LsmFlushShared
 	BlockNumber first;			/* its map range */
 	bool		flushable;
 	bool		freeable;
+	int			nused;			/* its items (copies and tombstones) */
 } LsmFlushShared;
 
 /*
@@ -437,6 +438,7 @@ lsm_flush_shared_page(Relation rel, HTAB *shared, Buffer buf,
 		fs->first = LsmPageGetOpaque(page)->lpo_aux;
 		fs->flushable = lsm_page_is_flushable(rel, buf, OldestXmin);
 		fs->freeable = fs->flushable;
+		fs->nused = lsm_page_used_items(page);
 		for (OffsetNumber lp = FirstOffsetNumber;
 			 fs->freeable && lp <= PageGetMaxOffsetNumber(page); lp++)
 		{
@@ -502,15 +504,39 @@ typedef struct LsmFlushedPage
 	BlockNumber lblock;
 	BlockNumber blkno;
 	XLogRecPtr	lsn;
+	int			noverlay;		/* its items, if an overlay page */
 } LsmFlushedPage;
+
+/*
+ * lsm_page_used_items -- the used line pointers of a memtable page
+ * (locked).  On an overlay page each is a copy of a version that lives in
+ * a run, or a tombstone or LP_DEAD item where such a copy was removed, and
+ * hides the run's version from readers.
+ */
+int
+lsm_page_used_items(Page page)
+{
+	int			n = 0;
+
+	for (OffsetNumber off = FirstOffsetNumber;
+		 off <= PageGetMaxOffsetNumber(page); off++)
+		if (ItemIdIsUsed(PageGetItemId(page, off)))
+			n++;
+	return n;
+}
 
 /*
  * lsm_flush -- write the flushable memtable pages as a new run.  Returns
  * the number of pages flushed.  With !wait, gives up at once if another
  * flush, compaction or VACUUM is running.
+ *
+ * If hidden_freed is given, *hidden_freed is set to the items of the
+ * overlay pages the flush freed (lsm_page_used_items): the run versions
+ * they hid are hidden now by the new run's entries of the same TIDs
+ * (VACUUM's row count, lsm_vacuum.c).
  */
 int
-lsm_flush(Relation rel, bool wait)
+lsm_flush(Relation rel, bool wait, double *hidden_freed)
 {
 	BlockNumber nlblocks;
 	BlockNumber insert_page = InvalidBlockNumber;
@@ -529,6 +555,8 @@ lsm_flush(Relation rel, bool wait)
 	TransactionId latestRemovedXid = InvalidTransactionId;
 	uint32		run_id;
 
+	if (hidden_freed != NULL)
+		*hidden_freed = 0;
 	if (!lsm_maint_lock_for_switch(rel, wait, "flush"))
 		return 0;
 
@@ -605,6 +633,9 @@ lsm_flush(Relation rel, bool wait)
 		pages[npages].lblock = lblock;
 		pages[npages].blkno = BufferGetBlockNumber(buf);
 		pages[npages].lsn = lsm_page_token(rel, BufferGetPage(buf));
+		pages[npages].noverlay =
+			(LsmPageGetOpaque(BufferGetPage(buf))->lpo_flags & LSM_MEM_OVERLAY) ?
+			lsm_page_used_items(BufferGetPage(buf)) : 0;
 		npages++;
 		UnlockReleaseBuffer(buf);
 	}
@@ -636,7 +667,11 @@ lsm_flush(Relation rel, bool wait)
 		CHECK_FOR_INTERRUPTS();
 		if (lsm_release_flushed_page(rel, pages[i].lblock, pages[i].blkno,
 									 pages[i].lsn))
+		{
 			nfreed++;
+			if (hidden_freed != NULL)
+				*hidden_freed += pages[i].noverlay;
+		}
 	}
 	if (w != NULL)
 	{
@@ -652,6 +687,8 @@ lsm_flush(Relation rel, bool wait)
 			{
 				nfreed++;
 				npages++;
+				if (hidden_freed != NULL)
+					*hidden_freed += fs->nused;
 			}
 		}
 	}
@@ -1296,7 +1333,7 @@ lsm_compact(PG_FUNCTION_ARGS)
 				 errhint("lsm_compact() cannot run on a standby.")));
 
 	lsm_settings_load(rel);
-	flushed = lsm_flush(rel, true);
+	flushed = lsm_flush(rel, true, NULL);
 	merged = lsm_compact_runs(rel, full, true);
 	if (full)
 		(void) lsm_shrink(rel, true, false);

@@ -694,6 +694,7 @@ extern LsmRunSet *lsm_runset_cached_ext(Relation rel, bool check_manifest);
 extern LsmRunEntry *lsm_runset_lookup(Relation rel, LsmRunSet *rs,
 									  ItemPointer tid);
 extern int	lsm_runs_dead_tids(Relation rel, int max, ItemPointer *tids);
+extern double lsm_runs_hidden_versions(Relation rel);
 extern uint32 lsm_manifest_switch(Relation rel, const uint32 *remove,
 								  int nremove, LsmManifestRun *add, int nadd,
 								  uint64 flushed_bytes,
@@ -756,7 +757,8 @@ extern const char *lsm_enum_name(const struct config_enum_entry *names, int v,
 								 const char *what);
 extern PGDLLIMPORT int lsm_vacuum_flush_min_pages;
 extern PGDLLIMPORT int lsm_vacuum_merge_tombstone_pct;
-extern int	lsm_flush(Relation rel, bool wait);
+extern int	lsm_flush(Relation rel, bool wait, double *hidden_freed);
+extern int	lsm_page_used_items(Page page);
 extern void lsm_free_run_pages(Relation rel, LsmRun *run);
 extern void lsm_maybe_flush(Relation rel);
 extern void lsm_record_free_page(Relation rel, BlockNumber blkno);

@@ -968,24 +968,18 @@ lsm_cmp_removed(const void *a, const void *b)
 }
 
 /*
- * lsm_runs_dead_tids -- the TIDs whose newest entry in the runs is a dead
- * entry (a version a flush removed while index entries could still lead to
- * it), sorted, in a palloc'd *tids; returns how many.  A dead entry that a
- * newer run hides with a tombstone (lsm_publish_tombstones) does not count.
- * Only runs with tombstones can hold either (both are counted as
- * tombstones), so only those are read, newest first; once a run brings
- * the entries of either kind to max, the older runs wait for the next
- * call, which keeps the answer right for what was read.  At most max TIDs
- * are returned.
+ * lsm_runs_removed -- the tombstones and dead entries of the runs of rs, in
+ * a palloc'd *removed sorted by TID and then newest run first; returns how
+ * many.  Only runs with tombstones can hold either (both are counted as
+ * tombstones), so only those are read, newest first, until a run brings
+ * the count to max.
  */
-int
-lsm_runs_dead_tids(Relation rel, int max, ItemPointer *tids)
+static int
+lsm_runs_removed(Relation rel, LsmRunSet *rs, int max, LsmRemovedTid **removedp)
 {
-	LsmRunSet  *rs = lsm_runset_create(rel, CurrentMemoryContext);
 	LsmRemovedTid *removed;
 	int			cap = 1024;
 	int			n = 0;
-	int			ndead = 0;
 
 	removed = palloc(sizeof(LsmRemovedTid) * cap);
 	for (int r = 0; r < rs->nruns && n < max; r++)
@@ -1019,10 +1013,34 @@ lsm_runs_dead_tids(Relation rel, int max, ItemPointer *tids)
 			}
 		}
 	}
+	qsort(removed, n, sizeof(LsmRemovedTid), lsm_cmp_removed);
+	*removedp = removed;
+	return n;
+}
+
+/*
+ * lsm_runs_dead_tids -- the TIDs whose newest entry in the runs is a dead
+ * entry (a version a flush removed while index entries could still lead to
+ * it), sorted, in a palloc'd *tids; returns how many.  A dead entry that a
+ * newer run hides with a tombstone (lsm_publish_tombstones) does not count.
+ * Only runs with tombstones can hold either (both are counted as
+ * tombstones), so only those are read, newest first; once a run brings
+ * the entries of either kind to max, the older runs wait for the next
+ * call, which keeps the answer right for what was read.  At most max TIDs
+ * are returned.
+ */
+int
+lsm_runs_dead_tids(Relation rel, int max, ItemPointer *tids)
+{
+	LsmRunSet  *rs = lsm_runset_create(rel, CurrentMemoryContext);
+	LsmRemovedTid *removed;
+	int			n;
+	int			ndead = 0;
+
+	n = lsm_runs_removed(rel, rs, max, &removed);
 	lsm_runset_free(rs);
 
 	/* the newest entry of each TID decides */
-	qsort(removed, n, sizeof(LsmRemovedTid), lsm_cmp_removed);
 	*tids = palloc(sizeof(ItemPointerData) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
@@ -1033,4 +1051,58 @@ lsm_runs_dead_tids(Relation rel, int max, ItemPointer *tids)
 	}
 	pfree(removed);
 	return ndead;
+}
+
+/*
+ * lsm_runs_hidden_versions -- how many versions of the runs the tombstones
+ * and dead entries of newer runs hide, for the row count VACUUM stores.
+ *
+ * A TID counts once however many such entries lie over it (VACUUM
+ * publishes a tombstone over each dead entry whose index entries it has
+ * deleted), and only if an older run may hold a version of it: one whose
+ * TID range and bloom filter do not rule the TID out, and which holds no
+ * tombstone or dead entry of it.  A dead entry whose version never reached
+ * a run (inserted and removed in the memtable, flushed since) hides
+ * nothing.  A false positive of a bloom filter (about 1 %) counts a
+ * version too many; a run without a filter is assumed to hold the TID.
+ */
+double
+lsm_runs_hidden_versions(Relation rel)
+{
+	LsmRunSet  *rs = lsm_runset_create(rel, CurrentMemoryContext);
+	LsmRemovedTid *removed;
+	int			n;
+	double		hidden = 0;
+	int			i = 0;
+	int			groups = 0;
+
+	n = lsm_runs_removed(rel, rs, INT_MAX, &removed);
+	while (i < n)
+	{
+		int			first = i;
+		int			end = i + 1;
+		int			k = first;
+
+		while (end < n && ItemPointerEquals(&removed[end].tid, &removed[first].tid))
+			end++;
+		/* the group's run orders ascend: skip the runs that remove it */
+		for (int r = removed[first].run_order + 1; r < rs->nruns; r++)
+		{
+			while (k < end && removed[k].run_order < r)
+				k++;
+			if (k < end && removed[k].run_order == r)
+				continue;
+			if (lsm_run_may_contain(rel, rs->runs[r], &removed[first].tid))
+			{
+				hidden += 1;
+				break;
+			}
+		}
+		i = end;
+		if (++groups % 1024 == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	pfree(removed);
+	lsm_runset_free(rs);
+	return hidden;
 }

@@ -2609,7 +2609,7 @@ lsm_maybe_flush(Relation rel)
 	if (c == NULL || !c->flush_wanted)
 		return;
 	c->flush_wanted = false;
-	flushed = lsm_flush(rel, false);
+	flushed = lsm_flush(rel, false, NULL);
 	if (flushed > 0)
 		(void) lsm_compact_runs(rel, false, false);
 	metabuf = lsm_read_metapage(rel, BUFFER_LOCK_SHARE);
