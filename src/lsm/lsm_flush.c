@@ -13,7 +13,9 @@
  *
  *	- Flush takes memtable pages all of whose versions are like that (or
  *	  are tombstones), except the newest page that takes insertions, and
- *	  writes them as one run of level 1 (lsm_run.c), in logical block order.
+ *	  writes them as one run of level 1 (lsm_run.c), in logical block order
+ *	  (but for the versions on overlay pages made for copies, which the
+ *	  runs hold already: lsm_page_to_run).
  *	  The run is published by a manifest switch; only then are the flushed
  *	  pages unmapped and freed, each in its own WAL record, and only if the
  *	  page has not changed since it was read (same LSN, or same contents
@@ -349,13 +351,32 @@ lsm_page_is_flushable(Relation rel, Buffer buf, TransactionId OldestXmin)
 /*
  * Write the items of logical block lblock on a flushable memtable page
  * (locked) to the run, in offset order: all of the page, or on a shared
- * overlay page the items of that block.
+ * overlay page the items of that block.  Returns the number of entries
+ * written.
+ *
+ * A version on an overlay page made for copies (LSM_MEM_COPIES, and every
+ * shared page) is not written: such a page holds only copies of versions
+ * that live in the runs (lsm_page_put_tuple; it is sealed and never takes
+ * insertions), and a copy that is fit for a run has the run's data, its
+ * committed xmin and no xmax that counts (a lock that has ended, an
+ * aborted deleter or updater), so the run's version, which the page hid,
+ * answers for it once the page is freed.  Writing it again gave the new
+ * run a duplicate of every row that a row lock (a foreign-key check, say)
+ * had copied, until a merge dropped it (before 2026-12-07).  On a shared
+ * page read again after it was found flushable, an item that changed
+ * since stays on the page, which is not freed.  Any other overlay page was
+ * an ordinary page once and may hold versions no run holds (an insertion
+ * into it while its flush was under way), so its versions are written.
  */
-static void
+static int
 lsm_page_to_run(Relation rel, Buffer buf, BlockNumber lblock,
 				LsmRunWriter *w, TransactionId OldestXmin,
 				TransactionId *latestRemovedXid)
 {
+	int			nwritten = 0;
+	bool		copies = (LsmPageGetOpaque(BufferGetPage(buf))->lpo_flags &
+						  (LSM_MEM_COPIES | LSM_MEM_SHARED)) != 0;
+
 	Page		page = BufferGetPage(buf);
 	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
 	bool		shared = LsmPageIsShared(page);
@@ -379,27 +400,31 @@ lsm_page_to_run(Relation rel, Buffer buf, BlockNumber lblock,
 			case LSM_FLUSH_NOTHING:
 				break;
 			case LSM_FLUSH_VERSION:
+				if (copies)
+					break;		/* the runs hold it */
 				lsm_run_writer_add(w, &tid, tup.t_data, tup.t_len, frozen);
+				nwritten++;
 				break;
 			case LSM_FLUSH_TOMBSTONE:
 				lsm_run_writer_add(w, &tid, NULL, 0, false);
+				nwritten++;
 				break;
 			case LSM_FLUSH_DEAD:
 				lsm_run_writer_add_dead(w, &tid);
+				nwritten++;
 				break;
 			case LSM_FLUSH_KEEP:
 
 				/*
 				 * Only on a shared page read again after it was found
 				 * flushable, changed since: its LSN changed too, so it is
-				 * not freed, and its item keeps hiding what is written
-				 * here.
+				 * not freed, and its item stays, hiding the runs' version.
 				 */
-				if (lsm_run_takes(tup.t_data, tup.t_len))
-					lsm_run_writer_add(w, &tid, tup.t_data, tup.t_len, frozen);
+				Assert(shared);
 				break;
 		}
 	}
+	return nwritten;
 }
 
 /*
@@ -415,14 +440,15 @@ typedef struct LsmFlushShared
 	BlockNumber first;			/* its map range */
 	bool		flushable;
 	bool		freeable;
-	int			nused;			/* its items (copies and tombstones) */
+	int			nwritten;		/* entries written from it */
 } LsmFlushShared;
 
 /*
  * A shared overlay page met at logical block lblock (locked in buf): may
- * its items of lblock go to the run?  Updates what the flush knows of it.
+ * its items of lblock go to the run (->flushable)?  Updates and returns
+ * what the flush knows of it.
  */
-static bool
+static LsmFlushShared *
 lsm_flush_shared_page(Relation rel, HTAB *shared, Buffer buf,
 					  BlockNumber lblock, TransactionId OldestXmin)
 {
@@ -438,7 +464,7 @@ lsm_flush_shared_page(Relation rel, HTAB *shared, Buffer buf,
 		fs->first = LsmPageGetOpaque(page)->lpo_aux;
 		fs->flushable = lsm_page_is_flushable(rel, buf, OldestXmin);
 		fs->freeable = fs->flushable;
-		fs->nused = lsm_page_used_items(page);
+		fs->nwritten = 0;
 		for (OffsetNumber lp = FirstOffsetNumber;
 			 fs->freeable && lp <= PageGetMaxOffsetNumber(page); lp++)
 		{
@@ -450,7 +476,7 @@ lsm_flush_shared_page(Relation rel, HTAB *shared, Buffer buf,
 	}
 	else if (lsm_page_token(rel, page) != fs->lsn)
 		fs->flushable = fs->freeable = false;
-	return fs->flushable;
+	return fs;
 }
 
 /*
@@ -504,36 +530,21 @@ typedef struct LsmFlushedPage
 	BlockNumber lblock;
 	BlockNumber blkno;
 	XLogRecPtr	lsn;
-	int			noverlay;		/* its items, if an overlay page */
+	int			noverlay;		/* entries written from it, if an overlay
+								 * page */
 } LsmFlushedPage;
-
-/*
- * lsm_page_used_items -- the used line pointers of a memtable page
- * (locked).  On an overlay page each is a copy of a version that lives in
- * a run, or a tombstone or LP_DEAD item where such a copy was removed, and
- * hides the run's version from readers.
- */
-int
-lsm_page_used_items(Page page)
-{
-	int			n = 0;
-
-	for (OffsetNumber off = FirstOffsetNumber;
-		 off <= PageGetMaxOffsetNumber(page); off++)
-		if (ItemIdIsUsed(PageGetItemId(page, off)))
-			n++;
-	return n;
-}
 
 /*
  * lsm_flush -- write the flushable memtable pages as a new run.  Returns
  * the number of pages flushed.  With !wait, gives up at once if another
  * flush, compaction or VACUUM is running.
  *
- * If hidden_freed is given, *hidden_freed is set to the items of the
- * overlay pages the flush freed (lsm_page_used_items): the run versions
- * they hid are hidden now by the new run's entries of the same TIDs
- * (VACUUM's row count, lsm_vacuum.c).
+ * If hidden_freed is given, *hidden_freed is set to the number of entries
+ * the new run took from the overlay pages the flush freed: the run
+ * versions those items hid are hidden now by these entries of the same
+ * TIDs (VACUUM's row count, lsm_vacuum.c).  The versions on a freed page
+ * made for copies are not written (lsm_page_to_run): the runs' versions
+ * they hid are the rows again.
  */
 int
 lsm_flush(Relation rel, bool wait, double *hidden_freed)
@@ -594,6 +605,7 @@ lsm_flush(Relation rel, bool wait, double *hidden_freed)
 	{
 		BlockNumber blkno = lsm_map_lookup(rel, lblock);
 		Buffer		buf;
+		int			nwritten;
 
 		CHECK_FOR_INTERRUPTS();
 		if (blkno == InvalidBlockNumber || blkno == insert_page)
@@ -605,12 +617,16 @@ lsm_flush(Relation rel, bool wait, double *hidden_freed)
 		if (LsmPageIsShared(BufferGetPage(buf)))
 		{
 			/* (freed after the publication, from the hash table) */
-			if (lsm_flush_shared_page(rel, shared, buf, lblock, OldestXmin))
+			LsmFlushShared *fs = lsm_flush_shared_page(rel, shared, buf,
+													   lblock, OldestXmin);
+
+			if (fs->flushable)
 			{
 				if (w == NULL)
 					w = lsm_run_writer_begin(rel, run_id, 0, 0);
-				lsm_page_to_run(rel, buf, lblock, w, OldestXmin,
-								&latestRemovedXid);
+				fs->nwritten += lsm_page_to_run(rel, buf, lblock, w,
+												OldestXmin,
+												&latestRemovedXid);
 			}
 			UnlockReleaseBuffer(buf);
 			continue;
@@ -624,7 +640,8 @@ lsm_flush(Relation rel, bool wait, double *hidden_freed)
 
 		if (w == NULL)
 			w = lsm_run_writer_begin(rel, run_id, 0, 0);
-		lsm_page_to_run(rel, buf, lblock, w, OldestXmin, &latestRemovedXid);
+		nwritten = lsm_page_to_run(rel, buf, lblock, w, OldestXmin,
+								   &latestRemovedXid);
 		if (npages >= maxpages)
 		{
 			maxpages *= 2;
@@ -635,7 +652,7 @@ lsm_flush(Relation rel, bool wait, double *hidden_freed)
 		pages[npages].lsn = lsm_page_token(rel, BufferGetPage(buf));
 		pages[npages].noverlay =
 			(LsmPageGetOpaque(BufferGetPage(buf))->lpo_flags & LSM_MEM_OVERLAY) ?
-			lsm_page_used_items(BufferGetPage(buf)) : 0;
+			nwritten : 0;
 		npages++;
 		UnlockReleaseBuffer(buf);
 	}
@@ -688,7 +705,7 @@ lsm_flush(Relation rel, bool wait, double *hidden_freed)
 				nfreed++;
 				npages++;
 				if (hidden_freed != NULL)
-					*hidden_freed += fs->nused;
+					*hidden_freed += fs->nwritten;
 			}
 		}
 	}

@@ -758,7 +758,6 @@ extern const char *lsm_enum_name(const struct config_enum_entry *names, int v,
 extern PGDLLIMPORT int lsm_vacuum_flush_min_pages;
 extern PGDLLIMPORT int lsm_vacuum_merge_tombstone_pct;
 extern int	lsm_flush(Relation rel, bool wait, double *hidden_freed);
-extern int	lsm_page_used_items(Page page);
 extern void lsm_free_run_pages(Relation rel, LsmRun *run);
 extern void lsm_maybe_flush(Relation rel);
 extern void lsm_record_free_page(Relation rel, BlockNumber blkno);

@@ -1558,7 +1558,7 @@ lsm_new_mem_page_internal(Relation rel, BlockNumber overlay_lblock,
 		lsm_init_page(page, LSM_PAGE_MEM,
 					  shared ? lsm_map_range_first(lblock) : lblock);
 		LsmPageGetOpaque(page)->lpo_flags |= LSM_MEM_OVERLAY | LSM_MEM_SEALED |
-			(shared ? LSM_MEM_SHARED : 0);
+			LSM_MEM_COPIES | (shared ? LSM_MEM_SHARED : 0);
 		if (BufferIsValid(vmbuf))
 			lsm_vm_clear_block_in_record(state, lblock, vmbuf);
 		if (shared)
@@ -1857,7 +1857,7 @@ lsm_move_shared_block(Relation rel, BlockNumber lblock, Size len)
 	{
 		lsm_init_page(newpage, LSM_PAGE_MEM, shared_target ? first : lblock);
 		LsmPageGetOpaque(newpage)->lpo_flags |= LSM_MEM_OVERLAY | LSM_MEM_SEALED |
-			(shared_target ? LSM_MEM_SHARED : 0);
+			LSM_MEM_COPIES | (shared_target ? LSM_MEM_SHARED : 0);
 		meta->mem_pages++;
 		meta->overlay_pages++;
 		mem_pages = meta->mem_pages;

@@ -81,6 +81,11 @@ typedef LsmPageOpaqueData *LsmPageOpaque;
 										 * blocks of one map range: each item
 										 * starts with its TID (always with
 										 * OVERLAY and SEALED) */
+#define LSM_MEM_COPIES			0x10	/* an overlay page made for copies of
+										 * versions that live in the runs: it
+										 * never held anything else (set since
+										 * 2026-12-07; a shared page always
+										 * is one) */
 
 /*
  * Shared overlay pages.

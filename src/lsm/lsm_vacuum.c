@@ -815,6 +815,24 @@ lsm_vacuum_shared_page(LsmVacState *vs, Buffer buf)
 }
 
 /*
+ * The used line pointers of a memtable page (locked).  On an overlay page
+ * each is a copy of a version that lives in a run, or a tombstone or
+ * LP_DEAD item where such a copy was removed, and hides the run's version
+ * from readers.
+ */
+static int
+lsm_page_used_items(Page page)
+{
+	int			n = 0;
+
+	for (OffsetNumber off = FirstOffsetNumber;
+		 off <= PageGetMaxOffsetNumber(page); off++)
+		if (ItemIdIsUsed(PageGetItemId(page, off)))
+			n++;
+	return n;
+}
+
+/*
  * First pass over one memtable page (pinned, not locked): remove dead
  * versions, freeze old ones, set the visibility map bit.
  *
