@@ -471,6 +471,18 @@ lsm_verify_mem_page(Relation rel, Buffer buf, BlockNumber lblock)
 					("Memtable page has %u line pointers, at most %d allowed.",
 					 (unsigned) PageGetMaxOffsetNumber(page),
 					 LSM_MAX_TUPLES_PER_PAGE));
+
+	/*
+	 * A flush writes no version of a page made for copies (lsm_page_to_run):
+	 * the flag must not appear on a page that could hold anything else.
+	 */
+	if ((LsmPageGetOpaque(page)->lpo_flags & ~LSM_MEM_FLAGS) != 0 ||
+		((LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_COPIES) &&
+		 (LsmPageGetOpaque(page)->lpo_flags & (LSM_MEM_OVERLAY | LSM_MEM_SEALED)) !=
+		 (LSM_MEM_OVERLAY | LSM_MEM_SEALED)))
+		LSM_CORRUPT(rel, BufferGetBlockNumber(buf),
+					("Memtable page has invalid flags %u.",
+					 (unsigned) LsmPageGetOpaque(page)->lpo_flags));
 }
 
 /*

@@ -86,6 +86,7 @@ typedef LsmPageOpaqueData *LsmPageOpaque;
 										 * never held anything else (set since
 										 * 2026-12-07; a shared page always
 										 * is one) */
+#define LSM_MEM_FLAGS			0x1f	/* all of them */
 
 /*
  * Shared overlay pages.

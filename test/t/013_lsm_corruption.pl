@@ -8,6 +8,7 @@
 #
 #   * the special area of a memtable page (page id and type),
 #   * a line pointer of a memtable page (pointing past the page),
+#   * the flags of a memtable page ("made for copies" on an ordinary page),
 #   * a tuple header of a memtable page (header size),
 #   * the metapage's magic number,
 #   * the map in the metapage (a logical block mapped to the memtable page
@@ -246,6 +247,17 @@ check_corruption('map entry past the end of the file', '(?:0|100000)',
 my $lp3 = unpack('L', substr(read_page(3), 24, 4));
 write_file_bytes($file, 3 * BLCKSZ + 24, pack('L', ($lp3 & 0x7FFF) | (1 << 15) | (10 << 17)));
 check_corruption('short line pointer on block 3', 3);
+
+# --- the flags of block 1: "made for copies" on an ordinary page ---------------------------
+
+# A flush writes no version of a page made for copies (0x10), so the flag
+# on a page that holds the table's own rows must be caught before a flush
+# could drop them.  (Block 1, the first the writes read: they fail before
+# they change anything that putting the file back would not undo.)
+my $flags1 = unpack('C', substr(read_page(1), BLCKSZ - 3, 1));
+is($flags1 & 0x12, 0, 'block 1 is an ordinary memtable page');
+write_file_bytes($file, 1 * BLCKSZ + BLCKSZ - 3, pack('C', $flags1 | 0x10));
+check_corruption('flag "made for copies" on block 1', 1, writes => 1);
 
 # --- the TID prefix of an item of a shared overlay page -----------------------------------
 
