@@ -208,11 +208,15 @@ lsm_page_is_truncatable(Relation rel, BlockNumber blkno, LsmManifest m)
  * found without its lock: the free pages (and pages of runs not listed as
  * live, which it frees first) above the highest page that cannot move (of
  * a listed run, or a shared overlay page; see lsm_move_page).  The pages
- * in use among them would move into free pages further down.  VACUUM
- * asks this before it tries the AccessExclusiveLock, as heap's VACUUM
- * counts its empty tail first.  The count stops at "enough".  The caller
- * holds the maintenance lock, so no run is written or freed meanwhile; the
- * count reads only the pages above the runs.
+ * in use among them would move into free pages further down, and there is
+ * always room for them: if the last k pages (k the count) hold x pages in
+ * use, they hold only k - x free ones, so at least x of the k counted free
+ * pages lie below them.  (A page that cannot be moved at the moment,
+ * pinned by a reader, makes the cut smaller, as a row arriving makes
+ * heap's.)  VACUUM asks this before it tries the AccessExclusiveLock, as
+ * heap's VACUUM counts its empty tail first.  The count stops at "enough".
+ * The caller holds the maintenance lock, so no run is written or freed
+ * meanwhile; the count reads only the pages above the runs.
  */
 BlockNumber
 lsm_shrink_freeable(Relation rel, BlockNumber enough)
