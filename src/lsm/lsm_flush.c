@@ -373,13 +373,12 @@ lsm_page_to_run(Relation rel, Buffer buf, BlockNumber lblock,
 				LsmRunWriter *w, TransactionId OldestXmin,
 				TransactionId *latestRemovedXid)
 {
-	int			nwritten = 0;
-	bool		copies = (LsmPageGetOpaque(BufferGetPage(buf))->lpo_flags &
-						  (LSM_MEM_COPIES | LSM_MEM_SHARED)) != 0;
-
 	Page		page = BufferGetPage(buf);
 	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
 	bool		shared = LsmPageIsShared(page);
+	bool		copies = (LsmPageGetOpaque(page)->lpo_flags &
+						  (LSM_MEM_COPIES | LSM_MEM_SHARED)) != 0;
+	int			nwritten = 0;
 	OffsetNumber lps[LSM_MAX_TUPLES_PER_PAGE + 1];
 
 	if (shared)
