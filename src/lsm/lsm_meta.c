@@ -447,6 +447,7 @@ void
 lsm_verify_mem_page(Relation rel, Buffer buf, BlockNumber lblock)
 {
 	Page		page = BufferGetPage(buf);
+	uint8		flags;
 
 	lsm_verify_page(rel, buf, LSM_PAGE_MEM);
 	if (LsmPageIsShared(page))
@@ -476,13 +477,13 @@ lsm_verify_mem_page(Relation rel, Buffer buf, BlockNumber lblock)
 	 * A flush writes no version of a page made for copies (lsm_page_to_run):
 	 * the flag must not appear on a page that could hold anything else.
 	 */
-	if ((LsmPageGetOpaque(page)->lpo_flags & ~LSM_MEM_FLAGS) != 0 ||
-		((LsmPageGetOpaque(page)->lpo_flags & LSM_MEM_COPIES) &&
-		 (LsmPageGetOpaque(page)->lpo_flags & (LSM_MEM_OVERLAY | LSM_MEM_SEALED)) !=
+	flags = LsmPageGetOpaque(page)->lpo_flags;
+	if ((flags & ~LSM_MEM_FLAGS) != 0 ||
+		((flags & LSM_MEM_COPIES) &&
+		 (flags & (LSM_MEM_OVERLAY | LSM_MEM_SEALED)) !=
 		 (LSM_MEM_OVERLAY | LSM_MEM_SEALED)))
 		LSM_CORRUPT(rel, BufferGetBlockNumber(buf),
-					("Memtable page has invalid flags %u.",
-					 (unsigned) LsmPageGetOpaque(page)->lpo_flags));
+					("Memtable page has invalid flags %u.", (unsigned) flags));
 }
 
 /*

@@ -1101,8 +1101,8 @@ lsm_vacuum_table_is_empty(Relation rel, BlockNumber nblocks)
 }
 
 /*
- * The versions in the listed runs, and their tombstones (each of which
- * hides a version of an older run until a merge drops both).
+ * The versions in the listed runs, and their tombstones and dead entries
+ * (lsm_runs_hidden_versions tells which versions these hide).
  */
 static double
 lsm_vacuum_run_versions(Relation rel, double *tombstones)
@@ -1135,8 +1135,9 @@ lsm_vacuum_run_versions(Relation rel, double *tombstones)
  * the tombstone VACUUM publishes over a dead entry hides the same version
  * as the dead entry, so that after such entries the count was low until a
  * merge.  Still inexact until a merge of the runs concerned
- * (doc/lsm-design.md, VACUUM): a live copy a flush took is counted in the
- * new run and in the older one.
+ * (doc/lsm-design.md, VACUUM): a live version a flush wrote from an overlay
+ * page that was an ordinary page once is counted in the new run and in the
+ * older one (pages made for copies write none, lsm_page_to_run).
  */
 static double
 lsm_vacuum_run_live(LsmVacState *vs)
@@ -1625,10 +1626,11 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 				vs.live_versions = Max(vs.live_versions - moved, 0);
 
 			/*
-			 * The items of the overlay pages it freed went to the run too:
-			 * the new run's tombstones and copies hide what they hid.  (A
-			 * copy that is still live, one made by a row lock, is then
-			 * counted in both runs until a merge drops the older one.)
+			 * The entries it wrote from the overlay pages it freed hide
+			 * now what those pages' items hid.  (The live copies on a
+			 * freed page made for copies were not written: the runs'
+			 * versions they hid are the rows again, still counted once
+			 * by the page scan and hidden once here.)
 			 */
 			vs.hidden_versions = Max(vs.hidden_versions - hidden_freed, 0);
 		}
@@ -1637,7 +1639,6 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 		PGAlignedBlock mbuf;
 		LsmManifest m = (LsmManifest) mbuf.data;
 		bool		full = false;
-		double		run_live = 0;
 
 		lsm_manifest_read(rel, m);
 		for (uint32 r = 0; r < m->nruns; r++)
@@ -1684,8 +1685,7 @@ lsm_relation_vacuum(Relation rel, VacuumParams *params,
 		 * a tombstone or an overlay item hides (doc/lsm-design.md,
 		 * VACUUM).
 		 */
-		run_live = lsm_vacuum_run_live(&vs);
-		vs.live_versions += run_live;
+		vs.live_versions += lsm_vacuum_run_live(&vs);
 	}
 
 	if (params->truncate != VACOPTVALUE_DISABLED)
