@@ -23,8 +23,10 @@
 #
 # Every figure is the median of its samples; ratio = extension / baseline.
 # A metric's unit and direction follow from its name: *_s seconds, *_ms
-# milliseconds, *_bytes bytes (shown in MiB) -- lower is better; *_per_s and
-# *_tps per second -- higher is better.
+# milliseconds, *_us microseconds, *_bytes bytes (shown in MiB) -- lower is
+# better; *_per_s and *_tps per second -- higher is better.
+# A metric named mixed_BASE__X was measured in runs that mix the extension's
+# and baseline BASE's queries, and is compared with BASE only.
 #
 use strict;
 use utf8;
@@ -104,12 +106,15 @@ sub metric_info
 	my ($base, $unit, $better, $scale);
 	if ($m =~ /^(.*)_bytes$/) { ($base, $unit, $better, $scale) = ($1, 'MiB', 'lower', 1 / 1048576); }
 	elsif ($m =~ /^(.*)_ms$/) { ($base, $unit, $better, $scale) = ($1, 'ms', 'lower', 1); }
+	elsif ($m =~ /^(.*)_us$/) { ($base, $unit, $better, $scale) = ($1, 'µs', 'lower', 1); }
 	elsif ($m =~ /^(.*)_rows_per_s$/) { ($base, $unit, $better, $scale) = ($1, 'rows/s', 'higher', 1); }
 	elsif ($m =~ /^(.*)_per_s$/) { ($base, $unit, $better, $scale) = ($1, '/s', 'higher', 1); }
 	elsif ($m =~ /^(.*)_tps$/) { ($base, $unit, $better, $scale) = ($1, 'tps', 'higher', 1); }
 	elsif ($m =~ /^(.*)_s$/) { ($base, $unit, $better, $scale) = ($1, 's', 'lower', 1); }
 	else { ($base, $unit, $better, $scale) = ($m, '', '', 1); }
 	my $label = $base;
+	# mixed_BASE__X: X measured in runs that mix the extension and BASE
+	$label =~ s/^mixed_.+?__(.*)$/$1, mixed runs/;
 	$label =~ s/_/ /g;
 	$label =~ s/\bwal\b/WAL/g;
 	$label =~ s/\btpcb\b/tpcb-like/g;
@@ -185,6 +190,9 @@ for my $w (@workloads)
 		my $ev = median(@{ $s->{$ext} || [] });
 		for my $b (@bases)
 		{
+			# a metric of runs mixed with one baseline (mixed_BASE__...) is
+			# compared with that baseline only
+			next if $m =~ /^mixed_(.+?)__/ && $1 ne $b;
 			my $bv = median(@{ $s->{$b} || [] });
 			# a metric no arm measured against this baseline: skip the pair
 			next if !defined $bv && !defined $ev;
@@ -376,7 +384,7 @@ my @pr = grep { defined $_->{ratio} && $_->{ratio} > 0 } @rows;
 if (@pr)
 {
 	my ($lo, $hi) = (1, 1);
-	open(my $fh, '>', "$dir/plots/ratios.dat") or die;
+	open(my $fh, '>:encoding(UTF-8)', "$dir/plots/ratios.dat") or die;
 	my $i = 0;
 	for my $r (@pr)
 	{
@@ -398,6 +406,7 @@ if (@pr)
 	my $h = 140 + 19 * scalar @pr;
 	my $n = scalar @pr;
 	my $gp = <<"EOF";
+set encoding utf8
 set terminal pngcairo size 1200,$h font "sans,9" noenhanced
 set output '$dir/ratios.png'
 set datafile separator "\\t"

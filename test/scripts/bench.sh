@@ -455,8 +455,9 @@ sql_step() {
 }
 
 # pgbench_step WORKLOAD ARM REP METRIC [PGOPTIONS] -- pgbench args...
-# Runs pgbench on the bench database; records its tps as METRIC; its
-# progress lines (-P) are kept in progress/WORKLOAD.ARM.REP.pgbench.
+# Runs pgbench on the bench database; records its tps as METRIC (unless
+# METRIC is empty); its progress lines (-P) are kept in
+# progress/WORKLOAD.ARM.REP.pgbench.
 pgbench_step() {
 	local wl=$1 arm=$2 rep=$3 metric=$4 opts="" out rc=0 tps
 	shift 4
@@ -484,7 +485,7 @@ pgbench_step() {
 		echo "bench: pgbench step $wl $arm #$rep had failed transactions" >&2
 		return 1
 	fi
-	record_output "$wl" "$arm" "$rep" <<<"$metric|$tps"
+	[ -z "$metric" ] || record_output "$wl" "$arm" "$rep" <<<"$metric|$tps"
 }
 
 # checkpoint -- the CHECKPOINT before an arm that is not one SQL step
@@ -1061,7 +1062,57 @@ index_workload() {
 	index_copies "$IX_SRC" "$@" || return 1
 	arms index_build_step "$@" || return 1
 	for arm in "$@"; do index_plan "$arm"; done
-	arms_q index_query_step "$@"
+	arms_q index_query_step "$@" || return 1
+	if [ "$IX_KIND" = pgbench ]; then
+		local rep base ext=${!#}
+		for ((rep = 1; rep <= Q_ROUNDS; rep++)); do
+			for base in "${@:1:$#-1}"; do
+				index_mixed_step "$rep" "$base" "$ext" || return 1
+			done
+		done
+	fi
+}
+
+# index_mixed_step REP BASE EXT -- the pgbench scripts of arms BASE and EXT
+# (written by index_query_step) in one pgbench run of 2 * LOOKUP_S
+# seconds, in which each of the 2 clients picks one of the two scripts at
+# random for every transaction, after a restart and a pg_prewarm of both
+# arms' tables and indexes.  Records each arm's mean transaction latency
+# (from pgbench's log of every transaction) as mixed_BASE__<metric>_us,
+# which the report compares with BASE only.  Separate runs' rates spread by
+# 10-30 % on a machine whose speed swings; here both arms are measured at
+# the same moments, so the swings cancel out of the ratio (these ratios
+# spread by about 1 %).  Two arms at a time, not all: at the large scale
+# the three int8 copies do not fit in shared_buffers together, and the
+# arm with the smallest index would win by keeping its pages in the
+# buffers.  The arms still share the CPU caches, so their latencies are
+# not those of the separate runs.
+index_mixed_step() {
+	local rep=$1 base=$2 ext=$3 arm out metric script_no=0
+	metric="mixed_${base}__${IX_METRIC%_tps}_latency_us"
+	checkpoint >/dev/null || return 1
+	if [ "$HAS_PREWARM" -eq 1 ]; then
+		lsm_pg_stop "$DATADIR"
+		lsm_pg_start "$DATADIR" "$TMP/postmaster.log" || return 1
+		psql_b -c "SELECT pg_prewarm('${IX_SRC}_$base'), pg_prewarm('${IX_SRC}_${base}_bench_idx'),
+		                  pg_prewarm('${IX_SRC}_$ext'), pg_prewarm('${IX_SRC}_${ext}_bench_idx')" \
+			>/dev/null || return 1
+	fi
+	rm -rf "$SCRIPTS/txlog"
+	mkdir "$SCRIPTS/txlog"
+	lsm_give_to_pg "$SCRIPTS/txlog"
+	pgbench_step "$IX_WL" "mixed_$base" "$rep" "" "-c enable_seqscan=off" -- \
+		-n -M prepared -c 2 -j 2 -T "$((2 * LOOKUP_S))" \
+		-f "$SCRIPTS/$IX_WL.$base.sql@1" -f "$SCRIPTS/$IX_WL.$ext.sql@1" \
+		-l --log-prefix="$SCRIPTS/txlog/tx" || return 1
+	# a log line: client transaction latency_us script_no epoch epoch_us
+	out=$(cat "$SCRIPTS/txlog"/tx.* |
+		awk '{ n[$4]++; s[$4] += $3 } END { for (i in n) printf "%d %.3f\n", i, s[i] / n[i] }')
+	rm -rf "$SCRIPTS/txlog"
+	for arm in "$base" "$ext"; do
+		record_output "$IX_WL" "$arm" "$rep" <<<"$metric|$(awk -v i="$script_no" '$1 == i { print $2 }' <<<"$out")"
+		script_no=$((script_no + 1))
+	done
 }
 
 # drop_index_copies SRC -- the copies are not needed any more
