@@ -1065,7 +1065,7 @@ index_workload() {
 	arms_q index_query_step "$@" || return 1
 	if [ "$IX_KIND" = pgbench ]; then
 		local rep base ext=${!#}
-		for ((rep = 1; rep <= Q_ROUNDS; rep++)); do
+		for ((rep = 1; rep <= ROUNDS; rep++)); do
 			for base in "${@:1:$#-1}"; do
 				index_mixed_step "$rep" "$base" "$ext" || return 1
 			done
