@@ -1001,6 +1001,19 @@ SELECT 'index_size_bytes', pg_relation_size(:'idx');
 SQL
 }
 
+# index_restart_prewarm ARM... -- when pg_prewarm is there, restart the
+# server (empty shared buffers) and load each arm's table and index
+index_restart_prewarm() {
+	local arm sql=""
+	[ "$HAS_PREWARM" -eq 1 ] || return 0
+	for arm in "$@"; do
+		sql+="${sql:+, }pg_prewarm('${IX_SRC}_$arm'), pg_prewarm('${IX_SRC}_${arm}_bench_idx')"
+	done
+	lsm_pg_stop "$DATADIR"
+	lsm_pg_start "$DATADIR" "$TMP/postmaster.log" || return 1
+	psql_b -c "SELECT $sql" >/dev/null
+}
+
 # IX_BODY names the table as TBL.
 #   IX_KIND pgbench: IX_BODY is a pgbench script, run LOOKUP_S seconds
 #   IX_KIND query:   IX_BODY is one SQL query, timed SCAN_RUNS times
@@ -1018,12 +1031,7 @@ index_query_step() {
 		# counts, and the one that came after two other arms did not: at the
 		# large scale the three copies do not all fit, and the int8 samples
 		# split 6-9 % by position.
-		if [ "$HAS_PREWARM" -eq 1 ]; then
-			lsm_pg_stop "$DATADIR"
-			lsm_pg_start "$DATADIR" "$TMP/postmaster.log" || return 1
-			psql_b -c "SELECT pg_prewarm('${IX_SRC}_$arm'), pg_prewarm('${IX_SRC}_${arm}_bench_idx')" \
-				>/dev/null || return 1
-		fi
+		index_restart_prewarm "$arm" || return 1
 		pgbench_step "$IX_WL" "$arm" "$rep" "$IX_METRIC" "-c enable_seqscan=off" -- \
 			-n -M prepared -c 2 -j 2 -T "$LOOKUP_S" -f "$SCRIPTS/$IX_WL.$arm.sql"
 	else
@@ -1091,13 +1099,7 @@ index_mixed_step() {
 	local rep=$1 base=$2 ext=$3 arm out metric script_no=0
 	metric="mixed_${base}__${IX_METRIC%_tps}_latency_us"
 	checkpoint >/dev/null || return 1
-	if [ "$HAS_PREWARM" -eq 1 ]; then
-		lsm_pg_stop "$DATADIR"
-		lsm_pg_start "$DATADIR" "$TMP/postmaster.log" || return 1
-		psql_b -c "SELECT pg_prewarm('${IX_SRC}_$base'), pg_prewarm('${IX_SRC}_${base}_bench_idx'),
-		                  pg_prewarm('${IX_SRC}_$ext'), pg_prewarm('${IX_SRC}_${ext}_bench_idx')" \
-			>/dev/null || return 1
-	fi
+	index_restart_prewarm "$base" "$ext" || return 1
 	rm -rf "$SCRIPTS/txlog"
 	mkdir "$SCRIPTS/txlog"
 	lsm_give_to_pg "$SCRIPTS/txlog"
