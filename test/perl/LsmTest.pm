@@ -49,6 +49,7 @@ use strict;
 use warnings;
 
 use Carp;
+use POSIX ();
 use Exporter 'import';
 use IPC::Run;
 use Time::HiRes ();
@@ -558,6 +559,14 @@ syntax: C<\set id random(1, 1000)> and C<:id> work)
 
 =item db => name, extra_args => [ ... ]
 
+=item restart_after => qr/.../ (only with seconds): when pgbench fails and
+the node's server log has gained a line matching the pattern since that
+pgbench started, start pgbench again for the seconds left (if less than
+one, end the workload as a success).  For a session the server ends on
+purpose, such as a hot standby's that replay terminates (C<FATAL:
+terminating connection due to conflict with recovery>): pgbench cannot
+reconnect a client by itself.
+
 =back
 
 Errors in the workload (e.g. because the server crashed) do not die here;
@@ -598,18 +607,84 @@ sub start_workload
 		_db(\%opts));
 
 	my %w = (cmd => \@cmd, stdout => '', stderr => '');
-	$w{harness} = IPC::Run::start(\@cmd, '<', \undef, '>', \$w{stdout},
+	my $run = \@cmd;
+	if (defined $opts{restart_after})
+	{
+		croak 'restart_after needs seconds, not transactions'
+		  if defined $opts{transactions};
+		$run = sub {
+			_restarting_pgbench(\@cmd, $opts{seconds} || 5, $node->logfile,
+				$opts{restart_after});
+		};
+	}
+	$w{harness} = IPC::Run::start($run, '<', \undef, '>', \$w{stdout},
 		'2>', \$w{stderr});
 	return \%w;
 }
 
+# The body of a restart_after workload, run in a child process forked by
+# IPC::Run (its stdout and stderr are the workload's): run pgbench (@$cmd,
+# whose -T is replaced by the seconds left) until the time is up, again
+# after each failure that left a line matching $pattern in $logfile (such a
+# failure in the last second just ends the workload).  Each run's output is
+# passed on; a line "lsm workload: pgbench restarted" on stderr counts the
+# restarts.  Exits (POSIX::_exit, so that no END block of the test runs
+# twice) with 0, or with the status of the pgbench that failed otherwise.
+sub _restarting_pgbench
+{
+	my ($cmd, $seconds, $logfile, $pattern) = @_;
+	my $deadline = Time::HiRes::time() + $seconds;
+	my ($rc, $pid);
+
+	# killed with the workload (finish_workload's kill): kill pgbench too
+	local $SIG{TERM} = sub { kill 'KILL', $pid if $pid; POSIX::_exit(1) };
+
+	while (1)
+	{
+		my $left = int($deadline - Time::HiRes::time() + 0.5);
+		my @run = @$cmd;
+		my $offset = -s $logfile || 0;
+
+		for my $i (0 .. $#run - 1)
+		{
+			$run[ $i + 1 ] = $left if $run[$i] eq '-T';
+		}
+		$pid = fork();
+		POSIX::_exit(127) unless defined $pid;
+		if ($pid == 0)
+		{
+			exec(@run) or POSIX::_exit(127);
+		}
+		waitpid($pid, 0);
+		$rc = $? >> 8 || ($? ? 1 : 0);
+		last if $rc == 0;
+
+		# the server writes its log line before it closes the connection;
+		# give a log collector a moment all the same
+		my $found = 0;
+		foreach (1 .. 20)
+		{
+			$found = (slurp_file($logfile, $offset) =~ $pattern);
+			last if $found;
+			Time::HiRes::usleep(100_000);
+		}
+		last unless $found;
+		$rc = 0;
+		last if $deadline - Time::HiRes::time() < 1;
+		print STDERR "lsm workload: pgbench restarted\n";
+	}
+	POSIX::_exit($rc);
+}
+
 =pod
 
-=item finish_workload($workload, %opts) => { rc, stdout, stderr, transactions }
+=item finish_workload($workload, %opts) => { rc, stdout, stderr, transactions, retried, failed, restarts }
 
 Wait for a workload from start_workload to end (C<kill =E<gt> 1> kills it
-first).  C<transactions> is pgbench's "number of transactions actually
-processed", or undef.
+first).  C<transactions>, C<retried> and C<failed> are pgbench's "number of
+transactions actually processed", "... retried" and "number of failed
+transactions" (summed over the runs of a C<restart_after> workload), or
+undef; C<restarts> is how often such a workload started pgbench again.
 
 =cut
 
@@ -621,13 +696,29 @@ sub finish_workload
 	eval { $w->{harness}->finish; };
 	my @results = $w->{harness}->full_results;
 	my $rc = @results ? $results[0] : -1;
-	my ($tx) =
-	  $w->{stdout} =~ /number of transactions actually processed: (\d+)/;
+	my ($tx, $retried, $failed);
+
+	# summed over the runs of a restart_after workload
+	foreach ($w->{stdout} =~ /number of transactions actually processed: (\d+)/g)
+	{
+		$tx += $_;
+	}
+	foreach ($w->{stdout} =~ /number of transactions retried: (\d+)/g)
+	{
+		$retried += $_;
+	}
+	foreach ($w->{stdout} =~ /number of failed transactions: (\d+)/g)
+	{
+		$failed += $_;
+	}
 	return {
 		rc           => $rc,
 		stdout       => $w->{stdout},
 		stderr       => $w->{stderr},
 		transactions => $tx,
+		retried      => $retried,
+		failed       => $failed,
+		restarts     => scalar(() = $w->{stderr} =~ /^lsm workload: pgbench restarted$/mg),
 	};
 }
 
@@ -637,7 +728,7 @@ sub finish_workload
 
 Finish each named workload (in name order) and check that pgbench
 succeeded and ran transactions, none failed; note how many ran and were
-retried.  Two tests per workload.
+retried, and how often pgbench was restarted.  Two tests per workload.
 
 =cut
 
@@ -650,12 +741,12 @@ sub check_workloads
 		is($res->{rc}, 0, "$name: pgbench succeeded")
 		  or diag($res->{stderr});
 		ok(defined $res->{transactions} && $res->{transactions} > 0
-			  && $res->{stdout} =~ /number of failed transactions: 0 /,
+			  && defined $res->{failed} && $res->{failed} == 0,
 			"$name: transactions done, none failed")
 		  or diag($res->{stdout});
-		my ($retried) = $res->{stdout} =~ /number of transactions retried: (\d+)/;
 		note("$name: " . ($res->{transactions} // 'no') . ' transactions'
-			  . (defined $retried ? ", $retried retried" : ''));
+			  . (defined $res->{retried} ? ", $res->{retried} retried" : '')
+			  . ($res->{restarts} ? ", pgbench restarted $res->{restarts} times" : ''));
 	}
 	return;
 }
@@ -668,7 +759,12 @@ Start C<$script> for C<$seconds> on each node, one client, as the workloads
 C<primary verifier> and C<standby verifier>, in REPEATABLE READ by default
 (one snapshot per transaction).  Replay may cancel the standby's
 transactions (recovery conflicts); pgbench retries them (with
-C<@STRESS_STANDBY_CONF> most conflicts are kept away).
+C<@STRESS_STANDBY_CONF> most conflicts are kept away).  A conflict that
+reaches the backend just as a statement ends is taken for one of an idle
+session in a transaction block (PostgreSQL 15's ProcessInterrupts), and
+the server ends the session with C<FATAL:  terminating connection due to
+conflict with recovery>: then the standby verifier's pgbench is started
+again (C<restart_after>).
 
 =cut
 
@@ -685,7 +781,8 @@ sub start_verifiers
 	$work->{'primary verifier'} = start_workload($primary, script => $script,
 		seconds => $seconds, clients => 1);
 	$work->{'standby verifier'} = start_workload($standby, script => $script,
-		seconds => $seconds, clients => 1, extra_args => ['--max-tries=1000']);
+		seconds => $seconds, clients => 1, extra_args => ['--max-tries=1000'],
+		restart_after => qr/FATAL:  .* due to conflict with recovery/);
 	return;
 }
 

@@ -3,9 +3,9 @@
 #
 # 002_helpers.pl -- the LsmTest helpers not covered by 001_harness.pl:
 # new_node options, has_am, the pgbench workload helpers (also across a
-# crash), background sessions, table_digest's "where", and that the log
-# check really finds problems (a fake PANIC line) and honours "allow" and
-# "offset".
+# crash, and started again after the server ended a session), background
+# sessions, table_digest's "where", and that the log check really finds
+# problems (a fake PANIC line) and honours "allow" and "offset".
 
 use strict;
 use warnings;
@@ -13,6 +13,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes ();
 use LsmTest;
 
 my $node = new_node(
@@ -62,6 +63,62 @@ isnt($r2->{rc}, 0, 'workload: a crash makes pgbench fail');
 verify_after_recovery($node, 'SELECT count(*) > 0 FROM w WHERE v = 0',
 	't', 'workload: committed rows survive the crash', %db,
 	offset => $offset);
+
+# A restart_after workload: after a session the server ended with a log
+# line matching the pattern, pgbench starts again for the time left, and
+# the runs' counts are summed; a session ended otherwise fails it; killing
+# the workload kills its pgbench.
+my $admin_fatal = qr/FATAL:  terminating connection due to administrator command/;
+my $pgbench_sessions = "SELECT count(*) FROM pg_stat_activity
+	WHERE query LIKE 'INSERT INTO w (v) VALUES (3)%'";
+
+# start one, and wait until its session is there
+my $start_restarting = sub {
+	my ($seconds, $pattern) = @_;
+	my $w = start_workload(
+		$node, %db,
+		script        => "INSERT INTO w (v) VALUES (3);\n\\sleep 20 ms\n",
+		clients       => 1,
+		seconds       => $seconds,
+		restart_after => $pattern);
+	$node->poll_query_until('other', "SELECT ($pgbench_sessions) > 0")
+	  or die 'the workload did not start';
+	return $w;
+};
+my $terminate = sub {
+	$node->safe_psql('other', q{SELECT pg_sleep(0.5);
+		SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		 WHERE query LIKE 'INSERT INTO w (v) VALUES (3)%'});
+};
+
+my $w3 = $start_restarting->(3, $admin_fatal);
+$terminate->();
+my $r3 = finish_workload($w3);
+is($r3->{rc}, 0, 'restart_after: pgbench succeeded after its session was ended')
+  or diag($r3->{stderr});
+is($r3->{restarts}, 1, 'restart_after: ... started again once');
+my @runs = $r3->{stdout} =~ /number of transactions actually processed: (\d+)/g;
+ok(@runs == 2 && $runs[0] > 0 && $runs[1] > 0
+	  && $r3->{transactions} == $runs[0] + $runs[1],
+	'restart_after: both runs did transactions, and they are summed')
+  or diag($r3->{stdout});
+
+my $w4 = $start_restarting->(30, qr/due to conflict with recovery/);
+$terminate->();
+my $r4 = finish_workload($w4);
+ok($r4->{rc} != 0 && $r4->{restarts} == 0,
+	'restart_after: a session ended for another reason fails the workload');
+
+# (its pgbench would run on for a minute if it were left behind)
+finish_workload($start_restarting->(60, $admin_fatal), kill => 1);
+my $left_behind;
+foreach (1 .. 50)
+{
+	$left_behind = $node->safe_psql('other', $pgbench_sessions);
+	last if $left_behind == 0;
+	Time::HiRes::usleep(200_000);
+}
+is($left_behind, 0, 'restart_after: killing the workload ends its pgbench');
 
 # --- sessions, digests ----------------------------------------------------------
 

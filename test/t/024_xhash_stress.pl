@@ -35,7 +35,8 @@ my $seconds = $ENV{LSM_TAP_STRESS_SECONDS} || 30;
 # The standby's verifier holds snapshots that replay may conflict with
 # (VACUUM's cleanup, its truncation's AccessExclusiveLock): feedback keeps
 # most conflicts away, replay cancels the rest after a second, and the
-# verifier retries a cancelled transaction (pgbench --max-tries).
+# verifier retries a cancelled transaction (pgbench --max-tries) and is
+# started again after a conflict ended its session (see start_verifiers).
 my ($primary, $standby) = primary_and_standby(
 	'xhash_stress',
 	extra_conf => [ 'autovacuum = off', 'wal_keep_size = 2GB', 'max_wal_size = 2GB' ],
@@ -211,7 +212,9 @@ VACUUM sl;
 
 # Each verify() in a transaction of its own, REPEATABLE READ by default
 # (below): a recovery conflict cancels a statement, which pgbench retries,
-# but it ends the session of one idle in a transaction block.
+# but it ends the session of one idle in a transaction block -- or of one
+# whose statement ended just as the conflict came, and then
+# start_verifiers starts pgbench again.
 my $check = q{
 \set k random_exponential(1, 300, 15)
 SELECT verify('sh', :k);
