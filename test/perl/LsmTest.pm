@@ -696,28 +696,21 @@ sub finish_workload
 	eval { $w->{harness}->finish; };
 	my @results = $w->{harness}->full_results;
 	my $rc = @results ? $results[0] : -1;
-	my ($tx, $retried, $failed);
-
-	# summed over the runs of a restart_after workload
-	foreach ($w->{stdout} =~ /number of transactions actually processed: (\d+)/g)
-	{
-		$tx += $_;
-	}
-	foreach ($w->{stdout} =~ /number of transactions retried: (\d+)/g)
-	{
-		$retried += $_;
-	}
-	foreach ($w->{stdout} =~ /number of failed transactions: (\d+)/g)
-	{
-		$failed += $_;
-	}
+	# a figure of pgbench's summary, summed over the runs of a
+	# restart_after workload; undef where no run printed it
+	my $sum = sub {
+		my ($label) = @_;
+		my $total;
+		$total += $_ foreach $w->{stdout} =~ /\Q$label\E: (\d+)/g;
+		return $total;
+	};
 	return {
 		rc           => $rc,
 		stdout       => $w->{stdout},
 		stderr       => $w->{stderr},
-		transactions => $tx,
-		retried      => $retried,
-		failed       => $failed,
+		transactions => $sum->('number of transactions actually processed'),
+		retried      => $sum->('number of transactions retried'),
+		failed       => $sum->('number of failed transactions'),
 		restarts     => scalar(() = $w->{stderr} =~ /^lsm workload: pgbench restarted$/mg),
 	};
 }
@@ -763,8 +756,10 @@ C<@STRESS_STANDBY_CONF> most conflicts are kept away).  A conflict that
 reaches the backend just as a statement ends is taken for one of an idle
 session in a transaction block (PostgreSQL 15's ProcessInterrupts), and
 the server ends the session with C<FATAL:  terminating connection due to
-conflict with recovery>: then the standby verifier's pgbench is started
-again (C<restart_after>).
+conflict with recovery>; a conflict during connection start-up fails the
+connection (C<FATAL:  canceling statement due to conflict with
+recovery>).  After either the standby verifier's pgbench is started again
+(C<restart_after>).
 
 =cut
 

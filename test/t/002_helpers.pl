@@ -69,8 +69,8 @@ verify_after_recovery($node, 'SELECT count(*) > 0 FROM w WHERE v = 0',
 # the runs' counts are summed; a session ended otherwise fails it; killing
 # the workload kills its pgbench.
 my $admin_fatal = qr/FATAL:  terminating connection due to administrator command/;
-my $pgbench_sessions = "SELECT count(*) FROM pg_stat_activity
-	WHERE query LIKE 'INSERT INTO w (v) VALUES (3)%'";
+my $of_pgbench = "FROM pg_stat_activity WHERE query LIKE 'INSERT INTO w (v) VALUES (3)%'";
+my $pgbench_sessions = "SELECT count(*) $of_pgbench";
 
 # start one, and wait until its session is there
 my $start_restarting = sub {
@@ -86,9 +86,8 @@ my $start_restarting = sub {
 	return $w;
 };
 my $terminate = sub {
-	$node->safe_psql('other', q{SELECT pg_sleep(0.5);
-		SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-		 WHERE query LIKE 'INSERT INTO w (v) VALUES (3)%'});
+	$node->safe_psql('other',
+		"SELECT pg_sleep(0.5); SELECT pg_terminate_backend(pid) $of_pgbench");
 };
 
 my $w3 = $start_restarting->(3, $admin_fatal);
